@@ -1,0 +1,4 @@
+//! The first program anyone runs.
+fn main() {
+    println!("Hello, world!");
+}

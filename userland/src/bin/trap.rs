@@ -1,0 +1,33 @@
+//! Triggers the Wasm trap named by its first argument, to test how traps are reported.
+use std::hint::black_box;
+
+fn recurse(depth: u64) -> u64 {
+    // black_box keeps the compiler from turning the recursion into a loop; the limit is
+    // never reached, the Wasm call stack runs out long before.
+    if black_box(depth) == u64::MAX { depth } else { depth + recurse(black_box(depth + 1)) }
+}
+
+fn main() {
+    let kind = std::env::args().nth(1).unwrap_or_default();
+    match kind.as_str() {
+        "unreachable" => {
+            #[cfg(target_arch = "wasm32")]
+            core::arch::wasm32::unreachable();
+        }
+        "oob" => {
+            // An address past the end of linear memory: a load from it must trap.
+            let ptr = black_box(0xffff_fff0usize) as *const u64;
+            // SAFETY: none — the point of this program is an invalid access, which Wasm
+            // turns into a trap instead of undefined behaviour on the host.
+            let value = unsafe { core::ptr::read_volatile(ptr) };
+            println!("read {value}");
+        }
+        "stack" => println!("{}", recurse(0)),
+        _ => {
+            eprintln!("usage: trap unreachable|oob|stack");
+            std::process::exit(2);
+        }
+    }
+    eprintln!("trap: {kind} did not trap");
+    std::process::exit(1);
+}

@@ -1,0 +1,173 @@
+//! What an open file descriptor refers to, and the operations each kind supports.
+//!
+//! As in wasi-common's `WasiFile`, every operation has a "not supported" default, so a kind of
+//! fd implements only what it does. Stdio is the only kind so far; regular files implement the
+//! same trait, and directories will get a sibling trait (`WasiDir`) for the `path_*` family.
+
+use alloc::boxed::Box;
+
+use crate::errno::{Errno, Result};
+use crate::platform::{Platform, StdinPoll, Stream};
+use crate::types::{Advice, Filesize, Filestat, Filetype, Whence};
+
+/// Whether an fd is ready for a `poll_oneoff` subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Ready now: `nbytes` can be read or written without blocking; `hangup` at end of file.
+    Ready {
+        /// Bytes available (a hint; 1 when unknown).
+        nbytes: Filesize,
+        /// The other end is closed (stdin at end of file).
+        hangup: bool,
+    },
+    /// Not ready; becomes ready when the platform's stdin does.
+    PendingStdin,
+}
+
+/// Operations on an open file-like object, each defaulting to the errno wasmtime returns for
+/// an fd that does not support it.
+pub trait WasiFile {
+    /// The file type reported by `fd_fdstat_get` and `fd_filestat_get`.
+    fn filetype(&self) -> Filetype;
+
+    /// Reads into `buf`; `Ok(0)` is end of file. `nonblocking` comes from the fd's flags.
+    fn read(
+        &mut self,
+        _platform: &mut dyn Platform,
+        _buf: &mut [u8],
+        _nonblocking: bool,
+    ) -> Result<usize> {
+        Err(Errno::Badf)
+    }
+
+    /// Writes `data`, returning how much was written.
+    fn write(&mut self, _platform: &mut dyn Platform, _data: &[u8]) -> Result<usize> {
+        Err(Errno::Badf)
+    }
+
+    /// Moves the offset; the default is for unseekable streams.
+    fn seek(&mut self, _offset: i64, _whence: Whence) -> Result<Filesize> {
+        Err(Errno::Spipe)
+    }
+
+    /// The current offset; the default is for unseekable streams.
+    fn tell(&self) -> Result<Filesize> {
+        Err(Errno::Spipe)
+    }
+
+    /// Attributes for `fd_filestat_get`: by default only the file type.
+    fn filestat(&self) -> Result<Filestat> {
+        Ok(Filestat::of_type(self.filetype()))
+    }
+
+    /// `fd_advise`.
+    fn advise(&mut self, _offset: Filesize, _len: Filesize, _advice: Advice) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// `fd_allocate`.
+    fn allocate(&mut self, _offset: Filesize, _len: Filesize) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// `fd_sync`.
+    fn sync(&mut self) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// `fd_datasync`.
+    fn datasync(&mut self) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// Readiness for an `fd_read` subscription.
+    fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Err(Errno::Badf)
+    }
+
+    /// Readiness for an `fd_write` subscription.
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Err(Errno::Badf)
+    }
+}
+
+/// The three standard streams, all character devices backed by the platform console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdio {
+    /// fd 0.
+    Stdin,
+    /// fd 1.
+    Stdout,
+    /// fd 2.
+    Stderr,
+}
+
+impl Stdio {
+    fn stream(self) -> Option<Stream> {
+        match self {
+            Stdio::Stdin => None,
+            Stdio::Stdout => Some(Stream::Stdout),
+            Stdio::Stderr => Some(Stream::Stderr),
+        }
+    }
+
+    /// Boxed for the fd table.
+    pub fn boxed(self) -> Box<dyn WasiFile> {
+        Box::new(self)
+    }
+}
+
+/// Readiness reported for a stream whose byte count is unknown, as wasmtime reports it.
+const UNKNOWN_NBYTES: Filesize = 1;
+
+impl WasiFile for Stdio {
+    fn filetype(&self) -> Filetype {
+        Filetype::CharacterDevice
+    }
+
+    fn read(
+        &mut self,
+        platform: &mut dyn Platform,
+        buf: &mut [u8],
+        nonblocking: bool,
+    ) -> Result<usize> {
+        match self {
+            Stdio::Stdin => platform.read_stdin(buf, !nonblocking),
+            Stdio::Stdout | Stdio::Stderr => Err(Errno::Badf),
+        }
+    }
+
+    fn write(&mut self, platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
+        match self.stream() {
+            Some(stream) => platform.write(stream, data),
+            None => Err(Errno::Badf),
+        }
+    }
+
+    fn read_readiness(&mut self, platform: &mut dyn Platform) -> Result<Readiness> {
+        if *self != Stdio::Stdin {
+            return Err(Errno::Badf);
+        }
+        Ok(match platform.poll_stdin() {
+            StdinPoll::Ready => Readiness::Ready {
+                nbytes: UNKNOWN_NBYTES,
+                hangup: false,
+            },
+            StdinPoll::Eof => Readiness::Ready {
+                nbytes: 0,
+                hangup: true,
+            },
+            StdinPoll::Empty => Readiness::PendingStdin,
+        })
+    }
+
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        match self.stream() {
+            Some(_) => Ok(Readiness::Ready {
+                nbytes: UNKNOWN_NBYTES,
+                hangup: false,
+            }),
+            None => Err(Errno::Badf),
+        }
+    }
+}

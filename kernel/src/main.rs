@@ -1,1 +1,48 @@
+//! The Cella kernel: boots from bootloader 0.11, sets up the machine (descriptor tables,
+//! interrupts, heap, clocks, entropy), fetches a WASI program and its run configuration from
+//! QEMU's fw_cfg, and runs it on wasmi with the console or the host link as its stdio.
+//!
+//! Only the pure modules (see [`civil`]) are built on the host, so that `cargo clippy
+//! --workspace` and `cargo test -p cella-kernel` work there; everything else exists for
+//! `x86_64-unknown-none` only.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg_attr(
+    not(target_os = "none"),
+    allow(
+        dead_code,
+        reason = "the kernel build uses it; the host only runs its tests"
+    )
+)]
+mod civil;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod drivers;
+#[cfg(target_os = "none")]
+mod entropy;
+#[cfg(target_os = "none")]
+mod fault;
+#[cfg(target_os = "none")]
+mod logger;
+#[cfg(target_os = "none")]
+mod mm;
+#[cfg(target_os = "none")]
+mod platform;
+#[cfg(target_os = "none")]
+mod time;
+#[cfg(target_os = "none")]
+mod wasm;
+
+/// The host build has nothing to run: the kernel only exists on bare metal.
+#[cfg(not(target_os = "none"))]
 fn main() {}

@@ -1,0 +1,131 @@
+//! Single CPU instructions wrapped as safe functions: time stamp counter, CPUID, hardware
+//! random numbers, interrupt flag and halting.
+
+use core::arch::asm;
+
+/// CPUID leaf 1 ECX bit 30: RDRAND is available.
+const CPUID_1_ECX_RDRAND: u32 = 1 << 30;
+/// CPUID leaf 7 (subleaf 0) EBX bit 18: RDSEED is available.
+const CPUID_7_EBX_RDSEED: u32 = 1 << 18;
+
+/// Reads the time stamp counter.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    let low: u32;
+    let high: u32;
+    // SAFETY: RDTSC only reads the counter into EDX:EAX; it is unprivileged unless CR4.TSD,
+    // which the kernel never sets.
+    unsafe {
+        asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags));
+    }
+    (u64::from(high) << 32) | u64::from(low)
+}
+
+/// The stack pointer of the caller (approximately: the current RSP).
+#[inline(always)]
+pub fn stack_pointer() -> u64 {
+    let rsp: u64;
+    // SAFETY: copies RSP into a register, nothing else.
+    unsafe {
+        asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags));
+    }
+    rsp
+}
+
+/// Result of a CPUID query.
+#[derive(Clone, Copy, Debug)]
+pub struct Cpuid {
+    /// EAX.
+    pub eax: u32,
+    /// EBX.
+    pub ebx: u32,
+    /// ECX.
+    pub ecx: u32,
+}
+
+/// Executes CPUID for `leaf` and `subleaf`.
+pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
+    let (eax, ebx, ecx): (u32, u32, u32);
+    // SAFETY: CPUID has no side effects besides writing the four registers. LLVM reserves RBX,
+    // so it is saved in a scratch register around the instruction.
+    unsafe {
+        asm!(
+            "mov {saved:r}, rbx",
+            "cpuid",
+            "xchg {saved:r}, rbx",
+            saved = out(reg) ebx,
+            inout("eax") leaf => eax,
+            inout("ecx") subleaf => ecx,
+            out("edx") _,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
+    Cpuid { eax, ebx, ecx }
+}
+
+/// Whether the CPU has RDRAND.
+pub fn has_rdrand() -> bool {
+    cpuid(1, 0).ecx & CPUID_1_ECX_RDRAND != 0
+}
+
+/// Whether the CPU has RDSEED.
+pub fn has_rdseed() -> bool {
+    cpuid(0, 0).eax >= 7 && cpuid(7, 0).ebx & CPUID_7_EBX_RDSEED != 0
+}
+
+/// One RDRAND attempt: `None` when the CPU reports no value ready (CF = 0).
+/// Call only if [`has_rdrand`].
+pub fn rdrand() -> Option<u64> {
+    let value: u64;
+    let ok: u8;
+    // SAFETY: the caller checked CPUID; RDRAND writes one register and the carry flag.
+    unsafe {
+        asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
+             options(nomem, nostack));
+    }
+    (ok != 0).then_some(value)
+}
+
+/// One RDSEED attempt: `None` when the CPU reports no value ready (CF = 0).
+/// Call only if [`has_rdseed`].
+pub fn rdseed() -> Option<u64> {
+    let value: u64;
+    let ok: u8;
+    // SAFETY: the caller checked CPUID; RDSEED writes one register and the carry flag.
+    unsafe {
+        asm!("rdseed {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
+             options(nomem, nostack));
+    }
+    (ok != 0).then_some(value)
+}
+
+/// Reads CR2, the address of the last page fault.
+pub fn cr2() -> u64 {
+    x86_64::registers::control::Cr2::read_raw()
+}
+
+/// Clears the interrupt flag.
+pub fn disable_interrupts() {
+    x86_64::instructions::interrupts::disable();
+}
+
+/// Runs `f` with interrupts disabled, restoring the previous state afterwards.
+pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    x86_64::instructions::interrupts::without_interrupts(f)
+}
+
+/// Enables interrupts and halts until the next one, as the atomic pair `sti; hlt`: an
+/// interrupt that becomes pending between the two still wakes the `hlt`. Interrupts are
+/// disabled again on return, after the handler ran.
+pub fn enable_and_hlt() {
+    x86_64::instructions::interrupts::enable_and_hlt();
+    x86_64::instructions::interrupts::disable();
+}
+
+/// Stops the CPU for good: interrupts off, `hlt` forever (an NMI only loops back).
+pub fn halt_forever() -> ! {
+    loop {
+        x86_64::instructions::interrupts::disable();
+        x86_64::instructions::hlt();
+    }
+}

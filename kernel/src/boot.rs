@@ -1,0 +1,130 @@
+//! The kernel's entry point and boot sequence: machine set-up, then the program from
+//! fw_cfg, run with the console or the host link — or, without a program, a banner.
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::{BootInfo, entry_point};
+use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_PROGRAM, RunConfig};
+
+use crate::arch::{self, cpu};
+use crate::drivers::fw_cfg::{self, FwCfg};
+use crate::drivers::{qemu_exit, serial};
+use crate::{console, entropy, fault, logger, mm, time};
+
+/// Size of the kernel stack the bootloader sets up (with a guard page below it).
+const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
+
+/// How the bootloader loads the kernel: all of physical memory mapped (the heap and fw_cfg
+/// DMA use it) and a 1 MiB stack for wasmi.
+pub static BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    config.kernel_stack_size = KERNEL_STACK_SIZE;
+    config
+};
+
+entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
+
+fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
+    let entry_tsc = cpu::rdtsc();
+    fault::set_kernel_stack(cpu::stack_pointer(), KERNEL_STACK_SIZE);
+    arch::init();
+    // Until the UARTs are initialised, reports go out through the firmware's settings.
+    let Some(physical_offset) = boot_info.physical_memory_offset.into_option() else {
+        panic!("the bootloader did not map physical memory");
+    };
+    mm::init(physical_offset, &boot_info.memory_regions);
+    serial::init();
+    logger::init();
+    arch::pic::init();
+    time::init(entry_tsc);
+    entropy::init();
+
+    let (config, program) = load_run();
+    let Some(program) = program else {
+        banner();
+        qemu_exit::exit(qemu_exit::SUCCESS);
+    };
+    let config = match config {
+        Ok(config) => config,
+        Err(message) => {
+            // The runner may be waiting on the link: say it there and on the console.
+            console::print(message.as_bytes());
+            console::print(b"\n");
+            console::set_link(true);
+            logger::start(false);
+            console::finish(&Exit::LoadFailed(message.into_bytes()));
+        }
+    };
+    console::set_link(config.host_link);
+    logger::start(config.verbose);
+    let (total, used) = mm::stats();
+    log::info!(
+        "Cella {}: {} MiB heap ({} KiB used), program {} KiB, booted in {} ms",
+        env!("CARGO_PKG_VERSION"),
+        total >> 20,
+        used >> 10,
+        program.len() >> 10,
+        time::monotonic_ns() / 1_000_000
+    );
+    let exit = crate::wasm::run(&program, &config);
+    drop(program);
+    console::finish(&exit)
+}
+
+/// Reads the run configuration and the program from fw_cfg. A missing configuration is the
+/// default one (console mode), a missing program is `None`.
+fn load_run() -> (Result<RunConfig, alloc::string::String>, Option<Vec<u8>>) {
+    let Some(device) = FwCfg::probe() else {
+        log::info!("no fw_cfg device");
+        return (Ok(RunConfig::default()), None);
+    };
+    if !device.has_dma() {
+        log::warn!("fw_cfg has no DMA interface: loading through the slow port interface");
+    }
+    let read = |name: &str| -> Result<Option<Vec<u8>>, fw_cfg::Error> {
+        device.find(name).map(|file| device.read(file)).transpose()
+    };
+    let config = match read(FW_CFG_CONFIG) {
+        Ok(Some(bytes)) => RunConfig::decode(&bytes)
+            .map_err(|error| format!("invalid run configuration in fw_cfg: {error:?}")),
+        Ok(None) => Ok(RunConfig::default()),
+        Err(error) => Err(format!("cannot read the run configuration: {error:?}")),
+    };
+    let started = time::monotonic_ns();
+    let program = match read(FW_CFG_PROGRAM) {
+        Ok(program) => program,
+        Err(error) => {
+            let message = format!("cannot read the program from fw_cfg: {error:?}");
+            return (config.and(Err(message.clone())).or(Err(message)), None);
+        }
+    };
+    if let Some(program) = &program {
+        log::debug!(
+            "fw_cfg: program of {} bytes loaded in {} us",
+            program.len(),
+            (time::monotonic_ns() - started) / 1000
+        );
+    }
+    (config, program)
+}
+
+fn banner() {
+    let (total, _) = mm::stats();
+    let text = format!(
+        "\nCella {version} - a micro-OS that runs WebAssembly (wasm32-wasip1) programs\n\
+         {memory} MiB of memory for programs. No program was given.\n\n\
+         Run one with:   ./qemu.sh PROGRAM.wasm [ARGS...]\n\
+         or by hand:     qemu-system-x86_64 ... -fw_cfg name={path},file=PROGRAM.wasm\n\n\
+         Halting.\n",
+        version = env!("CARGO_PKG_VERSION"),
+        memory = total >> 20,
+        path = FW_CFG_PROGRAM,
+    );
+    console::print(text.as_bytes());
+    logger::start(false);
+    serial::flush(serial::Com::Com1);
+    serial::flush(serial::Com::Com2);
+}

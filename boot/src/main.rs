@@ -1,1 +1,57 @@
-fn main() {}
+//! `cella`, the host runner behind `./qemu.sh`: parses a `wasmtime run`-shaped command line,
+//! builds whatever is missing (kernel, disk images, the named userland program), boots Cella
+//! in QEMU with the program, and exits with the program's status.
+
+mod cli;
+mod project;
+mod qemu;
+
+use std::process::ExitCode;
+
+use cella_proto::status;
+
+use crate::cli::Command;
+use crate::project::Project;
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
+        Ok(command) => command,
+        Err(cli::UsageError(message)) => return fail(&message, status::USAGE),
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::Setup => {
+            let project = Project::locate(false);
+            match project.images().and_then(|_| project.build_all_userland()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => fail(&message, status::BOOT_FAILED),
+            }
+        }
+        Command::Run(options) => {
+            let project = Project::locate(options.verbose);
+            // A userland program is built before it is checked: it may not exist yet.
+            if let Err(message) = project.refresh_userland(&options.program) {
+                return fail(&message, status::BOOT_FAILED);
+            }
+            if let Err(failure) = qemu::check_program(&options.program) {
+                return fail(&failure.message, failure.status);
+            }
+            let images = match project.images() {
+                Ok(images) => images,
+                Err(message) => return fail(&message, status::BOOT_FAILED),
+            };
+            match qemu::run(&options, &images, &project.output_dir()) {
+                Ok(code) => ExitCode::from(code),
+                Err(failure) => fail(&failure.message, failure.status),
+            }
+        }
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("cella: {message}");
+    ExitCode::from(code)
+}

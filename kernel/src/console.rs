@@ -49,8 +49,12 @@ static STDIN: Mutex<Stdin> = Mutex::new(Stdin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WouldBlock;
 
-/// Chooses the mode: `true` for the host link, `false` for the console.
+/// Chooses the mode: `true` for the host link, `false` for the console. Entering link mode
+/// sends [`cella_proto::LINK_SYNC`], so the runner knows where the frames begin.
 pub fn set_link(link: bool) {
+    if link && !LINK.swap(true, Ordering::Relaxed) {
+        serial::write_all(Com::Com2, cella_proto::LINK_SYNC);
+    }
     LINK.store(link, Ordering::Relaxed);
 }
 

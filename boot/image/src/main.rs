@@ -1,1 +1,61 @@
-fn main() {}
+//! `cella-image KERNEL OUT_DIR`: writes `OUT_DIR/bios.img` and `OUT_DIR/uefi.img`, each a
+//! bootable disk holding the kernel ELF and nothing else. Programs never go into the image:
+//! the runner hands them to the kernel per run through QEMU's fw_cfg.
+//!
+//! Each image is written beside its final name and renamed into place, so a runner that
+//! starts QEMU while another one rebuilds never sees half an image.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bootloader::{BiosBoot, BootConfig, UefiBoot};
+
+fn main() -> ExitCode {
+    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let [kernel, out_dir] = args.as_slice() else {
+        eprintln!("usage: cella-image KERNEL_ELF OUT_DIR");
+        return ExitCode::from(2);
+    };
+    match build(kernel, out_dir) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("cella-image: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    // The bootloader stays silent: the serial ports belong to the program and the host link.
+    let mut config = BootConfig::default();
+    config.serial_logging = false;
+    config.frame_buffer_logging = false;
+
+    let bios = out_dir.join("bios.img");
+    let temp = temp_path(&bios);
+    BiosBoot::new(kernel)
+        .set_boot_config(&config)
+        .create_disk_image(&temp)
+        .map_err(|e| format!("cannot build the BIOS image: {e:#}"))?;
+    rename(&temp, &bios)?;
+
+    let uefi = out_dir.join("uefi.img");
+    let temp = temp_path(&uefi);
+    UefiBoot::new(kernel)
+        .set_boot_config(&config)
+        .create_disk_image(&temp)
+        .map_err(|e| format!("cannot build the UEFI image: {e:#}"))?;
+    rename(&temp, &uefi)
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".tmp{}", std::process::id()));
+    PathBuf::from(name)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::rename(from, to).map_err(|e| format!("cannot write {}: {e}", to.display()))
+}

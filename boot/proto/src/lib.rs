@@ -30,6 +30,11 @@ pub const MAX_PAYLOAD: usize = u16::MAX as usize;
 /// Bytes of a frame header: tag and little-endian length.
 pub const HEADER_LEN: usize = 3;
 
+/// Sent raw by the kernel on the link before its first frame. Firmware (OVMF under UEFI)
+/// writes its own text to every serial port during boot; the runner discards everything up
+/// to and including this marker, which no firmware text contains (it is not valid UTF-8).
+pub const LINK_SYNC: &[u8] = b"\xff\xfeCELLA-LINK\xfe\xff";
+
 /// Frame tags sent by the guest to the host.
 pub mod to_host {
     /// Bytes the program wrote to fd 1.

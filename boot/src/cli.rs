@@ -1,0 +1,267 @@
+//! The command line of `./qemu.sh`, shaped like `wasmtime run`: options first, then the
+//! program and its arguments, which are passed through untouched.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Guest RAM when `--memory` is not given.
+pub const DEFAULT_MEMORY: &str = "512M";
+
+/// The usage text printed by `--help`.
+pub const USAGE: &str = "\
+usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
+
+Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
+
+options:
+  --env NAME=VALUE   set an environment variable (repeatable); `--env NAME` copies NAME from
+                     the host environment, which is otherwise not inherited
+  -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
+  -v, --verbose      show the kernel log and boot timing on stderr
+  --uefi             boot the UEFI image instead of the BIOS one
+  --timeout SECONDS  stop the guest after SECONDS (exit status 124)
+  --icount           deterministic guest clock: the TSC counts guest instructions
+  --setup            build everything that is missing, then exit
+  -h, --help         show this help
+
+exit status: the program's (0-255), 134 if it trapped, 1 if it could not be loaded,
+2 for a bad command line, 71 if the kernel failed, 124 on timeout, 125 if the guest did
+not boot.
+";
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Print the usage and exit successfully.
+    Help,
+    /// Build kernel, images and every userland program, then exit.
+    Setup,
+    /// Run a program.
+    Run(RunOptions),
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The wasm file as given.
+    pub program: PathBuf,
+    /// Arguments after the program (argv\[1..\]).
+    pub args: Vec<OsString>,
+    /// Environment entries `NAME=VALUE`, in order.
+    pub env: Vec<OsString>,
+    /// Guest RAM, QEMU syntax.
+    pub memory: String,
+    /// Show the kernel log.
+    pub verbose: bool,
+    /// Boot the UEFI image.
+    pub uefi: bool,
+    /// Stop the guest after this long.
+    pub timeout: Option<Duration>,
+    /// Run QEMU with `-icount shift=0`.
+    pub icount: bool,
+}
+
+/// A command-line error: one sentence saying what is wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+/// Parses the arguments after the program name. `host_env` looks up `--env NAME` values.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    host_env: impl Fn(&str) -> Option<OsString>,
+) -> Result<Command, UsageError> {
+    let mut args = args.into_iter();
+    let mut options = RunOptions {
+        program: PathBuf::new(),
+        args: Vec::new(),
+        env: Vec::new(),
+        memory: DEFAULT_MEMORY.to_string(),
+        verbose: false,
+        uefi: false,
+        timeout: None,
+        icount: false,
+    };
+    let program = loop {
+        let Some(arg) = args.next() else {
+            return Err(UsageError(
+                "no program given: try `./qemu.sh userland/hello.wasm` (see --help)".into(),
+            ));
+        };
+        let Some(text) = arg.to_str() else {
+            break arg;
+        };
+        if !text.starts_with('-') || text == "-" {
+            break arg;
+        }
+        if text == "--" {
+            match args.next() {
+                Some(program) => break program,
+                None => return Err(UsageError("no program given after `--`".into())),
+            }
+        }
+        // `--name=value` and `--name value` both work, as in wasmtime.
+        let (name, inline) = match text.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(OsString::from(value))),
+            _ => (text, None),
+        };
+        let mut value = |what: &str| -> Result<OsString, UsageError> {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or_else(|| UsageError(format!("{name} needs a value ({what})")))
+        };
+        match name {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--setup" => return Ok(Command::Setup),
+            "-v" | "--verbose" => options.verbose = true,
+            "--uefi" => options.uefi = true,
+            "--icount" => options.icount = true,
+            "-m" | "--memory" => {
+                let size = value("a size such as 512M or 1G")?;
+                options.memory = parse_memory(&size)?;
+            }
+            "--timeout" => {
+                let seconds = value("a number of seconds")?;
+                options.timeout = Some(parse_timeout(&seconds)?);
+            }
+            "--env" => {
+                let entry = value("NAME=VALUE or NAME")?;
+                options.env.extend(parse_env(entry, &host_env)?);
+            }
+            _ => {
+                return Err(UsageError(format!(
+                    "unknown option `{text}`: see ./qemu.sh --help"
+                )));
+            }
+        }
+    };
+    options.program = PathBuf::from(program);
+    options.args = args.collect();
+    Ok(Command::Run(options))
+}
+
+/// Accepts QEMU's `-m` syntax: a number with an optional K/M/G/T suffix (MiB by default),
+/// at least 64 MiB (the kernel and wasmi need room) and at most the host's addressable range.
+fn parse_memory(size: &OsString) -> Result<String, UsageError> {
+    let text = size.to_string_lossy();
+    let bad = || {
+        UsageError(format!(
+            "bad memory size `{text}`: give a size such as 256M, 512M or 2G (at least 64M)"
+        ))
+    };
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (&*text, "M"),
+    };
+    let number: u64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        "T" | "TB" | "TIB" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = number.checked_shl(shift).filter(|b| b >> shift == number).ok_or_else(bad)?;
+    const MIN_MEMORY: u64 = 64 << 20;
+    if bytes < MIN_MEMORY {
+        return Err(bad());
+    }
+    Ok(format!("{}M", bytes >> 20))
+}
+
+fn parse_timeout(seconds: &OsString) -> Result<Duration, UsageError> {
+    let text = seconds.to_string_lossy();
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| UsageError(format!("bad timeout `{text}`: give a positive number of seconds")))
+}
+
+/// `NAME=VALUE` as given, or `NAME` completed from the host (`None` if the host lacks it).
+fn parse_env(
+    entry: OsString,
+    host_env: &impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<OsString>, UsageError> {
+    let text = entry.to_string_lossy();
+    if text.is_empty() || text.starts_with('=') {
+        return Err(UsageError(format!(
+            "bad --env `{text}`: give NAME=VALUE, or NAME to copy it from the host"
+        )));
+    }
+    if text.contains('=') {
+        return Ok(Some(entry));
+    }
+    // wasmtime copies `--env NAME` from the host; a variable the host lacks is left unset.
+    Ok(host_env(&text).map(|value| {
+        let mut copied = entry.clone();
+        copied.push("=");
+        copied.push(value);
+        copied
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, UsageError> {
+        let host = |name: &str| (name == "HOME").then(|| OsString::from("/root"));
+        parse(args.iter().map(OsString::from), host)
+    }
+
+    fn options(args: &[&str]) -> RunOptions {
+        match run(args) {
+            Ok(Command::Run(options)) => options,
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_stop_at_the_program_and_its_arguments_pass_through() {
+        let o = options(&["-v", "--uefi", "prog.wasm", "-v", "--env", "X=1"]);
+        assert_eq!(o.program, PathBuf::from("prog.wasm"));
+        assert_eq!(o.args, ["-v", "--env", "X=1"].map(OsString::from));
+        assert!(o.verbose && o.uefi);
+        assert!(o.env.is_empty());
+        assert_eq!(o.memory, DEFAULT_MEMORY);
+    }
+
+    #[test]
+    fn env_values_keep_spaces_quotes_and_newlines_and_names_copy_from_the_host() {
+        let o = options(&["--env", "A=two words", "--env=B=it's \"q\"\nx", "--env", "HOME", "--env", "UNSET", "p.wasm"]);
+        assert_eq!(o.env, ["A=two words", "B=it's \"q\"\nx", "HOME=/root"].map(OsString::from));
+        assert!(run(&["--env", "=x", "p.wasm"]).is_err());
+    }
+
+    #[test]
+    fn memory_sizes_follow_qemu_syntax() {
+        assert_eq!(options(&["-m", "1G", "p.wasm"]).memory, "1024M");
+        assert_eq!(options(&["--memory=256", "p.wasm"]).memory, "256M");
+        assert_eq!(options(&["-m", "2048m", "p.wasm"]).memory, "2048M");
+        for bad in ["lots", "1X", "16M", "", "99999999999999T"] {
+            assert!(run(&["-m", bad, "p.wasm"]).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn timeouts_must_be_positive_seconds() {
+        assert_eq!(options(&["--timeout", "2.5", "p.wasm"]).timeout, Some(Duration::from_millis(2500)));
+        for bad in ["0", "-1", "soon", "inf", "NaN"] {
+            assert!(run(&["--timeout", bad, "p.wasm"]).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_to_do() {
+        let UsageError(message) = run(&["--frobnicate", "p.wasm"]).unwrap_err();
+        assert!(message.contains("--frobnicate") && message.contains("--help"), "{message}");
+        let UsageError(message) = run(&[]).unwrap_err();
+        assert!(message.contains("no program"), "{message}");
+        assert!(run(&["--timeout"]).is_err());
+        assert_eq!(run(&["-h", "p.wasm"]), Ok(Command::Help));
+        assert_eq!(run(&["--setup"]), Ok(Command::Setup));
+        assert_eq!(options(&["--", "-odd.wasm", "x"]).program, PathBuf::from("-odd.wasm"));
+    }
+}

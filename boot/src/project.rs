@@ -1,0 +1,229 @@
+//! The repository as a build: the kernel ELF, the BIOS and UEFI disk images and the userland
+//! programs, each rebuilt only when missing or older than its sources.
+//!
+//! Every build goes to its own target directory (`target/kernel`, `target/image-builder`,
+//! `userland/target`), never the workspace's `target/`: the integration tests run this
+//! runner from inside `cargo test`, which keeps `target/` locked.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// The Rust target the kernel is built for.
+const KERNEL_TARGET: &str = "x86_64-unknown-none";
+/// The Rust target of userland programs.
+const USERLAND_TARGET: &str = "wasm32-wasip1";
+
+/// Paths of a built system.
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// Disk image for BIOS boot.
+    pub bios: PathBuf,
+    /// Disk image for UEFI boot.
+    pub uefi: PathBuf,
+}
+
+/// The Cella source tree.
+#[derive(Debug, Clone)]
+pub struct Project {
+    root: PathBuf,
+    verbose: bool,
+}
+
+impl Project {
+    /// The tree this runner was built from, or `$CELLA_ROOT` when set.
+    pub fn locate(verbose: bool) -> Project {
+        let root = std::env::var_os("CELLA_ROOT").map(PathBuf::from).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+        });
+        Project { root, verbose }
+    }
+
+    /// Where images and per-run files live.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join("target/cella")
+    }
+
+    /// The kernel ELF as the kernel build leaves it.
+    pub fn kernel_elf(&self) -> PathBuf {
+        self.root.join("target/kernel").join(KERNEL_TARGET).join("release/cella-kernel")
+    }
+
+    /// Builds the kernel (cargo decides whether anything changed) and, when the kernel is
+    /// newer than them, the disk images.
+    pub fn images(&self) -> Result<Images, String> {
+        let elf = self.kernel_elf();
+        if !elf.exists() {
+            eprintln!("cella: building the kernel (first run: this takes a minute or two)");
+        }
+        self.cargo(
+            "the kernel",
+            &["build", "--release", "-p", "cella-kernel", "--target", KERNEL_TARGET],
+            &self.root.join("target/kernel"),
+            &self.root.join("Cargo.toml"),
+            &[],
+        )?;
+        let out = self.output_dir();
+        let images = Images { bios: out.join("bios.img"), uefi: out.join("uefi.img") };
+        let kernel_time = modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
+        let fresh = [&images.bios, &images.uefi]
+            .iter()
+            .all(|image| modified(image).is_some_and(|time| time >= kernel_time));
+        if !fresh {
+            self.build_images(&elf, &out)?;
+        }
+        Ok(images)
+    }
+
+    fn build_images(&self, elf: &Path, out: &Path) -> Result<(), String> {
+        let target_dir = self.root.join("target/image-builder");
+        let builder = target_dir.join("release/cella-image");
+        if !builder.exists() {
+            eprintln!("cella: building the disk image builder (first run: this takes a minute or two)");
+        }
+        // bootloader's build script compiles its stages with -Zbuild-std (TOOLCHAIN.md).
+        self.cargo(
+            "the image builder",
+            &["build", "--release", "-p", "cella-image"],
+            &target_dir,
+            &self.root.join("Cargo.toml"),
+            &[("RUSTC_BOOTSTRAP", "1")],
+        )?;
+        let status = Command::new(&builder)
+            .arg(elf)
+            .arg(out)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", builder.display()))?;
+        if !status.success() {
+            return Err("building the disk images failed (see above)".into());
+        }
+        Ok(())
+    }
+
+    /// If `program` names a program of this repository (`userland/NAME.wasm` with a source
+    /// `userland/src/bin/NAME.rs`), builds it when missing or older than its sources.
+    pub fn refresh_userland(&self, program: &Path) -> Result<(), String> {
+        let Some(name) = self.userland_name(program) else {
+            return Ok(());
+        };
+        let sources = self.newest_userland_source();
+        let fresh = modified(program).is_some_and(|built| sources.is_some_and(|s| built >= s));
+        if fresh {
+            return Ok(());
+        }
+        self.build_userland(Some(&name))
+    }
+
+    /// Builds every userland program into `userland/NAME.wasm`.
+    pub fn build_all_userland(&self) -> Result<(), String> {
+        self.build_userland(None)
+    }
+
+    fn userland_name(&self, program: &Path) -> Option<String> {
+        let dir = program.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })?;
+        let userland = fs::canonicalize(self.root.join("userland")).ok()?;
+        if fs::canonicalize(dir).ok()? != userland || program.extension() != Some(OsStr::new("wasm")) {
+            return None;
+        }
+        let name = program.file_stem()?.to_str()?.to_string();
+        userland.join("src/bin").join(format!("{name}.rs")).exists().then_some(name)
+    }
+
+    fn newest_userland_source(&self) -> Option<SystemTime> {
+        let userland = self.root.join("userland");
+        let mut newest = None;
+        for path in [userland.join("Cargo.toml"), userland.join("Cargo.lock")] {
+            newest = newest.max(modified(&path));
+        }
+        newest_in(&userland.join("src"), &mut newest);
+        newest
+    }
+
+    fn build_userland(&self, name: Option<&str>) -> Result<(), String> {
+        let userland = self.root.join("userland");
+        let mut args = vec!["build", "--release", "--target", USERLAND_TARGET];
+        match name {
+            Some(name) => args.extend(["--bin", name]),
+            None => args.push("--bins"),
+        }
+        self.cargo("userland", &args, &userland.join("target"), &userland.join("Cargo.toml"), &[])?;
+        let built = userland.join("target").join(USERLAND_TARGET).join("release");
+        let names: Vec<String> = match name {
+            Some(name) => vec![name.to_string()],
+            None => fs::read_dir(userland.join("src/bin"))
+                .map_err(|e| format!("cannot list userland/src/bin: {e}"))?
+                .filter_map(|entry| {
+                    let path = entry.ok()?.path();
+                    (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(String::from))?
+                })
+                .collect(),
+        };
+        for name in names {
+            let from = built.join(format!("{name}.wasm"));
+            let to = userland.join(format!("{name}.wasm"));
+            // Copy beside, then rename: a concurrent run never sees half a program.
+            let temp = userland.join(format!(".{name}.wasm.{}", std::process::id()));
+            fs::copy(&from, &temp)
+                .and_then(|_| fs::rename(&temp, &to))
+                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+        }
+        Ok(())
+    }
+
+    fn cargo(
+        &self,
+        what: &str,
+        args: &[&str],
+        target_dir: &Path,
+        manifest: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let mut command = Command::new(std::env::var_os("CELLA_CARGO").unwrap_or_else(|| "cargo".into()));
+        command
+            .args(args)
+            .arg("--manifest-path")
+            .arg(manifest)
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(&self.root)
+            .envs(env.iter().copied())
+            // Inherited from `cargo test`/`cargo run`, these would point at the wrong toolchain
+            // or flags for a different target.
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("CARGO_TARGET_DIR");
+        if env.iter().all(|(name, _)| *name != "RUSTC_BOOTSTRAP") {
+            command.env_remove("RUSTC_BOOTSTRAP");
+        }
+        if !self.verbose {
+            command.arg("--quiet");
+        }
+        let status = command.status().map_err(|e| {
+            format!("cannot run cargo ({e}): install Rust with rustup (https://rustup.rs), then retry")
+        })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("building {what} failed (see the cargo output above)"))
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn newest_in(dir: &Path, newest: &mut Option<SystemTime>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            newest_in(&path, newest);
+        } else {
+            *newest = (*newest).max(modified(&path));
+        }
+    }
+}

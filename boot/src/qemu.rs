@@ -1,0 +1,411 @@
+//! Runs one program on Cella: writes the run configuration, starts QEMU with the program and
+//! configuration as fw_cfg files and the host link on the second serial port (QEMU's stdio),
+//! then relays the link — stdin in, stdout, stderr and the kernel log out — until the guest
+//! reports how the program ended.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use cella_proto::{Decoder, Exit, FW_CFG_CONFIG, FW_CFG_PROGRAM, LINK_SYNC, RunConfig, status, to_guest, to_host};
+
+use crate::cli::RunOptions;
+use crate::project::Images;
+
+/// The QEMU binary, overridable for unusual installs.
+const QEMU: &str = "qemu-system-x86_64";
+/// The isa-debug-exit device the kernel ends QEMU with.
+const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
+/// Where Debian's `ovmf` package puts the UEFI firmware: code, then the variable store
+/// template (copied per run, since the firmware writes to it).
+const OVMF_PAIRS: &[(&str, &str)] = &[
+    ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
+    ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
+    ("/usr/share/ovmf/OVMF.fd", ""),
+];
+/// The wasm binary magic and the core-module version.
+const WASM_MAGIC: &[u8; 4] = b"\0asm";
+const WASM_CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
+/// How long to wait for QEMU to end after the guest reported its exit.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// How often the runner checks on QEMU while waiting for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(2);
+/// Largest stdin chunk sent in one frame: small enough to keep the link responsive.
+const STDIN_CHUNK: usize = 16 * 1024;
+
+/// A failure before or around the run, with the status to exit with.
+pub struct Failure {
+    /// What went wrong, one sentence.
+    pub message: String,
+    /// The runner's exit status.
+    pub status: u8,
+}
+
+impl Failure {
+    fn usage(message: String) -> Failure {
+        Failure { message, status: status::USAGE }
+    }
+
+    fn boot(message: String) -> Failure {
+        Failure { message, status: status::BOOT_FAILED }
+    }
+}
+
+/// Checks that `program` is a readable WebAssembly core module, before anything is built.
+pub fn check_program(program: &Path) -> Result<(), Failure> {
+    let shown = program.display();
+    let mut header = [0u8; 8];
+    let mut file = fs::File::open(program).map_err(|e| {
+        Failure::usage(match e.kind() {
+            io::ErrorKind::NotFound => format!("{shown}: no such file: give the path of a .wasm program"),
+            _ => format!("cannot read {shown}: {e}"),
+        })
+    })?;
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Failure::usage(format!("{shown} is a directory: give the path of a .wasm program")));
+    }
+    let read = file.read(&mut header).unwrap_or(0);
+    if read < header.len() || &header[..4] != WASM_MAGIC {
+        return Err(Failure::usage(format!(
+            "{shown} is not a WebAssembly module: give a .wasm file built for wasm32-wasip1"
+        )));
+    }
+    if header[4..] != WASM_CORE_VERSION {
+        return Err(Failure::usage(format!(
+            "{shown} is a WebAssembly component or an unknown version: Cella runs core modules (wasm32-wasip1)"
+        )));
+    }
+    Ok(())
+}
+
+/// The configuration the kernel reads from fw_cfg.
+fn run_config(options: &RunOptions) -> Result<Vec<u8>, Failure> {
+    let name = options.program.file_name().unwrap_or(options.program.as_os_str());
+    let bytes = |s: &OsString| s.as_bytes().to_vec();
+    let config = RunConfig {
+        args: std::iter::once(name.as_bytes().to_vec()).chain(options.args.iter().map(bytes)).collect(),
+        env: options.env.iter().map(bytes).collect(),
+        host_link: true,
+        verbose: options.verbose,
+    };
+    config.encode().map_err(|error| {
+        Failure::usage(format!(
+            "cannot pass the arguments or environment to the program ({error:?}): remove NUL bytes"
+        ))
+    })
+}
+
+/// Per-run files, removed when the run ends.
+struct RunDir(PathBuf);
+
+impl RunDir {
+    fn create(parent: &Path) -> Result<RunDir, Failure> {
+        let dir = parent.join(format!("run-{}", std::process::id()));
+        fs::create_dir_all(&dir)
+            .map_err(|e| Failure::boot(format!("cannot create {}: {e}", dir.display())))?;
+        Ok(RunDir(dir))
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn qemu_command(options: &RunOptions, images: &Images, run_dir: &Path, config: &Path) -> Result<Command, Failure> {
+    let mut qemu = Command::new(std::env::var_os("CELLA_QEMU").unwrap_or_else(|| QEMU.into()));
+    let fw_cfg = |name: &str, file: &Path| {
+        let mut arg = OsString::from(format!("name={name},file="));
+        arg.push(file);
+        ["-fw_cfg".into(), arg]
+    };
+    let program = fs::canonicalize(&options.program).unwrap_or_else(|_| options.program.clone());
+    qemu.args(["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", &options.memory])
+        .args(["-display", "none", "-no-reboot", "-monitor", "none", "-nic", "none"])
+        // COM1 is the console, for people booting by hand; the runner uses COM2 only.
+        .args(["-serial", "null", "-chardev", "stdio,id=link,signal=off", "-serial", "chardev:link"])
+        .args(["-device", DEBUG_EXIT_DEVICE])
+        .args(fw_cfg(FW_CFG_PROGRAM, &program))
+        .args(fw_cfg(FW_CFG_CONFIG, config));
+    if options.icount {
+        qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
+    }
+    let image = if options.uefi {
+        let (code, vars) = OVMF_PAIRS
+            .iter()
+            .find(|(code, _)| Path::new(code).exists())
+            .ok_or_else(|| Failure::boot("UEFI firmware not found: install it with `apt-get install ovmf`".into()))?;
+        qemu.arg("-drive").arg(format!("if=pflash,format=raw,readonly=on,file={code}"));
+        if !vars.is_empty() {
+            let copy = run_dir.join("OVMF_VARS.fd");
+            fs::copy(vars, &copy).map_err(|e| Failure::boot(format!("cannot copy {vars}: {e}")))?;
+            let mut arg = OsString::from("if=pflash,format=raw,file=");
+            arg.push(&copy);
+            qemu.arg("-drive").arg(arg);
+        }
+        &images.uefi
+    } else {
+        &images.bios
+    };
+    // snapshot=on: every run boots the same image and any write stays in a throwaway overlay.
+    let mut drive = OsString::from("format=raw,snapshot=on,file=");
+    drive.push(image);
+    qemu.arg("-drive").arg(drive);
+    Ok(qemu)
+}
+
+/// Tells the stdin relay when the program has started: bytes sent earlier could be eaten by
+/// the firmware, which reads the serial ports too.
+#[derive(Default)]
+struct Started {
+    started: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Started {
+    fn set(&self) {
+        if let Ok(mut started) = self.started.lock() {
+            *started = true;
+        }
+        self.signal.notify_all();
+    }
+
+    fn wait(&self) {
+        let Ok(mut started) = self.started.lock() else { return };
+        while !*started {
+            match self.signal.wait(started) {
+                Ok(guard) => started = guard,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// What the guest side of the link said.
+#[derive(Default)]
+struct Report {
+    exit: Option<Exit>,
+    /// Wall time from QEMU's start to the STARTED frame.
+    boot_time: Option<Duration>,
+}
+
+/// Runs the program and returns the runner's exit status.
+pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u8, Failure> {
+    let config = run_config(options)?;
+    let run_dir = RunDir::create(output_dir)?;
+    let config_path = run_dir.0.join("config");
+    fs::write(&config_path, &config)
+        .map_err(|e| Failure::boot(format!("cannot write {}: {e}", config_path.display())))?;
+    let mut qemu = qemu_command(options, images, &run_dir.0, &config_path)?;
+    let launched = Instant::now();
+    let mut child = qemu
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            Failure::boot(match e.kind() {
+                io::ErrorKind::NotFound => {
+                    "qemu-system-x86_64 not found: install it with `apt-get install qemu-system-x86`".into()
+                }
+                _ => format!("cannot start QEMU: {e}"),
+            })
+        })?;
+
+    let started = Arc::new(Started::default());
+    let (Some(link_out), Some(link_in), Some(mut qemu_err)) = (child.stdout.take(), child.stdin.take(), child.stderr.take())
+    else {
+        return Err(Failure::boot("QEMU's standard streams were not piped".into()));
+    };
+    let exit_reported = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let started = Arc::clone(&started);
+        let exit_reported = Arc::clone(&exit_reported);
+        let verbose = options.verbose;
+        thread::spawn(move || read_link(link_out, &started, &exit_reported, verbose, launched))
+    };
+    {
+        let started = Arc::clone(&started);
+        // Detached: it may stay blocked reading our stdin after the guest is gone.
+        thread::spawn(move || relay_stdin(link_in, &started));
+    }
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = qemu_err.read_to_string(&mut text);
+        text
+    });
+
+    let qemu_status = wait_for_qemu(&mut child, options.timeout, &exit_reported);
+    let report = reader.join().unwrap_or_default();
+    let qemu_errors = errors.join().unwrap_or_default();
+    started.set();
+
+    let Some(qemu_status) = qemu_status else {
+        let seconds = options.timeout.map_or(0.0, |t| t.as_secs_f64());
+        eprintln!("cella: timed out after {seconds} s; the guest was stopped");
+        return Ok(status::TIMEOUT);
+    };
+    if let Some(boot_time) = report.boot_time.filter(|_| options.verbose) {
+        eprintln!("cella: QEMU start to _start: {} ms wall", boot_time.as_millis());
+    }
+    let program = options.program.file_name().unwrap_or(options.program.as_os_str()).to_string_lossy();
+    match report.exit {
+        Some(exit) => {
+            let text = |m: &[u8]| String::from_utf8_lossy(m).trim_end().to_string();
+            match &exit {
+                Exit::Exited(_) => {}
+                Exit::Trapped(m) => eprintln!("cella: {program} trapped: {}", text(m)),
+                Exit::LoadFailed(m) => eprintln!("cella: cannot run {program}: {}", text(m)),
+                Exit::KernelFault(m) => eprintln!("cella: the Cella kernel failed: {}", text(m)),
+            }
+            Ok(exit.host_status())
+        }
+        None => {
+            let detail = qemu_errors.lines().find(|l| !l.trim().is_empty()).map(str::trim);
+            Err(Failure::boot(match detail {
+                Some(line) => format!("QEMU failed: {line}"),
+                None => format!("the guest stopped without reporting an exit (QEMU {qemu_status})"),
+            }))
+        }
+    }
+}
+
+/// Waits for QEMU to end; `None` if `timeout` elapsed first. QEMU is killed then, and also
+/// when it lingers after the guest reported its exit (an image booted without the
+/// isa-debug-exit device halts instead of ending QEMU).
+fn wait_for_qemu(
+    child: &mut Child,
+    timeout: Option<Duration>,
+    exit_reported: &AtomicBool,
+) -> Option<std::process::ExitStatus> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut reported_at = None;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let now = Instant::now();
+        if reported_at.is_none() && exit_reported.load(Ordering::Acquire) {
+            reported_at = Some(now);
+        }
+        let lingering = reported_at.is_some_and(|at| now - at > EXIT_GRACE);
+        if lingering || deadline.is_some_and(|d| now >= d) {
+            let _ = child.kill();
+            let status = child.wait().ok();
+            return if lingering { status } else { None };
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Reads the guest's side of the link until QEMU closes it: skips firmware output up to the
+/// sync marker, then handles frames.
+fn read_link(
+    mut link: impl Read,
+    started: &Started,
+    exit_reported: &AtomicBool,
+    verbose: bool,
+    launched: Instant,
+) -> Report {
+    let mut report = Report::default();
+    let mut synced = 0usize;
+    let mut decoder = Decoder::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    loop {
+        let n = match link.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &byte in &buf[..n] {
+            if synced < LINK_SYNC.len() {
+                synced = if byte == LINK_SYNC[synced] {
+                    synced + 1
+                } else {
+                    usize::from(byte == LINK_SYNC[0])
+                };
+                continue;
+            }
+            let Some((tag, payload)) = decoder.push(byte) else { continue };
+            // A closed stdout (`| head`) must not stop the relay: the exit still matters.
+            match tag {
+                to_host::STDOUT => {
+                    let mut out = stdout.lock();
+                    let _ = out.write_all(payload).and_then(|()| out.flush());
+                }
+                to_host::STDERR => {
+                    let mut err = stderr.lock();
+                    let _ = err.write_all(payload).and_then(|()| err.flush());
+                }
+                to_host::LOG if verbose => {
+                    let mut err = stderr.lock();
+                    let _ = err.write_all(b"[kernel] ").and_then(|()| err.write_all(payload));
+                    let _ = err.write_all(b"\n");
+                }
+                to_host::STARTED => {
+                    report.boot_time = Some(launched.elapsed());
+                    if verbose {
+                        report_started(payload);
+                    }
+                    started.set();
+                }
+                to_host::EXIT => {
+                    report.exit = Exit::decode(payload);
+                    exit_reported.store(true, Ordering::Release);
+                }
+                _ => {}
+            }
+        }
+    }
+    report
+}
+
+/// Prints how long the kernel took from entry to the program's `_start`.
+fn report_started(payload: &[u8]) {
+    let word = |i: usize| payload.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    if let (Some(entry), Some(now), Some(hz)) = (word(0), word(1), word(2)) {
+        let ticks = now.saturating_sub(entry);
+        let ms = if hz > 0 { ticks as f64 * 1000.0 / hz as f64 } else { 0.0 };
+        eprintln!(
+            "cella: kernel entry to _start: {ticks} TSC ticks ({ms:.1} ms at {} MHz; under --icount, ticks are guest instructions)",
+            hz / 1_000_000
+        );
+    }
+}
+
+/// Forwards our stdin to the guest as STDIN frames once the program has started, then
+/// STDIN_EOF. Ends quietly when QEMU goes away.
+fn relay_stdin(mut link: ChildStdin, started: &Started) {
+    started.wait();
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; STDIN_CHUNK];
+    let mut frame = Vec::with_capacity(STDIN_CHUNK + cella_proto::HEADER_LEN);
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        frame.clear();
+        if n == 0 {
+            cella_proto::encode_frame(&mut frame, to_guest::STDIN_EOF, &[]);
+        } else {
+            cella_proto::encode_frame(&mut frame, to_guest::STDIN, &buf[..n]);
+        }
+        if link.write_all(&frame).and_then(|()| link.flush()).is_err() || n == 0 {
+            return;
+        }
+    }
+}
+

@@ -1,0 +1,412 @@
+//! Integration tests: each boots the real Cella image in QEMU through the `cella` runner
+//! (what `./qemu.sh` runs) and checks a userland program's stdout, stderr and exit status.
+//! Every run has a timeout, enforced by the runner and again here.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The runner's own `--timeout` for a test run.
+const RUN_TIMEOUT_SECS: u64 = 120;
+/// Backstop in case the runner itself hangs.
+const HARNESS_TIMEOUT: Duration = Duration::from_secs(RUN_TIMEOUT_SECS + 60);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("boot/ has a parent").to_path_buf()
+}
+
+fn program(name: &str) -> String {
+    root().join("userland").join(format!("{name}.wasm")).display().to_string()
+}
+
+/// Builds the kernel, both images and every userland program once for all tests.
+fn setup() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let status = Command::new(env!("CARGO_BIN_EXE_cella"))
+            .arg("--setup")
+            .env("CELLA_ROOT", root())
+            .status()
+            .expect("cannot start the runner");
+        assert!(status.success(), "cella --setup failed: {status}");
+    });
+}
+
+#[derive(Debug)]
+struct Run {
+    status: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    elapsed: Duration,
+}
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+/// Runs `cella ARGS` with `stdin` as its standard input.
+fn cella_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+    setup();
+    let timeout = RUN_TIMEOUT_SECS.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cella"))
+        .args(["--timeout", &timeout])
+        .args(args)
+        .env("CELLA_ROOT", root())
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start the runner");
+    let started = Instant::now();
+    let mut input = child.stdin.take().expect("stdin piped");
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        // The guest may end without reading everything: ignore a broken pipe.
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = child.stdout.take().expect("stdout piped");
+    let mut err = child.stderr.take().expect("stderr piped");
+    let reader = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        out.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let err_reader = thread::spawn(move || {
+        let mut text = String::new();
+        err.read_to_string(&mut text).map(|_| text)
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > HARNESS_TIMEOUT {
+            let _ = child.kill();
+            panic!("the runner did not finish within {HARNESS_TIMEOUT:?}: {args:?}");
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    writer.join().expect("stdin writer");
+    Run {
+        status: status.code().unwrap_or(-1),
+        stdout: reader.join().expect("stdout reader").expect("read stdout"),
+        stderr: err_reader.join().expect("stderr reader").expect("read stderr"),
+        elapsed,
+    }
+}
+
+fn cella(args: &[&str]) -> Run {
+    cella_with(args, b"", &[])
+}
+
+fn assert_ok(run: &Run) {
+    assert_eq!(run.status, 0, "{run:?}");
+}
+
+#[test]
+fn hello_bios_prints_only_the_programs_output() {
+    let run = cella(&[&program("hello")]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "Hello, world!\n");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn hello_uefi_prints_only_the_programs_output() {
+    // OVMF writes escape codes and boot messages to the serial ports: none may reach stdout.
+    let run = cella(&["--uefi", &program("hello")]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "Hello, world!\n");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn stdout_and_stderr_stay_apart() {
+    for mode in [None, Some("--uefi")] {
+        let mut args: Vec<&str> = mode.into_iter().collect();
+        let stdio = program("stdio");
+        args.push(&stdio);
+        let run = cella(&args);
+        assert_ok(&run);
+        assert_eq!(run.stdout(), "out\n", "{mode:?}");
+        assert_eq!(run.stderr, "err\n", "{mode:?}");
+    }
+}
+
+#[test]
+fn piped_stdin_reaches_the_program_and_ends_with_eof() {
+    let run = cella_with(&[&program("cat")], b"a\nb\n", &[]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "a\nb\n");
+
+    let run = cella_with(&["--uefi", &program("cat")], b"uefi line\n", &[]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "uefi line\n");
+
+    let run = cella_with(&[&program("cat")], b"", &[]);
+    assert_ok(&run);
+    assert_eq!(run.stdout, b"");
+}
+
+#[test]
+fn large_binary_stdin_passes_through_unchanged() {
+    // Every byte value, including the console's special ones (\r, Ctrl-D, NUL), over many
+    // link frames.
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let run = cella_with(&[&program("cat")], &input, &[]);
+    assert_ok(&run);
+    assert_eq!(run.stdout.len(), input.len());
+    assert!(run.stdout == input, "cat changed the bytes");
+}
+
+#[test]
+fn exit_statuses_are_the_programs_low_8_bits() {
+    for (code, expected) in [("0", 0), ("7", 7), ("255", 255), ("256", 0), ("300", 44)] {
+        let run = cella(&[&program("exit"), code]);
+        assert_eq!(run.status, expected, "exit {code}: {run:?}");
+        assert_eq!(run.stdout, b"");
+    }
+    let run = cella(&["--uefi", &program("exit"), "42"]);
+    assert_eq!(run.status, 42, "{run:?}");
+}
+
+#[test]
+fn traps_exit_134_and_name_the_trap() {
+    for (kind, words) in [
+        ("unreachable", "unreachable"),
+        ("oob", "out of bounds memory access"),
+        ("stack", "call stack exhausted"),
+    ] {
+        let run = cella(&[&program("trap"), kind]);
+        assert_eq!(run.status, 134, "{kind}: {run:?}");
+        assert!(run.stderr.contains("trap.wasm trapped") && run.stderr.contains(words), "{kind}: {}", run.stderr);
+        assert_eq!(run.stdout, b"", "{kind}");
+    }
+    let run = cella(&["--uefi", &program("trap"), "unreachable"]);
+    assert_eq!(run.status, 134, "{run:?}");
+}
+
+#[test]
+fn argv_starts_with_the_basename_and_keeps_awkward_arguments() {
+    let run = cella(&[&program("printargs"), "two words", "", "quote'\"", "line\nbreak", "--env"]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "printargs.wasm\ntwo words\n\nquote'\"\nline\nbreak\n--env\n");
+}
+
+#[test]
+fn environment_is_only_what_env_flags_give() {
+    let run = cella_with(
+        &["--env", "A=two words", "--env=B=it's \"q\"\nnext", "--env", "EMPTY=", "--env", "FROM_HOST", &program("printenv")],
+        b"",
+        &[("FROM_HOST", "copied"), ("NOT_PASSED", "secret")],
+    );
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "A=two words\nB=it's \"q\"\nnext\nEMPTY=\nFROM_HOST=copied\n");
+}
+
+#[test]
+fn clocks_random_and_sleep_behave() {
+    for name in ["clocks", "random"] {
+        let run = cella(&[&program(name)]);
+        assert_ok(&run);
+        assert_eq!(run.stdout(), "ok\n", "{name}: {}", run.stderr);
+    }
+    let run = cella(&[&program("sleep"), "300"]);
+    assert_ok(&run);
+    let slept: u64 = run.stdout().trim().parse().expect("sleep prints milliseconds");
+    assert!((300..2000).contains(&slept), "a 300 ms sleep took {slept} ms");
+}
+
+#[test]
+fn missing_and_non_wasm_files_are_one_line_errors() {
+    let run = cella(&["/nonexistent/prog.wasm"]);
+    assert_eq!(run.status, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no such file"), "{}", run.stderr);
+
+    let readme = root().join("README.md");
+    let run = cella(&[readme.to_str().expect("utf-8 path")]);
+    assert_eq!(run.status, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not a WebAssembly module"), "{}", run.stderr);
+    assert_eq!(run.stdout, b"");
+}
+
+#[test]
+fn bad_flags_are_one_line_errors_and_help_works() {
+    let run = cella(&["--frobnicate", &program("hello")]);
+    assert_eq!(run.status, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("--frobnicate"));
+
+    let run = cella(&["-m", "lots", &program("hello")]);
+    assert_eq!(run.status, 2);
+    assert!(run.stderr.contains("memory size"), "{}", run.stderr);
+
+    let run = cella(&["--help"]);
+    assert_ok(&run);
+    assert!(run.stdout().contains("usage: ./qemu.sh"));
+}
+
+/// A scratch file for hand-made modules, removed on drop.
+struct TempWasm(PathBuf);
+
+impl TempWasm {
+    fn new(name: &str, bytes: &[u8]) -> TempWasm {
+        let path = std::env::temp_dir().join(format!("cella-test-{}-{name}.wasm", std::process::id()));
+        std::fs::write(&path, bytes).expect("write temp module");
+        TempWasm(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempWasm {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A section: id, LEB128 size, contents.
+fn section(id: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![id];
+    leb128(&mut out, contents.len() as u64);
+    out.extend_from_slice(contents);
+    out
+}
+
+fn leb128(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn name(out: &mut Vec<u8>, text: &str) {
+    leb128(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+const HEADER: &[u8] = b"\0asm\x01\0\0\0";
+
+#[test]
+fn modules_that_cannot_load_exit_1_with_the_reason() {
+    // Imports a function from a module Cella does not provide.
+    let mut imports = vec![1];
+    name(&mut imports, "env");
+    name(&mut imports, "launch_missiles");
+    imports.extend_from_slice(&[0x00, 0x00]);
+    let module = [HEADER, &section(1, &[1, 0x60, 0, 0]), &section(2, &imports)].concat();
+    let unknown = TempWasm::new("import", &module);
+    let run = cella(&[unknown.path()]);
+    assert_eq!(run.status, 1, "{run:?}");
+    assert!(run.stderr.contains("env::launch_missiles"), "{}", run.stderr);
+
+    // A preview1 import with the wrong signature.
+    let mut imports = vec![1];
+    name(&mut imports, "wasi_snapshot_preview1");
+    name(&mut imports, "fd_write");
+    imports.extend_from_slice(&[0x00, 0x00]);
+    let module = [HEADER, &section(1, &[1, 0x60, 0, 0]), &section(2, &imports)].concat();
+    let wrong = TempWasm::new("signature", &module);
+    let run = cella(&[wrong.path()]);
+    assert_eq!(run.status, 1, "{run:?}");
+    assert!(run.stderr.contains("fd_write"), "{}", run.stderr);
+
+    // Valid, but not a command: no `_start`.
+    let empty = TempWasm::new("empty", HEADER);
+    let run = cella(&[empty.path()]);
+    assert_eq!(run.status, 1, "{run:?}");
+    assert!(run.stderr.contains("_start"), "{}", run.stderr);
+
+    // Fails validation: a function body that returns an i32 from a () -> () function.
+    let module = [
+        HEADER,
+        &section(1, &[1, 0x60, 0, 0]),
+        &section(3, &[1, 0]),
+        &section(10, &[1, 4, 0, 0x41, 0x01, 0x0b]),
+    ]
+    .concat();
+    let invalid = TempWasm::new("invalid", &module);
+    let run = cella(&[invalid.path()]);
+    assert_eq!(run.status, 1, "{run:?}");
+    assert!(run.stderr.contains("invalid WebAssembly module"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_30_mb_program_starts_within_seconds() {
+    // hello with a 30 MB custom section appended: still a valid module, loaded through fw_cfg.
+    let mut module = std::fs::read(program("hello")).expect("hello.wasm built by setup");
+    let mut custom = Vec::new();
+    name(&mut custom, "padding");
+    custom.resize(custom.len() + 30 * 1024 * 1024, 0x5a);
+    module.extend_from_slice(&section(0, &custom));
+    let big = TempWasm::new("big", &module);
+    let run = cella(&["--timeout", "30", big.path()]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "Hello, world!\n");
+    eprintln!("30 MB program: {:?} wall", run.elapsed);
+}
+
+#[test]
+fn timeout_stops_the_guest_with_124() {
+    let run = cella(&["--timeout", "1", &program("sleep"), "60000"]);
+    assert_eq!(run.status, 124, "{run:?}");
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert!(run.elapsed < Duration::from_secs(30), "took {:?}", run.elapsed);
+}
+
+#[test]
+fn verbose_shows_the_kernel_log_on_stderr_only() {
+    let run = cella(&["-v", &program("hello")]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "Hello, world!\n");
+    assert!(run.stderr.contains("[kernel]") && run.stderr.contains("to _start"), "{}", run.stderr);
+}
+
+#[test]
+fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
+    let small = cella(&["-m", "128M", &program("alloc"), "max"]);
+    let large = cella(&["-m", "512M", &program("alloc"), "max"]);
+    assert_ok(&small);
+    assert_ok(&large);
+    let small: u64 = small.stdout().trim().parse().expect("MiB");
+    let large: u64 = large.stdout().trim().parse().expect("MiB");
+    assert!(small < 128 && large > small, "128M gave {small} MiB, 512M gave {large} MiB");
+
+    // Allocating more than the machine has: Rust aborts (a trap), the kernel survives.
+    let run = cella(&["-m", "128M", &program("alloc"), "1000"]);
+    assert_eq!(run.status, 134, "{run:?}");
+    assert!(run.stderr.contains("memory allocation"), "{}", run.stderr);
+}
+
+#[test]
+fn the_image_booted_without_a_program_shows_a_banner_and_halts() {
+    setup();
+    let image = root().join("target/cella/bios.img");
+    let output = Command::new("timeout")
+        .args(["60", "qemu-system-x86_64", "-machine", "q35", "-cpu", "max", "-m", "256M"])
+        .args(["-display", "none", "-no-reboot", "-monitor", "none", "-nic", "none", "-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive"])
+        .arg(format!("format=raw,snapshot=on,file={}", image.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run qemu");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("No program was given") && text.contains("./qemu.sh"), "{text}");
+    // isa-debug-exit: value 0 ends QEMU with status 1.
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}

@@ -13,10 +13,11 @@ const HW_RETRIES: usize = 64;
 /// TSC samples folded into the fallback seed.
 const JITTER_SAMPLES: usize = 4096;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum Source {
-    RdSeed,
-    RdRand,
+    /// RDSEED, topped up with RDRAND when the CPU has it and RDSEED runs dry.
+    RdSeed(cpu::RdSeed, Option<cpu::RdRand>),
+    RdRand(cpu::RdRand),
     ChaCha,
 }
 
@@ -26,12 +27,10 @@ static FALLBACK: Mutex<Option<ChaCha20Rng>> = Mutex::new(None);
 /// Picks the entropy source and logs it.
 pub fn init() {
     let source = SOURCE.call_once(|| {
-        if cpu::has_rdseed() {
-            Source::RdSeed
-        } else if cpu::has_rdrand() {
-            Source::RdRand
-        } else {
-            Source::ChaCha
+        match (cpu::RdSeed::detect(), cpu::RdRand::detect()) {
+            (Some(seed), rand) => Source::RdSeed(seed, rand),
+            (None, Some(rand)) => Source::RdRand(rand),
+            (None, None) => Source::ChaCha,
         }
     });
     match source {
@@ -43,11 +42,12 @@ pub fn init() {
 }
 
 fn hardware_word(source: Source) -> Option<u64> {
-    let seed = || (0..HW_RETRIES).find_map(|_| cpu::rdseed());
-    let rand = || (0..HW_RETRIES).find_map(|_| cpu::rdrand());
+    let rand = |rand: cpu::RdRand| (0..HW_RETRIES).find_map(|_| rand.next());
     match source {
-        Source::RdSeed => seed().or_else(rand),
-        Source::RdRand => rand(),
+        Source::RdSeed(seed, fallback) => {
+            (0..HW_RETRIES).find_map(|_| seed.next()).or_else(|| fallback.and_then(rand))
+        }
+        Source::RdRand(source) => rand(source),
         Source::ChaCha => None,
     }
 }

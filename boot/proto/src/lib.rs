@@ -18,6 +18,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod archive;
+
 use alloc::vec::Vec;
 
 /// fw_cfg file holding the Wasm program's bytes.

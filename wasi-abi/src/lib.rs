@@ -41,5 +41,5 @@ pub use ctx::WasiCtx;
 pub use errno::{Errno, Result};
 pub use outcome::{Outcome, Trap};
 pub use platform::{Platform, StdinPoll, Stream};
-pub use vfs::{DirHandle, Vfs};
 pub use syscalls::{FUNCTIONS, Function, MODULE, ValType, dispatch, lookup, not_implemented};
+pub use vfs::{DirHandle, Vfs};

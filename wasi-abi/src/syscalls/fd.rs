@@ -308,13 +308,14 @@ pub(crate) fn times_to_set(
         .ok()
         .and_then(Fstflags::from_bits)
         .ok_or(Errno::Inval)?;
-    let pick = |value: Fstflags, at_now: Fstflags, time: Timestamp| {
-        match (flags.contains(value), flags.contains(at_now)) {
-            (true, true) => Err(Errno::Inval),
-            (true, false) => Ok(Some(time)),
-            (false, true) => Ok(Some(now)),
-            (false, false) => Ok(None),
-        }
+    let pick = |value: Fstflags, at_now: Fstflags, time: Timestamp| match (
+        flags.contains(value),
+        flags.contains(at_now),
+    ) {
+        (true, true) => Err(Errno::Inval),
+        (true, false) => Ok(Some(time)),
+        (false, true) => Ok(Some(now)),
+        (false, false) => Ok(None),
     };
     Ok(SetTimes {
         atim: pick(Fstflags::ATIM, Fstflags::ATIM_NOW, atim)?,

@@ -31,7 +31,9 @@ pub struct FileData {
 /// the kernel on a guest's request).
 fn zeroed_chunk() -> Result<Box<[u8]>> {
     let mut chunk = Vec::new();
-    chunk.try_reserve_exact(CHUNK_SIZE).map_err(|_| Errno::Nospc)?;
+    chunk
+        .try_reserve_exact(CHUNK_SIZE)
+        .map_err(|_| Errno::Nospc)?;
     chunk.resize(CHUNK_SIZE, 0);
     Ok(chunk.into_boxed_slice())
 }
@@ -69,7 +71,9 @@ impl FileData {
         while done < len {
             let position = offset.saturating_add(done as u64);
             let (index, within) = split(position);
-            let piece = CHUNK_SIZE.saturating_sub(within).min(len.saturating_sub(done));
+            let piece = CHUNK_SIZE
+                .saturating_sub(within)
+                .min(len.saturating_sub(done));
             let end = done.saturating_add(piece);
             let Some(dst) = buf.get_mut(done..end) else {
                 break;
@@ -197,7 +201,11 @@ mod tests {
         let mut buf = vec![0xffu8; 20];
         assert_eq!(data.read_at(CHUNK, &mut buf), 20);
         assert_eq!(&buf[..10], &[7u8; 10]);
-        assert_eq!(&buf[10..], &[0u8; 10], "old bytes past the cut do not come back");
+        assert_eq!(
+            &buf[10..],
+            &[0u8; 10],
+            "old bytes past the cut do not come back"
+        );
         data.set_size(CHUNK).unwrap();
         assert_eq!(data.allocated_chunks(), 1);
         data.set_size(0).unwrap();

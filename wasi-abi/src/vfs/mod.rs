@@ -132,7 +132,10 @@ impl Vfs {
     /// `path` relative to the root: leading slashes are dropped, since the kernel's paths
     /// are absolute within the file system while guest paths may not be.
     fn relative(path: &[u8]) -> &[u8] {
-        let start = path.iter().position(|byte| *byte != b'/').unwrap_or(path.len());
+        let start = path
+            .iter()
+            .position(|byte| *byte != b'/')
+            .unwrap_or(path.len());
         path.get(start..).unwrap_or_default()
     }
 
@@ -165,13 +168,19 @@ impl Vfs {
     /// Creates symbolic link `path` pointing at `target`. Unlike `path_symlink`, any target
     /// is accepted (an absolute one simply never resolves for a guest).
     pub fn symlink(&self, target: &[u8], path: &[u8], now: Timestamp) -> Result<()> {
-        self.root().symlink_unchecked(target, Self::relative(path), now)
+        self.root()
+            .symlink_unchecked(target, Self::relative(path), now)
     }
 
     /// Makes `new_path` another name of the inode at `existing` (not a directory).
     pub fn hard_link(&self, existing: &[u8], new_path: &[u8], now: Timestamp) -> Result<()> {
         let root = self.root();
-        root.link(Self::relative(existing), &root, Self::relative(new_path), now)
+        root.link(
+            Self::relative(existing),
+            &root,
+            Self::relative(new_path),
+            now,
+        )
     }
 
     /// Sets the times of `path` (a final symlink itself, not its target), as when copying a
@@ -680,7 +689,9 @@ impl DirHandle {
     /// `path_filestat_get`.
     pub fn stat(&self, path: &[u8], follow: bool) -> Result<Filestat> {
         validate(path)?;
-        Ok(resolve(&self.node, path, follow)?.borrow().filestat(VFS_DEV))
+        Ok(resolve(&self.node, path, follow)?
+            .borrow()
+            .filestat(VFS_DEV))
     }
 
     /// `path_filestat_set_times`.
@@ -709,7 +720,12 @@ impl DirHandle {
         }
         if cookie <= 1 {
             let parent_ino = dir.parent.upgrade().map_or(node.ino, |p| p.borrow().ino);
-            if !each(node::FIRST_ENTRY_COOKIE, parent_ino, Filetype::Directory, b"..") {
+            if !each(
+                node::FIRST_ENTRY_COOKIE,
+                parent_ino,
+                Filetype::Directory,
+                b"..",
+            ) {
                 return;
             }
         }

@@ -38,10 +38,18 @@ impl OpenFile {
     }
 
     /// Writes `data` at `offset` and marks the file modified.
-    fn write_data(&self, platform: &mut dyn Platform, offset: Filesize, data: &[u8]) -> Result<usize> {
+    fn write_data(
+        &self,
+        platform: &mut dyn Platform,
+        offset: Filesize,
+        data: &[u8],
+    ) -> Result<usize> {
         let now = now(platform);
         let mut node = self.node.borrow_mut();
-        let done = node.as_file_mut().ok_or(Errno::Badf)?.write_at(offset, data)?;
+        let done = node
+            .as_file_mut()
+            .ok_or(Errno::Badf)?
+            .write_at(offset, data)?;
         node.mtim = now;
         node.ctim = now;
         Ok(done)

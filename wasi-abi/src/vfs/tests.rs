@@ -84,7 +84,10 @@ fn create_write_read_and_truncate() {
     .unwrap();
     assert_eq!(contents(&truncated), b"");
     let st = stat(&root, "f").unwrap();
-    assert_eq!((st.size, st.nlink, st.filetype), (0, 1, Filetype::RegularFile));
+    assert_eq!(
+        (st.size, st.nlink, st.filetype),
+        (0, 1, Filetype::RegularFile)
+    );
     assert_eq!((st.mtim, st.ctim), (T1, T1));
     assert_eq!(
         file(
@@ -138,7 +141,10 @@ fn hard_links_share_an_inode_and_count_links() {
     assert_eq!(stat(&root, "file").err(), Some(Errno::Noent));
     // Directories cannot be hard-linked, and the new name must be free.
     assert_eq!(root.link(b"dir", &root, b"d2", T1), Err(Errno::Perm));
-    assert_eq!(root.link(b"dir/alias", &root, b"dir/inner", T1), Err(Errno::Exist));
+    assert_eq!(
+        root.link(b"dir/alias", &root, b"dir/inner", T1),
+        Err(Errno::Exist)
+    );
     assert_eq!(root.link(b"dir/alias", &root, b"x/", T1), Err(Errno::Noent));
     assert_eq!(root.link(b"nothing", &root, b"x", T1), Err(Errno::Noent));
 }
@@ -147,14 +153,22 @@ fn hard_links_share_an_inode_and_count_links() {
 fn directory_link_counts() {
     let vfs = tree();
     let root = vfs.root();
-    assert_eq!(stat(&root, "dir").unwrap().nlink, 3, "entry, '.', and sub's '..'");
+    assert_eq!(
+        stat(&root, "dir").unwrap().nlink,
+        3,
+        "entry, '.', and sub's '..'"
+    );
     root.create_dir(b"dir/sub2", T1).unwrap();
     assert_eq!(stat(&root, "dir").unwrap().nlink, 4);
     assert_eq!(stat(&root, "dir").unwrap().mtim, T1);
     root.remove_dir(b"dir/sub2", T1).unwrap();
     root.rename(b"dir/sub", &root, b"sub", T1).unwrap();
     assert_eq!(stat(&root, "dir").unwrap().nlink, 2);
-    assert_eq!(stat(&root, ".").unwrap().nlink, 4, "root: '.', '..' of dir and sub");
+    assert_eq!(
+        stat(&root, ".").unwrap().nlink,
+        4,
+        "root: '.', '..' of dir and sub"
+    );
 }
 
 #[test]
@@ -214,29 +228,51 @@ fn rename_files_and_directories() {
     let victim = file(&root, "dir/inner", opts()).unwrap();
     root.rename(b"file", &root, b"dir/inner", T1).unwrap();
     assert_eq!(victim.borrow().nlink, 0);
-    assert_eq!(contents(&file(&root, "dir/inner", opts()).unwrap()), b"hello");
+    assert_eq!(
+        contents(&file(&root, "dir/inner", opts()).unwrap()),
+        b"hello"
+    );
     assert_eq!(stat(&root, "file").err(), Some(Errno::Noent));
     // Directory over an empty directory, then over a non-empty one.
     root.create_dir(b"empty", T1).unwrap();
     root.rename(b"dir/sub", &root, b"empty", T1).unwrap();
     assert_eq!(stat(&root, "dir/sub").err(), Some(Errno::Noent));
-    assert_eq!(root.rename(b"empty", &root, b"dir", T1), Err(Errno::Notempty));
+    assert_eq!(
+        root.rename(b"empty", &root, b"dir", T1),
+        Err(Errno::Notempty)
+    );
     // Type mismatches.
-    assert_eq!(root.rename(b"dir/inner", &root, b"empty", T1), Err(Errno::Isdir));
-    assert_eq!(root.rename(b"empty", &root, b"dir/inner", T1), Err(Errno::Notdir));
-    assert_eq!(root.rename(b"dir/inner/", &root, b"x", T1), Err(Errno::Notdir));
+    assert_eq!(
+        root.rename(b"dir/inner", &root, b"empty", T1),
+        Err(Errno::Isdir)
+    );
+    assert_eq!(
+        root.rename(b"empty", &root, b"dir/inner", T1),
+        Err(Errno::Notdir)
+    );
+    assert_eq!(
+        root.rename(b"dir/inner/", &root, b"x", T1),
+        Err(Errno::Notdir)
+    );
     // Into its own subtree, or onto itself through '.'.
     root.create_dir(b"dir/deep", T1).unwrap();
-    assert_eq!(root.rename(b"dir", &root, b"dir/deep/x", T1), Err(Errno::Inval));
+    assert_eq!(
+        root.rename(b"dir", &root, b"dir/deep/x", T1),
+        Err(Errno::Inval)
+    );
     assert_eq!(root.rename(b"dir", &root, b"dir/x", T1), Err(Errno::Inval));
     assert_eq!(root.rename(b"dir/.", &root, b"y", T1), Err(Errno::Busy));
     // Between two handles, including into a subtree seen only through the second handle.
     let deep = subdir(&root, "dir/deep").unwrap();
     assert_eq!(root.rename(b"dir", &deep, b"x", T1), Err(Errno::Inval));
     root.rename(b"empty", &deep, b"moved", T1).unwrap();
-    assert_eq!(stat(&root, "dir/deep/moved").unwrap().filetype, Filetype::Directory);
+    assert_eq!(
+        stat(&root, "dir/deep/moved").unwrap().filetype,
+        Filetype::Directory
+    );
     // Trailing slashes on directories are fine.
-    root.rename(b"dir/deep/moved/", &root, b"back/", T1).unwrap();
+    root.rename(b"dir/deep/moved/", &root, b"back/", T1)
+        .unwrap();
     assert!(stat(&root, "back").is_ok());
     // A missing source.
     assert_eq!(root.rename(b"gone", &root, b"x", T1), Err(Errno::Noent));
@@ -266,7 +302,10 @@ fn renamed_directory_reports_its_new_parent() {
     let root_ino = root.filestat().ino;
     assert_eq!(
         entries,
-        [(b".".to_vec(), sub.filestat().ino), (b"..".to_vec(), root_ino)]
+        [
+            (b".".to_vec(), sub.filestat().ino),
+            (b"..".to_vec(), root_ino)
+        ]
     );
 }
 
@@ -276,7 +315,10 @@ fn dot_dot_never_leaves_the_start_directory() {
     let root = vfs.root();
     assert_eq!(stat(&root, "..").err(), Some(Errno::Notcapable));
     assert_eq!(stat(&root, "dir/../..").err(), Some(Errno::Notcapable));
-    assert_eq!(stat(&root, "dir/sub/../../../file").err(), Some(Errno::Notcapable));
+    assert_eq!(
+        stat(&root, "dir/sub/../../../file").err(),
+        Some(Errno::Notcapable)
+    );
     assert_eq!(stat(&root, "/file").err(), Some(Errno::Notcapable));
     assert!(stat(&root, "dir/sub/../../file").is_ok());
     // A handle on a subdirectory is its own sandbox, even though the parent exists.
@@ -285,7 +327,10 @@ fn dot_dot_never_leaves_the_start_directory() {
     assert_eq!(stat(&dir, "../file").err(), Some(Errno::Notcapable));
     assert_eq!(dir.create_dir(b"../escape", T1), Err(Errno::Notcapable));
     assert_eq!(dir.unlink_file(b"../file", T1), Err(Errno::Notcapable));
-    assert_eq!(dir.rename(b"inner", &dir, b"../x", T1), Err(Errno::Notcapable));
+    assert_eq!(
+        dir.rename(b"inner", &dir, b"../x", T1),
+        Err(Errno::Notcapable)
+    );
 }
 
 #[test]
@@ -307,10 +352,17 @@ fn symlinks_resolve_inside_the_sandbox_only() {
         root.stat(b"tosub", false).unwrap().filetype,
         Filetype::SymbolicLink
     );
-    assert_eq!(root.stat(b"tosub/", false).unwrap().filetype, Filetype::Directory);
+    assert_eq!(
+        root.stat(b"tosub/", false).unwrap().filetype,
+        Filetype::Directory
+    );
     assert_eq!(root.stat(b"dir/out", true).err(), Some(Errno::Notcapable));
     assert_eq!(root.stat(b"abs", true).err(), Some(Errno::Notcapable));
-    assert_eq!(root.stat(b"abs", false).unwrap().size, 5, "the link itself is fine");
+    assert_eq!(
+        root.stat(b"abs", false).unwrap().size,
+        5,
+        "the link itself is fine"
+    );
     // From a handle on `dir`, a link climbing out of it is refused.
     let dir = subdir(&root, "dir").unwrap();
     assert_eq!(dir.stat(b"up", true).err(), Some(Errno::Notcapable));
@@ -331,12 +383,17 @@ fn symlink_loops_and_hop_limit() {
     root.symlink(b"a", b"b", T1).unwrap();
     assert_eq!(root.stat(b"self", true).err(), Some(Errno::Loop));
     assert_eq!(root.stat(b"a/x", false).err(), Some(Errno::Loop));
-    assert_eq!(file(&root, "self", opts()).err(), Some(Errno::Loop), "nofollow");
+    assert_eq!(
+        file(&root, "self", opts()).err(),
+        Some(Errno::Loop),
+        "nofollow"
+    );
     vfs.write_file(b"target", b"t", T0).unwrap();
     let mut previous = alloc::string::String::from("target");
     for hop in 0..path::MAX_SYMLINK_HOPS {
         let name = alloc::format!("l{hop}");
-        root.symlink(previous.as_bytes(), name.as_bytes(), T1).unwrap();
+        root.symlink(previous.as_bytes(), name.as_bytes(), T1)
+            .unwrap();
         previous = name;
     }
     assert_eq!(root.stat(previous.as_bytes(), true).unwrap().size, 1);
@@ -364,7 +421,10 @@ fn trailing_slashes_dots_and_bad_paths() {
     let long = vec![b'a'; 256];
     assert_eq!(root.stat(&long, false).err(), Some(Errno::Nametoolong));
     assert_eq!(root.create_dir(&long, T1), Err(Errno::Nametoolong));
-    assert_eq!(root.stat(&vec![b'a'; 5000], false).err(), Some(Errno::Nametoolong));
+    assert_eq!(
+        root.stat(&vec![b'a'; 5000], false).err(),
+        Some(Errno::Nametoolong)
+    );
     // Creating through a trailing slash.
     assert_eq!(file(&root, "new/", create()).err(), Some(Errno::Isdir));
     assert_eq!(root.symlink(b"file", b"dangling/", T1), Err(Errno::Noent));
@@ -379,23 +439,38 @@ fn open_checks_types() {
         directory: true,
         ..opts()
     };
-    assert!(matches!(root.open(b"dir", directory, T1), Ok(Opened::Dir(_))));
+    assert!(matches!(
+        root.open(b"dir", directory, T1),
+        Ok(Opened::Dir(_))
+    ));
     assert!(matches!(root.open(b"dir", opts(), T1), Ok(Opened::Dir(_))));
     assert!(matches!(root.open(b".", opts(), T1), Ok(Opened::Dir(_))));
-    assert_eq!(root.open(b"file", directory, T1).err().map(|_| ()), Some(()));
-    assert!(matches!(root.open(b"file", directory, T1), Err(Errno::Notdir)));
+    assert_eq!(
+        root.open(b"file", directory, T1).err().map(|_| ()),
+        Some(())
+    );
+    assert!(matches!(
+        root.open(b"file", directory, T1),
+        Err(Errno::Notdir)
+    ));
     assert!(matches!(root.open(b"dir", create(), T1), Err(Errno::Isdir)));
     let write = OpenOptions {
         write: true,
         ..opts()
     };
     assert!(matches!(root.open(b"dir", write, T1), Err(Errno::Isdir)));
-    assert!(matches!(root.open(b"link", directory, T1), Err(Errno::Loop)));
+    assert!(matches!(
+        root.open(b"link", directory, T1),
+        Err(Errno::Loop)
+    ));
     let follow_dir = OpenOptions {
         follow: true,
         ..directory
     };
-    assert!(matches!(root.open(b"link", follow_dir, T1), Ok(Opened::Dir(_))));
+    assert!(matches!(
+        root.open(b"link", follow_dir, T1),
+        Ok(Opened::Dir(_))
+    ));
 }
 
 #[test]
@@ -408,7 +483,10 @@ fn readdir_cookies_survive_changes() {
     let list = |cookie| {
         let mut out = Vec::new();
         root.read_dir(cookie, |next, _, _, name| {
-            out.push((next, alloc::string::String::from_utf8(name.to_vec()).unwrap()));
+            out.push((
+                next,
+                alloc::string::String::from_utf8(name.to_vec()).unwrap(),
+            ));
             true
         });
         out
@@ -446,7 +524,10 @@ fn import_and_export_round_trip() {
     assert_eq!(paths, [&b"etc"[..], b"etc/motd", b"link", b"motd"]);
     let motd = &exported[1];
     assert_eq!(motd.stat.filetype, Filetype::RegularFile);
-    assert_eq!((motd.stat.atim, motd.stat.mtim, motd.stat.ctim), (11, 22, 33));
+    assert_eq!(
+        (motd.stat.atim, motd.stat.mtim, motd.stat.ctim),
+        (11, 22, 33)
+    );
     assert_eq!((motd.stat.nlink, motd.mode), (2, 0o600));
     assert_eq!(motd.first_path, None);
     let mut buf = [0u8; 32];

@@ -428,6 +428,12 @@ fn trailing_slashes_dots_and_bad_paths() {
     // Creating through a trailing slash.
     assert_eq!(file(&root, "new/", create()).err(), Some(Errno::Isdir));
     assert_eq!(root.symlink(b"file", b"dangling/", T1), Err(Errno::Noent));
+    assert_eq!(root.symlink(b"x", b"file/", T1), Err(Errno::Notdir));
+    assert_eq!(root.symlink(b"x", b"dir/", T1), Err(Errno::Exist));
+    assert_eq!(
+        root.link(b"file", &root, b"dir/inner/", T1),
+        Err(Errno::Notdir)
+    );
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //! [`Vfs`] owns the tree and hands out inode numbers; [`DirHandle`] is a directory as a
 //! directory fd sees it, and carries every `path_*` operation, each resolved inside that
 //! directory (see [`path`]). Times are nanoseconds since the Unix epoch, passed in by the
-//! caller as `now`, so the file system needs no clock of its own.
+//! caller as `now`, so the file system needs no clock of its own. Writes and truncation set
+//! `mtim` and `ctim`, changes to a directory's entries set its `mtim` and `ctim`, and changes
+//! to an inode's links or times set its `ctim`; reads leave `atim` alone (as a `noatime`
+//! mount would), so only `*_filestat_set_times` and the import API change it.
 //!
 //! The kernel builds the tree from a host directory with [`Vfs::create_dir`],
 //! [`Vfs::write_file`], [`Vfs::symlink`], [`Vfs::hard_link`], [`Vfs::set_times`] and
@@ -163,6 +166,22 @@ impl Vfs {
             }
             Opened::Dir(_) => Err(Errno::Isdir),
         }
+    }
+
+    /// Writes `data` at `offset` into the existing regular file `path` (following symlinks),
+    /// growing it as needed: for importing a large host file in pieces after
+    /// [`Vfs::write_file`] created it. The times are left alone.
+    pub fn write_at(&self, path: &[u8], offset: u64, data: &[u8]) -> Result<()> {
+        let path = Self::relative(path);
+        validate(path)?;
+        let node = resolve(&self.shared.root, path, true)?;
+        let mut node = node.borrow_mut();
+        let file = node.as_file_mut().ok_or(Errno::Isdir)?;
+        let written = file.write_at(offset, data)?;
+        if written < data.len() {
+            return Err(Errno::Nospc);
+        }
+        Ok(())
     }
 
     /// Creates symbolic link `path` pointing at `target`. Unlike `path_symlink`, any target

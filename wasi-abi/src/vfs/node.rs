@@ -135,6 +135,30 @@ impl Dir {
     }
 }
 
+impl Drop for Dir {
+    /// Frees the subtree iteratively: the default recursive drop would use one native stack
+    /// frame per level, and a guest can build a directory chain far deeper than the kernel
+    /// stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<NodeRef> = core::mem::take(&mut self.entries)
+            .into_values()
+            .map(|entry| entry.node)
+            .collect();
+        while let Some(node) = pending.pop() {
+            // Only the last reference frees the inode; an fd may keep it alive.
+            if let Ok(cell) = Rc::try_unwrap(node)
+                && let Kind::Dir(mut dir) = cell.into_inner().kind
+            {
+                pending.extend(
+                    core::mem::take(&mut dir.entries)
+                        .into_values()
+                        .map(|entry| entry.node),
+                );
+            }
+        }
+    }
+}
+
 impl Node {
     /// A new inode with every time set to `now`.
     pub fn new(ino: u64, kind: Kind, now: Timestamp) -> Self {

@@ -523,6 +523,14 @@ fn import_and_export_round_trip() {
     vfs.set_mode(b"/etc/motd", 0o600).unwrap();
     vfs.set_times(b"/link", 44, 55, None).unwrap();
     assert_eq!(vfs.create_dir(b"/no/parent", T0), Err(Errno::Noent));
+    vfs.write_file(b"/etc/pieces", b"ab", T0).unwrap();
+    vfs.write_at(b"/etc/pieces", 2, b"cd").unwrap();
+    vfs.write_at(b"etc/pieces", 6, b"g").unwrap();
+    assert_eq!(vfs.write_at(b"/etc", 0, b"x"), Err(Errno::Isdir));
+    assert_eq!(vfs.write_at(b"/etc/none", 0, b"x"), Err(Errno::Noent));
+    let pieces = file(&vfs.root(), "etc/pieces", opts()).unwrap();
+    assert_eq!(contents(&pieces), b"abcd\0\0g");
+    vfs.root().unlink_file(b"etc/pieces", T0).unwrap();
     assert_eq!(vfs.write_file(b"/etc", b"x", T0), Err(Errno::Isdir));
 
     let exported = vfs.export();
@@ -551,4 +559,18 @@ fn import_and_export_round_trip() {
     assert_eq!(second.first_path.as_deref(), Some(&b"etc/motd"[..]));
     assert_eq!(exported[0].mode, node::DEFAULT_DIR_MODE);
     assert_eq!(vfs.stat(b"/").unwrap().ino, ROOT_INO);
+}
+
+#[test]
+fn very_deep_tree_is_freed_without_recursion() {
+    let vfs = Vfs::new(T0);
+    let mut dir = vfs.root();
+    for _ in 0..200_000 {
+        dir.create_dir(b"d", T0).unwrap();
+        dir = subdir(&dir, "d").unwrap();
+    }
+    let weak = Rc::downgrade(&dir.node);
+    drop(dir);
+    drop(vfs);
+    assert!(weak.upgrade().is_none());
 }

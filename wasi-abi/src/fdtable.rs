@@ -18,6 +18,10 @@ use crate::vfs::OpenDir;
 /// `RLIMIT_NOFILE` soft limit.
 pub const MAX_FDS: usize = 1024;
 
+/// The first number given to an opened file or directory (and to preopens): 0 to 2 are the
+/// standard streams' even after they are closed.
+pub const FIRST_FILE_FD: Fd = 3;
+
 /// Rights of stdin as wasmtime reports them (base and inheriting alike).
 pub const STDIN_RIGHTS: Rights = Rights::FD_READ;
 /// Rights of stdout and stderr as wasmtime reports them (base and inheriting alike).
@@ -216,7 +220,29 @@ impl FdTable {
 
     /// Stores `entry` under the lowest free number and returns it; `EMFILE` when full.
     pub fn insert(&mut self, entry: FdEntry) -> Result<Fd> {
-        let index = match self.slots.iter().position(Option::is_none) {
+        self.insert_from(0, entry)
+    }
+
+    /// Stores `entry` under the lowest free number that is at least `min` and returns it;
+    /// `EMFILE` when none is left. Files and directories are opened from
+    /// [`FIRST_FILE_FD`] on, so a program that closed stdout does not find a file it opens
+    /// next written to by `printf` (wasmtime never reuses numbers at all).
+    pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
+        let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
+        if min >= MAX_FDS {
+            return Err(Errno::Mfile);
+        }
+        while self.slots.len() < min {
+            self.slots.push(None);
+        }
+        let free = self
+            .slots
+            .iter()
+            .enumerate()
+            .skip(min)
+            .find(|(_, slot)| slot.is_none())
+            .map(|(index, _)| index);
+        let index = match free {
             Some(index) => index,
             None if self.slots.len() < MAX_FDS => {
                 self.slots.push(None);
@@ -276,6 +302,27 @@ mod tests {
         );
         assert_eq!(table.remove(7).err(), Some(Errno::Badf));
         assert_eq!(table.get(u32::MAX).err(), Some(Errno::Badf));
+    }
+
+    #[test]
+    fn files_start_at_three() {
+        let mut table = FdTable::with_stdio();
+        table.remove(1).unwrap();
+        table.remove(2).unwrap();
+        let entry = || FdEntry::new(Stdio::Stdout.boxed(), STDOUT_RIGHTS);
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(3));
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(4));
+        table.remove(3).unwrap();
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(3));
+        assert!(!table.contains(1), "the closed stdout stays free");
+        assert_eq!(table.insert(entry()), Ok(1));
+        let mut empty = FdTable::new();
+        assert_eq!(empty.insert_from(5, entry()), Ok(5));
+        assert_eq!(empty.insert(entry()), Ok(0));
+        assert_eq!(
+            empty.insert_from(MAX_FDS as Fd, entry()).err(),
+            Some(Errno::Mfile)
+        );
     }
 
     #[test]

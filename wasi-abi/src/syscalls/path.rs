@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
-use crate::fdtable::{DIR_RIGHTS, FILE_RIGHTS, FdEntry};
+use crate::fdtable::{DIR_RIGHTS, FILE_RIGHTS, FIRST_FILE_FD, FdEntry};
 use crate::memory::GuestMemory;
 use crate::outcome::SysResult;
 use crate::platform::Platform;
@@ -116,7 +116,7 @@ pub fn path_open<P: Platform>(
         ),
     };
     entry.flags = fdflags;
-    let new_fd = ctx.fds.insert(entry)?;
+    let new_fd = ctx.fds.insert_from(FIRST_FILE_FD, entry)?;
     mem.write(fd_out, &new_fd)?;
     Ok(())
 }

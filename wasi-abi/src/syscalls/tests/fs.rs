@@ -257,6 +257,9 @@ fn preopens_can_be_closed_and_renumbered_over() {
     let (mut h, _vfs) = harness();
     let file = h.create("f");
     assert_eq!(file, 4, "lowest free number after the preopen");
+    h.ok("fd_close", &[1]);
+    let second = h.create("g");
+    assert_eq!(second, 5, "a closed stdout is not reused for files");
     h.ok("fd_renumber", &[file.into(), ROOT.into()]);
     assert_eq!(h.fdstat(ROOT).filetype, Filetype::RegularFile);
     assert_eq!(

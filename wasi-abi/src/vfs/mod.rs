@@ -17,6 +17,8 @@ pub mod data;
 pub mod node;
 pub mod open;
 pub mod path;
+// `data`, `node` and `path` are the building blocks; the kernel needs only `Vfs`, `DirHandle`,
+// `VfsNode` and `Exported` from here, which keep link counts and parent links consistent.
 
 #[cfg(test)]
 mod tests;

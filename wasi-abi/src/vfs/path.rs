@@ -202,12 +202,6 @@ impl Parent {
         }
         Walk::new(self.stack.clone()).run(queue, follow)
     }
-
-    /// Whether `node` is one of the directories on the way from the sandbox root to the
-    /// parent, which the parent's subtree can never hold.
-    pub fn passes_through(&self, node: &NodeRef) -> bool {
-        self.stack.iter().any(|dir| Rc::ptr_eq(dir, node))
-    }
 }
 
 /// Resolves all of `path` but its last component, which must exist as a directory; every

@@ -3,10 +3,14 @@
 //! Only chunks that were written hold memory; the rest of the file (holes, and everything past
 //! a size extended by truncation or `fd_allocate`) reads as zeros. Shrinking a file frees the
 //! chunks past its new end, so a large file costs memory only for the data it really holds.
+//! Every chunk is accounted in the file system's [`Space`], which may be capped so that file
+//! data cannot take the whole kernel heap.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 use crate::errno::{Errno, Result};
 
@@ -20,20 +24,78 @@ const CHUNK: u64 = CHUNK_SIZE as u64;
 /// Largest size a file may reach: offsets are `i64` in `fd_seek`, as in Linux's `off_t`.
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
+/// The bytes of file data a file system holds, and the most it may hold.
+#[derive(Debug)]
+pub struct Space {
+    used: Cell<u64>,
+    limit: Cell<u64>,
+}
+
+impl Space {
+    /// An account with room for `limit` bytes of chunks.
+    pub fn new(limit: u64) -> Rc<Self> {
+        Rc::new(Space {
+            used: Cell::new(0),
+            limit: Cell::new(limit),
+        })
+    }
+
+    /// Bytes of chunks allocated now.
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+
+    /// The cap on [`Space::used`].
+    pub fn limit(&self) -> u64 {
+        self.limit.get()
+    }
+
+    /// Changes the cap; chunks already allocated stay.
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.set(limit);
+    }
+
+    /// Takes room for one chunk, or `ENOSPC`.
+    fn reserve(&self) -> Result<()> {
+        let used = self
+            .used
+            .get()
+            .checked_add(CHUNK)
+            .filter(|used| *used <= self.limit.get())
+            .ok_or(Errno::Nospc)?;
+        self.used.set(used);
+        Ok(())
+    }
+
+    /// Gives back the room of `chunks` chunks.
+    fn release(&self, chunks: usize) {
+        let bytes = (chunks as u64).saturating_mul(CHUNK);
+        self.used.set(self.used.get().saturating_sub(bytes));
+    }
+}
+
 /// Sparse file data: its size and the chunks written so far, keyed by chunk index.
-#[derive(Default)]
 pub struct FileData {
     size: u64,
     chunks: BTreeMap<u64, Box<[u8]>>,
+    space: Rc<Space>,
 }
 
-/// A chunk of zeros, or `ENOSPC` if the allocator cannot provide one (rather than aborting
-/// the kernel on a guest's request).
-fn zeroed_chunk() -> Result<Box<[u8]>> {
+impl Drop for FileData {
+    fn drop(&mut self) {
+        self.space.release(self.chunks.len());
+    }
+}
+
+/// A chunk of zeros accounted in `space`, or `ENOSPC` if `space` is full or the allocator
+/// cannot provide one (rather than aborting the kernel on a guest's request).
+fn zeroed_chunk(space: &Space) -> Result<Box<[u8]>> {
+    space.reserve()?;
     let mut chunk = Vec::new();
-    chunk
-        .try_reserve_exact(CHUNK_SIZE)
-        .map_err(|_| Errno::Nospc)?;
+    if chunk.try_reserve_exact(CHUNK_SIZE).is_err() {
+        space.release(1);
+        return Err(Errno::Nospc);
+    }
     chunk.resize(CHUNK_SIZE, 0);
     Ok(chunk.into_boxed_slice())
 }
@@ -47,9 +109,13 @@ fn split(offset: u64) -> (u64, usize) {
 }
 
 impl FileData {
-    /// An empty file.
-    pub fn new() -> Self {
-        FileData::default()
+    /// An empty file whose chunks are accounted in `space`.
+    pub fn new(space: Rc<Space>) -> Self {
+        FileData {
+            size: 0,
+            chunks: BTreeMap::new(),
+            space,
+        }
     }
 
     /// Size in bytes.
@@ -113,7 +179,7 @@ impl FileData {
             let chunk = match self.chunks.get_mut(&index) {
                 Some(chunk) => chunk,
                 None => {
-                    let chunk = match zeroed_chunk() {
+                    let chunk = match zeroed_chunk(&self.space) {
                         Ok(chunk) => chunk,
                         Err(errno) if done == 0 => return Err(errno),
                         Err(_) => break,
@@ -144,7 +210,8 @@ impl FileData {
                 index.saturating_add(1)
             };
             // Everything from `first_free` on goes; `split_off` keeps the rest in `self`.
-            drop(self.chunks.split_off(&first_free));
+            let freed = self.chunks.split_off(&first_free);
+            self.space.release(freed.len());
             if within != 0
                 && let Some(tail) = self
                     .chunks
@@ -164,9 +231,13 @@ mod tests {
     use super::*;
     use alloc::vec;
 
+    fn unlimited() -> FileData {
+        FileData::new(Space::new(u64::MAX))
+    }
+
     #[test]
     fn holes_read_as_zeros_and_cost_nothing() {
-        let mut data = FileData::new();
+        let mut data = unlimited();
         let far = 10 * CHUNK + 5;
         assert_eq!(data.write_at(far, b"xyz"), Ok(3));
         assert_eq!(data.size(), far + 3);
@@ -181,7 +252,7 @@ mod tests {
 
     #[test]
     fn writes_spanning_chunks() {
-        let mut data = FileData::new();
+        let mut data = unlimited();
         let payload: Vec<u8> = (0..3 * CHUNK_SIZE + 17).map(|i| (i % 251) as u8).collect();
         assert_eq!(data.write_at(CHUNK - 3, &payload), Ok(payload.len()));
         assert_eq!(data.allocated_chunks(), 5);
@@ -192,7 +263,7 @@ mod tests {
 
     #[test]
     fn shrinking_frees_and_zeroes_the_tail() {
-        let mut data = FileData::new();
+        let mut data = unlimited();
         data.write_at(0, &vec![7u8; 3 * CHUNK_SIZE]).unwrap();
         data.set_size(CHUNK + 10).unwrap();
         assert_eq!(data.allocated_chunks(), 2);
@@ -213,8 +284,35 @@ mod tests {
     }
 
     #[test]
+    fn space_is_accounted_and_capped() {
+        let space = Space::new(3 * CHUNK);
+        let mut a = FileData::new(Rc::clone(&space));
+        let mut b = FileData::new(Rc::clone(&space));
+        assert_eq!(
+            a.write_at(0, &vec![1u8; 2 * CHUNK_SIZE]),
+            Ok(2 * CHUNK_SIZE)
+        );
+        assert_eq!(space.used(), 2 * CHUNK);
+        // Room for one more chunk: a write over two gets half done, then ENOSPC.
+        assert_eq!(b.write_at(0, &vec![2u8; 2 * CHUNK_SIZE]), Ok(CHUNK_SIZE));
+        assert_eq!(b.size(), CHUNK);
+        assert_eq!(b.write_at(CHUNK, b"x"), Err(Errno::Nospc));
+        // Rewriting allocated chunks and growing with holes need no room.
+        assert_eq!(b.write_at(5, b"y"), Ok(1));
+        b.set_size(100 * CHUNK).unwrap();
+        a.set_size(1).unwrap();
+        assert_eq!(space.used(), 2 * CHUNK);
+        drop(b);
+        assert_eq!(space.used(), CHUNK);
+        space.set_limit(u64::MAX);
+        assert_eq!(space.limit(), u64::MAX);
+        drop(a);
+        assert_eq!(space.used(), 0);
+    }
+
+    #[test]
     fn size_limit_is_efbig() {
-        let mut data = FileData::new();
+        let mut data = unlimited();
         assert_eq!(data.write_at(MAX_FILE_SIZE, b"x"), Err(Errno::Fbig));
         assert_eq!(data.write_at(u64::MAX, b"x"), Err(Errno::Fbig));
         assert_eq!(data.set_size(MAX_FILE_SIZE + 1), Err(Errno::Fbig));

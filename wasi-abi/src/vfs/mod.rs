@@ -27,7 +27,7 @@ use alloc::rc::{Rc, Weak};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use self::data::FileData;
+use self::data::{FileData, Space};
 use self::node::{Dir, Kind, Node, NodeRef};
 use self::path::{Parent, resolve, resolve_parent, validate};
 use crate::errno::{Errno, Result};
@@ -44,6 +44,7 @@ pub const ROOT_INO: u64 = 1;
 struct Shared {
     next_ino: Cell<u64>,
     root: NodeRef,
+    space: Rc<Space>,
 }
 
 /// A file system. Cloning gives another handle on the same tree.
@@ -100,8 +101,16 @@ impl Default for Vfs {
 }
 
 impl Vfs {
-    /// An empty file system whose root directory has every time set to `now`.
+    /// An empty file system whose root directory has every time set to `now`, with no cap on
+    /// file data beyond what the allocator can give.
     pub fn new(now: Timestamp) -> Self {
+        Vfs::with_capacity(now, u64::MAX)
+    }
+
+    /// An empty file system holding at most `capacity` bytes of file data (counted in whole
+    /// 64 KiB chunks; metadata, names and symlink targets are not counted). Writes that need
+    /// more fail with `ENOSPC`, so guests cannot fill the kernel heap through files.
+    pub fn with_capacity(now: Timestamp, capacity: u64) -> Self {
         let root = Rc::new(RefCell::new(Node::new(
             ROOT_INO,
             Kind::Dir(Dir::new(Weak::new())),
@@ -111,6 +120,7 @@ impl Vfs {
             shared: Rc::new(Shared {
                 next_ino: Cell::new(ROOT_INO.saturating_add(1)),
                 root,
+                space: Space::new(capacity),
             }),
         }
     }
@@ -121,6 +131,21 @@ impl Vfs {
             vfs: self.clone(),
             node: Rc::clone(&self.shared.root),
         }
+    }
+
+    /// Bytes of file data held now (whole chunks).
+    pub fn used_bytes(&self) -> u64 {
+        self.shared.space.used()
+    }
+
+    /// The cap on [`Vfs::used_bytes`].
+    pub fn capacity(&self) -> u64 {
+        self.shared.space.limit()
+    }
+
+    /// Changes the cap on file data; data already stored stays even above it.
+    pub fn set_capacity(&self, capacity: u64) {
+        self.shared.space.set_limit(capacity);
     }
 
     /// Whether two handles are on the same file system.
@@ -496,7 +521,8 @@ impl DirHandle {
                 None if parent.trailing_slash => return Err(Errno::Isdir),
                 None => {
                     let dir = live_dir(&parent)?;
-                    let node = self.vfs.new_node(Kind::File(FileData::new()), now);
+                    let data = FileData::new(Rc::clone(&self.vfs.shared.space));
+                    let node = self.vfs.new_node(Kind::File(data), now);
                     add_entry(&dir, &parent.name, Rc::clone(&node), now)?;
                     return Ok(Opened::File(node));
                 }

@@ -1265,3 +1265,29 @@ fn hostile_pointers_trap_before_any_change() {
     }
     let _ = Fake::default();
 }
+
+#[test]
+fn a_full_file_system_is_enospc_and_frees_on_unlink() {
+    let mut h = Harness::new();
+    let chunk = crate::vfs::data::CHUNK_SIZE;
+    let vfs = Vfs::with_capacity(0, 2 * chunk as u64);
+    h.ctx.add_preopen(b"/", vfs.root()).unwrap();
+    h.mem = vec![0; 4 * chunk];
+    let fd = h.create("a");
+    h.set_iovecs(IOV, &[(DATA, 3 * chunk as u32)]);
+    h.ok("fd_write", &[fd.into(), IOV.into(), 1, OUT.into()]);
+    assert_eq!(
+        h.u32_at(OUT) as usize,
+        2 * chunk,
+        "a short write up to the cap"
+    );
+    assert_eq!(h.write_fd(fd, b"more"), Err(Errno::Nospc));
+    assert_eq!(vfs.used_bytes(), vfs.capacity());
+    let other = h.create("b");
+    assert_eq!(h.write_fd(other, b"x"), Err(Errno::Nospc));
+    h.unlink("a").unwrap();
+    assert_eq!(h.write_fd(other, b"x"), Err(Errno::Nospc), "still open");
+    h.ok("fd_close", &[fd.into()]);
+    assert_eq!(vfs.used_bytes(), 0);
+    assert_eq!(h.write_fd(other, b"x"), Ok(1));
+}

@@ -10,8 +10,11 @@
 //! mount would), so only `*_filestat_set_times` and the import API change it.
 //!
 //! The kernel builds the tree from a host directory with [`Vfs::create_dir`],
-//! [`Vfs::write_file`], [`Vfs::symlink`], [`Vfs::hard_link`], [`Vfs::set_times`] and
-//! [`Vfs::set_mode`], and walks it for write-back with [`Vfs::export`].
+//! [`Vfs::write_file`] (then [`Vfs::write_at`] for the rest of a large file), [`Vfs::symlink`],
+//! [`Vfs::hard_link`], [`Vfs::set_times`] and [`Vfs::set_mode`]; hands a directory to each
+//! process with `WasiCtx::add_preopen(name, vfs.root())` (or [`DirHandle::open_dir`] for a
+//! subtree); and walks the tree for write-back with [`Vfs::export`]. [`Vfs::with_capacity`]
+//! caps the file data so that guests cannot exhaust the kernel heap through files.
 
 pub mod data;
 pub mod node;

@@ -1,6 +1,6 @@
 //! The preview1 syscall table and its dispatcher.
 //!
-//! [`syscall_table!`] below lists every `wasi_snapshot_preview1` function once, in witx order,
+//! `syscall_table!` below lists every `wasi_snapshot_preview1` function once, in witx order,
 //! with its wasm parameters; from that one list it generates [`FUNCTIONS`] (for the linker to
 //! register imports) and the `match` in [`dispatch`] that decodes the raw arguments and calls
 //! the function of the same name in one of the submodules. Entries marked `=> nosys` are not

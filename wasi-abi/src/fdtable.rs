@@ -223,6 +223,16 @@ impl FdTable {
         self.insert_from(0, entry)
     }
 
+    /// Whether [`FdTable::insert_from`] with this `min` would find a number, so that a caller
+    /// can refuse with `EMFILE` before doing anything it could not undo.
+    pub fn has_room_from(&self, min: Fd) -> bool {
+        let Ok(min) = Self::slot(min) else {
+            return false;
+        };
+        min < MAX_FDS
+            && (self.slots.len() < MAX_FDS || self.slots.iter().skip(min).any(Option::is_none))
+    }
+
     /// Stores `entry` under the lowest free number that is at least `min` and returns it;
     /// `EMFILE` when none is left. Files and directories are opened from
     /// [`FIRST_FILE_FD`] on, so a program that closed stdout does not find a file it opens
@@ -323,6 +333,8 @@ mod tests {
             empty.insert_from(MAX_FDS as Fd, entry()).err(),
             Some(Errno::Mfile)
         );
+        assert!(empty.has_room_from(3));
+        assert!(!empty.has_room_from(MAX_FDS as Fd));
     }
 
     #[test]
@@ -334,6 +346,10 @@ mod tests {
         }
         let full = table.insert(FdEntry::new(Stdio::Stdin.boxed(), STDIN_RIGHTS));
         assert_eq!(full.err(), Some(Errno::Mfile));
+        assert!(!table.has_room_from(0));
+        table.remove(7).unwrap();
+        assert!(table.has_room_from(3));
+        assert!(!table.has_room_from(8));
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub fn path_open<P: Platform>(
         directory,
         write: requested.contains(Rights::FD_WRITE),
     };
+    if !ctx.fds.has_room_from(FIRST_FILE_FD) {
+        // Before anything is created or truncated.
+        return Err(Errno::Mfile.into());
+    }
     let now = now(&mut ctx.platform);
     let allowed = |rights: Rights, applicable: Rights| {
         Rights(rights.bits() & inheriting.bits() & applicable.bits())

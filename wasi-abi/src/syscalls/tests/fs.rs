@@ -1291,3 +1291,21 @@ fn a_full_file_system_is_enospc_and_frees_on_unlink() {
     assert_eq!(vfs.used_bytes(), 0);
     assert_eq!(h.write_fd(other, b"x"), Ok(1));
 }
+
+#[test]
+fn a_full_fd_table_is_emfile_before_anything_is_created() {
+    let (mut h, vfs) = harness();
+    let mut opened = 0;
+    while h.open(".", Oflags::DIRECTORY, DIR_RIGHTS).is_ok() {
+        opened += 1;
+    }
+    assert_eq!(opened, crate::fdtable::MAX_FDS - 4);
+    assert_eq!(
+        h.open(".", Oflags::DIRECTORY, DIR_RIGHTS),
+        Err(Errno::Mfile)
+    );
+    assert_eq!(h.open("new", Oflags::CREAT, FILE_RIGHTS), Err(Errno::Mfile));
+    assert_eq!(vfs.stat(b"new").err(), Some(Errno::Noent));
+    h.ok("fd_close", &[100]);
+    assert_eq!(h.open("new", Oflags::CREAT, FILE_RIGHTS), Ok(100));
+}

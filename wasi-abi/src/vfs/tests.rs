@@ -574,3 +574,111 @@ fn very_deep_tree_is_freed_without_recursion() {
     drop(vfs);
     assert!(weak.upgrade().is_none());
 }
+
+/// A small deterministic generator for the random-operations test.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+/// Checks what must hold after any sequence of operations: link counts match the names
+/// `export` finds, directory counts match their subdirectories, and file data is accounted.
+fn check_invariants(vfs: &Vfs) {
+    let exported = vfs.export();
+    let mut chunk_bound = 0u64;
+    let mut seen = Vec::new();
+    for entry in &exported {
+        let names = exported.iter().filter(|e| e.ino == entry.ino).count() as u64;
+        if entry.stat.filetype == Filetype::Directory {
+            assert_eq!(names, 1, "a directory has one name");
+            let mut prefix = entry.path.clone();
+            prefix.push(b'/');
+            let subdirs = exported
+                .iter()
+                .filter(|e| e.stat.filetype == Filetype::Directory)
+                .filter(|e| e.path.starts_with(&prefix) && !e.path[prefix.len()..].contains(&b'/'))
+                .count() as u64;
+            assert_eq!(entry.stat.nlink, 2 + subdirs, "{:?}", entry.path);
+        } else {
+            assert_eq!(entry.stat.nlink, names, "{:?}", entry.path);
+        }
+        if entry.stat.filetype == Filetype::RegularFile && !seen.contains(&entry.ino) {
+            seen.push(entry.ino);
+            chunk_bound += entry.stat.size.div_ceil(CHUNK_SIZE as u64) * CHUNK_SIZE as u64;
+        }
+    }
+    let root_subdirs = exported
+        .iter()
+        .filter(|e| e.stat.filetype == Filetype::Directory && !e.path.contains(&b'/'))
+        .count() as u64;
+    assert_eq!(vfs.stat(b"/").unwrap().nlink, 2 + root_subdirs);
+    assert!(vfs.used_bytes() <= chunk_bound);
+}
+
+#[test]
+fn random_operations_keep_the_tree_consistent() {
+    const PATHS: [&str; 14] = [
+        "a", "b", "c", "a/b", "b/c", "a/b/c", "c/a", "../a", "a/../b", "l", "a/l/", "b/",
+        "a/b/../c", "l/x",
+    ];
+    let vfs = Vfs::new(T0);
+    let root = vfs.root();
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut open_files = Vec::new();
+    let mut outcomes = [0usize; 2];
+    for step in 0..20_000u64 {
+        let path = rng.pick(&PATHS).as_bytes();
+        let other = rng.pick(&PATHS).as_bytes();
+        let result = match rng.next() % 9 {
+            0 => root.create_dir(path, step),
+            1 => root.remove_dir(path, step),
+            2 => root.unlink_file(path, step),
+            3 => root.rename(path, &root, other, step),
+            4 => root.link(path, &root, other, step),
+            5 => root.symlink(other, path, step),
+            6 => root.open(path, create(), step).map(|opened| {
+                if let Opened::File(node) = opened {
+                    let offset = rng.next() % (3 * CHUNK_SIZE as u64);
+                    write(&node, offset, b"data");
+                    if rng.next() % 4 == 0 {
+                        open_files.push(node);
+                    }
+                }
+            }),
+            7 => root.stat(path, rng.next() % 2 == 0).map(|_| ()),
+            _ => {
+                open_files.clear();
+                Ok(())
+            }
+        };
+        outcomes[usize::from(result.is_ok())] += 1;
+        if step % 500 == 0 {
+            check_invariants(&vfs);
+        }
+    }
+    check_invariants(&vfs);
+    assert!(vfs.export().len() > 20, "the walk built a real tree");
+    assert!(outcomes[0] > 1000 && outcomes[1] > 1000, "{outcomes:?}");
+    // Empty the tree: every chunk is given back once no fd holds a file.
+    open_files.clear();
+    for entry in vfs.export().into_iter().rev() {
+        let path = entry.path.as_slice();
+        match entry.stat.filetype {
+            Filetype::Directory => vfs.root().remove_dir(path, T1).unwrap(),
+            _ => vfs.root().unlink_file(path, T1).unwrap(),
+        }
+    }
+    assert!(vfs.export().is_empty());
+    assert_eq!(vfs.used_bytes(), 0);
+    assert_eq!(vfs.stat(b"/").unwrap().nlink, 2);
+}

@@ -650,12 +650,12 @@ fn random_operations_keep_the_tree_consistent() {
                 if let Opened::File(node) = opened {
                     let offset = rng.next() % (3 * CHUNK_SIZE as u64);
                     write(&node, offset, b"data");
-                    if rng.next() % 4 == 0 {
+                    if rng.next().is_multiple_of(4) {
                         open_files.push(node);
                     }
                 }
             }),
-            7 => root.stat(path, rng.next() % 2 == 0).map(|_| ()),
+            7 => root.stat(path, rng.next().is_multiple_of(2)).map(|_| ()),
             _ => {
                 open_files.clear();
                 Ok(())

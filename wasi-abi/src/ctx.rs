@@ -2,8 +2,11 @@
 
 use alloc::vec::Vec;
 
-use crate::fdtable::FdTable;
+use crate::errno::Result;
+use crate::fdtable::{DIR_RIGHTS, FIRST_FILE_FD, FdEntry, FdTable, PREOPEN_INHERITING};
 use crate::platform::Platform;
+use crate::types::Fd;
+use crate::vfs::{DirHandle, OpenDir};
 
 /// Everything a process's syscalls act on.
 pub struct WasiCtx<P: Platform> {
@@ -24,6 +27,22 @@ impl<P: Platform> WasiCtx<P> {
             env,
             fds: FdTable::with_stdio(),
         }
+    }
+
+    /// Opens `dir` as a preopened directory the program knows as `name` (`/` works, as does
+    /// `.` or any other name), with every directory right and every right to inherit, as
+    /// wasmtime grants. Returns its fd: the lowest free one from 3 on, so preopens added right
+    /// after [`WasiCtx::new`] get 3, 4, ... in order, where wasi-libc looks for them.
+    pub fn add_preopen(&mut self, name: &[u8], dir: DirHandle) -> Result<Fd> {
+        let entry = FdEntry::directory(
+            OpenDir {
+                dir,
+                preopen: Some(name.to_vec()),
+            },
+            DIR_RIGHTS,
+            PREOPEN_INHERITING,
+        );
+        self.fds.insert_from(FIRST_FILE_FD, entry)
     }
 
     /// The platform, for the kernel's own use between syscalls.

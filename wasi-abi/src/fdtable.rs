@@ -1,26 +1,87 @@
 //! The process's file descriptor table: numbers to open objects, each with its own flags and
 //! rights. New descriptors take the lowest free number, as POSIX requires.
+//!
+//! Rights follow the witx: an fd may only do what its base rights allow, and an fd opened
+//! through a directory gets at most that directory's inheriting rights. A missing `FD_READ`
+//! or `FD_WRITE` is `EBADF` (as Linux reports an fd not open for that access); any other
+//! missing right is `ENOTCAPABLE`.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, Result};
 use crate::file::{Stdio, WasiFile};
-use crate::types::{Fd, Fdflags, Rights};
+use crate::types::{Fd, Fdflags, Filetype, Rights};
+use crate::vfs::OpenDir;
 
 /// Most descriptors a process may hold at once; beyond it `EMFILE`, as Linux's default
 /// `RLIMIT_NOFILE` soft limit.
 pub const MAX_FDS: usize = 1024;
+
+/// The first number given to an opened file or directory (and to preopens): 0 to 2 are the
+/// standard streams' even after they are closed.
+pub const FIRST_FILE_FD: Fd = 3;
 
 /// Rights of stdin as wasmtime reports them (base and inheriting alike).
 pub const STDIN_RIGHTS: Rights = Rights::FD_READ;
 /// Rights of stdout and stderr as wasmtime reports them (base and inheriting alike).
 pub const STDOUT_RIGHTS: Rights = Rights::FD_WRITE;
 
+/// Rights that mean something for a regular file; `path_open` drops the others.
+pub const FILE_RIGHTS: Rights = Rights::FD_DATASYNC
+    .union(Rights::FD_READ)
+    .union(Rights::FD_SEEK)
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_SYNC)
+    .union(Rights::FD_TELL)
+    .union(Rights::FD_WRITE)
+    .union(Rights::FD_ADVISE)
+    .union(Rights::FD_ALLOCATE)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::FD_FILESTAT_SET_SIZE)
+    .union(Rights::FD_FILESTAT_SET_TIMES)
+    .union(Rights::POLL_FD_READWRITE);
+
+/// Rights that mean something for a directory: the `path_*` family and the few `fd_*` calls
+/// a directory supports (not seeking, reading, writing or resizing, which the WASI testsuite
+/// checks are absent). Preopens get all of them as base rights.
+pub const DIR_RIGHTS: Rights = Rights::PATH_CREATE_DIRECTORY
+    .union(Rights::PATH_CREATE_FILE)
+    .union(Rights::PATH_LINK_SOURCE)
+    .union(Rights::PATH_LINK_TARGET)
+    .union(Rights::PATH_OPEN)
+    .union(Rights::FD_READDIR)
+    .union(Rights::PATH_READLINK)
+    .union(Rights::PATH_RENAME_SOURCE)
+    .union(Rights::PATH_RENAME_TARGET)
+    .union(Rights::PATH_FILESTAT_GET)
+    .union(Rights::PATH_FILESTAT_SET_SIZE)
+    .union(Rights::PATH_FILESTAT_SET_TIMES)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::FD_FILESTAT_SET_TIMES)
+    .union(Rights::PATH_SYMLINK)
+    .union(Rights::PATH_REMOVE_DIRECTORY)
+    .union(Rights::PATH_UNLINK_FILE)
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_SYNC)
+    .union(Rights::FD_DATASYNC);
+
+/// Inheriting rights of a preopen: everything a file or directory under it may get, as
+/// wasmtime gives (its directory rights plus its file rights).
+pub const PREOPEN_INHERITING: Rights = DIR_RIGHTS.union(FILE_RIGHTS);
+
+/// What an fd refers to.
+pub enum FdObject {
+    /// A file-like object: stdio or an open regular file.
+    File(Box<dyn WasiFile>),
+    /// An open directory, through which `path_*` calls resolve.
+    Dir(OpenDir),
+}
+
 /// One open descriptor.
 pub struct FdEntry {
     /// The object it refers to.
-    pub file: Box<dyn WasiFile>,
+    pub object: FdObject,
     /// Flags set at open or by `fd_fdstat_set_flags`.
     pub flags: Fdflags,
     /// Rights for operations on this fd.
@@ -30,13 +91,67 @@ pub struct FdEntry {
 }
 
 impl FdEntry {
-    /// An entry with no flags and the same base and inheriting rights.
+    /// A file entry with no flags and the same base and inheriting rights.
     pub fn new(file: Box<dyn WasiFile>, rights: Rights) -> Self {
         FdEntry {
-            file,
+            object: FdObject::File(file),
             flags: Fdflags::EMPTY,
             rights_base: rights,
             rights_inheriting: rights,
+        }
+    }
+
+    /// A directory entry with no flags.
+    pub fn directory(dir: OpenDir, rights_base: Rights, rights_inheriting: Rights) -> Self {
+        FdEntry {
+            object: FdObject::Dir(dir),
+            flags: Fdflags::EMPTY,
+            rights_base,
+            rights_inheriting,
+        }
+    }
+
+    /// The file it refers to; a directory is `EBADF`, as wasmtime answers file operations
+    /// on a directory fd.
+    pub fn file(&self) -> Result<&dyn WasiFile> {
+        match &self.object {
+            FdObject::File(file) => Ok(file.as_ref()),
+            FdObject::Dir(_) => Err(Errno::Badf),
+        }
+    }
+
+    /// The file it refers to, writable; a directory is `EBADF`.
+    pub fn file_mut(&mut self) -> Result<&mut (dyn WasiFile + 'static)> {
+        match &mut self.object {
+            FdObject::File(file) => Ok(file.as_mut()),
+            FdObject::Dir(_) => Err(Errno::Badf),
+        }
+    }
+
+    /// The directory it refers to; anything else is `ENOTDIR`, as Linux's `*at` calls answer.
+    pub fn dir(&self) -> Result<&OpenDir> {
+        match &self.object {
+            FdObject::Dir(dir) => Ok(dir),
+            FdObject::File(_) => Err(Errno::Notdir),
+        }
+    }
+
+    /// The type of what it refers to.
+    pub fn filetype(&self) -> Filetype {
+        match &self.object {
+            FdObject::File(file) => file.filetype(),
+            FdObject::Dir(_) => Filetype::Directory,
+        }
+    }
+
+    /// `Ok` if the base rights include `needed`, else `ENOTCAPABLE`. Stdio is exempt: it
+    /// carries only the rights wasmtime reports for it, and an operation it lacks (seeking,
+    /// advice) answers with its own errno (`ESPIPE`, `EBADF`) as in wasmtime.
+    pub fn require_cap(&self, needed: Rights) -> Result<()> {
+        if self.rights_base.contains(needed) || self.filetype() == Filetype::CharacterDevice {
+            Ok(())
+        } else {
+            Err(Errno::Notcapable)
         }
     }
 
@@ -105,7 +220,39 @@ impl FdTable {
 
     /// Stores `entry` under the lowest free number and returns it; `EMFILE` when full.
     pub fn insert(&mut self, entry: FdEntry) -> Result<Fd> {
-        let index = match self.slots.iter().position(Option::is_none) {
+        self.insert_from(0, entry)
+    }
+
+    /// Whether [`FdTable::insert_from`] with this `min` would find a number, so that a caller
+    /// can refuse with `EMFILE` before doing anything it could not undo.
+    pub fn has_room_from(&self, min: Fd) -> bool {
+        let Ok(min) = Self::slot(min) else {
+            return false;
+        };
+        min < MAX_FDS
+            && (self.slots.len() < MAX_FDS || self.slots.iter().skip(min).any(Option::is_none))
+    }
+
+    /// Stores `entry` under the lowest free number that is at least `min` and returns it;
+    /// `EMFILE` when none is left. Files and directories are opened from
+    /// [`FIRST_FILE_FD`] on, so a program that closed stdout does not find a file it opens
+    /// next written to by `printf` (wasmtime never reuses numbers at all).
+    pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
+        let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
+        if min >= MAX_FDS {
+            return Err(Errno::Mfile);
+        }
+        while self.slots.len() < min {
+            self.slots.push(None);
+        }
+        let free = self
+            .slots
+            .iter()
+            .enumerate()
+            .skip(min)
+            .find(|(_, slot)| slot.is_none())
+            .map(|(index, _)| index);
+        let index = match free {
             Some(index) => index,
             None if self.slots.len() < MAX_FDS => {
                 self.slots.push(None);
@@ -168,6 +315,29 @@ mod tests {
     }
 
     #[test]
+    fn files_start_at_three() {
+        let mut table = FdTable::with_stdio();
+        table.remove(1).unwrap();
+        table.remove(2).unwrap();
+        let entry = || FdEntry::new(Stdio::Stdout.boxed(), STDOUT_RIGHTS);
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(3));
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(4));
+        table.remove(3).unwrap();
+        assert_eq!(table.insert_from(FIRST_FILE_FD, entry()), Ok(3));
+        assert!(!table.contains(1), "the closed stdout stays free");
+        assert_eq!(table.insert(entry()), Ok(1));
+        let mut empty = FdTable::new();
+        assert_eq!(empty.insert_from(5, entry()), Ok(5));
+        assert_eq!(empty.insert(entry()), Ok(0));
+        assert_eq!(
+            empty.insert_from(MAX_FDS as Fd, entry()).err(),
+            Some(Errno::Mfile)
+        );
+        assert!(empty.has_room_from(3));
+        assert!(!empty.has_room_from(MAX_FDS as Fd));
+    }
+
+    #[test]
     fn table_is_bounded() {
         let mut table = FdTable::new();
         for expected in 0..MAX_FDS {
@@ -176,6 +346,10 @@ mod tests {
         }
         let full = table.insert(FdEntry::new(Stdio::Stdin.boxed(), STDIN_RIGHTS));
         assert_eq!(full.err(), Some(Errno::Mfile));
+        assert!(!table.has_room_from(0));
+        table.remove(7).unwrap();
+        assert!(table.has_room_from(3));
+        assert!(!table.has_room_from(8));
     }
 
     #[test]

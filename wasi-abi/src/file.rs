@@ -1,14 +1,16 @@
 //! What an open file descriptor refers to, and the operations each kind supports.
 //!
 //! As in wasi-common's `WasiFile`, every operation has a "not supported" default, so a kind of
-//! fd implements only what it does. Stdio is the only kind so far; regular files implement the
-//! same trait, and directories will get a sibling trait (`WasiDir`) for the `path_*` family.
+//! fd implements only what it does: stdio here, and open regular files of the VFS
+//! ([`crate::vfs::OpenFile`]). Directories are not files: the fd table holds them as a distinct
+//! kind of object ([`crate::fdtable::FdObject::Dir`]) that carries the `path_*` family.
 
 use alloc::boxed::Box;
 
 use crate::errno::{Errno, Result};
 use crate::platform::{Platform, StdinPoll, Stream};
-use crate::types::{Advice, Filesize, Filestat, Filetype, Whence};
+use crate::types::{Advice, Fdflags, Filesize, Filestat, Filetype, Timestamp, Whence};
+use crate::vfs::SetTimes;
 
 /// Whether an fd is ready for a `poll_oneoff` subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,23 @@ pub trait WasiFile {
         Err(Errno::Badf)
     }
 
+    /// Reads into `buf` from `offset` without moving the fd's offset (`fd_pread`); the default
+    /// is for unseekable streams.
+    fn read_at(&mut self, _buf: &mut [u8], _offset: Filesize) -> Result<usize> {
+        Err(Errno::Spipe)
+    }
+
+    /// Writes `data` at `offset` without moving the fd's offset (`fd_pwrite`); the default is
+    /// for unseekable streams.
+    fn write_at(
+        &mut self,
+        _platform: &mut dyn Platform,
+        _data: &[u8],
+        _offset: Filesize,
+    ) -> Result<usize> {
+        Err(Errno::Spipe)
+    }
+
     /// Moves the offset; the default is for unseekable streams.
     fn seek(&mut self, _offset: i64, _whence: Whence) -> Result<Filesize> {
         Err(Errno::Spipe)
@@ -59,6 +78,19 @@ pub trait WasiFile {
     fn filestat(&self) -> Result<Filestat> {
         Ok(Filestat::of_type(self.filetype()))
     }
+
+    /// `fd_filestat_set_size`.
+    fn set_size(&mut self, _platform: &mut dyn Platform, _size: Filesize) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// `fd_filestat_set_times`, with `now` already resolved for the `*_NOW` flags.
+    fn set_times(&mut self, _times: SetTimes, _now: Timestamp) -> Result<()> {
+        Err(Errno::Badf)
+    }
+
+    /// Told the fd's new flags after `fd_fdstat_set_flags` (a file needs `APPEND`).
+    fn set_fdflags(&mut self, _flags: Fdflags) {}
 
     /// `fd_advise`.
     fn advise(&mut self, _offset: Filesize, _len: Filesize, _advice: Advice) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The platform-independent WASI preview1 layer of Cella.
 //!
-//! It holds the preview1 types and errno, typed access to guest memory, the fd table, and one
-//! function per `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel
+//! It holds the preview1 types and errno, typed access to guest memory, the fd table, the
+//! in-memory file system ([`vfs`]), and one function per `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel
 //! implements (clocks, entropy, console streams, waiting). The kernel registers the functions
 //! of [`FUNCTIONS`] with its wasm interpreter and forwards each call to [`dispatch`], which
 //! answers with an [`Outcome`]: an errno for the program, a trap, or an exit.
@@ -35,9 +35,11 @@ pub mod outcome;
 pub mod platform;
 pub mod syscalls;
 pub mod types;
+pub mod vfs;
 
 pub use ctx::WasiCtx;
 pub use errno::{Errno, Result};
 pub use outcome::{Outcome, Trap};
 pub use platform::{Platform, StdinPoll, Stream};
 pub use syscalls::{FUNCTIONS, Function, MODULE, ValType, dispatch, lookup, not_implemented};
+pub use vfs::{DirHandle, Vfs};

@@ -1,5 +1,6 @@
-//! The `fd_*` functions that work on any open descriptor: reading and writing through iovecs,
-//! attributes, flags and rights, seeking, closing and renumbering.
+//! The `fd_*` functions that work on any open descriptor: reading and writing through iovecs
+//! (at the offset or at a given position), attributes, size and times, flags and rights,
+//! seeking, preopen names, closing and renumbering.
 //!
 //! Each checks its arguments and the fd (and the fd's rights) before it touches guest memory,
 //! and checks every guest region it will use before it has any side effect, so that a bad
@@ -7,10 +8,15 @@
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
+use crate::fdtable::FdObject;
 use crate::memory::{GuestArray, GuestMemory};
 use crate::outcome::SysResult;
 use crate::platform::Platform;
-use crate::types::{Advice, Fdflags, Fdstat, Filesize, Iovec, Rights, Whence};
+use crate::types::{
+    Advice, Fdflags, Fdstat, Filesize, Fstflags, Iovec, PrestatDir, Rights, Timestamp, Whence,
+};
+use crate::vfs::SetTimes;
+use crate::vfs::open::now;
 
 /// Flags `fd_fdstat_set_flags` refuses with `EINVAL`, as wasmtime does: synchronized I/O
 /// can only be asked for at open time.
@@ -45,6 +51,7 @@ pub fn fd_write<P: Platform>(
 ) -> SysResult {
     let entry = ctx.fds.get_mut(fd)?;
     entry.require(Rights::FD_WRITE)?;
+    let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nwritten_out)?;
     let mut total: u32 = 0;
@@ -54,7 +61,7 @@ pub fn fd_write<P: Platform>(
             continue;
         }
         let data = mem.slice(iovec.buf, iovec.buf_len)?;
-        match entry.file.write(&mut ctx.platform, data) {
+        match file.write(&mut ctx.platform, data) {
             Ok(done) => {
                 let done = count(done, iovec.buf_len);
                 total = total.saturating_add(done);
@@ -85,6 +92,7 @@ pub fn fd_read<P: Platform>(
     let entry = ctx.fds.get_mut(fd)?;
     entry.require(Rights::FD_READ)?;
     let nonblocking = entry.flags.contains(Fdflags::NONBLOCK);
+    let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nread_out)?;
     let mut total: u32 = 0;
@@ -95,9 +103,7 @@ pub fn fd_read<P: Platform>(
             continue;
         }
         let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
-        let result = entry
-            .file
-            .read(&mut ctx.platform, buf, nonblocking || !first);
+        let result = file.read(&mut ctx.platform, buf, nonblocking || !first);
         let was_first = core::mem::replace(&mut first, false);
         match result {
             Ok(done) => {
@@ -124,7 +130,7 @@ pub fn fd_fdstat_get<P: Platform>(
 ) -> SysResult {
     let entry = ctx.fds.get(fd)?;
     let stat = Fdstat {
-        filetype: entry.file.filetype(),
+        filetype: entry.filetype(),
         flags: entry.flags,
         rights_base: entry.rights_base,
         rights_inheriting: entry.rights_inheriting,
@@ -146,10 +152,14 @@ pub fn fd_fdstat_set_flags<P: Platform>(
         .and_then(Fdflags::from_bits)
         .ok_or(Errno::Inval)?;
     let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_FDSTAT_SET_FLAGS)?;
     if flags.difference(FIXED_FDFLAGS) != flags {
         return Err(Errno::Inval.into());
     }
     entry.flags = flags;
+    if let FdObject::File(file) = &mut entry.object {
+        file.set_fdflags(flags);
+    }
     Ok(())
 }
 
@@ -173,19 +183,168 @@ pub fn fd_fdstat_set_rights<P: Platform>(
     Ok(())
 }
 
-/// Stores the attributes of the fd's file.
+/// Reads into the iovecs from file position `offset`, leaving the fd's offset alone.
+/// Needs `FD_READ` and `FD_SEEK`; streams are `ESPIPE`.
+pub fn fd_pread<P: Platform>(
+    ctx: &mut WasiCtx<P>,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nread_out: u32,
+) -> SysResult {
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require(Rights::FD_READ)?;
+    entry.require_cap(Rights::FD_SEEK)?;
+    let file = entry.file_mut()?;
+    let array = checked_iovecs(mem, iovs, iovs_len)?;
+    mem.check::<u32>(nread_out)?;
+    let mut total: u32 = 0;
+    for ptr in array.ptrs() {
+        let iovec = mem.read::<Iovec>(ptr)?;
+        if iovec.buf_len == 0 {
+            continue;
+        }
+        let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
+        let position = offset.saturating_add(total.into());
+        match file.read_at(buf, position) {
+            Ok(done) => {
+                let done = count(done, iovec.buf_len);
+                total = total.saturating_add(done);
+                if done < iovec.buf_len {
+                    break;
+                }
+            }
+            Err(errno) if total == 0 => return Err(errno.into()),
+            Err(_) => break,
+        }
+    }
+    mem.write(nread_out, &total)?;
+    Ok(())
+}
+
+/// Writes the iovecs at file position `offset`, leaving the fd's offset alone (even in append
+/// mode). Needs `FD_WRITE` and `FD_SEEK`; streams are `ESPIPE`.
+pub fn fd_pwrite<P: Platform>(
+    ctx: &mut WasiCtx<P>,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    iovs_len: u32,
+    offset: u64,
+    nwritten_out: u32,
+) -> SysResult {
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require(Rights::FD_WRITE)?;
+    entry.require_cap(Rights::FD_SEEK)?;
+    let file = entry.file_mut()?;
+    let array = checked_iovecs(mem, iovs, iovs_len)?;
+    mem.check::<u32>(nwritten_out)?;
+    let mut total: u32 = 0;
+    for ptr in array.ptrs() {
+        let iovec = mem.read::<Iovec>(ptr)?;
+        if iovec.buf_len == 0 {
+            continue;
+        }
+        let data = mem.slice(iovec.buf, iovec.buf_len)?;
+        let position = offset.saturating_add(total.into());
+        match file.write_at(&mut ctx.platform, data, position) {
+            Ok(done) => {
+                let done = count(done, iovec.buf_len);
+                total = total.saturating_add(done);
+                if done < iovec.buf_len {
+                    break;
+                }
+            }
+            Err(errno) if total == 0 => return Err(errno.into()),
+            Err(_) => break,
+        }
+    }
+    mem.write(nwritten_out, &total)?;
+    Ok(())
+}
+
+/// Stores the attributes of the fd's file or directory.
 pub fn fd_filestat_get<P: Platform>(
     ctx: &mut WasiCtx<P>,
     mem: &mut GuestMemory<'_>,
     fd: u32,
     filestat_out: u32,
 ) -> SysResult {
-    let stat = ctx.fds.get(fd)?.file.filestat()?;
+    let entry = ctx.fds.get(fd)?;
+    entry.require_cap(Rights::FD_FILESTAT_GET)?;
+    let stat = match &entry.object {
+        FdObject::File(file) => file.filestat()?,
+        FdObject::Dir(dir) => dir.dir.filestat(),
+    };
     mem.write(filestat_out, &stat)?;
     Ok(())
 }
 
-/// Moves the fd's offset and stores the new one; streams are `ESPIPE`.
+/// Truncates or extends the fd's file; a directory is `ENOTCAPABLE` (it never has the right)
+/// or `EBADF`.
+pub fn fd_filestat_set_size<P: Platform>(
+    ctx: &mut WasiCtx<P>,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    size: u64,
+) -> SysResult {
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_FILESTAT_SET_SIZE)?;
+    entry.file_mut()?.set_size(&mut ctx.platform, size)?;
+    Ok(())
+}
+
+/// Decodes `fst_flags` into the times to set: `EINVAL` for undefined bits, or for a time
+/// asked both as a value and as "now".
+pub(crate) fn times_to_set(
+    atim: Timestamp,
+    mtim: Timestamp,
+    fst_flags: u32,
+    now: Timestamp,
+) -> Result<SetTimes, Errno> {
+    let flags = u16::try_from(fst_flags)
+        .ok()
+        .and_then(Fstflags::from_bits)
+        .ok_or(Errno::Inval)?;
+    let pick = |value: Fstflags, at_now: Fstflags, time: Timestamp| match (
+        flags.contains(value),
+        flags.contains(at_now),
+    ) {
+        (true, true) => Err(Errno::Inval),
+        (true, false) => Ok(Some(time)),
+        (false, true) => Ok(Some(now)),
+        (false, false) => Ok(None),
+    };
+    Ok(SetTimes {
+        atim: pick(Fstflags::ATIM, Fstflags::ATIM_NOW, atim)?,
+        mtim: pick(Fstflags::MTIM, Fstflags::MTIM_NOW, mtim)?,
+    })
+}
+
+/// Sets the access and/or modification time of the fd's file or directory.
+pub fn fd_filestat_set_times<P: Platform>(
+    ctx: &mut WasiCtx<P>,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    atim: u64,
+    mtim: u64,
+    fst_flags: u32,
+) -> SysResult {
+    let now = now(&mut ctx.platform);
+    let times = times_to_set(atim, mtim, fst_flags, now)?;
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_FILESTAT_SET_TIMES)?;
+    match &mut entry.object {
+        FdObject::File(file) => file.set_times(times, now)?,
+        FdObject::Dir(dir) => dir.dir.set_own_times(times, now),
+    }
+    Ok(())
+}
+
+/// Moves the fd's offset and stores the new one; streams are `ESPIPE`. Moving needs
+/// `FD_SEEK`; asking for the offset (`0` from `CUR`) needs only `FD_TELL`, as in wasmtime.
 pub fn fd_seek<P: Platform>(
     ctx: &mut WasiCtx<P>,
     mem: &mut GuestMemory<'_>,
@@ -199,10 +358,23 @@ pub fn fd_seek<P: Platform>(
         .and_then(Whence::from_raw)
         .ok_or(Errno::Inval)?;
     let entry = ctx.fds.get_mut(fd)?;
+    if offset == 0 && whence == Whence::Cur {
+        require_tell(entry)?;
+    } else {
+        entry.require_cap(Rights::FD_SEEK)?;
+    }
+    let file = entry.file_mut()?;
     mem.check::<Filesize>(newoffset_out)?;
-    let position = entry.file.seek(offset, whence)?;
+    let position = file.seek(offset, whence)?;
     mem.write(newoffset_out, &position)?;
     Ok(())
+}
+
+/// `FD_TELL`, or `FD_SEEK`, which implies it.
+fn require_tell(entry: &crate::fdtable::FdEntry) -> Result<(), Errno> {
+    entry
+        .require_cap(Rights::FD_TELL)
+        .or_else(|_| entry.require_cap(Rights::FD_SEEK))
 }
 
 /// Stores the fd's offset; streams are `ESPIPE`.
@@ -212,12 +384,15 @@ pub fn fd_tell<P: Platform>(
     fd: u32,
     offset_out: u32,
 ) -> SysResult {
-    let position = ctx.fds.get(fd)?.file.tell()?;
+    let entry = ctx.fds.get(fd)?;
+    require_tell(entry)?;
+    let position = entry.file()?.tell()?;
     mem.write(offset_out, &position)?;
     Ok(())
 }
 
-/// Closes the fd; stdio can be closed like any other.
+/// Closes the fd. Stdio and preopens can be closed like any other, as in wasmtime; an open
+/// file whose last name was unlinked is freed with its last fd.
 pub fn fd_close<P: Platform>(
     ctx: &mut WasiCtx<P>,
     _mem: &mut GuestMemory<'_>,
@@ -238,32 +413,48 @@ pub fn fd_renumber<P: Platform>(
     Ok(())
 }
 
-/// Describes a preopened directory. There are none yet, so every open fd is `EBADF`, which is
-/// also how wasi-libc learns where the preopens end.
+/// The guest-visible name of a preopen. A file (or closed fd) is `EBADF`, which is how
+/// wasi-libc learns where the preopens end; a directory that is not a preopen is `ENOTSUP`,
+/// as wasmtime answers.
+fn preopen_name<P: Platform>(ctx: &WasiCtx<P>, fd: u32, not_dir: Errno) -> Result<&[u8], Errno> {
+    match &ctx.fds.get(fd)?.object {
+        FdObject::Dir(dir) => dir.preopen.as_deref().ok_or(Errno::Notsup),
+        FdObject::File(_) => Err(not_dir),
+    }
+}
+
+/// Describes a preopened directory: its tag and the length of its name.
 pub fn fd_prestat_get<P: Platform>(
     ctx: &mut WasiCtx<P>,
-    _mem: &mut GuestMemory<'_>,
+    mem: &mut GuestMemory<'_>,
     fd: u32,
-    _prestat_out: u32,
+    prestat_out: u32,
 ) -> SysResult {
-    ctx.fds.get(fd)?;
-    Err(Errno::Badf.into())
+    let name = preopen_name(ctx, fd, Errno::Badf)?;
+    let name_len = u32::try_from(name.len()).map_err(|_| Errno::Overflow)?;
+    mem.write(prestat_out, &PrestatDir { name_len })?;
+    Ok(())
 }
 
-/// Copies a preopened directory's name. An open fd that is not a preopen is `ENOTDIR`, a
-/// closed one `EBADF`, as wasmtime answers.
+/// Copies a preopened directory's name (without a NUL). A buffer shorter than the name is
+/// `ENAMETOOLONG`; an open fd that is not a directory is `ENOTDIR`, a closed one `EBADF`.
 pub fn fd_prestat_dir_name<P: Platform>(
     ctx: &mut WasiCtx<P>,
-    _mem: &mut GuestMemory<'_>,
+    mem: &mut GuestMemory<'_>,
     fd: u32,
-    _path: u32,
-    _path_len: u32,
+    path: u32,
+    path_len: u32,
 ) -> SysResult {
-    ctx.fds.get(fd)?;
-    Err(Errno::Notdir.into())
+    let name = preopen_name(ctx, fd, Errno::Notdir)?;
+    if usize::try_from(path_len).is_ok_and(|len| name.len() > len) {
+        return Err(Errno::Nametoolong.into());
+    }
+    mem.write_bytes(path, name)?;
+    Ok(())
 }
 
-/// Declares an access pattern; `EBADF` on stdio, as wasmtime answers.
+/// Declares an access pattern: accepted and ignored for files; `EBADF` on stdio and
+/// directories, as wasmtime answers.
 pub fn fd_advise<P: Platform>(
     ctx: &mut WasiCtx<P>,
     _mem: &mut GuestMemory<'_>,
@@ -276,11 +467,13 @@ pub fn fd_advise<P: Platform>(
         .ok()
         .and_then(Advice::from_raw)
         .ok_or(Errno::Inval)?;
-    ctx.fds.get_mut(fd)?.file.advise(offset, len, advice)?;
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_ADVISE)?;
+    entry.file_mut()?.advise(offset, len, advice)?;
     Ok(())
 }
 
-/// Reserves file space; `EBADF` on stdio, as wasmtime answers.
+/// Makes a file at least `offset + len` bytes long; `EBADF` on stdio and directories.
 pub fn fd_allocate<P: Platform>(
     ctx: &mut WasiCtx<P>,
     _mem: &mut GuestMemory<'_>,
@@ -288,26 +481,38 @@ pub fn fd_allocate<P: Platform>(
     offset: u64,
     len: u64,
 ) -> SysResult {
-    ctx.fds.get_mut(fd)?.file.allocate(offset, len)?;
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_ALLOCATE)?;
+    entry.file_mut()?.allocate(offset, len)?;
     Ok(())
 }
 
-/// Flushes data and metadata; `EBADF` on stdio, as wasmtime answers.
+/// Flushes data and metadata: nothing to do in memory; `EBADF` on stdio, as wasmtime answers.
 pub fn fd_sync<P: Platform>(
     ctx: &mut WasiCtx<P>,
     _mem: &mut GuestMemory<'_>,
     fd: u32,
 ) -> SysResult {
-    ctx.fds.get_mut(fd)?.file.sync()?;
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_SYNC)?;
+    match &mut entry.object {
+        FdObject::File(file) => file.sync()?,
+        FdObject::Dir(_) => {}
+    }
     Ok(())
 }
 
-/// Flushes data; `EBADF` on stdio, as wasmtime answers.
+/// Flushes data: nothing to do in memory; `EBADF` on stdio, as wasmtime answers.
 pub fn fd_datasync<P: Platform>(
     ctx: &mut WasiCtx<P>,
     _mem: &mut GuestMemory<'_>,
     fd: u32,
 ) -> SysResult {
-    ctx.fds.get_mut(fd)?.file.datasync()?;
+    let entry = ctx.fds.get_mut(fd)?;
+    entry.require_cap(Rights::FD_DATASYNC)?;
+    match &mut entry.object {
+        FdObject::File(file) => file.datasync()?,
+        FdObject::Dir(_) => {}
+    }
     Ok(())
 }

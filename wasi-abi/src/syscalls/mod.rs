@@ -1,6 +1,6 @@
 //! The preview1 syscall table and its dispatcher.
 //!
-//! [`syscall_table!`] below lists every `wasi_snapshot_preview1` function once, in witx order,
+//! `syscall_table!` below lists every `wasi_snapshot_preview1` function once, in witx order,
 //! with its wasm parameters; from that one list it generates [`FUNCTIONS`] (for the linker to
 //! register imports) and the `match` in [`dispatch`] that decodes the raw arguments and calls
 //! the function of the same name in one of the submodules. Entries marked `=> nosys` are not
@@ -10,6 +10,7 @@
 mod args_env;
 mod clock;
 mod fd;
+mod path;
 mod poll;
 mod proc;
 mod random;
@@ -27,8 +28,13 @@ use self::args_env::{args_get, args_sizes_get, environ_get, environ_sizes_get};
 use self::clock::{clock_res_get, clock_time_get};
 use self::fd::{
     fd_advise, fd_allocate, fd_close, fd_datasync, fd_fdstat_get, fd_fdstat_set_flags,
-    fd_fdstat_set_rights, fd_filestat_get, fd_prestat_dir_name, fd_prestat_get, fd_read,
-    fd_renumber, fd_seek, fd_sync, fd_tell, fd_write,
+    fd_fdstat_set_rights, fd_filestat_get, fd_filestat_set_size, fd_filestat_set_times, fd_pread,
+    fd_prestat_dir_name, fd_prestat_get, fd_pwrite, fd_read, fd_renumber, fd_seek, fd_sync,
+    fd_tell, fd_write,
+};
+use self::path::{
+    fd_readdir, path_create_directory, path_filestat_get, path_filestat_set_times, path_link,
+    path_open, path_readlink, path_remove_directory, path_rename, path_symlink, path_unlink_file,
 };
 use self::poll::poll_oneoff;
 use self::proc::{proc_exit, proc_raise, sched_yield};
@@ -187,43 +193,43 @@ syscall_table! {
     fd_fdstat_set_flags(fd: u32, flags: u32);
     fd_fdstat_set_rights(fd: u32, fs_rights_base: u64, fs_rights_inheriting: u64);
     fd_filestat_get(fd: u32, filestat_out: u32);
-    fd_filestat_set_size(fd: u32, size: u64) => nosys;
-    fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, fst_flags: u32) => nosys;
-    fd_pread(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread_out: u32) => nosys;
+    fd_filestat_set_size(fd: u32, size: u64);
+    fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, fst_flags: u32);
+    fd_pread(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread_out: u32);
     fd_prestat_get(fd: u32, prestat_out: u32);
     fd_prestat_dir_name(fd: u32, path: u32, path_len: u32);
-    fd_pwrite(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten_out: u32) => nosys;
+    fd_pwrite(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten_out: u32);
     fd_read(fd: u32, iovs: u32, iovs_len: u32, nread_out: u32);
-    fd_readdir(fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused_out: u32) => nosys;
+    fd_readdir(fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused_out: u32);
     fd_renumber(fd: u32, to: u32);
     fd_seek(fd: u32, offset: i64, whence: u32, newoffset_out: u32);
     fd_sync(fd: u32);
     fd_tell(fd: u32, offset_out: u32);
     fd_write(fd: u32, iovs: u32, iovs_len: u32, nwritten_out: u32);
-    path_create_directory(fd: u32, path: u32, path_len: u32) => nosys;
-    path_filestat_get(fd: u32, flags: u32, path: u32, path_len: u32, filestat_out: u32) => nosys;
+    path_create_directory(fd: u32, path: u32, path_len: u32);
+    path_filestat_get(fd: u32, flags: u32, path: u32, path_len: u32, filestat_out: u32);
     path_filestat_set_times(
         fd: u32, flags: u32, path: u32, path_len: u32, atim: u64, mtim: u64, fst_flags: u32
-    ) => nosys;
+    );
     path_link(
         old_fd: u32, old_flags: u32, old_path: u32, old_path_len: u32,
         new_fd: u32, new_path: u32, new_path_len: u32
-    ) => nosys;
+    );
     path_open(
         fd: u32, dirflags: u32, path: u32, path_len: u32, oflags: u32,
         fs_rights_base: u64, fs_rights_inheriting: u64, fdflags: u32, fd_out: u32
-    ) => nosys;
+    );
     path_readlink(
         fd: u32, path: u32, path_len: u32, buf: u32, buf_len: u32, bufused_out: u32
-    ) => nosys;
-    path_remove_directory(fd: u32, path: u32, path_len: u32) => nosys;
+    );
+    path_remove_directory(fd: u32, path: u32, path_len: u32);
     path_rename(
         fd: u32, old_path: u32, old_path_len: u32, new_fd: u32, new_path: u32, new_path_len: u32
-    ) => nosys;
+    );
     path_symlink(
         old_path: u32, old_path_len: u32, fd: u32, new_path: u32, new_path_len: u32
-    ) => nosys;
-    path_unlink_file(fd: u32, path: u32, path_len: u32) => nosys;
+    );
+    path_unlink_file(fd: u32, path: u32, path_len: u32);
     poll_oneoff(subscriptions: u32, events: u32, nsubscriptions: u32, nevents_out: u32);
     proc_exit(rval: u32) => noreturn;
     proc_raise(sig: u32);

@@ -123,7 +123,7 @@ pub fn poll_oneoff<P: Platform>(
                     let readiness = ctx
                         .fds
                         .get_mut(fd)
-                        .and_then(|entry| entry.file.read_readiness(&mut ctx.platform));
+                        .and_then(|entry| entry.file_mut()?.read_readiness(&mut ctx.platform));
                     stdin |= readiness == Ok(Readiness::PendingStdin);
                     fd_event(*userdata, Eventtype::FdRead, readiness)
                 }
@@ -131,7 +131,7 @@ pub fn poll_oneoff<P: Platform>(
                     let readiness = ctx
                         .fds
                         .get_mut(fd)
-                        .and_then(|entry| entry.file.write_readiness(&mut ctx.platform));
+                        .and_then(|entry| entry.file_mut()?.write_readiness(&mut ctx.platform));
                     stdin |= readiness == Ok(Readiness::PendingStdin);
                     fd_event(*userdata, Eventtype::FdWrite, readiness)
                 }

@@ -1,0 +1,324 @@
+//! The contents of a regular file, stored sparsely in fixed-size chunks.
+//!
+//! Only chunks that were written hold memory; the rest of the file (holes, and everything past
+//! a size extended by truncation or `fd_allocate`) reads as zeros. Shrinking a file frees the
+//! chunks past its new end, so a large file costs memory only for the data it really holds.
+//! Every chunk is accounted in the file system's [`Space`], which may be capped so that file
+//! data cannot take the whole kernel heap.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::Cell;
+
+use crate::errno::{Errno, Result};
+
+/// Bytes per chunk: large enough that a multi-megabyte file is a few dozen map entries, small
+/// enough that a sparse write does not allocate much more than it stores.
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// [`CHUNK_SIZE`] as a file offset.
+const CHUNK: u64 = CHUNK_SIZE as u64;
+
+/// Largest size a file may reach: offsets are `i64` in `fd_seek`, as in Linux's `off_t`.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// The bytes of file data a file system holds, and the most it may hold.
+#[derive(Debug)]
+pub struct Space {
+    used: Cell<u64>,
+    limit: Cell<u64>,
+}
+
+impl Space {
+    /// An account with room for `limit` bytes of chunks.
+    pub fn new(limit: u64) -> Rc<Self> {
+        Rc::new(Space {
+            used: Cell::new(0),
+            limit: Cell::new(limit),
+        })
+    }
+
+    /// Bytes of chunks allocated now.
+    pub fn used(&self) -> u64 {
+        self.used.get()
+    }
+
+    /// The cap on [`Space::used`].
+    pub fn limit(&self) -> u64 {
+        self.limit.get()
+    }
+
+    /// Changes the cap; chunks already allocated stay.
+    pub fn set_limit(&self, limit: u64) {
+        self.limit.set(limit);
+    }
+
+    /// Takes room for one chunk, or `ENOSPC`.
+    fn reserve(&self) -> Result<()> {
+        let used = self
+            .used
+            .get()
+            .checked_add(CHUNK)
+            .filter(|used| *used <= self.limit.get())
+            .ok_or(Errno::Nospc)?;
+        self.used.set(used);
+        Ok(())
+    }
+
+    /// Gives back the room of `chunks` chunks.
+    fn release(&self, chunks: usize) {
+        let bytes = (chunks as u64).saturating_mul(CHUNK);
+        self.used.set(self.used.get().saturating_sub(bytes));
+    }
+}
+
+/// Sparse file data: its size and the chunks written so far, keyed by chunk index.
+pub struct FileData {
+    size: u64,
+    chunks: BTreeMap<u64, Box<[u8]>>,
+    space: Rc<Space>,
+}
+
+impl Drop for FileData {
+    fn drop(&mut self) {
+        self.space.release(self.chunks.len());
+    }
+}
+
+/// A chunk of zeros accounted in `space`, or `ENOSPC` if `space` is full or the allocator
+/// cannot provide one (rather than aborting the kernel on a guest's request).
+fn zeroed_chunk(space: &Space) -> Result<Box<[u8]>> {
+    space.reserve()?;
+    let mut chunk = Vec::new();
+    if chunk.try_reserve_exact(CHUNK_SIZE).is_err() {
+        space.release(1);
+        return Err(Errno::Nospc);
+    }
+    chunk.resize(CHUNK_SIZE, 0);
+    Ok(chunk.into_boxed_slice())
+}
+
+/// Splits a file offset into a chunk index and the offset inside that chunk.
+fn split(offset: u64) -> (u64, usize) {
+    let index = offset.checked_div(CHUNK).unwrap_or(0);
+    let within = offset.checked_rem(CHUNK).unwrap_or(0);
+    // `within < CHUNK_SIZE`, which fits a usize.
+    (index, usize::try_from(within).unwrap_or(0))
+}
+
+impl FileData {
+    /// An empty file whose chunks are accounted in `space`.
+    pub fn new(space: Rc<Space>) -> Self {
+        FileData {
+            size: 0,
+            chunks: BTreeMap::new(),
+            space,
+        }
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Number of chunks holding memory (for tests and accounting).
+    pub fn allocated_chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Copies bytes from `offset` into `buf`, up to the end of the file; returns how many.
+    /// Holes read as zeros.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> usize {
+        let available = self.size.saturating_sub(offset);
+        let len = usize::try_from(available).map_or(buf.len(), |a| a.min(buf.len()));
+        let mut done = 0usize;
+        while done < len {
+            let position = offset.saturating_add(done as u64);
+            let (index, within) = split(position);
+            let piece = CHUNK_SIZE
+                .saturating_sub(within)
+                .min(len.saturating_sub(done));
+            let end = done.saturating_add(piece);
+            let Some(dst) = buf.get_mut(done..end) else {
+                break;
+            };
+            match self
+                .chunks
+                .get(&index)
+                .and_then(|chunk| chunk.get(within..within.saturating_add(piece)))
+            {
+                Some(src) => dst.copy_from_slice(src),
+                None => dst.fill(0),
+            }
+            done = end;
+        }
+        done
+    }
+
+    /// Writes `data` at `offset`, extending the file if needed; returns `data.len()`.
+    /// `EFBIG` past [`MAX_FILE_SIZE`]; `ENOSPC` when memory runs out (the data written up to
+    /// then stays, and the size covers it).
+    pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<usize> {
+        u64::try_from(data.len())
+            .ok()
+            .and_then(|len| offset.checked_add(len))
+            .filter(|end| *end <= MAX_FILE_SIZE)
+            .ok_or(Errno::Fbig)?;
+        let mut done = 0usize;
+        while done < data.len() {
+            let position = offset.saturating_add(done as u64);
+            let (index, within) = split(position);
+            let piece = CHUNK_SIZE
+                .saturating_sub(within)
+                .min(data.len().saturating_sub(done));
+            let src = data
+                .get(done..done.saturating_add(piece))
+                .ok_or(Errno::Inval)?;
+            let chunk = match self.chunks.get_mut(&index) {
+                Some(chunk) => chunk,
+                None => {
+                    let chunk = match zeroed_chunk(&self.space) {
+                        Ok(chunk) => chunk,
+                        Err(errno) if done == 0 => return Err(errno),
+                        Err(_) => break,
+                    };
+                    self.chunks.entry(index).or_insert(chunk)
+                }
+            };
+            if let Some(dst) = chunk.get_mut(within..within.saturating_add(piece)) {
+                dst.copy_from_slice(src);
+            }
+            done = done.saturating_add(piece);
+            self.size = self.size.max(offset.saturating_add(done as u64));
+        }
+        Ok(done)
+    }
+
+    /// Sets the size: shrinking frees the chunks past the end and zeroes the tail of the last
+    /// one (so a later extension reads zeros), growing leaves a hole. `EFBIG` past the limit.
+    pub fn set_size(&mut self, size: u64) -> Result<()> {
+        if size > MAX_FILE_SIZE {
+            return Err(Errno::Fbig);
+        }
+        if size < self.size {
+            let (index, within) = split(size);
+            let first_free = if within == 0 {
+                index
+            } else {
+                index.saturating_add(1)
+            };
+            // Everything from `first_free` on goes; `split_off` keeps the rest in `self`.
+            let freed = self.chunks.split_off(&first_free);
+            self.space.release(freed.len());
+            if within != 0
+                && let Some(tail) = self
+                    .chunks
+                    .get_mut(&index)
+                    .and_then(|chunk| chunk.get_mut(within..))
+            {
+                tail.fill(0);
+            }
+        }
+        self.size = size;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn unlimited() -> FileData {
+        FileData::new(Space::new(u64::MAX))
+    }
+
+    #[test]
+    fn holes_read_as_zeros_and_cost_nothing() {
+        let mut data = unlimited();
+        let far = 10 * CHUNK + 5;
+        assert_eq!(data.write_at(far, b"xyz"), Ok(3));
+        assert_eq!(data.size(), far + 3);
+        assert_eq!(data.allocated_chunks(), 1);
+        let mut buf = vec![0xaau8; 8];
+        assert_eq!(data.read_at(far - 4, &mut buf), 7);
+        assert_eq!(&buf[..7], b"\0\0\0\0xyz");
+        assert_eq!(buf[7], 0xaa, "nothing past the end");
+        assert_eq!(data.read_at(far + 3, &mut buf), 0);
+        assert_eq!(data.read_at(u64::MAX, &mut buf), 0);
+    }
+
+    #[test]
+    fn writes_spanning_chunks() {
+        let mut data = unlimited();
+        let payload: Vec<u8> = (0..3 * CHUNK_SIZE + 17).map(|i| (i % 251) as u8).collect();
+        assert_eq!(data.write_at(CHUNK - 3, &payload), Ok(payload.len()));
+        assert_eq!(data.allocated_chunks(), 5);
+        let mut back = vec![0u8; payload.len()];
+        assert_eq!(data.read_at(CHUNK - 3, &mut back), payload.len());
+        assert_eq!(back, payload);
+    }
+
+    #[test]
+    fn shrinking_frees_and_zeroes_the_tail() {
+        let mut data = unlimited();
+        data.write_at(0, &vec![7u8; 3 * CHUNK_SIZE]).unwrap();
+        data.set_size(CHUNK + 10).unwrap();
+        assert_eq!(data.allocated_chunks(), 2);
+        data.set_size(3 * CHUNK).unwrap();
+        assert_eq!(data.allocated_chunks(), 2, "growing leaves a hole");
+        let mut buf = vec![0xffu8; 20];
+        assert_eq!(data.read_at(CHUNK, &mut buf), 20);
+        assert_eq!(&buf[..10], &[7u8; 10]);
+        assert_eq!(
+            &buf[10..],
+            &[0u8; 10],
+            "old bytes past the cut do not come back"
+        );
+        data.set_size(CHUNK).unwrap();
+        assert_eq!(data.allocated_chunks(), 1);
+        data.set_size(0).unwrap();
+        assert_eq!(data.allocated_chunks(), 0);
+    }
+
+    #[test]
+    fn space_is_accounted_and_capped() {
+        let space = Space::new(3 * CHUNK);
+        let mut a = FileData::new(Rc::clone(&space));
+        let mut b = FileData::new(Rc::clone(&space));
+        assert_eq!(
+            a.write_at(0, &vec![1u8; 2 * CHUNK_SIZE]),
+            Ok(2 * CHUNK_SIZE)
+        );
+        assert_eq!(space.used(), 2 * CHUNK);
+        // Room for one more chunk: a write over two gets half done, then ENOSPC.
+        assert_eq!(b.write_at(0, &vec![2u8; 2 * CHUNK_SIZE]), Ok(CHUNK_SIZE));
+        assert_eq!(b.size(), CHUNK);
+        assert_eq!(b.write_at(CHUNK, b"x"), Err(Errno::Nospc));
+        // Rewriting allocated chunks and growing with holes need no room.
+        assert_eq!(b.write_at(5, b"y"), Ok(1));
+        b.set_size(100 * CHUNK).unwrap();
+        a.set_size(1).unwrap();
+        assert_eq!(space.used(), 2 * CHUNK);
+        drop(b);
+        assert_eq!(space.used(), CHUNK);
+        space.set_limit(u64::MAX);
+        assert_eq!(space.limit(), u64::MAX);
+        drop(a);
+        assert_eq!(space.used(), 0);
+    }
+
+    #[test]
+    fn size_limit_is_efbig() {
+        let mut data = unlimited();
+        assert_eq!(data.write_at(MAX_FILE_SIZE, b"x"), Err(Errno::Fbig));
+        assert_eq!(data.write_at(u64::MAX, b"x"), Err(Errno::Fbig));
+        assert_eq!(data.set_size(MAX_FILE_SIZE + 1), Err(Errno::Fbig));
+        assert_eq!(data.write_at(MAX_FILE_SIZE, b""), Ok(0));
+        assert_eq!(data.size(), 0, "an empty write does not extend");
+        data.set_size(MAX_FILE_SIZE).unwrap();
+        assert_eq!(data.allocated_chunks(), 0);
+    }
+}

@@ -1,0 +1,262 @@
+//! Inodes: directories, regular files and symbolic links, with their attributes.
+//!
+//! Each inode is an `Rc<RefCell<Node>>`. A directory owns strong references to its entries;
+//! an open fd owns one to its inode, which is how an unlinked file stays readable until its
+//! last fd closes. A directory points back to its parent with a `Weak`, so the tree has no
+//! reference cycles and a removed subtree is freed. Borrows are taken for one operation and
+//! released before any other inode is borrowed, except where two distinct inodes are involved
+//! and the code has checked they differ.
+
+use alloc::collections::BTreeMap;
+use alloc::rc::{Rc, Weak};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use super::data::FileData;
+use crate::types::{Filestat, Filetype, Timestamp};
+
+/// A shared inode.
+pub type NodeRef = Rc<RefCell<Node>>;
+
+/// Default mode bits of new regular files and symlinks (`rw-r--r--`); preview1 has no
+/// permissions, the kernel keeps them only to write a tree back to a host.
+pub const DEFAULT_FILE_MODE: u32 = 0o644;
+/// Default mode bits of new directories (`rwxr-xr-x`).
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
+/// Directory cookie of the first real entry; 0 and 1 are `.` and `..`.
+pub const FIRST_ENTRY_COOKIE: u64 = 2;
+
+/// One inode.
+pub struct Node {
+    /// Inode number, unique within its [`Vfs`](super::Vfs).
+    pub ino: u64,
+    /// Number of directory entries naming it (for a directory: its entry in the parent, its
+    /// own `.`, and each subdirectory's `..`, as in POSIX). 0 once removed.
+    pub nlink: u64,
+    /// Last access time, ns since the Unix epoch.
+    pub atim: Timestamp,
+    /// Last data modification time.
+    pub mtim: Timestamp,
+    /// Last status change time.
+    pub ctim: Timestamp,
+    /// Unix permission bits, kept for writing the tree back to a host.
+    pub mode: u32,
+    /// What it is.
+    pub kind: Kind,
+}
+
+/// The three kinds of inode.
+pub enum Kind {
+    /// A regular file and its data.
+    File(FileData),
+    /// A directory and its entries.
+    Dir(Dir),
+    /// A symbolic link and its target, as bytes.
+    Symlink(Vec<u8>),
+}
+
+/// One directory entry: its readdir cookie position and the inode it names.
+struct Entry {
+    seq: u64,
+    node: NodeRef,
+}
+
+/// A directory's entries. Each entry gets a sequence number when it is added, and readdir
+/// cookies are those numbers, so a listing resumed with a cookie neither repeats nor skips
+/// entries that were there all along, whatever was added or removed in between.
+pub struct Dir {
+    entries: BTreeMap<Vec<u8>, Entry>,
+    order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    /// The directory holding this one; dangling for the root and for removed directories.
+    pub parent: Weak<RefCell<Node>>,
+    /// Set by `rmdir`: nothing may be created in it any more (`ENOENT`, as Linux).
+    pub removed: bool,
+}
+
+impl Dir {
+    /// An empty directory under `parent`.
+    pub fn new(parent: Weak<RefCell<Node>>) -> Self {
+        Dir {
+            entries: BTreeMap::new(),
+            order: BTreeMap::new(),
+            next_seq: FIRST_ENTRY_COOKIE,
+            parent,
+            removed: false,
+        }
+    }
+
+    /// The inode named `name`, if any.
+    pub fn get(&self, name: &[u8]) -> Option<NodeRef> {
+        self.entries.get(name).map(|entry| Rc::clone(&entry.node))
+    }
+
+    /// Adds (or replaces) the entry `name`.
+    pub fn insert(&mut self, name: Vec<u8>, node: NodeRef) {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.saturating_add(1);
+        if let Some(old) = self.entries.insert(name.clone(), Entry { seq, node }) {
+            self.order.remove(&old.seq);
+        }
+        self.order.insert(seq, name);
+    }
+
+    /// Removes the entry `name`, returning its inode.
+    pub fn remove(&mut self, name: &[u8]) -> Option<NodeRef> {
+        let entry = self.entries.remove(name)?;
+        self.order.remove(&entry.seq);
+        Some(entry.node)
+    }
+
+    /// Whether it has no entries besides `.` and `..`.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of entries besides `.` and `..`.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entries from cookie `cookie` on, in cookie order, each with the cookie of the entry
+    /// after it.
+    pub fn entries_from(&self, cookie: u64) -> impl Iterator<Item = (u64, &[u8], &NodeRef)> {
+        self.order.range(cookie..).filter_map(|(seq, name)| {
+            let entry = self.entries.get(name)?;
+            Some((seq.saturating_add(1), name.as_slice(), &entry.node))
+        })
+    }
+
+    /// Names and inodes, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &NodeRef)> {
+        self.entries
+            .iter()
+            .map(|(name, entry)| (name.as_slice(), &entry.node))
+    }
+}
+
+impl Drop for Dir {
+    /// Frees the subtree iteratively: the default recursive drop would use one native stack
+    /// frame per level, and a guest can build a directory chain far deeper than the kernel
+    /// stack.
+    fn drop(&mut self) {
+        let mut pending: Vec<NodeRef> = core::mem::take(&mut self.entries)
+            .into_values()
+            .map(|entry| entry.node)
+            .collect();
+        while let Some(node) = pending.pop() {
+            // Only the last reference frees the inode; an fd may keep it alive.
+            if let Ok(cell) = Rc::try_unwrap(node)
+                && let Kind::Dir(mut dir) = cell.into_inner().kind
+            {
+                pending.extend(
+                    core::mem::take(&mut dir.entries)
+                        .into_values()
+                        .map(|entry| entry.node),
+                );
+            }
+        }
+    }
+}
+
+impl Node {
+    /// A new inode with every time set to `now`.
+    pub fn new(ino: u64, kind: Kind, now: Timestamp) -> Self {
+        let (nlink, mode) = match kind {
+            Kind::Dir(_) => (2, DEFAULT_DIR_MODE),
+            _ => (1, DEFAULT_FILE_MODE),
+        };
+        Node {
+            ino,
+            nlink,
+            atim: now,
+            mtim: now,
+            ctim: now,
+            mode,
+            kind,
+        }
+    }
+
+    /// Its preview1 file type.
+    pub fn filetype(&self) -> Filetype {
+        match self.kind {
+            Kind::File(_) => Filetype::RegularFile,
+            Kind::Dir(_) => Filetype::Directory,
+            Kind::Symlink(_) => Filetype::SymbolicLink,
+        }
+    }
+
+    /// Size in bytes: file length, symlink target length, or (as a cheap stand-in for the
+    /// block size Linux reports) the number of entries of a directory.
+    pub fn size(&self) -> u64 {
+        match &self.kind {
+            Kind::File(data) => data.size(),
+            Kind::Dir(dir) => dir.len() as u64,
+            Kind::Symlink(target) => target.len() as u64,
+        }
+    }
+
+    /// Its attributes as `fd_filestat_get` reports them, on device `dev`.
+    pub fn filestat(&self, dev: u64) -> Filestat {
+        Filestat {
+            dev,
+            ino: self.ino,
+            filetype: self.filetype(),
+            nlink: self.nlink,
+            size: self.size(),
+            atim: self.atim,
+            mtim: self.mtim,
+            ctim: self.ctim,
+        }
+    }
+
+    /// The directory, if it is one.
+    pub fn as_dir(&self) -> Option<&Dir> {
+        match &self.kind {
+            Kind::Dir(dir) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// The directory, writable, if it is one.
+    pub fn as_dir_mut(&mut self) -> Option<&mut Dir> {
+        match &mut self.kind {
+            Kind::Dir(dir) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// The file data, if it is a regular file.
+    pub fn as_file(&self) -> Option<&FileData> {
+        match &self.kind {
+            Kind::File(data) => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The file data, writable, if it is a regular file.
+    pub fn as_file_mut(&mut self) -> Option<&mut FileData> {
+        match &mut self.kind {
+            Kind::File(data) => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The target, if it is a symbolic link.
+    pub fn symlink_target(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Symlink(target) => Some(target),
+            _ => None,
+        }
+    }
+
+    /// Whether it is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, Kind::Dir(_))
+    }
+
+    /// Whether it is a symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        matches!(self.kind, Kind::Symlink(_))
+    }
+}

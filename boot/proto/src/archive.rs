@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 pub const BLOCK: usize = 512;
 
 /// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     /// A regular file; its bytes follow.
     File,

@@ -5,6 +5,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dirs::DirSpec;
+
 /// Guest RAM when `--memory` is not given.
 pub const DEFAULT_MEMORY: &str = "512M";
 
@@ -15,6 +17,9 @@ usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
 Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
 
 options:
+  --dir HOST[::GUEST]
+                     preopen the host directory HOST as GUEST (default: HOST as given);
+                     repeatable. What the program changes there is written back at exit
   --env NAME=VALUE   set an environment variable (repeatable); `--env NAME` copies NAME from
                      the host environment, which is otherwise not inherited
   -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
@@ -50,6 +55,8 @@ pub struct RunOptions {
     pub args: Vec<OsString>,
     /// Environment entries `NAME=VALUE`, in order.
     pub env: Vec<OsString>,
+    /// Preopened host directories, in order.
+    pub dirs: Vec<DirSpec>,
     /// Guest RAM, QEMU syntax.
     pub memory: String,
     /// Show the kernel log.
@@ -76,6 +83,7 @@ pub fn parse(
         program: PathBuf::new(),
         args: Vec::new(),
         env: Vec::new(),
+        dirs: Vec::new(),
         memory: DEFAULT_MEMORY.to_string(),
         verbose: false,
         uefi: false,
@@ -125,6 +133,10 @@ pub fn parse(
                 let seconds = value("a number of seconds")?;
                 options.timeout = Some(parse_timeout(&seconds)?);
             }
+            "--dir" => {
+                let dir = value("HOST or HOST::GUEST")?;
+                options.dirs.push(DirSpec::parse(&dir));
+            }
             "--env" => {
                 let entry = value("NAME=VALUE or NAME")?;
                 options.env.extend(parse_env(entry, &host_env)?);
@@ -168,6 +180,11 @@ fn parse_memory(size: &OsString) -> Result<String, UsageError> {
         return Err(bad());
     }
     Ok(format!("{}M", bytes >> 20))
+}
+
+/// Bytes of a `-m` value as [`parse`] normalised it (`NNNM`).
+pub fn memory_bytes(memory: &str) -> u64 {
+    memory.trim_end_matches('M').parse::<u64>().unwrap_or(0) << 20
 }
 
 fn parse_timeout(seconds: &OsString) -> Result<Duration, UsageError> {
@@ -233,6 +250,14 @@ mod tests {
         let o = options(&["--env", "A=two words", "--env=B=it's \"q\"\nx", "--env", "HOME", "--env", "UNSET", "p.wasm"]);
         assert_eq!(o.env, ["A=two words", "B=it's \"q\"\nx", "HOME=/root"].map(OsString::from));
         assert!(run(&["--env", "=x", "p.wasm"]).is_err());
+    }
+
+    #[test]
+    fn dirs_keep_their_order_and_guest_names() {
+        let o = options(&["--dir", "out::/", "--dir=.", "p.wasm"]);
+        let dirs: Vec<_> = o.dirs.iter().map(|d| (d.host.clone(), d.guest.clone())).collect();
+        assert_eq!(dirs, [(PathBuf::from("out"), OsString::from("/")), (PathBuf::from("."), OsString::from("."))]);
+        assert!(run(&["--dir"]).is_err());
     }
 
     #[test]

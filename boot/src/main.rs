@@ -3,6 +3,7 @@
 //! in QEMU with the program, and exits with the program's status.
 
 mod cli;
+mod dirs;
 mod project;
 mod qemu;
 

@@ -14,9 +14,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use cella_proto::{Decoder, Exit, FW_CFG_CONFIG, FW_CFG_PROGRAM, LINK_SYNC, RunConfig, status, to_guest, to_host};
+use cella_proto::{
+    Decoder, Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, LINK_SYNC, RunConfig, WRITEBACK_HEADER,
+    WRITEBACK_MAGIC, WRITEBACK_SERIAL, status, to_guest, to_host,
+};
 
-use crate::cli::RunOptions;
+use crate::cli::{self, RunOptions};
+use crate::dirs::{self, Trees};
 use crate::project::Images;
 
 /// The QEMU binary, overridable for unusual installs.
@@ -86,7 +90,7 @@ pub fn check_program(program: &Path) -> Result<(), Failure> {
 }
 
 /// The configuration the kernel reads from fw_cfg.
-fn run_config(options: &RunOptions) -> Result<Vec<u8>, Failure> {
+fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Failure> {
     let name = options.program.file_name().unwrap_or(options.program.as_os_str());
     let bytes = |s: &OsString| s.as_bytes().to_vec();
     let config = RunConfig {
@@ -94,6 +98,7 @@ fn run_config(options: &RunOptions) -> Result<Vec<u8>, Failure> {
         env: options.env.iter().map(bytes).collect(),
         host_link: true,
         verbose: options.verbose,
+        preopens: trees.map(|t| t.preopens.clone()).unwrap_or_default(),
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(
@@ -120,7 +125,16 @@ impl Drop for RunDir {
     }
 }
 
-fn qemu_command(options: &RunOptions, images: &Images, run_dir: &Path, config: &Path) -> Result<Command, Failure> {
+/// Spare room on the write-back disk beyond guest RAM: archive headers and padding.
+const WRITEBACK_SLACK: u64 = 64 << 20;
+
+fn qemu_command(
+    options: &RunOptions,
+    images: &Images,
+    run_dir: &Path,
+    config: &Path,
+    trees: Option<&Trees>,
+) -> Result<Command, Failure> {
     let mut qemu = Command::new(std::env::var_os("CELLA_QEMU").unwrap_or_else(|| QEMU.into()));
     let fw_cfg = |name: &str, file: &Path| {
         let mut arg = OsString::from(format!("name={name},file="));
@@ -137,6 +151,23 @@ fn qemu_command(options: &RunOptions, images: &Images, run_dir: &Path, config: &
         .args(fw_cfg(FW_CFG_CONFIG, config));
     if options.icount {
         qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
+    }
+    if let Some(trees) = trees {
+        let archive = run_dir.join("dirs.tar");
+        fs::write(&archive, &trees.archive)
+            .map_err(|e| Failure::boot(format!("cannot write {}: {e}", archive.display())))?;
+        qemu.args(fw_cfg(FW_CFG_DIRS, &archive));
+        // The kernel writes the trees back onto this disk; sparse, so its size costs nothing.
+        // Everything the guest can hold fits: its RAM, plus archive overhead.
+        let disk = run_dir.join("writeback.img");
+        let size = cli::memory_bytes(&options.memory) + WRITEBACK_SLACK;
+        fs::File::create(&disk)
+            .and_then(|file| file.set_len(size))
+            .map_err(|e| Failure::boot(format!("cannot create {}: {e}", disk.display())))?;
+        let mut drive = OsString::from("if=none,id=writeback,format=raw,cache=unsafe,file=");
+        drive.push(&disk);
+        qemu.arg("-drive").arg(drive);
+        qemu.args(["-device", &format!("virtio-blk-pci,drive=writeback,serial={WRITEBACK_SERIAL}")]);
     }
     let image = if options.uefi {
         let (code, vars) = OVMF_PAIRS
@@ -199,12 +230,17 @@ struct Report {
 
 /// Runs the program and returns the runner's exit status.
 pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u8, Failure> {
-    let config = run_config(options)?;
+    let trees = if options.dirs.is_empty() {
+        None
+    } else {
+        Some(dirs::pack(&options.dirs).map_err(Failure::usage)?)
+    };
+    let config = run_config(options, trees.as_ref())?;
     let run_dir = RunDir::create(output_dir)?;
     let config_path = run_dir.0.join("config");
     fs::write(&config_path, &config)
         .map_err(|e| Failure::boot(format!("cannot write {}: {e}", config_path.display())))?;
-    let mut qemu = qemu_command(options, images, &run_dir.0, &config_path)?;
+    let mut qemu = qemu_command(options, images, &run_dir.0, &config_path, trees.as_ref())?;
     let launched = Instant::now();
     let mut child = qemu
         .stdin(Stdio::piped())
@@ -257,6 +293,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         eprintln!("cella: QEMU start to _start: {} ms wall", boot_time.as_millis());
     }
     let program = options.program.file_name().unwrap_or(options.program.as_os_str()).to_string_lossy();
+    if let (Some(trees), Some(_)) = (&trees, &report.exit) {
+        write_back(trees, &run_dir.0.join("writeback.img"))?;
+    }
     match report.exit {
         Some(exit) => {
             let text = |m: &[u8]| String::from_utf8_lossy(m).trim_end().to_string();
@@ -276,6 +315,24 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
             }))
         }
     }
+}
+
+/// Applies the trees the kernel left on the write-back disk to the host directories.
+fn write_back(trees: &Trees, disk: &Path) -> Result<(), Failure> {
+    let failed = |message: String| Failure { message, status: status::BOOT_FAILED };
+    let mut file = fs::File::open(disk).map_err(|e| failed(format!("cannot open {}: {e}", disk.display())))?;
+    let mut header = [0u8; 16];
+    file.read_exact(&mut header).map_err(|e| failed(format!("cannot read {}: {e}", disk.display())))?;
+    if &header[..8] != WRITEBACK_MAGIC {
+        return Err(failed("the guest did not write the --dir trees back: the host directories are unchanged".into()));
+    }
+    let len = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
+    let mut archive = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(WRITEBACK_HEADER as u64))
+        .and_then(|_| file.read_exact(&mut archive))
+        .map_err(|e| failed(format!("the write-back disk is truncated: {e}")))?;
+    dirs::write_back(&trees.roots, &archive).map_err(failed)
 }
 
 /// Waits for QEMU to end; `None` if `timeout` elapsed first. QEMU is killed then, and also

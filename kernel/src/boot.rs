@@ -2,16 +2,18 @@
 //! fw_cfg, run with the console or the host link — or, without a program, a banner.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
-use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_PROGRAM, RunConfig};
+use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, RunConfig};
+use wasi_abi::{DirHandle, Vfs};
 
 use crate::arch::{self, cpu};
 use crate::drivers::fw_cfg::{self, FwCfg};
 use crate::drivers::{qemu_exit, serial};
-use crate::{console, entropy, fault, logger, mm, time};
+use crate::{console, dirs, entropy, fault, logger, mm, time, writeback};
 
 /// Size of the kernel stack the bootloader sets up (with a guard page below it).
 const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
@@ -42,7 +44,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     time::init(entry_tsc);
     entropy::init();
 
-    let (config, program) = load_run();
+    let (config, program, trees) = load_run();
     let Some(program) = program else {
         banner();
         qemu_exit::exit(qemu_exit::SUCCESS);
@@ -69,17 +71,70 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         program.len() >> 10,
         time::monotonic_ns() / 1_000_000
     );
-    let exit = crate::wasm::run(&program, &config);
+    let vfs = Vfs::new(time::realtime_ns());
+    let preopens = match trees.map(|trees| mount(&vfs, &trees, &config)).transpose() {
+        Ok(preopens) => preopens.unwrap_or_default(),
+        Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
+    };
+    let exit = crate::wasm::run(&program, &config, preopens);
     drop(program);
+    if !config.preopens.is_empty() && !matches!(exit, Exit::KernelFault(_)) {
+        write_back(&vfs, &config);
+    }
     console::finish(&exit)
 }
 
-/// Reads the run configuration and the program from fw_cfg. A missing configuration is the
-/// default one (console mode), a missing program is `None`.
-fn load_run() -> (Result<RunConfig, alloc::string::String>, Option<Vec<u8>>) {
+/// Unpacks the `--dir` trees into the VFS and opens the preopened directories.
+fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, DirHandle)>, String> {
+    let started = time::monotonic_ns();
+    let count = dirs::import(vfs, trees, time::realtime_ns())?;
+    log::debug!(
+        "--dir trees: {count} entries, {} KiB of files, unpacked in {} ms",
+        vfs.used_bytes() >> 10,
+        (time::monotonic_ns() - started) / 1_000_000
+    );
+    config
+        .preopens
+        .iter()
+        .map(|preopen| {
+            let mut path = format!("/{}", preopen.root).into_bytes();
+            if !preopen.subpath.is_empty() {
+                path.push(b'/');
+                path.extend_from_slice(&preopen.subpath);
+            }
+            let dir = vfs.root().open_dir(&path).map_err(|errno| {
+                format!("cannot open --dir {}: {errno:?}", String::from_utf8_lossy(&preopen.guest))
+            })?;
+            Ok((preopen.guest.clone(), dir))
+        })
+        .collect()
+}
+
+/// Packs the trees and writes them to the write-back disk; a failure is logged, and the
+/// runner, finding no archive, says the host directories were left unchanged.
+fn write_back(vfs: &Vfs, config: &RunConfig) {
+    let started = time::monotonic_ns();
+    let roots = config.preopens.iter().map(|p| p.root as usize + 1).max().unwrap_or(0);
+    let archive = dirs::export(vfs, roots);
+    match writeback::write(&archive) {
+        Ok(()) => log::debug!(
+            "--dir trees: {} KiB written back in {} ms",
+            archive.len() >> 10,
+            (time::monotonic_ns() - started) / 1_000_000
+        ),
+        Err(message) => log::error!("{message}"),
+    }
+}
+
+/// What fw_cfg carries for a run.
+type Run = (Result<RunConfig, String>, Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Reads the run configuration, the program and the `--dir` trees from fw_cfg. A missing
+/// configuration is the default one (console mode), a missing program is `None`.
+fn load_run() -> Run {
     let Some(device) = FwCfg::probe() else {
         log::info!("no fw_cfg device");
-        return (Ok(RunConfig::default()), None);
+        return (Ok(RunConfig::default()), None, None);
     };
     if !device.has_dma() {
         log::warn!("fw_cfg has no DMA interface: loading through the slow port interface");
@@ -98,7 +153,14 @@ fn load_run() -> (Result<RunConfig, alloc::string::String>, Option<Vec<u8>>) {
         Ok(program) => program,
         Err(error) => {
             let message = format!("cannot read the program from fw_cfg: {error:?}");
-            return (config.and(Err(message.clone())).or(Err(message)), None);
+            return (config.and(Err(message.clone())).or(Err(message)), None, None);
+        }
+    };
+    let trees = match read(FW_CFG_DIRS) {
+        Ok(trees) => trees,
+        Err(error) => {
+            let message = format!("cannot read the --dir trees from fw_cfg: {error:?}");
+            return (Err(message), program, None);
         }
     };
     if let Some(program) = &program {
@@ -108,7 +170,7 @@ fn load_run() -> (Result<RunConfig, alloc::string::String>, Option<Vec<u8>>) {
             (time::monotonic_ns() - started) / 1000
         );
     }
-    (config, program)
+    (config, program, trees)
 }
 
 fn banner() {

@@ -49,6 +49,8 @@ mod platform;
 mod time;
 #[cfg(target_os = "none")]
 mod wasm;
+#[cfg(target_os = "none")]
+mod writeback;
 
 /// The host build has nothing to run: the kernel only exists on bare metal.
 #[cfg(not(target_os = "none"))]

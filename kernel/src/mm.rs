@@ -225,6 +225,12 @@ pub fn last_failed_size() -> usize {
     LAST_FAILED_SIZE.load(Ordering::Relaxed)
 }
 
+/// Where physical address `phys` appears in the bootloader's mapping of physical memory
+/// (all RAM, and at least the first 4 GiB including MMIO holes).
+pub fn phys_to_virt(phys: u64) -> u64 {
+    PHYSICAL_OFFSET.load(Ordering::Relaxed) + phys
+}
+
 /// Physical address of heap memory at `virt`; `None` outside the heap regions (for
 /// instance the emergency arena, which is in the kernel image).
 pub fn virt_to_phys(virt: u64) -> Option<u64> {

@@ -7,9 +7,10 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use cella_proto::{Exit, RunConfig};
-use wasi_abi::{FUNCTIONS, MODULE, Outcome, ValType, WasiCtx};
+use wasi_abi::{DirHandle, FUNCTIONS, MODULE, Outcome, ValType, WasiCtx};
 use wasmi::{
     Caller, CompilationMode, Config, Engine, ExternType, FuncType, Linker, Memory, Module, Store,
     StoreLimits, StoreLimitsBuilder, Val,
@@ -38,7 +39,7 @@ struct Process {
 
 /// Loads `program`, runs its `_start` with the argv and environment of `config`, and reports
 /// how it ended. Never panics on a hostile module: every failure is an [`Exit`].
-pub fn run(program: &[u8], config: &RunConfig) -> Exit {
+pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle)>) -> Exit {
     let mut engine_config = Config::default();
     engine_config
         .compilation_mode(CompilationMode::LazyTranslation)
@@ -60,8 +61,14 @@ pub fn run(program: &[u8], config: &RunConfig) -> Exit {
     };
 
     let memory_limit = crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES);
+    let mut wasi = WasiCtx::new(KernelPlatform::new(), config.args.clone(), config.env.clone());
+    for (name, dir) in preopens {
+        if let Err(errno) = wasi.add_preopen(&name, dir) {
+            return load_failed(format!("cannot preopen {}: {errno:?}", String::from_utf8_lossy(&name)));
+        }
+    }
     let process = Process {
-        wasi: WasiCtx::new(KernelPlatform::new(), config.args.clone(), config.env.clone()),
+        wasi,
         memory: None,
         limits: StoreLimitsBuilder::new().memory_size(memory_limit).build(),
     };

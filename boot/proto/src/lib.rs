@@ -26,6 +26,28 @@ use alloc::vec::Vec;
 pub const FW_CFG_PROGRAM: &str = "opt/cella/program";
 /// fw_cfg file holding the encoded [`RunConfig`].
 pub const FW_CFG_CONFIG: &str = "opt/cella/config";
+/// fw_cfg file holding the `--dir` trees: an [`archive`] whose top-level directories `0`,
+/// `1`, ... are the host directories, in [`Preopen::root`] order.
+pub const FW_CFG_DIRS: &str = "opt/cella/dirs";
+/// Serial number of the virtio block device the kernel writes the `--dir` trees back to.
+pub const WRITEBACK_SERIAL: &str = "cella-writeback";
+/// First bytes of a write-back disk the kernel filled: then the archive's length (u64 LE),
+/// then, from byte [`WRITEBACK_HEADER`], the archive.
+pub const WRITEBACK_MAGIC: &[u8; 8] = b"CELLAWB1";
+/// Where the archive starts on the write-back disk (one sector for the header).
+pub const WRITEBACK_HEADER: usize = 512;
+
+/// A directory the program sees as preopened: the guest name, and where its tree is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preopen {
+    /// The name the program sees (`fd_prestat_dir_name`).
+    pub guest: Vec<u8>,
+    /// Which top-level directory of the dirs archive holds the tree.
+    pub root: u32,
+    /// The preopened directory's path inside that tree (empty for the tree itself); two
+    /// `--dir`s where one is inside the other share one tree.
+    pub subpath: Vec<u8>,
+}
 
 /// Largest payload a single link frame can carry.
 pub const MAX_PAYLOAD: usize = u16::MAX as usize;
@@ -207,6 +229,8 @@ pub struct RunConfig {
     pub host_link: bool,
     /// Send kernel log records down to `debug` level rather than `info`.
     pub verbose: bool,
+    /// Preopened directories, in fd order (3, 4, ...).
+    pub preopens: Vec<Preopen>,
 }
 
 /// Why a configuration could not be encoded or decoded.
@@ -218,12 +242,15 @@ pub enum ConfigError {
     EnvWithoutEquals,
     /// A record the decoder does not know.
     UnknownRecord,
+    /// A preopen record is malformed.
+    BadPreopen,
 }
 
 const REC_ARG: u8 = b'a';
 const REC_ENV: u8 = b'e';
 const REC_HOST_LINK: u8 = b'l';
 const REC_VERBOSE: u8 = b'v';
+const REC_PREOPEN: u8 = b'p';
 
 impl RunConfig {
     /// Encodes the configuration as NUL-terminated records, each `kind byte, ':', bytes`.
@@ -253,6 +280,13 @@ impl RunConfig {
         if self.verbose {
             record(REC_VERBOSE, b"")?;
         }
+        for preopen in &self.preopens {
+            // `ROOT:SUBPATH_LEN:SUBPATH GUEST`: the length keeps any bytes apart.
+            let mut bytes = alloc::format!("{}:{}:", preopen.root, preopen.subpath.len()).into_bytes();
+            bytes.extend_from_slice(&preopen.subpath);
+            bytes.extend_from_slice(&preopen.guest);
+            record(REC_PREOPEN, &bytes)?;
+        }
         Ok(out)
     }
 
@@ -270,11 +304,30 @@ impl RunConfig {
                 [REC_ENV, b':', ..] => return Err(ConfigError::EnvWithoutEquals),
                 [REC_HOST_LINK, b':'] => config.host_link = true,
                 [REC_VERBOSE, b':'] => config.verbose = true,
+                [REC_PREOPEN, b':', rest @ ..] => config.preopens.push(decode_preopen(rest)?),
                 _ => return Err(ConfigError::UnknownRecord),
             }
         }
         Ok(config)
     }
+}
+
+fn decode_preopen(bytes: &[u8]) -> Result<Preopen, ConfigError> {
+    let mut fields = bytes.splitn(3, |&b| b == b':');
+    let number = |field: Option<&[u8]>| {
+        field
+            .and_then(|f| core::str::from_utf8(f).ok())
+            .and_then(|f| f.parse::<u32>().ok())
+            .ok_or(ConfigError::BadPreopen)
+    };
+    let root = number(fields.next())?;
+    let len = number(fields.next())? as usize;
+    let rest = fields.next().ok_or(ConfigError::BadPreopen)?;
+    if rest.len() < len {
+        return Err(ConfigError::BadPreopen);
+    }
+    let (subpath, guest) = rest.split_at(len);
+    Ok(Preopen { guest: guest.to_vec(), root, subpath: subpath.to_vec() })
 }
 
 #[cfg(test)]
@@ -346,6 +399,10 @@ mod tests {
             env: vec![b"QUOTE=it's \"x\"".to_vec(), b"NL=line1\nline2".to_vec(), b"EMPTY=".to_vec()],
             host_link: true,
             verbose: false,
+            preopens: vec![
+                Preopen { guest: b"/".to_vec(), root: 0, subpath: Vec::new() },
+                Preopen { guest: b"data:1::x".to_vec(), root: 7, subpath: b"a:b/c".to_vec() },
+            ],
         };
         let bytes = config.encode().unwrap();
         assert_eq!(RunConfig::decode(&bytes).unwrap(), config);
@@ -360,5 +417,7 @@ mod tests {
         assert_eq!(no_eq.encode(), Err(ConfigError::EnvWithoutEquals));
         assert_eq!(RunConfig::decode(b"z:what\0"), Err(ConfigError::UnknownRecord));
         assert_eq!(RunConfig::decode(b"e:NOEQ\0"), Err(ConfigError::EnvWithoutEquals));
+        assert_eq!(RunConfig::decode(b"p:0:9:short\0"), Err(ConfigError::BadPreopen));
+        assert_eq!(RunConfig::decode(b"p:x:0:\0"), Err(ConfigError::BadPreopen));
     }
 }

@@ -1,5 +1,8 @@
-//! Device drivers: the 16550 serial ports, QEMU's fw_cfg, and QEMU's isa-debug-exit.
+//! Device drivers: the 16550 serial ports, QEMU's fw_cfg and isa-debug-exit, PCI
+//! configuration access, and the glue for `virtio-drivers`.
 
 pub mod fw_cfg;
+pub mod pci;
 pub mod qemu_exit;
 pub mod serial;
+pub mod virtio;

@@ -60,17 +60,20 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     };
     console::set_link(config.host_link);
     logger::start(config.verbose);
-    let (total, used) = mm::stats();
+    let stats = mm::stats();
     log::info!(
-        "Cella {}: {} MiB heap ({} KiB used), program {} KiB, booted in {} ms",
+        "Cella {}: {} MiB of memory ({} KiB used), program {} KiB, booted in {} ms",
         env!("CARGO_PKG_VERSION"),
-        total >> 20,
-        used >> 10,
+        stats.total >> 20,
+        stats.used() >> 10,
         program.len() >> 10,
         time::monotonic_ns() / 1_000_000
     );
+    log_memory("before the program");
     let exit = crate::wasm::run(&program, &config);
     drop(program);
+    // Everything the program had is freed by now: the figures should match the first ones.
+    log_memory("after the program");
     console::finish(&exit)
 }
 
@@ -111,8 +114,21 @@ fn load_run() -> (Result<RunConfig, alloc::string::String>, Option<Vec<u8>>) {
     (config, program)
 }
 
+fn log_memory(when: &str) {
+    let stats = mm::stats();
+    log::debug!(
+        "memory {when}: {} KiB free frames, heap {} of {} KiB used, {} large blocks ({} KiB mapped), {} KiB page tables",
+        stats.free_frames >> 10,
+        stats.heap_used >> 10,
+        stats.heap_size >> 10,
+        stats.block_count,
+        stats.blocks >> 10,
+        stats.page_tables >> 10,
+    );
+}
+
 fn banner() {
-    let (total, _) = mm::stats();
+    let total = mm::stats().total;
     let text = format!(
         "\nCella {version} - a micro-OS that runs WebAssembly (wasm32-wasip1) programs\n\
          {memory} MiB of memory for programs. No program was given.\n\n\

@@ -230,9 +230,15 @@ impl Memory {
 
     fn alloc(&mut self, layout: Layout) -> *mut u8 {
         if layout.size() >= LARGE_BLOCK {
-            // Pages are mapped (zeroed) when touched: see `populate`.
+            // Pages are mapped (zeroed) when touched: see `populate`. A new block must fit
+            // in the free frames, so that a request too large fails here, where the caller
+            // can cope (growing in place is only held to `max_block`: see `resize_block`).
+            let size = layout.size() as u64;
+            if page_up(size) > self.frames.free_frames() as u64 * FRAME_SIZE {
+                return ptr::null_mut();
+            }
             return self
-                .reserve_slot(layout.size() as u64)
+                .reserve_slot(size)
                 .map_or(ptr::null_mut(), |slot| slot.base as *mut u8);
         }
         if let Ok(block) = self.heap.allocate_first_fit(layout) {
@@ -274,7 +280,10 @@ impl Memory {
         false
     }
 
-    /// Resizes the block in `slot` in place; false if it cannot be that large.
+    /// Resizes the block in `slot` in place; false if it cannot be that large. Growth is not
+    /// held to the free frames: `Vec` doubles its capacity and touches only what it uses, so
+    /// a buffer may well be larger than what remains (programs' memories are held to the
+    /// free frames by `wasm.rs`'s limiter instead).
     fn resize_block(&mut self, slot: Slot, new_size: usize) -> bool {
         let new_size = new_size as u64;
         if new_size > self.max_block {

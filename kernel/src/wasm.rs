@@ -15,7 +15,6 @@ use wasmi::{
     Caller, CompilationMode, Config, Engine, ExternType, FuncType, Linker, Memory, Module,
     ResourceLimiter, Store, StoreLimits, Val,
 };
-
 use wasmi_core::LimiterError;
 
 use crate::platform::KernelPlatform;

@@ -38,6 +38,8 @@ const EMERGENCY_SIZE: usize = 64 * 1024;
 const UPPER_HALF_ENTRY: usize = 256;
 /// Level-4 entries.
 const LEVEL4_ENTRIES: usize = 512;
+/// Bits 48–63 of an upper-half address (canonical addresses repeat bit 47 there).
+const UPPER_HALF_SIGN: u64 = 0xffff_0000_0000_0000;
 
 /// The free stack's links, read and written through the mapping of physical memory.
 #[derive(Clone, Copy)]
@@ -181,7 +183,7 @@ impl Memory {
         let candidates = (UPPER_HALF_ENTRY..LEVEL4_ENTRIES - 1).chain(1..UPPER_HALF_ENTRY);
         for index in candidates {
             let base = if index >= UPPER_HALF_ENTRY {
-                0xffff_0000_0000_0000 | (index as u64 * REGION_SPAN)
+                UPPER_HALF_SIGN | (index as u64 * REGION_SPAN)
             } else {
                 index as u64 * REGION_SPAN
             };
@@ -271,7 +273,11 @@ impl Memory {
             self.slots.release(slot.index);
             return true;
         }
-        if self.slots.find(address).is_some() {
+        if self
+            .slots
+            .find(address)
+            .is_some_and(|slot| slot.index == self.heap_slot.index)
+        {
             // SAFETY: the block is in the heap's slot, so it came from the heap, with this
             // layout (`GlobalAlloc::dealloc`'s contract).
             unsafe { self.heap.deallocate(block, layout) };

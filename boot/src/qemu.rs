@@ -293,8 +293,18 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         eprintln!("cella: QEMU start to _start: {} ms wall", boot_time.as_millis());
     }
     let program = options.program.file_name().unwrap_or(options.program.as_os_str()).to_string_lossy();
-    if let (Some(trees), Some(_)) = (&trees, &report.exit) {
-        write_back(trees, &run_dir.0.join("writeback.img"))?;
+    let mut write_back_failed = false;
+    match (&trees, &report.exit) {
+        (Some(trees), Some(Exit::Exited(_) | Exit::Trapped(_))) => {
+            if let Err(failure) = write_back(trees, &run_dir.0.join("writeback.img")) {
+                eprintln!("cella: {}", failure.message);
+                write_back_failed = true;
+            }
+        }
+        (Some(_), Some(Exit::KernelFault(_))) => {
+            eprintln!("cella: the kernel failed, so the --dir directories were not written back");
+        }
+        _ => {}
     }
     match report.exit {
         Some(exit) => {
@@ -305,7 +315,11 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
                 Exit::LoadFailed(m) => eprintln!("cella: cannot run {program}: {}", text(m)),
                 Exit::KernelFault(m) => eprintln!("cella: the Cella kernel failed: {}", text(m)),
             }
-            Ok(exit.host_status())
+            // A lost write-back must not look like success.
+            match exit.host_status() {
+                0 if write_back_failed => Ok(status::BOOT_FAILED),
+                code => Ok(code),
+            }
         }
         None => {
             let detail = qemu_errors.lines().find(|l| !l.trim().is_empty()).map(str::trim);

@@ -62,12 +62,12 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     };
     console::set_link(config.host_link);
     logger::start(config.verbose);
-    let (total, used) = mm::stats();
+    let stats = mm::stats();
     log::info!(
-        "Cella {}: {} MiB heap ({} KiB used), program {} KiB, booted in {} ms",
+        "Cella {}: {} MiB of memory ({} KiB used), program {} KiB, booted in {} ms",
         env!("CARGO_PKG_VERSION"),
-        total >> 20,
-        used >> 10,
+        stats.total >> 20,
+        stats.used() >> 10,
         program.len() >> 10,
         time::monotonic_ns() / 1_000_000
     );
@@ -76,9 +76,14 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Ok(preopens) => preopens.unwrap_or_default(),
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
     };
+    log_memory("before the program");
     let exit = crate::wasm::run(&program, &config, preopens);
     drop(program);
-    if !config.preopens.is_empty() && !matches!(exit, Exit::KernelFault(_)) {
+    // Everything the program had is freed by now: the figures should match the first ones.
+    log_memory("after the program");
+    // A program that ran changed what it changed, even if it then trapped; one that never
+    // loaded changed nothing.
+    if !config.preopens.is_empty() && matches!(exit, Exit::Exited(_) | Exit::Trapped(_)) {
         write_back(&vfs, &config);
     }
     console::finish(&exit)
@@ -97,7 +102,8 @@ fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, Di
         .preopens
         .iter()
         .map(|preopen| {
-            let mut path = format!("/{}", preopen.root).into_bytes();
+            // Relative to the VFS root: an absolute path is a capability escape for open_dir.
+            let mut path = format!("{}", preopen.root).into_bytes();
             if !preopen.subpath.is_empty() {
                 path.push(b'/');
                 path.extend_from_slice(&preopen.subpath);
@@ -173,8 +179,21 @@ fn load_run() -> Run {
     (config, program, trees)
 }
 
+fn log_memory(when: &str) {
+    let stats = mm::stats();
+    log::debug!(
+        "memory {when}: {} KiB free frames, heap {} of {} KiB used, {} large blocks ({} KiB mapped), {} KiB page tables",
+        stats.free_frames >> 10,
+        stats.heap_used >> 10,
+        stats.heap_size >> 10,
+        stats.block_count,
+        stats.blocks >> 10,
+        stats.page_tables >> 10,
+    );
+}
+
 fn banner() {
-    let (total, _) = mm::stats();
+    let total = mm::stats().total;
     let text = format!(
         "\nCella {version} - a micro-OS that runs WebAssembly (wasm32-wasip1) programs\n\
          {memory} MiB of memory for programs. No program was given.\n\n\

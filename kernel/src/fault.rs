@@ -137,20 +137,36 @@ pub fn cpu_exception(frame: &InterruptFrame) -> ! {
     report(qemu_exit::CPU_EXCEPTION, message.as_bytes())
 }
 
+/// Reports a page fault on an untouched page of a large block when no frame is left to map
+/// there, and stops.
+pub fn out_of_memory_fault(frame: &InterruptFrame) -> ! {
+    let mut message = Message::new();
+    let stats = mm::stats();
+    let _ = write!(
+        message,
+        "kernel out of memory: no free frame for the page at CR2={:#x} (RIP={:#x}; {} of {} bytes used)",
+        cpu::cr2(),
+        frame.rip,
+        stats.used(),
+        stats.total,
+    );
+    report(qemu_exit::CPU_EXCEPTION, message.as_bytes())
+}
+
 /// Reports a kernel panic (or allocation failure) and stops.
 pub fn kernel_panic(info: &PanicInfo<'_>) -> ! {
     let mut text = Message::new();
     let _ = write!(text, "{}", info.message());
     let mut message = Message::new();
     if text.as_bytes().starts_with(ALLOC_FAILURE_PREFIX.as_bytes()) {
-        let (total, used) = mm::stats();
+        let stats = mm::stats();
         let _ = write!(
             message,
-            "kernel out of memory (requested {} bytes; heap {} of {} bytes used, largest free {} bytes)",
+            "kernel out of memory (requested {} bytes; {} of {} bytes used, {} bytes of free frames)",
             mm::last_failed_size(),
-            used,
-            total,
-            mm::largest_free(),
+            stats.used(),
+            stats.total,
+            stats.free_frames,
         );
     } else {
         let _ = write!(message, "kernel panic");

@@ -11,10 +11,12 @@ use alloc::vec::Vec;
 
 use cella_proto::{Exit, RunConfig};
 use wasi_abi::{DirHandle, FUNCTIONS, MODULE, Outcome, ValType, WasiCtx};
+use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
-    Caller, CompilationMode, Config, Engine, ExternType, FuncType, Linker, Memory, Module, Store,
-    StoreLimits, StoreLimitsBuilder, Val,
+    Caller, CompilationMode, Config, Engine, ExternType, FuncType, Linker, Memory, Module,
+    ResourceLimiter, Store, StoreLimits, Val,
 };
+use wasmi_core::LimiterError;
 
 use crate::platform::KernelPlatform;
 
@@ -23,8 +25,8 @@ use crate::platform::KernelPlatform;
 const MAX_RECURSION_DEPTH: usize = 64 * 1024;
 /// Upper bound of wasmi's value stack, in bytes.
 const MAX_VALUE_STACK_BYTES: usize = 64 * 1024 * 1024;
-/// Heap kept back from the program's linear memory for the kernel itself: wasmi's compiled
-/// code and stacks, the module bytes, I/O buffers.
+/// Free frames kept back from the program's linear memory for the kernel itself: growth of
+/// the heap, wasmi's stacks, I/O buffers, the page tables of the memory.
 const KERNEL_RESERVE_BYTES: usize = 16 * 1024 * 1024;
 /// The most parameters any preview1 function takes (`path_open`).
 const MAX_PARAMS: usize = 9;
@@ -34,7 +36,60 @@ struct Process {
     wasi: WasiCtx<KernelPlatform>,
     /// The module's exported `memory`, looked up once after instantiation.
     memory: Option<Memory>,
-    limits: StoreLimits,
+    limits: Limits,
+}
+
+/// The store's resource limits: a linear memory grows only while the kernel has free frames
+/// for it (beyond [`KERNEL_RESERVE_BYTES`]), checked at each growth since memory is shared
+/// with the kernel; everything else has wasmi's defaults.
+struct Limits {
+    defaults: StoreLimits,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        if maximum.is_some_and(|maximum| desired > maximum) {
+            return Ok(false);
+        }
+        // Only the new bytes need frames: the pages below `current` are mapped already, and
+        // a larger capacity of the buffer costs address space only (see `mm`).
+        let room = crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES);
+        Ok(desired.saturating_sub(current) <= room)
+    }
+
+    fn memory_grow_failed(&mut self, error: &MemoryError) -> Result<(), LimiterError> {
+        self.defaults.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimiterError> {
+        self.defaults.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: &TableError) -> Result<(), LimiterError> {
+        self.defaults.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.defaults.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.defaults.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.defaults.memories()
+    }
 }
 
 /// Loads `program`, runs its `_start` with the argv and environment of `config`, and reports
@@ -60,7 +115,6 @@ pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle
         Err(error) => return Exit::KernelFault(format!("linking preview1 failed: {error}").into_bytes()),
     };
 
-    let memory_limit = crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES);
     let mut wasi = WasiCtx::new(KernelPlatform::new(), config.args.clone(), config.env.clone());
     for (name, dir) in preopens {
         if let Err(errno) = wasi.add_preopen(&name, dir) {
@@ -70,7 +124,9 @@ pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle
     let process = Process {
         wasi,
         memory: None,
-        limits: StoreLimitsBuilder::new().memory_size(memory_limit).build(),
+        limits: Limits {
+            defaults: StoreLimits::default(),
+        },
     };
     let mut store = Store::new(&engine, process);
     store.limiter(|process| &mut process.limits);
@@ -86,7 +142,10 @@ pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle
             "the module exports no `_start` function of type () -> (): it is not a WASI command",
         ));
     };
-    log::debug!("calling _start, memory limit {} MiB", memory_limit >> 20);
+    log::debug!(
+        "calling _start, {} MiB free for the program's memory",
+        crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES) >> 20
+    );
     crate::console::mark_started();
     match start.call(&mut store, ()) {
         Ok(()) => Exit::Exited(0),

@@ -209,6 +209,14 @@ pub fn init() {
 
 /// Called by the common entry path, with interrupts disabled, for every vector.
 extern "C" fn dispatch(frame: &mut InterruptFrame) {
+    if frame.vector == vector::PAGE_FAULT {
+        // Untouched pages of large blocks are mapped on demand (see `mm`).
+        match crate::mm::on_page_fault(super::cpu::cr2(), frame.error_code) {
+            crate::mm::PageFault::Resolved => return,
+            crate::mm::PageFault::OutOfMemory => crate::fault::out_of_memory_fault(frame),
+            crate::mm::PageFault::Unhandled => {}
+        }
+    }
     if frame.vector < vector::PIC_BASE {
         crate::fault::cpu_exception(frame);
     }

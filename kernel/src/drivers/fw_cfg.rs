@@ -2,7 +2,8 @@
 //! program and its run configuration as named files.
 //!
 //! Reads use the DMA interface when the device offers it: the device copies a file straight
-//! into a heap buffer, so a 30 MB program arrives in milliseconds. The byte-at-a-time port
+//! into a heap buffer (one transfer per physically contiguous run), so a 30 MB program arrives
+//! in milliseconds. The byte-at-a-time port
 //! interface is the fallback.
 
 use alloc::boxed::Box;
@@ -156,45 +157,78 @@ impl FwCfg {
         Ok(buf)
     }
 
-    /// Copies `file` to `target` (which has room for `file.size` bytes) by DMA. Returns
-    /// `Ok(false)` if the buffers are not in physically addressable heap memory.
+    /// Copies `file` to `target` (which has room for `file.size` bytes) by DMA, one
+    /// transfer per physically contiguous run of the buffer (a large buffer's pages are
+    /// scattered in RAM). Returns `Ok(false)` if the descriptor cannot be reached by the
+    /// device, or the buffer stops being mapped: the caller then starts over by ports.
     fn dma_read(&self, file: File, target: *mut u8) -> Result<bool, Error> {
-        let access = Box::new(DmaAccess {
-            control: ((u32::from(file.select) << 16) | DMA_CTL_SELECT | DMA_CTL_READ).to_be(),
-            length: file.size.to_be(),
+        let access = Box::into_raw(Box::new(DmaAccess {
+            control: 0,
+            length: 0,
             address: 0,
-        });
-        let (Some(target_phys), Some(access_phys)) = (
-            mm::virt_to_phys(target as u64),
-            mm::virt_to_phys(&*access as *const _ as u64),
-        ) else {
-            return Ok(false);
-        };
-        let access = Box::into_raw(access);
-        // SAFETY: `access` is a live, exclusively owned heap allocation.
-        unsafe { (*access).address = target_phys.to_be() };
-        // The descriptor must be in memory before the device is told where it is.
-        compiler_fence(Ordering::SeqCst);
-        // SAFETY: the descriptor and the `file.size` bytes at `target_phys` are heap memory
-        // this function owns until the transfer ends (QEMU completes it during the write to
-        // the low address register, and the loop below waits for the device to say so).
-        unsafe {
-            Port::new(DMA_ADDRESS_HIGH_PORT).write(((access_phys >> 32) as u32).to_be());
-            Port::new(DMA_ADDRESS_LOW_PORT).write((access_phys as u32).to_be());
-        }
-        let control = loop {
-            compiler_fence(Ordering::SeqCst);
-            // SAFETY: the device updates `control`; a volatile read sees its write.
-            let control = u32::from_be(unsafe { (&raw const (*access).control).read_volatile() });
-            if control & !DMA_CTL_ERROR == 0 {
-                break control;
+        }));
+        let result = match mm::physical_run(access as u64, size_of::<DmaAccess>()) {
+            Some((access_phys, run)) if run == size_of::<DmaAccess>() => {
+                self.dma_transfers(file, target, access, access_phys)
             }
-            core::hint::spin_loop();
+            _ => Ok(false),
         };
         // SAFETY: created by `Box::into_raw` above; the device is done with it.
         drop(unsafe { Box::from_raw(access) });
-        if control & DMA_CTL_ERROR != 0 {
-            return Err(Error::Dma);
+        result
+    }
+
+    fn dma_transfers(
+        &self,
+        file: File,
+        target: *mut u8,
+        access: *mut DmaAccess,
+        access_phys: u64,
+    ) -> Result<bool, Error> {
+        let size = file.size as usize;
+        let mut done = 0;
+        while done < size {
+            let Some((target_phys, run)) = mm::physical_run(target as u64 + done as u64, size - done)
+            else {
+                return Ok(false);
+            };
+            // The first transfer selects the item; the next ones go on where it stopped.
+            let select = if done == 0 {
+                (u32::from(file.select) << 16) | DMA_CTL_SELECT
+            } else {
+                0
+            };
+            // SAFETY: `access` is a live, exclusively owned heap allocation.
+            unsafe {
+                access.write(DmaAccess {
+                    control: (select | DMA_CTL_READ).to_be(),
+                    length: (run as u32).to_be(),
+                    address: target_phys.to_be(),
+                })
+            };
+            // The descriptor must be in memory before the device is told where it is.
+            compiler_fence(Ordering::SeqCst);
+            // SAFETY: the descriptor and the `run` bytes at `target_phys` (part of the buffer
+            // the caller reserved) are memory this function owns until the transfer ends
+            // (QEMU completes it during the write to the low address register, and the loop
+            // below waits for the device to say so).
+            unsafe {
+                Port::new(DMA_ADDRESS_HIGH_PORT).write(((access_phys >> 32) as u32).to_be());
+                Port::new(DMA_ADDRESS_LOW_PORT).write((access_phys as u32).to_be());
+            }
+            let control = loop {
+                compiler_fence(Ordering::SeqCst);
+                // SAFETY: the device updates `control`; a volatile read sees its write.
+                let control = u32::from_be(unsafe { (&raw const (*access).control).read_volatile() });
+                if control & !DMA_CTL_ERROR == 0 {
+                    break control;
+                }
+                core::hint::spin_loop();
+            };
+            if control & DMA_CTL_ERROR != 0 {
+                return Err(Error::Dma);
+            }
+            done += run;
         }
         Ok(true)
     }

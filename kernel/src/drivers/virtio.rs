@@ -1,12 +1,11 @@
 //! The glue `virtio-drivers` needs: DMA memory and address translation ([`KernelHal`]), and
 //! finding virtio devices on the PCI bus.
 //!
-//! DMA memory comes from the kernel heap, which lies in the bootloader's mapping of physical
-//! memory, so a heap block is physically contiguous and its physical address is its virtual
-//! address minus the mapping's offset. Buffers the driver is handed that are not (or that
-//! span discontiguous frames) are bounced through such a block.
+//! DMA memory comes from the kernel's DMA region (physically contiguous, see
+//! [`mm::dma_alloc`]). Buffers the driver is handed that span discontiguous frames are bounced
+//! through such a block.
 
-use alloc::alloc::{Layout, alloc_zeroed, dealloc};
+use alloc::alloc::Layout;
 use core::ptr::NonNull;
 
 use virtio_drivers::transport::pci::PciTransport;
@@ -19,9 +18,6 @@ use crate::mm;
 
 /// Device numbers on one PCI bus.
 const DEVICES_PER_BUS: u8 = 32;
-/// Physical addresses the bootloader's mapping always covers (the first 4 GiB, MMIO holes
-/// included); BARs above it are not reachable yet.
-const MAPPED_PHYSICAL_END: u64 = 1 << 32;
 
 /// `virtio-drivers`' view of the kernel.
 pub struct KernelHal;
@@ -30,11 +26,10 @@ fn dma_layout(pages: usize) -> Option<Layout> {
     Layout::from_size_align(pages.checked_mul(PAGE_SIZE)?, PAGE_SIZE).ok()
 }
 
-/// The physical address of `len` bytes at `virt`, if they are heap memory and contiguous.
+/// The physical address of `len` bytes at `virt`, if they are physically contiguous.
 fn contiguous_phys(virt: u64, len: usize) -> Option<u64> {
-    let phys = mm::virt_to_phys(virt)?;
-    let last = virt.checked_add(len.saturating_sub(1) as u64)?;
-    (mm::virt_to_phys(last)? == phys + (last - virt)).then_some(phys)
+    let (phys, run) = mm::physical_run(virt, len)?;
+    (run >= len).then_some(phys)
 }
 
 // SAFETY: `dma_alloc` returns zeroed, page-aligned, exclusively owned heap blocks whose
@@ -42,26 +37,25 @@ fn contiguous_phys(virt: u64, len: usize) -> Option<u64> {
 // the physical address of memory that stays valid until `unshare`, bouncing when needed.
 unsafe impl Hal for KernelHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
-        let block = dma_layout(pages)
-            // SAFETY: the layout has a non-zero size (virtio-drivers never asks for 0 pages).
-            .and_then(|layout| NonNull::new(unsafe { alloc_zeroed(layout) }));
-        match block.and_then(|block| Some((contiguous_phys(block.as_ptr() as u64, pages * PAGE_SIZE)?, block))) {
-            Some((phys, block)) => (phys, block),
-            None => panic!("out of memory for {pages} pages of virtio DMA memory"),
+        // The trait cannot fail; the region is sized for the devices Cella drives.
+        match dma_layout(pages).and_then(mm::dma_alloc) {
+            Some(block) => block,
+            None => panic!("the DMA region has no room for {pages} pages"),
         }
     }
 
     unsafe fn dma_dealloc(_paddr: PhysAddr, vaddr: NonNull<u8>, pages: usize) -> i32 {
         if let Some(layout) = dma_layout(pages) {
             // SAFETY: per the trait contract, `vaddr` came from `dma_alloc(pages)`.
-            unsafe { dealloc(vaddr.as_ptr(), layout) };
+            unsafe { mm::dma_dealloc(vaddr, layout) };
         }
         0
     }
 
-    unsafe fn mmio_phys_to_virt(paddr: PhysAddr, _size: usize) -> NonNull<u8> {
-        // Callers only reach here with BARs checked by `usable_bars` to lie in the mapping.
-        NonNull::new(mm::phys_to_virt(paddr) as *mut u8).unwrap_or(NonNull::dangling())
+    unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
+        // Below 4 GiB this is arithmetic; above, `map_mmio` maps a range once and finds it
+        // again on later calls.
+        mm::map_mmio(paddr, size as u64).unwrap_or(NonNull::dangling())
     }
 
     unsafe fn share(buffer: NonNull<[u8]>, direction: BufferDirection) -> PhysAddr {
@@ -84,7 +78,7 @@ unsafe impl Hal for KernelHal {
         if contiguous_phys(virt, buffer.len()) == Some(paddr) {
             return;
         }
-        // A bounce block from `share`: it lies in the physical mapping at `paddr`.
+        // A bounce block from `share`: it lies in the DMA region, in the physical mapping.
         let bounce = mm::phys_to_virt(paddr) as *mut u8;
         if direction != BufferDirection::DriverToDevice {
             // SAFETY: the bounce block holds `buffer.len()` bytes and `buffer` is valid for
@@ -99,13 +93,14 @@ unsafe impl Hal for KernelHal {
     }
 }
 
-/// Whether every memory BAR of the device lies where the kernel can reach it.
+/// Whether the device's memory BARs can be mapped: each one is mapped now, so that
+/// virtio-drivers' later lookups cannot fail.
 fn usable_bars(root: &mut PciRoot<PortAccess>, function: DeviceFunction) -> bool {
     let Ok(bars) = root.bars(function) else {
         return false;
     };
     bars.iter().flatten().all(|bar| match bar {
-        BarInfo::Memory { address, size, .. } => address.checked_add(*size).is_some_and(|end| end <= MAPPED_PHYSICAL_END),
+        BarInfo::Memory { address, size, .. } => *size == 0 || mm::map_mmio(*address, *size).is_some(),
         BarInfo::IO { .. } => true,
     })
 }
@@ -122,7 +117,7 @@ pub fn find(kind: DeviceType) -> alloc::vec::Vec<PciTransport> {
         .collect();
     for function in candidates {
         if !usable_bars(&mut root, function) {
-            log::warn!("virtio {kind:?} at {function}: a BAR lies above 4 GiB, which is not mapped yet");
+            log::warn!("virtio {kind:?} at {function}: cannot map its registers");
             continue;
         }
         match PciTransport::new::<KernelHal, _>(&mut root, function) {

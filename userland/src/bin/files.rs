@@ -2,7 +2,7 @@
 //!
 //! `ls DIR` (sorted `kind name size` lines), `cat PATH`, `write PATH TEXT`, `append PATH TEXT`,
 //! `mkdir PATH`, `rm PATH` (a file, or a directory tree), `mv FROM TO`, `ln -s TARGET PATH`,
-//! `ln FROM TO`, `big PATH MIB` (writes MIB MiB of a deterministic pattern and prints its
+//! `ln FROM TO` (`ln -s` paths are relative to the first preopened directory), `big PATH MIB` (writes MIB MiB of a deterministic pattern and prints its
 //! checksum), `sum PATH` (prints the checksum of a file).
 //!
 //! Errors are printed as `error: OP: MESSAGE` and make the exit status 1, after the rest ran.
@@ -18,6 +18,8 @@ fn fnv(hash: &mut u64, bytes: &[u8]) {
 }
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+/// The first preopened directory's fd, where wasi-libc's preopens start.
+const FIRST_PREOPEN: u32 = 3;
 
 fn run(op: &[String]) -> std::io::Result<()> {
     let arg = |i: usize| op.get(i).map(String::as_str).unwrap_or("");
@@ -58,7 +60,13 @@ fn run(op: &[String]) -> std::io::Result<()> {
             }
         }
         "mv" => fs::rename(arg(1), arg(2))?,
-        "ln" if arg(1) == "-s" => std::os::wasi::fs::symlink_path(arg(2), arg(3))?,
+        "ln" if arg(1) == "-s" => {
+            // std's symlink for WASI is unstable: call preview1 directly, relative to the
+            // first preopened directory (fd 3).
+            // SAFETY: a plain call with two string arguments.
+            unsafe { wasi::path_symlink(arg(2), FIRST_PREOPEN, arg(3)) }
+                .map_err(|e| std::io::Error::from_raw_os_error(i32::from(e.raw())))?
+        }
         "ln" => fs::hard_link(arg(1), arg(2))?,
         "big" => {
             let mib: usize = arg(2).parse().unwrap_or(1);

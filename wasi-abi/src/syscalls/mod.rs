@@ -14,12 +14,12 @@ mod path;
 mod poll;
 mod proc;
 mod random;
+mod sock;
 
 #[cfg(test)]
 mod tests;
 
 use crate::ctx::WasiCtx;
-use crate::errno::Errno;
 use crate::memory::GuestMemory;
 use crate::outcome::{Outcome, Trap};
 use crate::platform::Platform;
@@ -39,6 +39,7 @@ use self::path::{
 use self::poll::poll_oneoff;
 use self::proc::{proc_exit, proc_raise, sched_yield};
 use self::random::random_get;
+use self::sock::{sock_accept, sock_recv, sock_send, sock_shutdown};
 
 /// The import module name programs use for these functions.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -126,7 +127,7 @@ macro_rules! call {
     };
     ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*), nosys) => {{
         let _ = ($ctx, $mem, $($param),*);
-        Outcome::Return(Errno::Nosys)
+        Outcome::Return($crate::errno::Errno::Nosys)
     }};
 }
 
@@ -235,15 +236,15 @@ syscall_table! {
     proc_raise(sig: u32);
     sched_yield();
     random_get(buf: u32, buf_len: u32);
-    sock_accept(fd: u32, flags: u32, fd_out: u32) => nosys;
+    sock_accept(fd: u32, flags: u32, fd_out: u32);
     sock_recv(
         fd: u32, ri_data: u32, ri_data_len: u32, ri_flags: u32,
         ro_datalen_out: u32, ro_flags_out: u32
-    ) => nosys;
+    );
     sock_send(
         fd: u32, si_data: u32, si_data_len: u32, si_flags: u32, so_datalen_out: u32
-    ) => nosys;
-    sock_shutdown(fd: u32, how: u32) => nosys;
+    );
+    sock_shutdown(fd: u32, how: u32);
 }
 
 /// The index in [`FUNCTIONS`] of the function called `name`, for resolving imports.

@@ -5,6 +5,7 @@
 # programs on first use (a few minutes), then boot them under BIOS and UEFI.
 set -euo pipefail
 cd "$(dirname "$0")"
-boot/setup.sh
+# --with-c: clang and wasi-libc, for the C test programs in userland/c.
+boot/setup.sh --with-c
 # Everything but the image builder, which needs RUSTC_BOOTSTRAP and is built by the runner.
 cargo test --workspace --exclude cella-image "$@"

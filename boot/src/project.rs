@@ -15,6 +15,8 @@ use std::time::SystemTime;
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
 /// The Rust target of userland programs.
 const USERLAND_TARGET: &str = "wasm32-wasip1";
+/// The C compiler for userland/c (wasi-libc's sysroot is /usr on Debian).
+const CLANG: &str = "clang";
 
 /// Paths of a built system.
 #[derive(Debug, Clone)]
@@ -103,8 +105,13 @@ impl Project {
     }
 
     /// If `program` names a program of this repository (`userland/NAME.wasm` with a source
-    /// `userland/src/bin/NAME.rs`), builds it when missing or older than its sources.
+    /// `userland/src/bin/NAME.rs` or `userland/c/NAME.c`), builds it when missing or older
+    /// than its sources.
     pub fn refresh_userland(&self, program: &Path) -> Result<(), String> {
+        if let Some(source) = self.c_source(program) {
+            let fresh = modified(program).is_some_and(|built| modified(&source).is_some_and(|s| built >= s));
+            return if fresh { Ok(()) } else { self.build_c(&source) };
+        }
         let Some(name) = self.userland_name(program) else {
             return Ok(());
         };
@@ -116,9 +123,58 @@ impl Project {
         self.build_userland(Some(&name))
     }
 
-    /// Builds every userland program into `userland/NAME.wasm`.
+    /// Builds every userland program into `userland/NAME.wasm`: the Rust ones, and the C ones
+    /// when clang is installed (`boot/setup.sh --with-c`).
     pub fn build_all_userland(&self) -> Result<(), String> {
-        self.build_userland(None)
+        self.build_userland(None)?;
+        let Ok(sources) = fs::read_dir(self.root.join("userland/c")) else {
+            return Ok(());
+        };
+        if Command::new(CLANG).arg("--version").output().is_err() {
+            eprintln!("cella: clang not found: the C programs in userland/c are not built (boot/setup.sh --with-c)");
+            return Ok(());
+        }
+        for source in sources.flatten().map(|e| e.path()) {
+            if source.extension() == Some(OsStr::new("c")) {
+                self.build_c(&source)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `userland/c/NAME.c` if `program` is `userland/NAME.wasm` and that source exists.
+    fn c_source(&self, program: &Path) -> Option<PathBuf> {
+        let dir = program.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })?;
+        let userland = fs::canonicalize(self.root.join("userland")).ok()?;
+        if fs::canonicalize(dir).ok()? != userland || program.extension() != Some(OsStr::new("wasm")) {
+            return None;
+        }
+        let source = userland.join("c").join(program.file_stem()?).with_extension("c");
+        source.exists().then_some(source)
+    }
+
+    /// Compiles a C program with clang and wasi-libc (Debian's `wasi-libc` package).
+    fn build_c(&self, source: &Path) -> Result<(), String> {
+        let name = source.file_stem().and_then(OsStr::to_str).unwrap_or("program");
+        let userland = self.root.join("userland");
+        let temp = userland.join(format!(".{name}.wasm.{}", std::process::id()));
+        let output = Command::new(CLANG)
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Werror", "-o"])
+            .arg(&temp)
+            .arg(source)
+            .output()
+            .map_err(|_| {
+                format!("building {} needs clang and wasi-libc: run boot/setup.sh --with-c", source.display())
+            })?;
+        if !output.status.success() {
+            let _ = fs::remove_file(&temp);
+            return Err(format!(
+                "compiling {} failed (boot/setup.sh --with-c installs clang and wasi-libc):\n{}",
+                source.display(),
+                String::from_utf8_lossy(&output.stderr).trim_end()
+            ));
+        }
+        fs::rename(&temp, userland.join(format!("{name}.wasm"))).map_err(|e| format!("cannot write userland/{name}.wasm: {e}"))
     }
 
     fn userland_name(&self, program: &Path) -> Option<String> {

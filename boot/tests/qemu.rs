@@ -2,111 +2,13 @@
 //! (what `./qemu.sh` runs) and checks a userland program's stdout, stderr and exit status.
 //! Every run has a timeout, enforced by the runner and again here.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The runner's own `--timeout` for a test run.
-const RUN_TIMEOUT_SECS: u64 = 120;
-/// Backstop in case the runner itself hangs.
-const HARNESS_TIMEOUT: Duration = Duration::from_secs(RUN_TIMEOUT_SECS + 60);
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("boot/ has a parent").to_path_buf()
-}
-
-fn program(name: &str) -> String {
-    root().join("userland").join(format!("{name}.wasm")).display().to_string()
-}
-
-/// Builds the kernel, both images and every userland program once for all tests.
-fn setup() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let status = Command::new(env!("CARGO_BIN_EXE_cella"))
-            .arg("--setup")
-            .env("CELLA_ROOT", root())
-            .status()
-            .expect("cannot start the runner");
-        assert!(status.success(), "cella --setup failed: {status}");
-    });
-}
-
-#[derive(Debug)]
-struct Run {
-    status: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl Run {
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
-/// Runs `cella ARGS` with `stdin` as its standard input.
-fn cella_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-    setup();
-    let timeout = RUN_TIMEOUT_SECS.to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cella"))
-        .args(["--timeout", &timeout])
-        .args(args)
-        .env("CELLA_ROOT", root())
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start the runner");
-    let started = Instant::now();
-    let mut input = child.stdin.take().expect("stdin piped");
-    let stdin = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        // The guest may end without reading everything: ignore a broken pipe.
-        let _ = input.write_all(&stdin);
-    });
-    let mut out = child.stdout.take().expect("stdout piped");
-    let mut err = child.stderr.take().expect("stderr piped");
-    let reader = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        out.read_to_end(&mut bytes).map(|_| bytes)
-    });
-    let err_reader = thread::spawn(move || {
-        let mut text = String::new();
-        err.read_to_string(&mut text).map(|_| text)
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > HARNESS_TIMEOUT {
-            let _ = child.kill();
-            panic!("the runner did not finish within {HARNESS_TIMEOUT:?}: {args:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = started.elapsed();
-    writer.join().expect("stdin writer");
-    Run {
-        status: status.code().unwrap_or(-1),
-        stdout: reader.join().expect("stdout reader").expect("read stdout"),
-        stderr: err_reader.join().expect("stderr reader").expect("read stderr"),
-        elapsed,
-    }
-}
-
-fn cella(args: &[&str]) -> Run {
-    cella_with(args, b"", &[])
-}
-
-fn assert_ok(run: &Run) {
-    assert_eq!(run.status, 0, "{run:?}");
-}
+use common::{assert_ok, cella, cella_with, program, root, setup};
 
 #[test]
 fn hello_bios_prints_only_the_programs_output() {
@@ -386,6 +288,11 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
     let small: u64 = small.stdout().trim().parse().expect("MiB");
     let large: u64 = large.stdout().trim().parse().expect("MiB");
     assert!(small < 128 && large > small, "128M gave {small} MiB, 512M gave {large} MiB");
+    // Nearly all of the RAM reaches the program: the kernel keeps a few MiB for itself.
+    let run = cella(&["-m", "1G", &program("alloc"), "max"]);
+    assert_ok(&run);
+    let gig: u64 = run.stdout().trim().parse().expect("MiB");
+    assert!(gig >= 960, "-m 1G gave the program only {gig} MiB");
 
     // Allocating more than the machine has: Rust aborts (a trap), the kernel survives.
     let run = cella(&["-m", "128M", &program("alloc"), "1000"]);

@@ -3,7 +3,7 @@
 //! `ls DIR` (sorted `kind name size` lines), `cat PATH`, `write PATH TEXT`, `append PATH TEXT`,
 //! `mkdir PATH`, `rm PATH` (a file, or a directory tree), `mv FROM TO`, `ln -s TARGET PATH`,
 //! `ln FROM TO` (`ln -s` paths are relative to the first preopened directory), `big PATH MIB` (writes MIB MiB of a deterministic pattern and prints its
-//! checksum), `sum PATH` (prints the checksum of a file).
+//! checksum), `sum PATH` (prints the checksum of a file), `abort` (traps).
 //!
 //! Errors are printed as `error: OP: MESSAGE` and make the exit status 1, after the rest ran.
 use std::fs;
@@ -95,6 +95,8 @@ fn run(op: &[String]) -> std::io::Result<()> {
             }
             println!("{hash:016x}");
         }
+        // Ends the program with a trap, after the operations before it took effect.
+        "abort" => std::process::abort(),
         other => {
             eprintln!("files: unknown operation `{other}`");
             std::process::exit(2);

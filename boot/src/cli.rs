@@ -2,6 +2,7 @@
 //! program and its arguments, which are passed through untouched.
 
 use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -67,6 +68,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Run QEMU with `-icount shift=0`.
     pub icount: bool,
+    /// Make the kernel fail on purpose (for the tests of fault reporting).
+    pub inject_fault: Option<cella_proto::InjectedFault>,
 }
 
 /// A command-line error: one sentence saying what is wrong and what to do.
@@ -89,6 +92,7 @@ pub fn parse(
         uefi: false,
         timeout: None,
         icount: false,
+        inject_fault: None,
     };
     let program = loop {
         let Some(arg) = args.next() else {
@@ -125,6 +129,15 @@ pub fn parse(
             "-v" | "--verbose" => options.verbose = true,
             "--uefi" => options.uefi = true,
             "--icount" => options.icount = true,
+            // Not in --help: a test hook, documented in the README's Tests section.
+            "--inject-kernel-fault" => {
+                let kind = value("panic, page-fault or stack-overflow")?;
+                options.inject_fault = Some(
+                    cella_proto::InjectedFault::from_name(kind.as_bytes()).ok_or_else(|| {
+                        UsageError("--inject-kernel-fault takes panic, page-fault or stack-overflow".into())
+                    })?,
+                );
+            }
             "-m" | "--memory" => {
                 let size = value("a size such as 512M or 1G")?;
                 options.memory = parse_memory(&size)?;

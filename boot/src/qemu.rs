@@ -99,6 +99,7 @@ fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Fa
         host_link: true,
         verbose: options.verbose,
         preopens: trees.map(|t| t.preopens.clone()).unwrap_or_default(),
+        inject_fault: options.inject_fault,
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(

@@ -317,3 +317,20 @@ fn the_image_booted_without_a_program_shows_a_banner_and_halts() {
     // isa-debug-exit: value 0 ends QEMU with status 1.
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
+
+#[test]
+fn kernel_failures_are_reported_with_status_71_not_hangs() {
+    for (kind, words) in [
+        ("panic", "kernel panic at"),
+        ("page-fault", "page fault"),
+        ("stack-overflow", "kernel stack overflow"),
+    ] {
+        let run = cella(&["--inject-kernel-fault", kind, &program("hello")]);
+        assert_eq!(run.status, 71, "{kind}: {run:?}");
+        assert!(run.stderr.contains("the Cella kernel failed") && run.stderr.contains(words), "{kind}: {}", run.stderr);
+        assert_eq!(run.stdout, b"", "{kind}");
+    }
+    let run = cella(&["--uefi", "--inject-kernel-fault", "page-fault", &program("hello")]);
+    assert_eq!(run.status, 71, "{run:?}");
+    assert!(run.stderr.contains("page fault"), "{}", run.stderr);
+}

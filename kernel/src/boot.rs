@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
-use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, RunConfig};
+use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
 use wasi_abi::{DirHandle, Vfs};
 
 use crate::arch::{self, cpu};
@@ -76,6 +76,9 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Ok(preopens) => preopens.unwrap_or_default(),
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
     };
+    if let Some(fault) = config.inject_fault {
+        inject(fault);
+    }
     log_memory("before the program");
     let exit = crate::wasm::run(&program, &config, preopens);
     drop(program);
@@ -87,6 +90,24 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         write_back(&vfs, &config);
     }
     console::finish(&exit)
+}
+
+/// Fails on purpose, as the runner's `--inject-kernel-fault` asks: the tests check that each
+/// failure is reported with status 71 instead of hanging, rebooting or triple-faulting.
+fn inject(fault: InjectedFault) {
+    log::warn!("injecting a kernel fault: {}", fault.name());
+    match fault {
+        InjectedFault::Panic => panic!("injected by --inject-kernel-fault"),
+        InjectedFault::PageFault => cpu::read_unmapped(),
+        InjectedFault::StackOverflow => {
+            #[allow(unconditional_recursion, reason = "overflowing the stack is the point")]
+            fn recurse(depth: u64) -> u64 {
+                // black_box keeps the recursion from becoming a loop.
+                core::hint::black_box(depth).wrapping_add(recurse(core::hint::black_box(depth + 1)))
+            }
+            recurse(0);
+        }
+    }
 }
 
 /// Unpacks the `--dir` trees into the VFS and opens the preopened directories.

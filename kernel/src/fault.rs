@@ -123,10 +123,11 @@ pub fn cpu_exception(frame: &InterruptFrame) -> ! {
     if frame.vector == vector::DOUBLE_FAULT {
         let top = STACK_TOP.load(Ordering::Relaxed);
         let size = STACK_SIZE.load(Ordering::Relaxed);
-        // The guard page is the page below the stack; RSP near or under the bottom means
-        // the stack ran out.
-        let bottom = top.saturating_sub(size);
-        if frame.rsp < bottom.saturating_add(4096) && frame.rsp >= bottom.saturating_sub(8192) {
+        // The stack ran out if RSP is in the stack's range (the bootloader may round its
+        // size up) and the slot the failed push aimed at is unmapped: the guard page.
+        let in_stack = frame.rsp <= top && top - frame.rsp <= size.saturating_mul(2);
+        let guard = mm::is_mapped(frame.rsp.wrapping_sub(8)) == Some(false);
+        if in_stack && guard {
             let _ = write!(
                 message,
                 " - kernel stack overflow ({} KiB stack)",

@@ -231,6 +231,39 @@ pub struct RunConfig {
     pub verbose: bool,
     /// Preopened directories, in fd order (3, 4, ...).
     pub preopens: Vec<Preopen>,
+    /// A kernel failure to provoke before the program runs, to test fault reporting.
+    pub inject_fault: Option<InjectedFault>,
+}
+
+/// Kernel failures the tests provoke on purpose, to check that each is reported (status 71
+/// and a message) rather than hanging or rebooting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InjectedFault {
+    /// A Rust panic in the kernel.
+    Panic,
+    /// A read of an unmapped address: a page fault.
+    PageFault,
+    /// Unbounded recursion: a double fault on the kernel stack's guard page.
+    StackOverflow,
+}
+
+impl InjectedFault {
+    /// Every kind, with its name on the command line and in the configuration.
+    pub const ALL: [(InjectedFault, &'static str); 3] = [
+        (InjectedFault::Panic, "panic"),
+        (InjectedFault::PageFault, "page-fault"),
+        (InjectedFault::StackOverflow, "stack-overflow"),
+    ];
+
+    /// The kind called `name`.
+    pub fn from_name(name: &[u8]) -> Option<InjectedFault> {
+        Self::ALL.iter().find(|(_, n)| n.as_bytes() == name).map(|(kind, _)| *kind)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(kind, _)| *kind == self).map_or("", |(_, name)| name)
+    }
 }
 
 /// Why a configuration could not be encoded or decoded.
@@ -251,6 +284,7 @@ const REC_ENV: u8 = b'e';
 const REC_HOST_LINK: u8 = b'l';
 const REC_VERBOSE: u8 = b'v';
 const REC_PREOPEN: u8 = b'p';
+const REC_FAULT: u8 = b'f';
 
 impl RunConfig {
     /// Encodes the configuration as NUL-terminated records, each `kind byte, ':', bytes`.
@@ -287,6 +321,9 @@ impl RunConfig {
             bytes.extend_from_slice(&preopen.guest);
             record(REC_PREOPEN, &bytes)?;
         }
+        if let Some(fault) = self.inject_fault {
+            record(REC_FAULT, fault.name().as_bytes())?;
+        }
         Ok(out)
     }
 
@@ -305,6 +342,9 @@ impl RunConfig {
                 [REC_HOST_LINK, b':'] => config.host_link = true,
                 [REC_VERBOSE, b':'] => config.verbose = true,
                 [REC_PREOPEN, b':', rest @ ..] => config.preopens.push(decode_preopen(rest)?),
+                [REC_FAULT, b':', name @ ..] => {
+                    config.inject_fault = Some(InjectedFault::from_name(name).ok_or(ConfigError::UnknownRecord)?);
+                }
                 _ => return Err(ConfigError::UnknownRecord),
             }
         }
@@ -403,6 +443,7 @@ mod tests {
                 Preopen { guest: b"/".to_vec(), root: 0, subpath: Vec::new() },
                 Preopen { guest: b"data:1::x".to_vec(), root: 7, subpath: b"a:b/c".to_vec() },
             ],
+            inject_fault: Some(InjectedFault::StackOverflow),
         };
         let bytes = config.encode().unwrap();
         assert_eq!(RunConfig::decode(&bytes).unwrap(), config);

@@ -143,3 +143,16 @@ pub fn halt_forever() -> ! {
         x86_64::instructions::hlt();
     }
 }
+
+/// An address no mapping covers: in the lower half, below where anything is placed.
+const UNMAPPED_ADDRESS: u64 = 0x0000_0000_0000_0010;
+
+/// Reads from an unmapped address, to provoke a page fault (a test of fault reporting).
+pub fn read_unmapped() {
+    // SAFETY: the load faults before anything is read; the page-fault handler reports it and
+    // never returns here. No Rust reference is formed to the address.
+    unsafe {
+        asm!("mov {tmp}, qword ptr [{address}]", address = in(reg) UNMAPPED_ADDRESS, tmp = out(reg) _,
+             options(nostack, readonly));
+    }
+}

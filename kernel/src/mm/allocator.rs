@@ -582,6 +582,11 @@ impl Memory {
     }
 }
 
+/// Whether `virt` is mapped (`None` if the allocator's state is out of reach).
+pub fn is_mapped(virt: u64) -> Option<bool> {
+    with_memory(|memory| memory.tables.translate(virt).is_some())
+}
+
 /// Where physical address `phys` appears in the bootloader's mapping of physical memory
 /// (all RAM, and the first 4 GiB).
 pub fn phys_to_virt(phys: u64) -> u64 {

@@ -10,7 +10,7 @@ use crate::ctx::WasiCtx;
 use crate::errno::Errno;
 use crate::fdtable::FdObject;
 use crate::memory::{GuestArray, GuestMemory};
-use crate::outcome::SysResult;
+use crate::outcome::{Fault, SysResult};
 use crate::platform::Platform;
 use crate::types::{
     Advice, Fdflags, Fdstat, Filesize, Fstflags, Iovec, PrestatDir, Rights, Timestamp, Whence,
@@ -40,6 +40,37 @@ fn count(done: usize, len: u32) -> u32 {
     u32::try_from(done).map_or(len, |done| done.min(len))
 }
 
+/// Moves data through the non-empty iovecs of `array` in order, as `readv`/`writev` do:
+/// `transfer(mem, iovec, total)` moves one (given the bytes moved so far) and says how many
+/// bytes it moved. A short transfer ends the call; an error is returned only if nothing has
+/// moved yet (otherwise the next call reports it), while a trap always ends the call.
+/// Returns the bytes moved.
+fn each_iovec(
+    mem: &mut GuestMemory<'_>,
+    array: GuestArray<Iovec>,
+    mut transfer: impl FnMut(&mut GuestMemory<'_>, Iovec, u32) -> SysResult<usize>,
+) -> SysResult<u32> {
+    let mut total: u32 = 0;
+    for ptr in array.ptrs() {
+        let iovec = mem.read::<Iovec>(ptr)?;
+        if iovec.buf_len == 0 {
+            continue;
+        }
+        match transfer(mem, iovec, total) {
+            Ok(done) => {
+                let done = count(done, iovec.buf_len);
+                total = total.saturating_add(done);
+                if done < iovec.buf_len {
+                    break;
+                }
+            }
+            Err(Fault::Errno(_)) if total > 0 => break,
+            Err(fault) => return Err(fault),
+        }
+    }
+    Ok(total)
+}
+
 /// Writes the iovecs' contents to `fd` in order; stores the number of bytes written.
 pub fn fd_write<P: Platform>(
     ctx: &mut WasiCtx<P>,
@@ -54,26 +85,10 @@ pub fn fd_write<P: Platform>(
     let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nwritten_out)?;
-    let mut total: u32 = 0;
-    for ptr in array.ptrs() {
-        let iovec = mem.read::<Iovec>(ptr)?;
-        if iovec.buf_len == 0 {
-            continue;
-        }
-        let data = mem.slice(iovec.buf, iovec.buf_len)?;
-        match file.write(&mut ctx.platform, data) {
-            Ok(done) => {
-                let done = count(done, iovec.buf_len);
-                total = total.saturating_add(done);
-                if done < iovec.buf_len {
-                    break;
-                }
-            }
-            // An error after some data went out is reported by the next call, as `writev` does.
-            Err(errno) if total == 0 => return Err(errno.into()),
-            Err(_) => break,
-        }
-    }
+    let platform = &mut ctx.platform;
+    let total = each_iovec(mem, array, |mem, iovec, _| {
+        Ok(file.write(platform, mem.slice(iovec.buf, iovec.buf_len)?)?)
+    })?;
     mem.write(nwritten_out, &total)?;
     Ok(())
 }
@@ -95,28 +110,12 @@ pub fn fd_read<P: Platform>(
     let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nread_out)?;
-    let mut total: u32 = 0;
-    let mut first = true;
-    for ptr in array.ptrs() {
-        let iovec = mem.read::<Iovec>(ptr)?;
-        if iovec.buf_len == 0 {
-            continue;
-        }
+    let platform = &mut ctx.platform;
+    let total = each_iovec(mem, array, |mem, iovec, total| {
+        // Only the first read may wait; later ones take what is there.
         let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
-        let result = file.read(&mut ctx.platform, buf, nonblocking || !first);
-        let was_first = core::mem::replace(&mut first, false);
-        match result {
-            Ok(done) => {
-                let done = count(done, iovec.buf_len);
-                total = total.saturating_add(done);
-                if done < iovec.buf_len {
-                    break;
-                }
-            }
-            Err(errno) if was_first => return Err(errno.into()),
-            Err(_) => break,
-        }
-    }
+        Ok(file.read(platform, buf, nonblocking || total > 0)?)
+    })?;
     mem.write(nread_out, &total)?;
     Ok(())
 }
@@ -200,26 +199,10 @@ pub fn fd_pread<P: Platform>(
     let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nread_out)?;
-    let mut total: u32 = 0;
-    for ptr in array.ptrs() {
-        let iovec = mem.read::<Iovec>(ptr)?;
-        if iovec.buf_len == 0 {
-            continue;
-        }
+    let total = each_iovec(mem, array, |mem, iovec, total| {
         let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
-        let position = offset.saturating_add(total.into());
-        match file.read_at(buf, position) {
-            Ok(done) => {
-                let done = count(done, iovec.buf_len);
-                total = total.saturating_add(done);
-                if done < iovec.buf_len {
-                    break;
-                }
-            }
-            Err(errno) if total == 0 => return Err(errno.into()),
-            Err(_) => break,
-        }
-    }
+        Ok(file.read_at(buf, offset.saturating_add(total.into()))?)
+    })?;
     mem.write(nread_out, &total)?;
     Ok(())
 }
@@ -241,26 +224,11 @@ pub fn fd_pwrite<P: Platform>(
     let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nwritten_out)?;
-    let mut total: u32 = 0;
-    for ptr in array.ptrs() {
-        let iovec = mem.read::<Iovec>(ptr)?;
-        if iovec.buf_len == 0 {
-            continue;
-        }
+    let platform = &mut ctx.platform;
+    let total = each_iovec(mem, array, |mem, iovec, total| {
         let data = mem.slice(iovec.buf, iovec.buf_len)?;
-        let position = offset.saturating_add(total.into());
-        match file.write_at(&mut ctx.platform, data, position) {
-            Ok(done) => {
-                let done = count(done, iovec.buf_len);
-                total = total.saturating_add(done);
-                if done < iovec.buf_len {
-                    break;
-                }
-            }
-            Err(errno) if total == 0 => return Err(errno.into()),
-            Err(_) => break,
-        }
-    }
+        Ok(file.write_at(platform, data, offset.saturating_add(total.into()))?)
+    })?;
     mem.write(nwritten_out, &total)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `cella-image KERNEL OUT_DIR`: writes `OUT_DIR/bios.img` and `OUT_DIR/uefi.img`, each a
-//! bootable disk holding the kernel ELF and nothing else. Programs never go into the image:
+//! bootable disk holding the kernel ELF and nothing else, made by `bootloader` and then
+//! compacted (see [`compact`]). Programs never go into the image:
 //! the runner hands them to the kernel per run through QEMU's fw_cfg.
 //!
 //! Each image is written beside its final name and renamed into place, so a runner that
@@ -9,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bootloader::{BiosBoot, BootConfig, UefiBoot};
+
+mod compact;
 
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -39,6 +42,7 @@ fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
         .set_boot_config(&config)
         .create_disk_image(&temp)
         .map_err(|e| format!("cannot build the BIOS image: {e:#}"))?;
+    compact::bios(&temp).map_err(|e| format!("cannot compact the BIOS image: {e}"))?;
     rename(&temp, &bios)?;
 
     let uefi = out_dir.join("uefi.img");
@@ -47,6 +51,7 @@ fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
         .set_boot_config(&config)
         .create_disk_image(&temp)
         .map_err(|e| format!("cannot build the UEFI image: {e:#}"))?;
+    compact::uefi(&temp).map_err(|e| format!("cannot compact the UEFI image: {e}"))?;
     rename(&temp, &uefi)
 }
 

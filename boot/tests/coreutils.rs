@@ -87,7 +87,12 @@ fn is_recent_date(date: &str) -> bool {
 fn ls_lists_operands_directories_and_long_format() {
     let scratch = sample("ls");
     let run = run_in(&scratch, "ls", &["-1a", "/d/sub", "/d/a.txt", "/d/nope"], b"");
-    expect(&run, 2, "/d/a.txt\n\n/d/sub:\n.\n..\n.dot\nc.txt\nup\n", "ls: cannot access '/d/nope': No such file or directory\n");
+    expect(
+        &run,
+        2,
+        "/d/a.txt\n\n/d/sub:\n.\n..\n.dot\nc.txt\nup\n",
+        "ls: cannot access '/d/nope': No such file or directory\n",
+    );
 
     let long = Scratch::new("coreutils-ls-long");
     let tree = long.path("tree");
@@ -124,7 +129,12 @@ fn ls_lists_operands_directories_and_long_format() {
 fn cat_numbers_lines_and_copies_binary_files_and_stdin() {
     let scratch = sample("cat");
     let run = run_in(&scratch, "cat", &["-n", "/d/a.txt", "-", "/d/b.txt"], b"in\n");
-    expect(&run, 0, "     1\talpha\n     2\tbeta\n     3\tgamma\n     4\tAlpha beta\n     5\tin\n     6\tx\n     7\ty", "");
+    expect(
+        &run,
+        0,
+        "     1\talpha\n     2\tbeta\n     3\tgamma\n     4\tAlpha beta\n     5\tin\n     6\tx\n     7\ty",
+        "",
+    );
 
     let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     fs::write(scratch.path("tree/bin"), &binary).unwrap();

@@ -37,7 +37,12 @@ impl Tool {
     /// values attached or separate (`-n5`, `-n 5`), options anywhere among the operands, `--`
     /// ending them and `-` being an operand. `flags` lists the letters that take no value,
     /// `valued` those that take one. Returns the options in order and the operands.
-    pub fn parse(&self, args: impl IntoIterator<Item = String>, flags: &str, valued: &str) -> (Vec<(char, String)>, Vec<String>) {
+    pub fn parse(
+        &self,
+        args: impl IntoIterator<Item = String>,
+        flags: &str,
+        valued: &str,
+    ) -> (Vec<(char, String)>, Vec<String>) {
         let mut options = Vec::new();
         let mut operands = Vec::new();
         let mut args = args.into_iter();
@@ -59,7 +64,8 @@ impl Tool {
                 } else if valued.contains(letter) {
                     let rest = &arg[at + letter.len_utf8()..];
                     let value = if rest.is_empty() {
-                        args.next().unwrap_or_else(|| self.usage_error(&format!("option requires an argument -- '{letter}'")))
+                        args.next()
+                            .unwrap_or_else(|| self.usage_error(&format!("option requires an argument -- '{letter}'")))
                     } else {
                         rest.to_string()
                     };
@@ -226,7 +232,8 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
         symlink(&target.to_string_lossy(), to)
     } else if meta.is_dir() {
         std::fs::create_dir(to)?;
-        let mut names: Vec<_> = std::fs::read_dir(from)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+        let mut names: Vec<_> =
+            std::fs::read_dir(from)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
         names.sort();
         names.iter().try_for_each(|name| copy_tree(&from.join(name), &to.join(name)))
     } else {

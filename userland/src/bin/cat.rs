@@ -16,7 +16,11 @@ struct Numbering {
 
 /// Copies `input` to `out`, numbering lines if `numbering` is given. Read errors come back
 /// as `Err(Ok(e))`, write errors as `Err(Err(e))`, so the caller can word them apart.
-fn copy(input: &mut dyn Read, out: &mut dyn Write, numbering: &mut Option<Numbering>) -> Result<(), Result<io::Error, io::Error>> {
+fn copy(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    numbering: &mut Option<Numbering>,
+) -> Result<(), Result<io::Error, io::Error>> {
     let mut buf = vec![0u8; BUFFER];
     loop {
         let n = match input.read(&mut buf) {

@@ -39,7 +39,9 @@ fn main() {
             Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => {
                 Err(format!("cannot copy a directory, '{source}', into itself, '{}'", target.display()))
             }
-            Ok(_) if same(Path::new(source), &target) => Err(format!("'{source}' and '{}' are the same file", target.display())),
+            Ok(_) if same(Path::new(source), &target) => {
+                Err(format!("'{source}' and '{}' are the same file", target.display()))
+            }
             Ok(meta) if meta.is_dir() || recursive => copy_tree(Path::new(source), &target)
                 .map_err(|e| format!("cannot copy '{source}' to '{}': {}", target.display(), describe(&e))),
             Ok(_) => fs::copy(source, &target)

@@ -36,7 +36,8 @@ struct Regex {
 
 impl Atom {
     fn matches(&self, byte: u8, ignore_case: bool) -> bool {
-        let candidates = if ignore_case { [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] } else { [byte, byte] };
+        let candidates =
+            if ignore_case { [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] } else { [byte, byte] };
         candidates.iter().any(|&b| match self {
             Atom::Byte(want) => *want == b,
             Atom::Any => b != b'\n',
@@ -80,13 +81,18 @@ impl Regex {
                     let mut ranges = Vec::new();
                     let mut first = true;
                     loop {
-                        let Some(&c) = pattern[..end].get(i) else { return Err("Unmatched [, [^, [:, [., or [=".into()) };
+                        let Some(&c) = pattern[..end].get(i) else {
+                            return Err("Unmatched [, [^, [:, [., or [=".into());
+                        };
                         i += 1;
                         if c == b']' && !first {
                             break;
                         }
                         first = false;
-                        if pattern.get(i) == Some(&b'-') && pattern.get(i + 1).is_some_and(|&h| h != b']') && i + 1 < end {
+                        if pattern.get(i) == Some(&b'-')
+                            && pattern.get(i + 1).is_some_and(|&h| h != b']')
+                            && i + 1 < end
+                        {
                             ranges.push((c, pattern[i + 1]));
                             i += 2;
                         } else {
@@ -133,7 +139,9 @@ enum Matcher {
 impl Matcher {
     fn is_match(&self, line: &[u8]) -> bool {
         match self {
-            Matcher::Fixed(needle, false) => needle.is_empty() || line.windows(needle.len()).any(|w| w == needle.as_slice()),
+            Matcher::Fixed(needle, false) => {
+                needle.is_empty() || line.windows(needle.len()).any(|w| w == needle.as_slice())
+            }
             Matcher::Fixed(needle, true) => {
                 needle.is_empty() || line.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
             }
@@ -277,5 +285,11 @@ fn main() {
         }
     }
     let _ = out.flush();
-    std::process::exit(if errors && !(options.quiet && matched) { 2 } else if matched { 0 } else { 1 });
+    std::process::exit(if errors && !(options.quiet && matched) {
+        2
+    } else if matched {
+        0
+    } else {
+        1
+    });
 }

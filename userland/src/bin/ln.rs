@@ -30,7 +30,8 @@ fn main() {
             let _ = fs::remove_file(&link);
         }
         let result = if symbolic {
-            symlink(target, &link).map_err(|e| format!("failed to create symbolic link '{}': {}", link.display(), describe(&e)))
+            symlink(target, &link)
+                .map_err(|e| format!("failed to create symbolic link '{}': {}", link.display(), describe(&e)))
         } else if let Err(e) = fs::symlink_metadata(target) {
             Err(format!("failed to access '{target}': {}", describe(&e)))
         } else {

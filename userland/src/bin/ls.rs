@@ -86,7 +86,15 @@ fn print(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
         match &entry.long {
             None => writeln!(out, "{}", entry.name)?,
             Some(l) => {
-                write!(out, "{} {:>links_width$} {:>size_width$} {} {}", l.mode, l.links, l.size, date(l.mtime_secs, now), entry.name)?;
+                write!(
+                    out,
+                    "{} {:>links_width$} {:>size_width$} {} {}",
+                    l.mode,
+                    l.links,
+                    l.size,
+                    date(l.mtime_secs, now),
+                    entry.name
+                )?;
                 match &l.target {
                     Some(target) => writeln!(out, " -> {target}")?,
                     None => writeln!(out)?,
@@ -147,7 +155,11 @@ fn main() {
     let mut dirs = Vec::new();
     for operand in &operands {
         // Without -l a symlink operand is followed, as GNU does; with -l it is shown itself.
-        let meta = if long { fs::symlink_metadata(operand) } else { fs::metadata(operand).or_else(|_| fs::symlink_metadata(operand)) };
+        let meta = if long {
+            fs::symlink_metadata(operand)
+        } else {
+            fs::metadata(operand).or_else(|_| fs::symlink_metadata(operand))
+        };
         match meta {
             Ok(meta) if meta.is_dir() && !(long && meta.file_type().is_symlink()) => dirs.push(operand.clone()),
             Ok(_) => files.push(operand.clone()),
@@ -185,7 +197,8 @@ fn main() {
             continue;
         };
         if headers {
-            result = result.and_then(|()| if first { Ok(()) } else { writeln!(out) }).and_then(|()| writeln!(out, "{dir}:"));
+            result =
+                result.and_then(|()| if first { Ok(()) } else { writeln!(out) }).and_then(|()| writeln!(out, "{dir}:"));
         }
         first = false;
         result = result.and_then(|()| print(&mut out, &entries));

@@ -46,7 +46,8 @@ fn main() {
             Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => {
                 Err(format!("cannot move '{source}' to a subdirectory of itself, '{}'", target.display()))
             }
-            Ok(_) => move_one(source, &target).map_err(|e| format!("cannot move '{source}' to '{}': {}", target.display(), describe(&e))),
+            Ok(_) => move_one(source, &target)
+                .map_err(|e| format!("cannot move '{source}' to '{}': {}", target.display(), describe(&e))),
         };
         if let Err(message) = result {
             TOOL.warn(&message);

@@ -54,7 +54,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         // A leading `-` followed by a digit or point is a negative number, not an option.
-        let is_option = arg.len() > 1 && arg.starts_with('-') && !arg[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.');
+        let is_option =
+            arg.len() > 1 && arg.starts_with('-') && !arg[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.');
         if !is_option || !operands.is_empty() {
             operands.push(arg);
         } else if arg == "--" {
@@ -96,7 +97,8 @@ fn main() {
     }
     let shown = first.digits.max(increment.digits);
     let scale = shown.max(last.digits);
-    let (Some(mut value), Some(step), Some(end)) = (first.scaled(scale), increment.scaled(scale), last.scaled(scale)) else {
+    let (Some(mut value), Some(step), Some(end)) = (first.scaled(scale), increment.scaled(scale), last.scaled(scale))
+    else {
         TOOL.warn("numbers too large");
         std::process::exit(1);
     };

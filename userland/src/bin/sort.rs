@@ -73,7 +73,10 @@ fn main() {
         all.dedup_by(|a, b| key(a, b) == Ordering::Equal);
     }
     let mut out = BufWriter::new(io::stdout().lock());
-    let result = all.iter().try_for_each(|line| out.write_all(line).and_then(|()| out.write_all(b"\n"))).and_then(|()| out.flush());
+    let result = all
+        .iter()
+        .try_for_each(|line| out.write_all(line).and_then(|()| out.write_all(b"\n")))
+        .and_then(|()| out.flush());
     if let Err(e) = result {
         TOOL.warn(&format!("write failed: {}", describe(&e)));
         std::process::exit(2);

@@ -19,7 +19,11 @@ fn main() {
         if !exists && no_create {
             continue;
         }
-        let result = if exists { Ok(()) } else { OpenOptions::new().write(true).create(true).truncate(false).open(name).map(drop) };
+        let result = if exists {
+            Ok(())
+        } else {
+            OpenOptions::new().write(true).create(true).truncate(false).open(name).map(drop)
+        };
         if let Err(e) = result.and_then(|()| touch_now(Path::new(name))) {
             TOOL.warn(&format!("cannot touch '{name}': {}", describe(&e)));
             status = 1;

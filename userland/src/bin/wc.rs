@@ -84,7 +84,8 @@ fn main() {
     let mut total = Counts::default();
     let mut status = 0;
     for name in &operands {
-        let result = if name == "-" { count(&mut io::stdin().lock()) } else { open(name).and_then(|mut f| count(&mut f)) };
+        let result =
+            if name == "-" { count(&mut io::stdin().lock()) } else { open(name).and_then(|mut f| count(&mut f)) };
         match result {
             Ok(counts) => {
                 total.lines += counts.lines;

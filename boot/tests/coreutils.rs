@@ -164,8 +164,13 @@ fn wc_counts_with_gnu_columns_and_a_total() {
     let scratch = sample("wc");
     let run = run_in(&scratch, "wc", &["/d/a.txt", "/d/b.txt"], b"");
     expect(&run, 0, " 4  5 28 /d/a.txt\n 1  2  3 /d/b.txt\n 5  7 31 total\n", "");
-    let run = run_in(&scratch, "wc", &["-l", "-c", "-", "/d/nope"], b"one two\nthree\n");
-    expect(&run, 1, "      2      14 -\n      2      14 total\n", "wc: /d/nope: No such file or directory\n");
+    let run = run_in(&scratch, "wc", &["-l", "-c", "-", "/d/nope", "/d/sub"], b"one two\nthree\n");
+    expect(
+        &run,
+        1,
+        "      2      14 -\n      0       0 /d/sub\n      2      14 total\n",
+        "wc: /d/nope: No such file or directory\nwc: /d/sub: Is a directory\n",
+    );
     let run = run_in(&scratch, "wc", &["-w", "/d/a.txt"], b"");
     expect(&run, 0, "5 /d/a.txt\n", "");
 }
@@ -206,15 +211,15 @@ fn grep_matches_regexes_and_fixed_strings_with_its_options() {
     expect(&run, 0, "1:alpha\n2:beta\n", "");
     let run = run_in(&scratch, "grep", &["-ic", "alpha", "/d/a.txt", "/d/b.txt", "/d/nope"], b"");
     expect(&run, 2, "/d/a.txt:2\n/d/b.txt:0\n", "grep: /d/nope: No such file or directory\n");
-    let run = bare("grep", &["-v", "-F", "a.", "-"], b"a.b\naxb\nc\n");
-    expect(&run, 0, "axb\nc\n", "");
+    let run = bare("grep", &["-v", "-F", "-e", "a.", "-e", "c", "-"], b"a.b\naxb\nc\n");
+    expect(&run, 0, "axb\n", "");
     // Recursive, in name order, not following symlinks (`link`, `sub/up`).
     let run = run_in(&scratch, "grep", &["-rn", "e", "/d"], b"");
     expect(&run, 0, "/d/a.txt:2:beta\n/d/a.txt:4:Alpha beta\n/d/sub/c.txt:1:deep\n", "");
     let run = run_in(&scratch, "grep", &["z.*", "/d/a.txt"], b"");
     expect(&run, 1, "", "");
     let run = bare("grep", &["-z", "x"], b"");
-    expect(&run, 2, "", "grep: invalid option -- 'z' (usage: grep [-cFilnqrv] PATTERN [FILE]...)\n");
+    expect(&run, 2, "", "grep: invalid option -- 'z' (usage: grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...)\n");
 }
 
 #[test]

@@ -224,14 +224,18 @@ pub fn after_lines(bytes: &[u8], n: usize) -> usize {
 }
 
 /// Copies `from` to `to` recursively: files by content, directories entry by entry, and
-/// symbolic links as links (as `cp -r` does). `to` must not exist yet, unless it is a file.
+/// symbolic links as links (as `cp -r` does), merging into directories that exist.
 pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(from)?;
         symlink(&target.to_string_lossy(), to)
     } else if meta.is_dir() {
-        std::fs::create_dir(to)?;
+        // Into a directory that is already there, copy what is inside, as GNU cp does.
+        match std::fs::create_dir(to) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && to.is_dir() => {}
+            other => other?,
+        }
         let mut names: Vec<_> =
             std::fs::read_dir(from)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
         names.sort();

@@ -1,5 +1,6 @@
-//! `grep [-cFilnqrv] PATTERN [FILE]...`: prints the lines of each FILE (`-` or none: stdin;
-//! with `-r` and none: the current directory, recursively) that match PATTERN. Patterns are
+//! `grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...`: prints the lines of each FILE (`-`
+//! or none: stdin; with `-r` and none: the current directory, recursively) that match
+//! PATTERN (or any `-e PATTERN`). Patterns are
 //! a subset of POSIX basic regular expressions — `.`, `*`, `^`, `$`, `[...]`/`[^...]`
 //! classes with ranges, `\` quoting the next character — or fixed strings with `-F`.
 //! `-i` ignores case, `-v` selects non-matching lines, `-n` numbers them, `-c` counts them,
@@ -11,7 +12,8 @@ use std::path::Path;
 
 use cella_userland::{Tool, describe, lines, read_input};
 
-const TOOL: Tool = Tool { name: "grep", usage: "grep [-cFilnqrv] PATTERN [FILE]...", usage_status: 2 };
+const TOOL: Tool =
+    Tool { name: "grep", usage: "grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...", usage_status: 2 };
 
 /// What one position of a pattern matches.
 enum Atom {
@@ -160,10 +162,10 @@ struct Options {
 }
 
 /// Searches one input; returns whether a line was selected.
-fn search(matcher: &Matcher, data: &[u8], name: &str, o: &Options, out: &mut impl Write) -> io::Result<bool> {
+fn search(matchers: &[Matcher], data: &[u8], name: &str, o: &Options, out: &mut impl Write) -> io::Result<bool> {
     let mut selected = 0u64;
     for (number, line) in lines(data).into_iter().enumerate() {
-        if matcher.is_match(line) == o.invert {
+        if matchers.iter().any(|m| m.is_match(line)) == o.invert {
             continue;
         }
         selected += 1;
@@ -217,24 +219,28 @@ fn walk(dir: &Path, shown: &str, found: &mut Vec<(String, String)>, errors: &mut
 }
 
 fn main() {
-    let (flags, mut operands) = TOOL.parse(std::env::args().skip(1), "cFilnqrv", "");
+    let (flags, mut operands) = TOOL.parse(std::env::args().skip(1), "cFilnqrv", "e");
     let has = |letter: char| flags.iter().any(|(f, _)| *f == letter);
-    if operands.is_empty() {
-        TOOL.usage_error("no pattern given");
+    let mut patterns: Vec<String> = flags.iter().filter(|(f, _)| *f == 'e').map(|(_, p)| p.clone()).collect();
+    if patterns.is_empty() {
+        if operands.is_empty() {
+            TOOL.usage_error("no pattern given");
+        }
+        patterns.push(operands.remove(0));
     }
-    let pattern = operands.remove(0);
-    let matcher = if has('F') {
-        let needle = if has('i') { pattern.to_ascii_lowercase() } else { pattern.clone() };
-        Matcher::Fixed(needle.into_bytes(), has('i'))
-    } else {
-        match Regex::compile(pattern.as_bytes(), has('i')) {
-            Ok(regex) => Matcher::Regex(regex),
-            Err(message) => {
+    let matchers: Vec<Matcher> = patterns
+        .iter()
+        .map(|pattern| {
+            if has('F') {
+                let needle = if has('i') { pattern.to_ascii_lowercase() } else { pattern.clone() };
+                return Matcher::Fixed(needle.into_bytes(), has('i'));
+            }
+            Regex::compile(pattern.as_bytes(), has('i')).map(Matcher::Regex).unwrap_or_else(|message| {
                 TOOL.warn(&message);
                 std::process::exit(2);
-            }
-        }
-    };
+            })
+        })
+        .collect();
     let recursive = has('r');
     let mut errors = false;
     // (path to read, name shown)
@@ -273,7 +279,7 @@ fn main() {
                 continue;
             }
         };
-        match search(&matcher, &data, shown, &options, &mut out) {
+        match search(&matchers, &data, shown, &options, &mut out) {
             Ok(found) => matched |= found,
             Err(e) => {
                 TOOL.warn(&format!("write error: {}", describe(&e)));

@@ -15,6 +15,7 @@ const TOOL: Tool = Tool { name: "ls", usage: "ls [-1al] [FILE]...", usage_status
 /// GNU shows the year instead of the time for dates more than half a Gregorian year away.
 const HALF_YEAR_SECS: i64 = 31_556_952 / 2;
 const NANOS_PER_SEC: u64 = 1_000_000_000;
+const SECS_PER_DAY: i64 = 86_400;
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// One line of output: the name shown and, with `-l`, what is known about it.
@@ -67,8 +68,8 @@ fn civil(days: i64) -> (i64, usize, i64) {
 
 /// `Nov 25 08:40` for recent dates, `Sep  9  2001` for others, as GNU's default style.
 fn date(secs: i64, now: i64) -> String {
-    let (year, month, day) = civil(secs.div_euclid(86_400));
-    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil(secs.div_euclid(SECS_PER_DAY));
+    let of_day = secs.rem_euclid(SECS_PER_DAY);
     let month = MONTHS[month - 1];
     if secs > now - HALF_YEAR_SECS && secs <= now + HALF_YEAR_SECS {
         format!("{month} {day:>2} {:02}:{:02}", of_day / 3600, of_day / 60 % 60)

@@ -96,6 +96,10 @@ fn main() {
             Err(e) => {
                 TOOL.warn(&format!("{name}: {}", describe(&e)));
                 status = 1;
+                // GNU still prints a line of zeros for a directory.
+                if std::fs::metadata(name).is_ok_and(|m| m.is_dir()) {
+                    print(Counts::default(), Some(name));
+                }
             }
         }
     }

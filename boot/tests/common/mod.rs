@@ -2,6 +2,7 @@
 //! (what `./qemu.sh` runs) with a timeout, capturing its status and output.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -108,3 +109,29 @@ pub fn assert_ok(run: &Run) {
     assert_eq!(run.status, 0, "{run:?}");
 }
 
+/// A scratch host directory, removed on drop.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!("cella-test-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create scratch dir");
+        Scratch(path)
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.0.join(relative)
+    }
+
+    /// `HOST::GUEST` for `--dir`, HOST being `relative` inside the scratch directory.
+    pub fn arg(&self, relative: &str, guest: &str) -> String {
+        format!("{}::{guest}", self.path(relative).display())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,263 @@
+//! Helpers shared by the coreutils in `src/bin/`: GNU-style option parsing, error messages
+//! that read like GNU's, and the few preview1 calls std does not expose on stable Rust
+//! (symlinks, `stat` with link counts, setting times on any path), resolved through the
+//! preopened directories.
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// What a tool tells the option parser about itself.
+pub struct Tool {
+    /// The name errors start with (`ls: ...`).
+    pub name: &'static str,
+    /// The one-line synopsis shown after a bad option.
+    pub usage: &'static str,
+    /// GNU's exit status for a bad command line (2 for `ls`, `grep`, `sort`; 1 for most).
+    pub usage_status: i32,
+}
+
+impl Tool {
+    /// Reports a bad command line on one line and exits with the tool's usage status.
+    pub fn usage_error(&self, message: &str) -> ! {
+        eprintln!("{}: {message} (usage: {})", self.name, self.usage);
+        std::process::exit(self.usage_status)
+    }
+
+    /// Prints `NAME: MESSAGE` on stderr and exits with status 1.
+    pub fn fail(&self, message: &str) -> ! {
+        self.warn(message);
+        std::process::exit(1)
+    }
+
+    /// Prints `NAME: MESSAGE` on stderr.
+    pub fn warn(&self, message: &str) {
+        eprintln!("{}: {message}", self.name);
+    }
+
+    /// Parses `args` (without argv[0]) the way GNU getopt does: clustered flags (`-la`), option
+    /// values attached or separate (`-n5`, `-n 5`), options anywhere among the operands, `--`
+    /// ending them and `-` being an operand. `flags` lists the letters that take no value,
+    /// `valued` those that take one. Returns the options in order and the operands.
+    pub fn parse(
+        &self,
+        args: impl IntoIterator<Item = String>,
+        flags: &str,
+        valued: &str,
+    ) -> (Vec<(char, String)>, Vec<String>) {
+        let mut options = Vec::new();
+        let mut operands = Vec::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "--" {
+                operands.extend(args.by_ref());
+                break;
+            }
+            if arg.starts_with("--") {
+                self.usage_error(&format!("unrecognized option '{arg}'"));
+            }
+            if arg.len() < 2 || !arg.starts_with('-') {
+                operands.push(arg);
+                continue;
+            }
+            for (at, letter) in arg.char_indices().skip(1) {
+                if flags.contains(letter) {
+                    options.push((letter, String::new()));
+                } else if valued.contains(letter) {
+                    let rest = &arg[at + letter.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        args.next()
+                            .unwrap_or_else(|| self.usage_error(&format!("option requires an argument -- '{letter}'")))
+                    } else {
+                        rest.to_string()
+                    };
+                    options.push((letter, value));
+                    break;
+                } else {
+                    self.usage_error(&format!("invalid option -- '{letter}'"));
+                }
+            }
+        }
+        (options, operands)
+    }
+}
+
+/// An I/O error as GNU tools word it: `No such file or directory`, without std's
+/// ` (os error 44)` suffix.
+pub fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Turns a preview1 errno into an `io::Error` carrying it.
+fn io_error(errno: wasi::Errno) -> io::Error {
+    io::Error::from_raw_os_error(i32::from(errno.raw()))
+}
+
+/// The preopened directories: their fds and normalised names (`/data`; `.` becomes empty).
+fn preopens() -> Vec<(wasi::Fd, PathBuf)> {
+    /// wasi-libc numbers preopens from fd 3 up, without gaps.
+    const FIRST_PREOPEN: wasi::Fd = 3;
+    let mut found = Vec::new();
+    for fd in FIRST_PREOPEN.. {
+        // SAFETY: a plain call; it writes only the returned value.
+        let Ok(prestat) = (unsafe { wasi::fd_prestat_get(fd) }) else { break };
+        if prestat.tag != wasi::PREOPENTYPE_DIR.raw() {
+            continue;
+        }
+        // SAFETY: the tag says the union holds the `dir` variant.
+        let len = unsafe { prestat.u.dir.pr_name_len };
+        let mut name = vec![0u8; len];
+        // SAFETY: `name` is a writable buffer of exactly the length the kernel reported.
+        if unsafe { wasi::fd_prestat_dir_name(fd, name.as_mut_ptr(), len) }.is_err() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&name).trim_end_matches('\0').to_string();
+        found.push((fd, normalise(Path::new(&name))));
+    }
+    found
+}
+
+/// `path` made absolute against the current directory, with `.` and `..` folded lexically.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for component in path.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// The preopened directory holding `path` (the longest matching name) and the path relative
+/// to it, as preview1's `path_*` calls want it. Relative paths are taken from the current
+/// directory (wasi-libc's, `/` unless the program changed it).
+pub fn resolve(path: &Path) -> io::Result<(wasi::Fd, String)> {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let absolute = normalise(&cwd.join(path));
+    let (fd, prefix) = preopens()
+        .into_iter()
+        .filter(|(_, name)| absolute.starts_with(name))
+        .max_by_key(|(_, name)| name.components().count())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+    let relative = absolute.strip_prefix(&prefix).map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
+    let mut relative = relative.to_string_lossy().into_owned();
+    if relative.is_empty() {
+        relative.push('.');
+    }
+    // A trailing slash asks for a directory; keep it as the caller wrote it.
+    if path.to_string_lossy().ends_with('/') && relative != "." {
+        relative.push('/');
+    }
+    Ok((fd, relative))
+}
+
+/// Creates a symbolic link at `link` whose contents are `target` (`ln -s TARGET LINK`).
+pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
+    let (fd, relative) = resolve(link)?;
+    // SAFETY: a plain call with two string arguments.
+    unsafe { wasi::path_symlink(target, fd, &relative) }.map_err(io_error)
+}
+
+/// The preview1 `filestat` of `path`, following a final symlink if `follow`: unlike std's
+/// `Metadata` it has the link count.
+pub fn stat(path: &Path, follow: bool) -> io::Result<wasi::Filestat> {
+    let (fd, relative) = resolve(path)?;
+    let flags = if follow { wasi::LOOKUPFLAGS_SYMLINK_FOLLOW } else { 0 };
+    // SAFETY: a plain call with a string argument; it writes only the returned value.
+    unsafe { wasi::path_filestat_get(fd, flags, &relative) }.map_err(io_error)
+}
+
+/// Sets the access and modification times of `path` (a file or a directory) to now.
+pub fn touch_now(path: &Path) -> io::Result<()> {
+    let (fd, relative) = resolve(path)?;
+    let now = wasi::FSTFLAGS_ATIM_NOW | wasi::FSTFLAGS_MTIM_NOW;
+    // SAFETY: a plain call with a string argument.
+    unsafe { wasi::path_filestat_set_times(fd, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, &relative, 0, 0, now) }
+        .map_err(io_error)
+}
+
+/// Opens file `name` for reading; a directory is refused with `EISDIR`, as Linux's `read`
+/// would (preview1 reports `EBADF` for reading a directory fd, which reads badly).
+pub fn open(name: &str) -> io::Result<std::fs::File> {
+    /// preview1's `EISDIR`.
+    const EISDIR: i32 = 31;
+    let file = std::fs::File::open(name)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::from_raw_os_error(EISDIR));
+    }
+    Ok(file)
+}
+
+/// Reads all of `name` (`-` is stdin), for the tools that read whole inputs.
+pub fn read_input(name: &str) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    if name == "-" {
+        io::stdin().lock().read_to_end(&mut bytes)?;
+    } else {
+        open(name)?.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// Splits `bytes` into lines without their `\n`; a last line without one still counts.
+pub fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        lines.pop();
+    }
+    lines
+}
+
+/// The offset just past the first `n` lines of `bytes` (all of it if it has fewer).
+pub fn after_lines(bytes: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(n - 1).map_or(bytes.len(), |(at, _)| at + 1)
+}
+
+/// Copies `from` to `to` recursively: files by content, directories entry by entry, and
+/// symbolic links as links (as `cp -r` does), merging into directories that exist.
+pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    let meta = std::fs::symlink_metadata(from)?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(from)?;
+        symlink(&target.to_string_lossy(), to)
+    } else if meta.is_dir() {
+        // Into a directory that is already there, copy what is inside, as GNU cp does.
+        match std::fs::create_dir(to) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && to.is_dir() => {}
+            other => other?,
+        }
+        let mut names: Vec<_> =
+            std::fs::read_dir(from)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+        names.sort();
+        names.iter().try_for_each(|name| copy_tree(&from.join(name), &to.join(name)))
+    } else {
+        std::fs::copy(from, to).map(drop)
+    }
+}
+
+/// Where `mv`/`cp`/`ln` put `source` when the destination operand is `dest`: inside it if it
+/// is an existing directory (following a symlink), else `dest` itself.
+pub fn destination(source: &str, dest: &str) -> PathBuf {
+    if std::fs::metadata(dest).is_ok_and(|m| m.is_dir()) {
+        let base = Path::new(source.trim_end_matches('/')).file_name().unwrap_or_default();
+        Path::new(dest).join(base)
+    } else {
+        PathBuf::from(dest)
+    }
+}
+
+/// Whether `inner` is `outer` or lies under it, comparing the paths lexically.
+pub fn is_within(inner: &Path, outer: &Path) -> bool {
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    normalise(&cwd.join(inner)).starts_with(normalise(&cwd.join(outer)))
+}

@@ -134,7 +134,10 @@ pub fn parse(
                 let kind = value("panic, page-fault or stack-overflow")?;
                 options.inject_fault = Some(
                     cella_proto::InjectedFault::from_name(kind.as_bytes()).ok_or_else(|| {
-                        UsageError("--inject-kernel-fault takes panic, page-fault or stack-overflow".into())
+                        UsageError(
+                            "--inject-kernel-fault takes panic, page-fault or stack-overflow"
+                                .into(),
+                        )
                     })?,
                 );
             }
@@ -187,7 +190,10 @@ fn parse_memory(size: &OsString) -> Result<String, UsageError> {
         "T" | "TB" | "TIB" => 40,
         _ => return Err(bad()),
     };
-    let bytes = number.checked_shl(shift).filter(|b| b >> shift == number).ok_or_else(bad)?;
+    let bytes = number
+        .checked_shl(shift)
+        .filter(|b| b >> shift == number)
+        .ok_or_else(bad)?;
     const MIN_MEMORY: u64 = 64 << 20;
     if bytes < MIN_MEMORY {
         return Err(bad());
@@ -206,7 +212,11 @@ fn parse_timeout(seconds: &OsString) -> Result<Duration, UsageError> {
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
-        .ok_or_else(|| UsageError(format!("bad timeout `{text}`: give a positive number of seconds")))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "bad timeout `{text}`: give a positive number of seconds"
+            ))
+        })
 }
 
 /// `NAME=VALUE` as given, or `NAME` completed from the host (`None` if the host lacks it).
@@ -260,16 +270,38 @@ mod tests {
 
     #[test]
     fn env_values_keep_spaces_quotes_and_newlines_and_names_copy_from_the_host() {
-        let o = options(&["--env", "A=two words", "--env=B=it's \"q\"\nx", "--env", "HOME", "--env", "UNSET", "p.wasm"]);
-        assert_eq!(o.env, ["A=two words", "B=it's \"q\"\nx", "HOME=/root"].map(OsString::from));
+        let o = options(&[
+            "--env",
+            "A=two words",
+            "--env=B=it's \"q\"\nx",
+            "--env",
+            "HOME",
+            "--env",
+            "UNSET",
+            "p.wasm",
+        ]);
+        assert_eq!(
+            o.env,
+            ["A=two words", "B=it's \"q\"\nx", "HOME=/root"].map(OsString::from)
+        );
         assert!(run(&["--env", "=x", "p.wasm"]).is_err());
     }
 
     #[test]
     fn dirs_keep_their_order_and_guest_names() {
         let o = options(&["--dir", "out::/", "--dir=.", "p.wasm"]);
-        let dirs: Vec<_> = o.dirs.iter().map(|d| (d.host.clone(), d.guest.clone())).collect();
-        assert_eq!(dirs, [(PathBuf::from("out"), OsString::from("/")), (PathBuf::from("."), OsString::from("."))]);
+        let dirs: Vec<_> = o
+            .dirs
+            .iter()
+            .map(|d| (d.host.clone(), d.guest.clone()))
+            .collect();
+        assert_eq!(
+            dirs,
+            [
+                (PathBuf::from("out"), OsString::from("/")),
+                (PathBuf::from("."), OsString::from("."))
+            ]
+        );
         assert!(run(&["--dir"]).is_err());
     }
 
@@ -285,21 +317,33 @@ mod tests {
 
     #[test]
     fn timeouts_must_be_positive_seconds() {
-        assert_eq!(options(&["--timeout", "2.5", "p.wasm"]).timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            options(&["--timeout", "2.5", "p.wasm"]).timeout,
+            Some(Duration::from_millis(2500))
+        );
         for bad in ["0", "-1", "soon", "inf", "NaN"] {
-            assert!(run(&["--timeout", bad, "p.wasm"]).is_err(), "{bad} accepted");
+            assert!(
+                run(&["--timeout", bad, "p.wasm"]).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 
     #[test]
     fn bad_command_lines_say_what_to_do() {
         let UsageError(message) = run(&["--frobnicate", "p.wasm"]).unwrap_err();
-        assert!(message.contains("--frobnicate") && message.contains("--help"), "{message}");
+        assert!(
+            message.contains("--frobnicate") && message.contains("--help"),
+            "{message}"
+        );
         let UsageError(message) = run(&[]).unwrap_err();
         assert!(message.contains("no program"), "{message}");
         assert!(run(&["--timeout"]).is_err());
         assert_eq!(run(&["-h", "p.wasm"]), Ok(Command::Help));
         assert_eq!(run(&["--setup"]), Ok(Command::Setup));
-        assert_eq!(options(&["--", "-odd.wasm", "x"]).program, PathBuf::from("-odd.wasm"));
+        assert_eq!(
+            options(&["--", "-odd.wasm", "x"]).program,
+            PathBuf::from("-odd.wasm")
+        );
     }
 }

@@ -39,7 +39,10 @@ impl DirSpec {
                 host: PathBuf::from(OsString::from_vec(bytes[..at].to_vec())),
                 guest: OsString::from_vec(bytes[at + 2..].to_vec()),
             },
-            None => DirSpec { host: PathBuf::from(value), guest: value.clone() },
+            None => DirSpec {
+                host: PathBuf::from(value),
+                guest: value.clone(),
+            },
         }
     }
 }
@@ -110,19 +113,43 @@ pub fn pack(specs: &[DirSpec]) -> Result<Trees, String> {
     for (index, host) in root_paths.into_iter().enumerate() {
         let mut skipped = BTreeSet::new();
         let mut links = HashMap::new();
-        pack_tree(&mut writer, &host, Path::new(""), index, &mut skipped, &mut links)?;
+        pack_tree(
+            &mut writer,
+            &host,
+            Path::new(""),
+            index,
+            &mut skipped,
+            &mut links,
+        )?;
         roots.push(Root { host, skipped });
     }
-    Ok(Trees { archive: writer.finish(), preopens, roots })
+    Ok(Trees {
+        archive: writer.finish(),
+        preopens,
+        roots,
+    })
 }
 
 fn time(system: io::Result<SystemTime>) -> Time {
     match system.map(|t| t.duration_since(UNIX_EPOCH)) {
-        Ok(Ok(d)) => Time { secs: d.as_secs() as i64, nanos: d.subsec_nanos() },
+        Ok(Ok(d)) => Time {
+            secs: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        },
         Ok(Err(before)) => {
             let d = before.duration();
             let (secs, nanos) = (d.as_secs() as i64, d.subsec_nanos());
-            if nanos == 0 { Time { secs: -secs, nanos: 0 } } else { Time { secs: -secs - 1, nanos: 1_000_000_000 - nanos } }
+            if nanos == 0 {
+                Time {
+                    secs: -secs,
+                    nanos: 0,
+                }
+            } else {
+                Time {
+                    secs: -secs - 1,
+                    nanos: 1_000_000_000 - nanos,
+                }
+            }
         }
         Err(_) => Time::default(),
     }
@@ -147,7 +174,8 @@ fn pack_tree(
     links: &mut HashMap<(u64, u64), Vec<u8>>,
 ) -> Result<(), String> {
     let full = host.join(relative);
-    let meta = fs::symlink_metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
+    let meta =
+        fs::symlink_metadata(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
     let kind = meta.file_type();
     let path = archive_path(index, relative);
     let mut entry = Entry {
@@ -193,7 +221,10 @@ fn pack_tree(
         data = fs::read(&full).map_err(|e| format!("cannot read {}: {e}", full.display()))?;
         entry.data = &data;
     } else {
-        eprintln!("cella: warning: skipping {}: Cella has no sockets, devices or FIFOs", full.display());
+        eprintln!(
+            "cella: warning: skipping {}: Cella has no sockets, devices or FIFOs",
+            full.display()
+        );
         skipped.insert(relative.to_path_buf());
         return Ok(());
     }
@@ -203,23 +234,36 @@ fn pack_tree(
 
 /// Makes each root's host directory what `archive` (the kernel's write-back) says it is.
 pub fn write_back(roots: &[Root], archive: &[u8]) -> Result<(), String> {
-    let mut desired: Vec<BTreeMap<PathBuf, Entry<'_>>> = roots.iter().map(|_| BTreeMap::new()).collect();
+    let mut desired: Vec<BTreeMap<PathBuf, Entry<'_>>> =
+        roots.iter().map(|_| BTreeMap::new()).collect();
     for entry in Reader::new(archive) {
         let entry = entry.map_err(|e| format!("the write-back archive is damaged: {e}"))?;
         let text = entry.path.clone();
         let mut parts = text.splitn(2, |&b| b == b'/');
-        let index: Option<usize> = parts.next().and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
-        let relative = PathBuf::from(OsString::from_vec(parts.next().unwrap_or_default().to_vec()));
+        let index: Option<usize> = parts
+            .next()
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse().ok());
+        let relative = PathBuf::from(OsString::from_vec(
+            parts.next().unwrap_or_default().to_vec(),
+        ));
         match index.and_then(|i| desired.get_mut(i)) {
             Some(tree) => {
                 tree.insert(relative, entry);
             }
-            None => return Err(format!("the write-back archive names an unknown tree: {}", String::from_utf8_lossy(&text))),
+            None => {
+                return Err(format!(
+                    "the write-back archive names an unknown tree: {}",
+                    String::from_utf8_lossy(&text)
+                ));
+            }
         }
     }
     for (root, tree) in roots.iter().zip(&desired) {
         if tree.is_empty() {
-            return Err(format!("the write-back archive lacks {}: nothing was changed there", root.host.display()));
+            return Err(format!(
+                "the write-back archive lacks {}: nothing was changed there",
+                root.host.display()
+            ));
         }
         apply(root, tree)?;
     }
@@ -229,7 +273,9 @@ pub fn write_back(roots: &[Root], archive: &[u8]) -> Result<(), String> {
 /// Whether every directory between `root` and `path` (exclusive) is a real directory.
 fn parents_are_dirs(root: &Path, relative: &Path) -> bool {
     let mut current = root.to_path_buf();
-    let Some(parent) = relative.parent() else { return true };
+    let Some(parent) = relative.parent() else {
+        return true;
+    };
     for component in parent.components() {
         current.push(component);
         match fs::symlink_metadata(&current) {
@@ -263,7 +309,8 @@ fn system_time(time: Time) -> SystemTime {
     if time.secs >= 0 {
         UNIX_EPOCH + Duration::new(time.secs as u64, time.nanos)
     } else {
-        UNIX_EPOCH - Duration::from_secs(time.secs.unsigned_abs()) + Duration::from_nanos(u64::from(time.nanos))
+        UNIX_EPOCH - Duration::from_secs(time.secs.unsigned_abs())
+            + Duration::from_nanos(u64::from(time.nanos))
     }
 }
 
@@ -275,12 +322,19 @@ fn set_times(path: &Path, entry: &Entry<'_>) -> io::Result<()> {
 }
 
 fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String> {
-    let error = |path: &Path, e: io::Error| format!("write-back of {}: {e}", root.host.join(path).display());
+    let error = |path: &Path, e: io::Error| {
+        format!("write-back of {}: {e}", root.host.join(path).display())
+    };
     // 1. Remove what the program removed, or replaced by something of another kind.
     let mut existing = Vec::new();
     list(&root.host, Path::new(""), &mut existing);
     for relative in existing.iter().rev() {
-        if root.skipped.contains(relative) || root.skipped.iter().any(|s| s.starts_with(relative) && s != relative) {
+        if root.skipped.contains(relative)
+            || root
+                .skipped
+                .iter()
+                .any(|s| s.starts_with(relative) && s != relative)
+        {
             continue;
         }
         let full = root.host.join(relative);
@@ -297,7 +351,10 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
     for (relative, entry) in tree {
         let full = root.host.join(relative);
         if !parents_are_dirs(&root.host, relative) {
-            return Err(format!("write-back of {}: a parent is not a directory on the host", full.display()));
+            return Err(format!(
+                "write-back of {}: a parent is not a directory on the host",
+                full.display()
+            ));
         }
         match entry.kind {
             Kind::Dir => {
@@ -306,7 +363,8 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
                 }
             }
             Kind::File => {
-                let unchanged = fs::symlink_metadata(&full).is_ok_and(|m| m.is_file() && m.len() == entry.data.len() as u64)
+                let unchanged = fs::symlink_metadata(&full)
+                    .is_ok_and(|m| m.is_file() && m.len() == entry.data.len() as u64)
                     && fs::read(&full).is_ok_and(|old| old == entry.data);
                 if !unchanged {
                     // A hard-linked file is replaced, not written through, so its other host
@@ -353,7 +411,9 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
 
 /// Every path under `root/relative`, parents before children (no symlinks followed).
 fn list(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(root.join(relative)) else { return };
+    let Ok(entries) = fs::read_dir(root.join(relative)) else {
+        return;
+    };
     let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
     names.sort();
     for name in names {
@@ -373,7 +433,8 @@ mod tests {
 
     impl Scratch {
         fn new(name: &str) -> Scratch {
-            let path = std::env::temp_dir().join(format!("cella-dirs-{}-{name}", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("cella-dirs-{}-{name}", std::process::id()));
             let _ = fs::remove_dir_all(&path);
             fs::create_dir_all(&path).unwrap();
             Scratch(path)
@@ -387,13 +448,19 @@ mod tests {
     }
 
     fn spec(path: &Path, guest: &str) -> DirSpec {
-        DirSpec { host: path.to_path_buf(), guest: guest.into() }
+        DirSpec {
+            host: path.to_path_buf(),
+            guest: guest.into(),
+        }
     }
 
     #[test]
     fn specs_split_at_the_first_double_colon() {
         let s = DirSpec::parse(&"a/b::/data".into());
-        assert_eq!((s.host, s.guest), (PathBuf::from("a/b"), OsString::from("/data")));
+        assert_eq!(
+            (s.host, s.guest),
+            (PathBuf::from("a/b"), OsString::from("/data"))
+        );
         let s = DirSpec::parse(&".".into());
         assert_eq!((s.host, s.guest), (PathBuf::from("."), OsString::from(".")));
     }
@@ -446,7 +513,10 @@ mod tests {
             }
             writer.append(&entry);
         }
-        let new_time = Time { secs: 1_000_000_000, nanos: 42 };
+        let new_time = Time {
+            secs: 1_000_000_000,
+            nanos: 42,
+        };
         writer.append(&Entry {
             path: b"0/new dir".to_vec(),
             kind: Kind::Dir,
@@ -483,8 +553,17 @@ mod tests {
         let meta = fs::metadata(host.join("new dir/created")).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
         assert_eq!(meta.modified().unwrap(), system_time(new_time));
-        assert_eq!(fs::metadata(host.join("new dir")).unwrap().modified().unwrap(), system_time(new_time));
-        assert_eq!(fs::metadata(host.join("twin")).unwrap().ino(), fs::metadata(host.join("changed")).unwrap().ino());
+        assert_eq!(
+            fs::metadata(host.join("new dir"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            system_time(new_time)
+        );
+        assert_eq!(
+            fs::metadata(host.join("twin")).unwrap().ino(),
+            fs::metadata(host.join("changed")).unwrap().ino()
+        );
         // The symlink was replaced, and what it pointed at is untouched.
         assert!(fs::symlink_metadata(host.join("escape")).unwrap().is_file());
         assert_eq!(fs::read(scratch.0.join("outside")).unwrap(), b"precious");
@@ -499,7 +578,11 @@ mod tests {
         assert!(trees.roots[0].skipped.contains(Path::new("sock")));
         let before = fs::metadata(scratch.0.join("f")).unwrap().ino();
         write_back(&trees.roots, &trees.archive).unwrap();
-        assert_eq!(fs::metadata(scratch.0.join("f")).unwrap().ino(), before, "an unchanged file was rewritten");
+        assert_eq!(
+            fs::metadata(scratch.0.join("f")).unwrap().ino(),
+            before,
+            "an unchanged file was rewritten"
+        );
         assert!(scratch.0.join("sock").exists(), "the socket was removed");
         drop(socket);
     }

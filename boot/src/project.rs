@@ -37,9 +37,14 @@ pub struct Project {
 impl Project {
     /// The tree this runner was built from, or `$CELLA_ROOT` when set.
     pub fn locate(verbose: bool) -> Project {
-        let root = std::env::var_os("CELLA_ROOT").map(PathBuf::from).unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
-        });
+        let root = std::env::var_os("CELLA_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default()
+            });
         Project { root, verbose }
     }
 
@@ -50,7 +55,10 @@ impl Project {
 
     /// The kernel ELF as the kernel build leaves it.
     pub fn kernel_elf(&self) -> PathBuf {
-        self.root.join("target/kernel").join(KERNEL_TARGET).join("release/cella-kernel")
+        self.root
+            .join("target/kernel")
+            .join(KERNEL_TARGET)
+            .join("release/cella-kernel")
     }
 
     /// Builds the kernel (cargo decides whether anything changed) and, when the kernel is
@@ -62,14 +70,25 @@ impl Project {
         }
         self.cargo(
             "the kernel",
-            &["build", "--release", "-p", "cella-kernel", "--target", KERNEL_TARGET],
+            &[
+                "build",
+                "--release",
+                "-p",
+                "cella-kernel",
+                "--target",
+                KERNEL_TARGET,
+            ],
             &self.root.join("target/kernel"),
             &self.root.join("Cargo.toml"),
             &[],
         )?;
         let out = self.output_dir();
-        let images = Images { bios: out.join("bios.img"), uefi: out.join("uefi.img") };
-        let kernel_time = modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
+        let images = Images {
+            bios: out.join("bios.img"),
+            uefi: out.join("uefi.img"),
+        };
+        let kernel_time =
+            modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
         let fresh = [&images.bios, &images.uefi]
             .iter()
             .all(|image| modified(image).is_some_and(|time| time >= kernel_time));
@@ -83,7 +102,9 @@ impl Project {
         let target_dir = self.root.join("target/image-builder");
         let builder = target_dir.join("release/cella-image");
         if !builder.exists() {
-            eprintln!("cella: building the disk image builder (first run: this takes a minute or two)");
+            eprintln!(
+                "cella: building the disk image builder (first run: this takes a minute or two)"
+            );
         }
         // bootloader's build script compiles its stages with -Zbuild-std (TOOLCHAIN.md).
         self.cargo(
@@ -109,7 +130,8 @@ impl Project {
     /// than its sources.
     pub fn refresh_userland(&self, program: &Path) -> Result<(), String> {
         if let Some(source) = self.c_source(program) {
-            let fresh = modified(program).is_some_and(|built| modified(&source).is_some_and(|s| built >= s));
+            let fresh = modified(program)
+                .is_some_and(|built| modified(&source).is_some_and(|s| built >= s));
             return if fresh { Ok(()) } else { self.build_c(&source) };
         }
         let Some(name) = self.userland_name(program) else {
@@ -131,7 +153,9 @@ impl Project {
             return Ok(());
         };
         if Command::new(CLANG).arg("--version").output().is_err() {
-            eprintln!("cella: clang not found: the C programs in userland/c are not built (boot/setup.sh --with-c)");
+            eprintln!(
+                "cella: clang not found: the C programs in userland/c are not built (boot/setup.sh --with-c)"
+            );
             return Ok(());
         }
         for source in sources.flatten().map(|e| e.path()) {
@@ -144,27 +168,51 @@ impl Project {
 
     /// `userland/c/NAME.c` if `program` is `userland/NAME.wasm` and that source exists.
     fn c_source(&self, program: &Path) -> Option<PathBuf> {
-        let dir = program.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })?;
+        let dir = program.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })?;
         let userland = fs::canonicalize(self.root.join("userland")).ok()?;
-        if fs::canonicalize(dir).ok()? != userland || program.extension() != Some(OsStr::new("wasm")) {
+        if fs::canonicalize(dir).ok()? != userland
+            || program.extension() != Some(OsStr::new("wasm"))
+        {
             return None;
         }
-        let source = userland.join("c").join(program.file_stem()?).with_extension("c");
+        let source = userland
+            .join("c")
+            .join(program.file_stem()?)
+            .with_extension("c");
         source.exists().then_some(source)
     }
 
     /// Compiles a C program with clang and wasi-libc (Debian's `wasi-libc` package).
     fn build_c(&self, source: &Path) -> Result<(), String> {
-        let name = source.file_stem().and_then(OsStr::to_str).unwrap_or("program");
+        let name = source
+            .file_stem()
+            .and_then(OsStr::to_str)
+            .unwrap_or("program");
         let userland = self.root.join("userland");
         let temp = userland.join(format!(".{name}.wasm.{}", std::process::id()));
         let output = Command::new(CLANG)
-            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2", "-Wall", "-Werror", "-o"])
+            .args([
+                "--target=wasm32-wasi",
+                "--sysroot=/usr",
+                "-O2",
+                "-Wall",
+                "-Werror",
+                "-o",
+            ])
             .arg(&temp)
             .arg(source)
             .output()
             .map_err(|_| {
-                format!("building {} needs clang and wasi-libc: run boot/setup.sh --with-c", source.display())
+                format!(
+                    "building {} needs clang and wasi-libc: run boot/setup.sh --with-c",
+                    source.display()
+                )
             })?;
         if !output.status.success() {
             let _ = fs::remove_file(&temp);
@@ -174,17 +222,30 @@ impl Project {
                 String::from_utf8_lossy(&output.stderr).trim_end()
             ));
         }
-        fs::rename(&temp, userland.join(format!("{name}.wasm"))).map_err(|e| format!("cannot write userland/{name}.wasm: {e}"))
+        fs::rename(&temp, userland.join(format!("{name}.wasm")))
+            .map_err(|e| format!("cannot write userland/{name}.wasm: {e}"))
     }
 
     fn userland_name(&self, program: &Path) -> Option<String> {
-        let dir = program.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })?;
+        let dir = program.parent().map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })?;
         let userland = fs::canonicalize(self.root.join("userland")).ok()?;
-        if fs::canonicalize(dir).ok()? != userland || program.extension() != Some(OsStr::new("wasm")) {
+        if fs::canonicalize(dir).ok()? != userland
+            || program.extension() != Some(OsStr::new("wasm"))
+        {
             return None;
         }
         let name = program.file_stem()?.to_str()?.to_string();
-        userland.join("src/bin").join(format!("{name}.rs")).exists().then_some(name)
+        userland
+            .join("src/bin")
+            .join(format!("{name}.rs"))
+            .exists()
+            .then_some(name)
     }
 
     fn newest_userland_source(&self) -> Option<SystemTime> {
@@ -204,15 +265,25 @@ impl Project {
             Some(name) => args.extend(["--bin", name]),
             None => args.push("--bins"),
         }
-        self.cargo("userland", &args, &userland.join("target"), &userland.join("Cargo.toml"), &[])?;
-        let built = userland.join("target").join(USERLAND_TARGET).join("release");
+        self.cargo(
+            "userland",
+            &args,
+            &userland.join("target"),
+            &userland.join("Cargo.toml"),
+            &[],
+        )?;
+        let built = userland
+            .join("target")
+            .join(USERLAND_TARGET)
+            .join("release");
         let names: Vec<String> = match name {
             Some(name) => vec![name.to_string()],
             None => fs::read_dir(userland.join("src/bin"))
                 .map_err(|e| format!("cannot list userland/src/bin: {e}"))?
                 .filter_map(|entry| {
                     let path = entry.ok()?.path();
-                    (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(String::from))?
+                    (path.extension()? == "rs")
+                        .then(|| path.file_stem()?.to_str().map(String::from))?
                 })
                 .collect(),
         };
@@ -236,7 +307,8 @@ impl Project {
         manifest: &Path,
         env: &[(&str, &str)],
     ) -> Result<(), String> {
-        let mut command = Command::new(std::env::var_os("CELLA_CARGO").unwrap_or_else(|| "cargo".into()));
+        let mut command =
+            Command::new(std::env::var_os("CELLA_CARGO").unwrap_or_else(|| "cargo".into()));
         command
             .args(args)
             .arg("--manifest-path")
@@ -258,12 +330,16 @@ impl Project {
             command.arg("--quiet");
         }
         let status = command.status().map_err(|e| {
-            format!("cannot run cargo ({e}): install Rust with rustup (https://rustup.rs), then retry")
+            format!(
+                "cannot run cargo ({e}): install Rust with rustup (https://rustup.rs), then retry"
+            )
         })?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!("building {what} failed (see the cargo output above)"))
+            Err(format!(
+                "building {what} failed (see the cargo output above)"
+            ))
         }
     }
 }
@@ -273,7 +349,9 @@ fn modified(path: &Path) -> Option<SystemTime> {
 }
 
 fn newest_in(dir: &Path, newest: &mut Option<SystemTime>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

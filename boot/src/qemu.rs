@@ -15,8 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cella_proto::{
-    Decoder, Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, LINK_SYNC, RunConfig, WRITEBACK_HEADER,
-    WRITEBACK_MAGIC, WRITEBACK_SERIAL, status, to_guest, to_host,
+    Decoder, Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, LINK_SYNC, RunConfig,
+    WRITEBACK_HEADER, WRITEBACK_MAGIC, WRITEBACK_SERIAL, status, to_guest, to_host,
 };
 
 use crate::cli::{self, RunOptions};
@@ -30,8 +30,14 @@ const DEBUG_EXIT_DEVICE: &str = "isa-debug-exit,iobase=0xf4,iosize=0x04";
 /// Where Debian's `ovmf` package puts the UEFI firmware: code, then the variable store
 /// template (copied per run, since the firmware writes to it).
 const OVMF_PAIRS: &[(&str, &str)] = &[
-    ("/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd"),
-    ("/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd"),
+    (
+        "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        "/usr/share/OVMF/OVMF_VARS_4M.fd",
+    ),
+    (
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ),
     ("/usr/share/ovmf/OVMF.fd", ""),
 ];
 /// The wasm binary magic and the core-module version.
@@ -54,11 +60,17 @@ pub struct Failure {
 
 impl Failure {
     fn usage(message: String) -> Failure {
-        Failure { message, status: status::USAGE }
+        Failure {
+            message,
+            status: status::USAGE,
+        }
     }
 
     fn boot(message: String) -> Failure {
-        Failure { message, status: status::BOOT_FAILED }
+        Failure {
+            message,
+            status: status::BOOT_FAILED,
+        }
     }
 }
 
@@ -68,12 +80,16 @@ pub fn check_program(program: &Path) -> Result<(), Failure> {
     let mut header = [0u8; 8];
     let mut file = fs::File::open(program).map_err(|e| {
         Failure::usage(match e.kind() {
-            io::ErrorKind::NotFound => format!("{shown}: no such file: give the path of a .wasm program"),
+            io::ErrorKind::NotFound => {
+                format!("{shown}: no such file: give the path of a .wasm program")
+            }
             _ => format!("cannot read {shown}: {e}"),
         })
     })?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(Failure::usage(format!("{shown} is a directory: give the path of a .wasm program")));
+        return Err(Failure::usage(format!(
+            "{shown} is a directory: give the path of a .wasm program"
+        )));
     }
     let read = file.read(&mut header).unwrap_or(0);
     if read < header.len() || &header[..4] != WASM_MAGIC {
@@ -91,10 +107,15 @@ pub fn check_program(program: &Path) -> Result<(), Failure> {
 
 /// The configuration the kernel reads from fw_cfg.
 fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Failure> {
-    let name = options.program.file_name().unwrap_or(options.program.as_os_str());
+    let name = options
+        .program
+        .file_name()
+        .unwrap_or(options.program.as_os_str());
     let bytes = |s: &OsString| s.as_bytes().to_vec();
     let config = RunConfig {
-        args: std::iter::once(name.as_bytes().to_vec()).chain(options.args.iter().map(bytes)).collect(),
+        args: std::iter::once(name.as_bytes().to_vec())
+            .chain(options.args.iter().map(bytes))
+            .collect(),
         env: options.env.iter().map(bytes).collect(),
         host_link: true,
         verbose: options.verbose,
@@ -143,13 +164,37 @@ fn qemu_command(
         ["-fw_cfg".into(), arg]
     };
     let program = fs::canonicalize(&options.program).unwrap_or_else(|_| options.program.clone());
-    qemu.args(["-machine", "q35", "-cpu", "max", "-smp", "1", "-m", &options.memory])
-        .args(["-display", "none", "-no-reboot", "-monitor", "none", "-nic", "none"])
-        // COM1 is the console, for people booting by hand; the runner uses COM2 only.
-        .args(["-serial", "null", "-chardev", "stdio,id=link,signal=off", "-serial", "chardev:link"])
-        .args(["-device", DEBUG_EXIT_DEVICE])
-        .args(fw_cfg(FW_CFG_PROGRAM, &program))
-        .args(fw_cfg(FW_CFG_CONFIG, config));
+    qemu.args([
+        "-machine",
+        "q35",
+        "-cpu",
+        "max",
+        "-smp",
+        "1",
+        "-m",
+        &options.memory,
+    ])
+    .args([
+        "-display",
+        "none",
+        "-no-reboot",
+        "-monitor",
+        "none",
+        "-nic",
+        "none",
+    ])
+    // COM1 is the console, for people booting by hand; the runner uses COM2 only.
+    .args([
+        "-serial",
+        "null",
+        "-chardev",
+        "stdio,id=link,signal=off",
+        "-serial",
+        "chardev:link",
+    ])
+    .args(["-device", DEBUG_EXIT_DEVICE])
+    .args(fw_cfg(FW_CFG_PROGRAM, &program))
+    .args(fw_cfg(FW_CFG_CONFIG, config));
     if options.icount {
         qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
     }
@@ -168,14 +213,22 @@ fn qemu_command(
         let mut drive = OsString::from("if=none,id=writeback,format=raw,cache=unsafe,file=");
         drive.push(&disk);
         qemu.arg("-drive").arg(drive);
-        qemu.args(["-device", &format!("virtio-blk-pci,drive=writeback,serial={WRITEBACK_SERIAL}")]);
+        qemu.args([
+            "-device",
+            &format!("virtio-blk-pci,drive=writeback,serial={WRITEBACK_SERIAL}"),
+        ]);
     }
     let image = if options.uefi {
         let (code, vars) = OVMF_PAIRS
             .iter()
             .find(|(code, _)| Path::new(code).exists())
-            .ok_or_else(|| Failure::boot("UEFI firmware not found: install it with `apt-get install ovmf`".into()))?;
-        qemu.arg("-drive").arg(format!("if=pflash,format=raw,readonly=on,file={code}"));
+            .ok_or_else(|| {
+                Failure::boot(
+                    "UEFI firmware not found: install it with `apt-get install ovmf`".into(),
+                )
+            })?;
+        qemu.arg("-drive")
+            .arg(format!("if=pflash,format=raw,readonly=on,file={code}"));
         if !vars.is_empty() {
             let copy = run_dir.join("OVMF_VARS.fd");
             fs::copy(vars, &copy).map_err(|e| Failure::boot(format!("cannot copy {vars}: {e}")))?;
@@ -211,7 +264,9 @@ impl Started {
     }
 
     fn wait(&self) {
-        let Ok(mut started) = self.started.lock() else { return };
+        let Ok(mut started) = self.started.lock() else {
+            return;
+        };
         while !*started {
             match self.signal.wait(started) {
                 Ok(guard) => started = guard,
@@ -258,9 +313,12 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         })?;
 
     let started = Arc::new(Started::default());
-    let (Some(link_out), Some(link_in), Some(mut qemu_err)) = (child.stdout.take(), child.stdin.take(), child.stderr.take())
+    let (Some(link_out), Some(link_in), Some(mut qemu_err)) =
+        (child.stdout.take(), child.stdin.take(), child.stderr.take())
     else {
-        return Err(Failure::boot("QEMU's standard streams were not piped".into()));
+        return Err(Failure::boot(
+            "QEMU's standard streams were not piped".into(),
+        ));
     };
     let exit_reported = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -291,9 +349,16 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         return Ok(status::TIMEOUT);
     };
     if let Some(boot_time) = report.boot_time.filter(|_| options.verbose) {
-        eprintln!("cella: QEMU start to _start: {} ms wall", boot_time.as_millis());
+        eprintln!(
+            "cella: QEMU start to _start: {} ms wall",
+            boot_time.as_millis()
+        );
     }
-    let program = options.program.file_name().unwrap_or(options.program.as_os_str()).to_string_lossy();
+    let program = options
+        .program
+        .file_name()
+        .unwrap_or(options.program.as_os_str())
+        .to_string_lossy();
     let mut write_back_failed = false;
     match (&trees, &report.exit) {
         (Some(trees), Some(Exit::Exited(_) | Exit::Trapped(_))) => {
@@ -323,7 +388,10 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
             }
         }
         None => {
-            let detail = qemu_errors.lines().find(|l| !l.trim().is_empty()).map(str::trim);
+            let detail = qemu_errors
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .map(str::trim);
             Err(Failure::boot(match detail {
                 Some(line) => format!("QEMU failed: {line}"),
                 None => format!("the guest stopped without reporting an exit (QEMU {qemu_status})"),
@@ -334,12 +402,20 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
 
 /// Applies the trees the kernel left on the write-back disk to the host directories.
 fn write_back(trees: &Trees, disk: &Path) -> Result<(), Failure> {
-    let failed = |message: String| Failure { message, status: status::BOOT_FAILED };
-    let mut file = fs::File::open(disk).map_err(|e| failed(format!("cannot open {}: {e}", disk.display())))?;
+    let failed = |message: String| Failure {
+        message,
+        status: status::BOOT_FAILED,
+    };
+    let mut file =
+        fs::File::open(disk).map_err(|e| failed(format!("cannot open {}: {e}", disk.display())))?;
     let mut header = [0u8; 16];
-    file.read_exact(&mut header).map_err(|e| failed(format!("cannot read {}: {e}", disk.display())))?;
+    file.read_exact(&mut header)
+        .map_err(|e| failed(format!("cannot read {}: {e}", disk.display())))?;
     if &header[..8] != WRITEBACK_MAGIC {
-        return Err(failed("the guest did not write the --dir trees back: the host directories are unchanged".into()));
+        return Err(failed(
+            "the guest did not write the --dir trees back: the host directories are unchanged"
+                .into(),
+        ));
     }
     let len = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
     let mut archive = vec![0u8; usize::try_from(len).unwrap_or(0)];
@@ -409,7 +485,9 @@ fn read_link(
                 };
                 continue;
             }
-            let Some((tag, payload)) = decoder.push(byte) else { continue };
+            let Some((tag, payload)) = decoder.push(byte) else {
+                continue;
+            };
             // A closed stdout (`| head`) must not stop the relay: the exit still matters.
             match tag {
                 to_host::STDOUT => {
@@ -422,7 +500,9 @@ fn read_link(
                 }
                 to_host::LOG if verbose => {
                     let mut err = stderr.lock();
-                    let _ = err.write_all(b"[kernel] ").and_then(|()| err.write_all(payload));
+                    let _ = err
+                        .write_all(b"[kernel] ")
+                        .and_then(|()| err.write_all(payload));
                     let _ = err.write_all(b"\n");
                 }
                 to_host::STARTED => {
@@ -445,10 +525,19 @@ fn read_link(
 
 /// Prints how long the kernel took from entry to the program's `_start`.
 fn report_started(payload: &[u8]) {
-    let word = |i: usize| payload.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let word = |i: usize| {
+        payload
+            .get(i * 8..i * 8 + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    };
     if let (Some(entry), Some(now), Some(hz)) = (word(0), word(1), word(2)) {
         let ticks = now.saturating_sub(entry);
-        let ms = if hz > 0 { ticks as f64 * 1000.0 / hz as f64 } else { 0.0 };
+        let ms = if hz > 0 {
+            ticks as f64 * 1000.0 / hz as f64
+        } else {
+            0.0
+        };
         eprintln!(
             "cella: kernel entry to _start: {ticks} TSC ticks ({ms:.1} ms at {} MHz; under --icount, ticks are guest instructions)",
             hz / 1_000_000
@@ -480,4 +569,3 @@ fn relay_stdin(mut link: ChildStdin, started: &Started) {
         }
     }
 }
-

@@ -57,7 +57,11 @@ fn bare(tool: &str, args: &[&str], stdin: &[u8]) -> Run {
 /// Asserts the exit status, stdout and stderr of a run, exactly.
 #[track_caller]
 fn expect(run: &Run, status: i32, stdout: &str, stderr: &str) {
-    assert_eq!((run.status, run.stdout().as_str(), run.stderr.as_str()), (status, stdout, stderr), "{run:?}");
+    assert_eq!(
+        (run.status, run.stdout().as_str(), run.stderr.as_str()),
+        (status, stdout, stderr),
+        "{run:?}"
+    );
 }
 
 fn read(path: &Path) -> String {
@@ -66,7 +70,10 @@ fn read(path: &Path) -> String {
 
 fn set_mtime(path: &Path, secs: u64) {
     let time = UNIX_EPOCH + Duration::from_secs(secs);
-    fs::File::open(path).unwrap().set_times(fs::FileTimes::new().set_accessed(time).set_modified(time)).unwrap();
+    fs::File::open(path)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_accessed(time).set_modified(time))
+        .unwrap();
 }
 
 /// Whether `date` has the shape of ls's recent-date column, `Nov 25 08:40`.
@@ -86,7 +93,12 @@ fn is_recent_date(date: &str) -> bool {
 #[test]
 fn ls_lists_operands_directories_and_long_format() {
     let scratch = sample("ls");
-    let run = run_in(&scratch, "ls", &["-1a", "/d/sub", "/d/a.txt", "/d/nope"], b"");
+    let run = run_in(
+        &scratch,
+        "ls",
+        &["-1a", "/d/sub", "/d/a.txt", "/d/nope"],
+        b"",
+    );
     expect(
         &run,
         2,
@@ -112,23 +124,52 @@ fn ls_lists_operands_directories_and_long_format() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 7, "{out}");
     let (head, date, tail) = (&lines[0][..15], &lines[0][15..27], &lines[0][27..]);
-    assert_eq!((head, tail), ("lrwxrwxrwx 1 5 ", " /d/link -> a.txt"), "{out}");
+    assert_eq!(
+        (head, tail),
+        ("lrwxrwxrwx 1 5 ", " /d/link -> a.txt"),
+        "{out}"
+    );
     assert!(is_recent_date(date), "{out}");
-    assert_eq!(lines[1..4], ["", "/d:", "-rw-r--r-- 2 28 Sep  9  2001 a.txt"], "{out}");
+    assert_eq!(
+        lines[1..4],
+        ["", "/d:", "-rw-r--r-- 2 28 Sep  9  2001 a.txt"],
+        "{out}"
+    );
     let (head, date, tail) = (&lines[4][..16], &lines[4][16..28], &lines[4][28..]);
-    assert_eq!((head, tail), ("lrwxrwxrwx 1  5 ", " link -> a.txt"), "{out}");
+    assert_eq!(
+        (head, tail),
+        ("lrwxrwxrwx 1  5 ", " link -> a.txt"),
+        "{out}"
+    );
     assert!(is_recent_date(date), "{out}");
     // A directory's size is its number of entries in Cella's VFS.
-    assert_eq!(lines[5..], ["drwxr-xr-x 2  1 Sep  9  2001 sub", "-rw-r--r-- 2 28 Sep  9  2001 twin"], "{out}");
+    assert_eq!(
+        lines[5..],
+        [
+            "drwxr-xr-x 2  1 Sep  9  2001 sub",
+            "-rw-r--r-- 2 28 Sep  9  2001 twin"
+        ],
+        "{out}"
+    );
 
     let run = run_in(&scratch, "ls", &["-z", "/d"], b"");
-    expect(&run, 2, "", "ls: invalid option -- 'z' (usage: ls [-1al] [FILE]...)\n");
+    expect(
+        &run,
+        2,
+        "",
+        "ls: invalid option -- 'z' (usage: ls [-1al] [FILE]...)\n",
+    );
 }
 
 #[test]
 fn cat_numbers_lines_and_copies_binary_files_and_stdin() {
     let scratch = sample("cat");
-    let run = run_in(&scratch, "cat", &["-n", "/d/a.txt", "-", "/d/b.txt"], b"in\n");
+    let run = run_in(
+        &scratch,
+        "cat",
+        &["-n", "/d/a.txt", "-", "/d/b.txt"],
+        b"in\n",
+    );
     expect(
         &run,
         0,
@@ -139,20 +180,41 @@ fn cat_numbers_lines_and_copies_binary_files_and_stdin() {
     let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     fs::write(scratch.path("tree/bin"), &binary).unwrap();
     let stdin: Vec<u8> = b"\r\n\0\xff".iter().copied().cycle().take(5_000).collect();
-    let run = run_in(&scratch, "cat", &["/d/bin", "-", "/d/nope", "/d/sub", "/d/bin"], &stdin);
-    assert_eq!(run.stdout, [binary.as_slice(), &stdin, &binary].concat(), "cat changed the bytes");
+    let run = run_in(
+        &scratch,
+        "cat",
+        &["/d/bin", "-", "/d/nope", "/d/sub", "/d/bin"],
+        &stdin,
+    );
+    assert_eq!(
+        run.stdout,
+        [binary.as_slice(), &stdin, &binary].concat(),
+        "cat changed the bytes"
+    );
     assert_eq!(
         (run.status, run.stderr.as_str()),
-        (1, "cat: /d/nope: No such file or directory\ncat: /d/sub: Is a directory\n")
+        (
+            1,
+            "cat: /d/nope: No such file or directory\ncat: /d/sub: Is a directory\n"
+        )
     );
 
     let run = bare("cat", &["-x"], b"");
-    expect(&run, 1, "", "cat: invalid option -- 'x' (usage: cat [-n] [FILE]...)\n");
+    expect(
+        &run,
+        1,
+        "",
+        "cat: invalid option -- 'x' (usage: cat [-n] [FILE]...)\n",
+    );
 }
 
 #[test]
 fn echo_joins_arguments_with_escapes_and_without_newline() {
-    let run = bare("echo", &["-en", r"t\there\n\x41\0102\\", r"end\cgone", "never"], b"");
+    let run = bare(
+        "echo",
+        &["-en", r"t\there\n\x41\0102\\", r"end\cgone", "never"],
+        b"",
+    );
     expect(&run, 0, "t\there\nAB\\ end", "");
     // Not an option: printed as it is, and so is what follows; no escapes without -e.
     let run = bare("echo", &["-x", r"a\tb", "-n"], b"");
@@ -163,8 +225,18 @@ fn echo_joins_arguments_with_escapes_and_without_newline() {
 fn wc_counts_with_gnu_columns_and_a_total() {
     let scratch = sample("wc");
     let run = run_in(&scratch, "wc", &["/d/a.txt", "/d/b.txt"], b"");
-    expect(&run, 0, " 4  5 28 /d/a.txt\n 1  2  3 /d/b.txt\n 5  7 31 total\n", "");
-    let run = run_in(&scratch, "wc", &["-l", "-c", "-", "/d/nope", "/d/sub"], b"one two\nthree\n");
+    expect(
+        &run,
+        0,
+        " 4  5 28 /d/a.txt\n 1  2  3 /d/b.txt\n 5  7 31 total\n",
+        "",
+    );
+    let run = run_in(
+        &scratch,
+        "wc",
+        &["-l", "-c", "-", "/d/nope", "/d/sub"],
+        b"one two\nthree\n",
+    );
     expect(
         &run,
         1,
@@ -179,7 +251,12 @@ fn wc_counts_with_gnu_columns_and_a_total() {
 fn head_and_tail_take_lines_and_bytes_from_files_and_stdin() {
     let scratch = sample("headtail");
     let twelve: String = (1..=12).map(|i| format!("{i}\n")).collect();
-    let run = run_in(&scratch, "head", &["-n", "2", "/d/a.txt", "-", "/d/nope"], b"s1\ns2\ns3\n");
+    let run = run_in(
+        &scratch,
+        "head",
+        &["-n", "2", "/d/a.txt", "-", "/d/nope"],
+        b"s1\ns2\ns3\n",
+    );
     expect(
         &run,
         1,
@@ -192,7 +269,12 @@ fn head_and_tail_take_lines_and_bytes_from_files_and_stdin() {
     expect(&run, 0, "alp", "");
 
     let run = run_in(&scratch, "tail", &["-n", "2", "/d/a.txt", "/d/b.txt"], b"");
-    expect(&run, 0, "==> /d/a.txt <==\ngamma\nAlpha beta\n\n==> /d/b.txt <==\nx\ny", "");
+    expect(
+        &run,
+        0,
+        "==> /d/a.txt <==\ngamma\nAlpha beta\n\n==> /d/b.txt <==\nx\ny",
+        "",
+    );
     let run = bare("tail", &[], twelve.as_bytes());
     expect(&run, 0, &twelve[twelve.find("3\n").unwrap()..], "");
     let run = run_in(&scratch, "tail", &["-n", "+3", "/d/a.txt", "/d/nope"], b"");
@@ -209,17 +291,41 @@ fn grep_matches_regexes_and_fixed_strings_with_its_options() {
     let scratch = sample("grep");
     let run = run_in(&scratch, "grep", &["-n", "^[a-c][^ ]*a$", "/d/a.txt"], b"");
     expect(&run, 0, "1:alpha\n2:beta\n", "");
-    let run = run_in(&scratch, "grep", &["-ic", "alpha", "/d/a.txt", "/d/b.txt", "/d/nope"], b"");
-    expect(&run, 2, "/d/a.txt:2\n/d/b.txt:0\n", "grep: /d/nope: No such file or directory\n");
-    let run = bare("grep", &["-v", "-F", "-e", "a.", "-e", "c", "-"], b"a.b\naxb\nc\n");
+    let run = run_in(
+        &scratch,
+        "grep",
+        &["-ic", "alpha", "/d/a.txt", "/d/b.txt", "/d/nope"],
+        b"",
+    );
+    expect(
+        &run,
+        2,
+        "/d/a.txt:2\n/d/b.txt:0\n",
+        "grep: /d/nope: No such file or directory\n",
+    );
+    let run = bare(
+        "grep",
+        &["-v", "-F", "-e", "a.", "-e", "c", "-"],
+        b"a.b\naxb\nc\n",
+    );
     expect(&run, 0, "axb\n", "");
     // Recursive, in name order, not following symlinks (`link`, `sub/up`).
     let run = run_in(&scratch, "grep", &["-rn", "e", "/d"], b"");
-    expect(&run, 0, "/d/a.txt:2:beta\n/d/a.txt:4:Alpha beta\n/d/sub/c.txt:1:deep\n", "");
+    expect(
+        &run,
+        0,
+        "/d/a.txt:2:beta\n/d/a.txt:4:Alpha beta\n/d/sub/c.txt:1:deep\n",
+        "",
+    );
     let run = run_in(&scratch, "grep", &["z.*", "/d/a.txt"], b"");
     expect(&run, 1, "", "");
     let run = bare("grep", &["-z", "x"], b"");
-    expect(&run, 2, "", "grep: invalid option -- 'z' (usage: grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...)\n");
+    expect(
+        &run,
+        2,
+        "",
+        "grep: invalid option -- 'z' (usage: grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...)\n",
+    );
 }
 
 #[test]
@@ -235,7 +341,12 @@ fn sort_orders_bytes_and_numbers_reversed_and_unique() {
     let run = bare("sort", &["-rnu"], b"1\n3\n2\n3\n01\n");
     expect(&run, 0, "3\n2\n1\n", "");
     let run = run_in(&scratch, "sort", &["/d/b.txt", "/d/nope"], b"");
-    expect(&run, 2, "", "sort: cannot read: /d/nope: No such file or directory\n");
+    expect(
+        &run,
+        2,
+        "",
+        "sort: cannot read: /d/nope: No such file or directory\n",
+    );
 }
 
 #[test]
@@ -253,9 +364,19 @@ fn uniq_counts_and_keeps_repeated_lines() {
 fn seq_counts_in_all_three_forms() {
     expect(&bare("seq", &["3"], b""), 0, "1\n2\n3\n", "");
     expect(&bare("seq", &["-1", "1"], b""), 0, "-1\n0\n1\n", "");
-    expect(&bare("seq", &["3", "-0.5", "1"], b""), 0, "3.0\n2.5\n2.0\n1.5\n1.0\n", "");
+    expect(
+        &bare("seq", &["3", "-0.5", "1"], b""),
+        0,
+        "3.0\n2.5\n2.0\n1.5\n1.0\n",
+        "",
+    );
     let run = bare("seq", &["1", "0", "3"], b"");
-    expect(&run, 1, "", "seq: invalid Zero increment value: '0' (usage: seq [-s SEP] [FIRST [INCREMENT]] LAST)\n");
+    expect(
+        &run,
+        1,
+        "",
+        "seq: invalid Zero increment value: '0' (usage: seq [-s SEP] [FIRST [INCREMENT]] LAST)\n",
+    );
 }
 
 #[test]
@@ -287,7 +408,12 @@ fn rm_removes_files_and_with_r_trees_but_not_link_targets() {
         "rm: cannot remove '/d/sub': Is a directory\nrm: cannot remove '/d/nope': No such file or directory\n",
     );
     assert!(!tree.join("a.txt").exists() && tree.join("sub/c.txt").exists());
-    let run = run_in(&scratch, "rm", &["-rf", "/d/sub", "/d/link", "/d/nope"], b"");
+    let run = run_in(
+        &scratch,
+        "rm",
+        &["-rf", "/d/sub", "/d/link", "/d/nope"],
+        b"",
+    );
     expect(&run, 0, "", "");
     assert!(!tree.join("sub").exists() && fs::symlink_metadata(tree.join("link")).is_err());
     assert_eq!(read(&tree.join("b.txt")), "x\ny");
@@ -305,7 +431,12 @@ fn mv_renames_and_moves_into_a_directory_of_another_preopen() {
     fs::create_dir(scratch.path("other")).unwrap();
     let dirs = [scratch.arg("tree", "/d"), scratch.arg("other", "/o")];
     let run = run_with(&dirs, "mv", &["/d/b.txt", "/d/nope", "/d/sub", "/o"], b"");
-    expect(&run, 1, "", "mv: cannot stat '/d/nope': No such file or directory\n");
+    expect(
+        &run,
+        1,
+        "",
+        "mv: cannot stat '/d/nope': No such file or directory\n",
+    );
     assert!(!tree.join("b.txt").exists() && !tree.join("sub").exists());
     assert_eq!(read(&scratch.path("other/b.txt")), "x\ny");
     assert_eq!(read(&scratch.path("other/sub/c.txt")), "deep\n");
@@ -319,9 +450,17 @@ fn cp_copies_files_and_with_r_trees_keeping_symlinks() {
     let run = run_in(&scratch, "cp", &["/d/a.txt", "/d/copy.txt"], b"");
     expect(&run, 0, "", "");
     assert_eq!(read(&tree.join("copy.txt")), A_TXT);
-    assert_ne!(fs::metadata(tree.join("copy.txt")).unwrap().ino(), fs::metadata(tree.join("a.txt")).unwrap().ino());
+    assert_ne!(
+        fs::metadata(tree.join("copy.txt")).unwrap().ino(),
+        fs::metadata(tree.join("a.txt")).unwrap().ino()
+    );
 
-    let run = run_in(&scratch, "cp", &["/d/b.txt", "/d/sub", "/d/nope", "/d/dest"], b"");
+    let run = run_in(
+        &scratch,
+        "cp",
+        &["/d/b.txt", "/d/sub", "/d/nope", "/d/dest"],
+        b"",
+    );
     expect(
         &run,
         1,
@@ -334,7 +473,10 @@ fn cp_copies_files_and_with_r_trees_keeping_symlinks() {
     let run = run_in(&scratch, "cp", &["-r", "/d/sub", "/d/s2"], b"");
     expect(&run, 0, "", "");
     assert_eq!(read(&tree.join("s2/c.txt")), "deep\n");
-    assert_eq!(fs::read_link(tree.join("s2/up")).unwrap(), Path::new("../a.txt"));
+    assert_eq!(
+        fs::read_link(tree.join("s2/up")).unwrap(),
+        Path::new("../a.txt")
+    );
     assert_eq!(read(&tree.join("sub/c.txt")), "deep\n");
 }
 
@@ -344,12 +486,25 @@ fn touch_creates_files_and_updates_times() {
     let tree = scratch.path("tree");
     set_mtime(&tree.join("a.txt"), OLD_SECS);
     let run = run_in(&scratch, "touch", &["/d/a.txt", "/d/new", "/d/x/y"], b"");
-    expect(&run, 1, "", "touch: cannot touch '/d/x/y': No such file or directory\n");
+    expect(
+        &run,
+        1,
+        "",
+        "touch: cannot touch '/d/x/y': No such file or directory\n",
+    );
     assert_eq!(read(&tree.join("new")), "");
     assert_eq!(read(&tree.join("a.txt")), A_TXT);
-    let mtime = fs::metadata(tree.join("a.txt")).unwrap().modified().unwrap();
-    let off = SystemTime::now().duration_since(mtime).unwrap_or_else(|e| e.duration());
-    assert!(off < Duration::from_secs(3600), "a.txt's mtime is {off:?} from now");
+    let mtime = fs::metadata(tree.join("a.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let off = SystemTime::now()
+        .duration_since(mtime)
+        .unwrap_or_else(|e| e.duration());
+    assert!(
+        off < Duration::from_secs(3600),
+        "a.txt's mtime is {off:?} from now"
+    );
 }
 
 #[test]
@@ -358,27 +513,67 @@ fn ln_makes_symbolic_and_hard_links() {
     let tree = scratch.path("tree");
     let run = run_in(&scratch, "ln", &["-s", "a.txt", "/d/soft"], b"");
     expect(&run, 0, "", "");
-    assert_eq!(fs::read_link(tree.join("soft")).unwrap(), Path::new("a.txt"));
+    assert_eq!(
+        fs::read_link(tree.join("soft")).unwrap(),
+        Path::new("a.txt")
+    );
     assert_eq!(read(&tree.join("soft")), A_TXT);
 
     let run = run_in(&scratch, "ln", &["/d/a.txt", "/d/nope", "/d/sub"], b"");
-    expect(&run, 1, "", "ln: failed to access '/d/nope': No such file or directory\n");
-    let (a, twin) = (fs::metadata(tree.join("a.txt")).unwrap(), fs::metadata(tree.join("sub/a.txt")).unwrap());
+    expect(
+        &run,
+        1,
+        "",
+        "ln: failed to access '/d/nope': No such file or directory\n",
+    );
+    let (a, twin) = (
+        fs::metadata(tree.join("a.txt")).unwrap(),
+        fs::metadata(tree.join("sub/a.txt")).unwrap(),
+    );
     assert_eq!((a.ino(), a.nlink()), (twin.ino(), 2));
 
     let run = run_in(&scratch, "ln", &["-s", "x", "/d/b.txt"], b"");
-    expect(&run, 1, "", "ln: failed to create symbolic link '/d/b.txt': File exists\n");
+    expect(
+        &run,
+        1,
+        "",
+        "ln: failed to create symbolic link '/d/b.txt': File exists\n",
+    );
     assert_eq!(read(&tree.join("b.txt")), "x\ny");
 }
 
 #[test]
 fn env_prints_and_extends_the_environment_but_runs_nothing() {
-    let run = cella_with(&["--env", "A=1", "--env", "B=2", &program("env"), "-u", "A", "B=3", "C=4"], b"", &[]);
+    let run = cella_with(
+        &[
+            "--env",
+            "A=1",
+            "--env",
+            "B=2",
+            &program("env"),
+            "-u",
+            "A",
+            "B=3",
+            "C=4",
+        ],
+        b"",
+        &[],
+    );
     expect(&run, 0, "B=3\nC=4\n", "");
     let run = bare("env", &["X=1", "ls", "-l"], b"");
-    expect(&run, 125, "", "env: cannot run 'ls': Cella has no processes\n");
+    expect(
+        &run,
+        125,
+        "",
+        "env: cannot run 'ls': Cella has no processes\n",
+    );
     let run = bare("env", &["-z"], b"");
-    expect(&run, 125, "", "env: invalid option -- 'z' (usage: env [-i] [-u NAME]... [NAME=VALUE]...)\n");
+    expect(
+        &run,
+        125,
+        "",
+        "env: invalid option -- 'z' (usage: env [-i] [-u NAME]... [NAME=VALUE]...)\n",
+    );
 }
 
 #[test]

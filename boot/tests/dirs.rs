@@ -44,11 +44,41 @@ fn a_program_sees_the_host_tree_and_its_changes_are_written_back() {
             &scratch,
             &mode.into_iter().collect::<Vec<_>>(),
             &[
-                "ls", "/data", "--", "cat", "/data/link-to-b", "--", "cat", "/data/a-twin", "--",
-                "write", "/data/new.txt", "made in Cella", "--", "append", "/data/a.txt", "more\n", "--",
-                "mv", "/data/sub", "/data/renamed", "--", "rm", "/data/doomed", "--",
-                "mkdir", "/data/x/y/z", "--", "ln", "-s", "renamed/deeper/c.txt", "c-link", "--",
-                "ln", "/data/new.txt", "/data/new-twin",
+                "ls",
+                "/data",
+                "--",
+                "cat",
+                "/data/link-to-b",
+                "--",
+                "cat",
+                "/data/a-twin",
+                "--",
+                "write",
+                "/data/new.txt",
+                "made in Cella",
+                "--",
+                "append",
+                "/data/a.txt",
+                "more\n",
+                "--",
+                "mv",
+                "/data/sub",
+                "/data/renamed",
+                "--",
+                "rm",
+                "/data/doomed",
+                "--",
+                "mkdir",
+                "/data/x/y/z",
+                "--",
+                "ln",
+                "-s",
+                "renamed/deeper/c.txt",
+                "c-link",
+                "--",
+                "ln",
+                "/data/new.txt",
+                "/data/new-twin",
             ],
         );
         assert_ok(&run);
@@ -62,15 +92,27 @@ fn a_program_sees_the_host_tree_and_its_changes_are_written_back() {
         // Appending through one name shows through the other: they stayed one inode.
         assert_eq!(read(&tree.join("a.txt")), "alpha\nmore\n");
         assert_eq!(read(&tree.join("a-twin")), "alpha\nmore\n");
-        let (a, twin) = (fs::metadata(tree.join("a.txt")).unwrap(), fs::metadata(tree.join("a-twin")).unwrap());
+        let (a, twin) = (
+            fs::metadata(tree.join("a.txt")).unwrap(),
+            fs::metadata(tree.join("a-twin")).unwrap(),
+        );
         assert_eq!((a.ino(), a.nlink()), (twin.ino(), 2));
-        assert_eq!(fs::metadata(tree.join("new-twin")).unwrap().ino(), fs::metadata(tree.join("new.txt")).unwrap().ino());
+        assert_eq!(
+            fs::metadata(tree.join("new-twin")).unwrap().ino(),
+            fs::metadata(tree.join("new.txt")).unwrap().ino()
+        );
         assert!(!tree.join("sub").exists() && !tree.join("doomed").exists());
         assert_eq!(read(&tree.join("renamed/deeper/c.txt")), "gamma\n");
         assert!(tree.join("x/y/z").is_dir());
-        assert_eq!(fs::read_link(tree.join("c-link")).unwrap(), Path::new("renamed/deeper/c.txt"));
+        assert_eq!(
+            fs::read_link(tree.join("c-link")).unwrap(),
+            Path::new("renamed/deeper/c.txt")
+        );
         // A symlink made by the host still points where it did (now dangling, as on Linux).
-        assert_eq!(fs::read_link(tree.join("link-to-b")).unwrap(), Path::new("sub/b.txt"));
+        assert_eq!(
+            fs::read_link(tree.join("link-to-b")).unwrap(),
+            Path::new("sub/b.txt")
+        );
     }
 }
 
@@ -78,13 +120,25 @@ fn a_program_sees_the_host_tree_and_its_changes_are_written_back() {
 fn changes_are_written_back_even_when_the_program_fails_or_traps() {
     let scratch = Scratch::new("fail");
     sample_tree(&scratch);
-    let run = files(&scratch, &[], &["write", "/data/before-trap", "kept", "--", "abort"]);
+    let run = files(
+        &scratch,
+        &[],
+        &["write", "/data/before-trap", "kept", "--", "abort"],
+    );
     assert_eq!(run.status, 134, "{run:?}");
     assert_eq!(read(&scratch.path("tree/before-trap")), "kept");
 
-    let run = files(&scratch, &[], &["rm", "/data/a.txt", "--", "cat", "/data/nonexistent"]);
+    let run = files(
+        &scratch,
+        &[],
+        &["rm", "/data/a.txt", "--", "cat", "/data/nonexistent"],
+    );
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(run.stdout().contains("error: cat /data/nonexistent"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("error: cat /data/nonexistent"),
+        "{}",
+        run.stdout()
+    );
     assert!(!scratch.path("tree/a.txt").exists());
     assert_eq!(read(&scratch.path("tree/a-twin")), "alpha\n");
 }
@@ -101,18 +155,54 @@ fn nothing_outside_the_directory_is_reachable_or_touched() {
         &scratch,
         &[],
         &[
-            "cat", "/data/../secret", "--", "cat", "/data/abs-escape", "--", "cat", "/data/rel-escape", "--",
-            "write", "/data/rel-escape", "overwritten", "--", "write", "/data/../planted", "x", "--",
-            "ln", "-s", "../../etc", "sneaky", "--", "cat", "/data/sneaky/passwd",
+            "cat",
+            "/data/../secret",
+            "--",
+            "cat",
+            "/data/abs-escape",
+            "--",
+            "cat",
+            "/data/rel-escape",
+            "--",
+            "write",
+            "/data/rel-escape",
+            "overwritten",
+            "--",
+            "write",
+            "/data/../planted",
+            "x",
+            "--",
+            "ln",
+            "-s",
+            "../../etc",
+            "sneaky",
+            "--",
+            "cat",
+            "/data/sneaky/passwd",
         ],
     );
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(!run.stdout().contains("outside"), "a read escaped: {}", run.stdout());
-    assert_eq!(run.stdout().lines().filter(|l| l.starts_with("error:")).count(), 6, "{}", run.stdout());
+    assert!(
+        !run.stdout().contains("outside"),
+        "a read escaped: {}",
+        run.stdout()
+    );
+    assert_eq!(
+        run.stdout()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        6,
+        "{}",
+        run.stdout()
+    );
     assert_eq!(read(&scratch.path("secret")), "outside\n");
     assert!(!scratch.path("planted").exists());
     // The escaping symlinks are still symlinks with their targets.
-    assert_eq!(fs::read_link(scratch.path("tree/rel-escape")).unwrap(), Path::new("../secret"));
+    assert_eq!(
+        fs::read_link(scratch.path("tree/rel-escape")).unwrap(),
+        Path::new("../secret")
+    );
 }
 
 #[test]
@@ -126,7 +216,10 @@ fn a_c_program_with_wasi_libc_works_on_a_dir() {
     let dir = scratch.arg("tree", "/work");
     let run = cella(&["--dir", &dir, &program("cfiles"), "/work"]);
     assert_ok(&run);
-    assert_eq!(run.stdout(), "file input.txt 14\ndir made 0\nfile new-name 1\nfile output.txt 23\n");
+    assert_eq!(
+        run.stdout(),
+        "file input.txt 14\ndir made 0\nfile new-name 1\nfile output.txt 23\n"
+    );
     assert_eq!(read(&tree.join("output.txt")), "1: three\n2: two\n3: one\n");
     assert!(tree.join("made/deeper").is_dir() && !tree.join("remove-me").exists());
     assert_eq!(read(&tree.join("new-name")), "x");
@@ -136,18 +229,34 @@ fn a_c_program_with_wasi_libc_works_on_a_dir() {
 fn a_large_file_is_written_read_back_and_reaches_the_host_intact() {
     let scratch = Scratch::new("large");
     fs::create_dir(scratch.path("tree")).unwrap();
-    let run = files(&scratch, &[], &["big", "/data/blob", "16", "--", "sum", "/data/blob"]);
+    let run = files(
+        &scratch,
+        &[],
+        &["big", "/data/blob", "16", "--", "sum", "/data/blob"],
+    );
     assert_ok(&run);
-    let sums: Vec<&str> = run.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| std::str::from_utf8(l).unwrap()).collect();
+    let sums: Vec<&str> = run
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect();
     assert_eq!(sums.len(), 2, "{}", run.stdout());
-    assert_eq!(sums[0], sums[1], "the checksum read back differs from the one written");
+    assert_eq!(
+        sums[0], sums[1],
+        "the checksum read back differs from the one written"
+    );
     let blob = fs::read(scratch.path("tree/blob")).unwrap();
     assert_eq!(blob.len(), 16 << 20);
     // The same pattern and FNV-1a checksum as the program computes.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (i, chunk) in blob.chunks(1 << 20).enumerate() {
         for (j, &byte) in chunk.iter().enumerate() {
-            assert_eq!(byte, (i * 31 + j * 7 + (j >> 11)) as u8, "byte {j} of MiB {i}");
+            assert_eq!(
+                byte,
+                (i * 31 + j * 7 + (j >> 11)) as u8,
+                "byte {j} of MiB {i}"
+            );
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x100_0000_01b3);
         }
@@ -174,11 +283,22 @@ fn bad_dirs_are_one_line_errors_and_special_files_are_skipped() {
 
     fs::create_dir(scratch.path("tree")).unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(scratch.path("tree/sock")).unwrap();
-    let run = files(&scratch, &[], &["ls", "/data", "--", "write", "/data/f", "ok"]);
+    let run = files(
+        &scratch,
+        &[],
+        &["ls", "/data", "--", "write", "/data/f", "ok"],
+    );
     assert_ok(&run);
     assert_eq!(run.stdout(), "");
-    assert!(run.stderr.contains("skipping") && run.stderr.contains("sock"), "{}", run.stderr);
-    assert!(scratch.path("tree/sock").exists(), "the socket was removed by the write-back");
+    assert!(
+        run.stderr.contains("skipping") && run.stderr.contains("sock"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        scratch.path("tree/sock").exists(),
+        "the socket was removed by the write-back"
+    );
     assert_eq!(read(&scratch.path("tree/f")), "ok");
 }
 
@@ -192,8 +312,23 @@ fn two_dirs_and_a_nested_one_share_one_view() {
     let other = scratch.arg("other", "/other");
     let files = program("files");
     let run = cella(&[
-        "--dir", &tree, "--dir", &sub, "--dir", &other, &files,
-        "write", "/sub/via-sub", "1", "--", "cat", "/data/sub/via-sub", "--", "write", "/other/o", "2",
+        "--dir",
+        &tree,
+        "--dir",
+        &sub,
+        "--dir",
+        &other,
+        &files,
+        "write",
+        "/sub/via-sub",
+        "1",
+        "--",
+        "cat",
+        "/data/sub/via-sub",
+        "--",
+        "write",
+        "/other/o",
+        "2",
     ]);
     assert_ok(&run);
     assert_eq!(run.stdout(), "1");

@@ -59,7 +59,9 @@ fn piped_stdin_reaches_the_program_and_ends_with_eof() {
 fn large_binary_stdin_passes_through_unchanged() {
     // Every byte value, including the console's special ones (\r, Ctrl-D, NUL), over many
     // link frames.
-    let input: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let input: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let run = cella_with(&[&program("cat")], &input, &[]);
     assert_ok(&run);
     assert_eq!(run.stdout.len(), input.len());
@@ -86,7 +88,11 @@ fn traps_exit_134_and_name_the_trap() {
     ] {
         let run = cella(&[&program("trap"), kind]);
         assert_eq!(run.status, 134, "{kind}: {run:?}");
-        assert!(run.stderr.contains("trap.wasm trapped") && run.stderr.contains(words), "{kind}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("trap.wasm trapped") && run.stderr.contains(words),
+            "{kind}: {}",
+            run.stderr
+        );
         assert_eq!(run.stdout, b"", "{kind}");
     }
     let run = cella(&["--uefi", &program("trap"), "unreachable"]);
@@ -95,20 +101,42 @@ fn traps_exit_134_and_name_the_trap() {
 
 #[test]
 fn argv_starts_with_the_basename_and_keeps_awkward_arguments() {
-    let run = cella(&[&program("printargs"), "two words", "", "quote'\"", "line\nbreak", "--env"]);
+    let run = cella(&[
+        &program("printargs"),
+        "two words",
+        "",
+        "quote'\"",
+        "line\nbreak",
+        "--env",
+    ]);
     assert_ok(&run);
-    assert_eq!(run.stdout(), "printargs.wasm\ntwo words\n\nquote'\"\nline\nbreak\n--env\n");
+    assert_eq!(
+        run.stdout(),
+        "printargs.wasm\ntwo words\n\nquote'\"\nline\nbreak\n--env\n"
+    );
 }
 
 #[test]
 fn environment_is_only_what_env_flags_give() {
     let run = cella_with(
-        &["--env", "A=two words", "--env=B=it's \"q\"\nnext", "--env", "EMPTY=", "--env", "FROM_HOST", &program("printenv")],
+        &[
+            "--env",
+            "A=two words",
+            "--env=B=it's \"q\"\nnext",
+            "--env",
+            "EMPTY=",
+            "--env",
+            "FROM_HOST",
+            &program("printenv"),
+        ],
         b"",
         &[("FROM_HOST", "copied"), ("NOT_PASSED", "secret")],
     );
     assert_ok(&run);
-    assert_eq!(run.stdout(), "A=two words\nB=it's \"q\"\nnext\nEMPTY=\nFROM_HOST=copied\n");
+    assert_eq!(
+        run.stdout(),
+        "A=two words\nB=it's \"q\"\nnext\nEMPTY=\nFROM_HOST=copied\n"
+    );
 }
 
 #[test]
@@ -120,8 +148,15 @@ fn clocks_random_and_sleep_behave() {
     }
     let run = cella(&[&program("sleep"), "300"]);
     assert_ok(&run);
-    let slept: u64 = run.stdout().trim().parse().expect("sleep prints milliseconds");
-    assert!((300..2000).contains(&slept), "a 300 ms sleep took {slept} ms");
+    let slept: u64 = run
+        .stdout()
+        .trim()
+        .parse()
+        .expect("sleep prints milliseconds");
+    assert!(
+        (300..2000).contains(&slept),
+        "a 300 ms sleep took {slept} ms"
+    );
 }
 
 #[test]
@@ -135,7 +170,11 @@ fn missing_and_non_wasm_files_are_one_line_errors() {
     let run = cella(&[readme.to_str().expect("utf-8 path")]);
     assert_eq!(run.status, 2);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("not a WebAssembly module"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not a WebAssembly module"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.stdout, b"");
 }
 
@@ -160,7 +199,8 @@ struct TempWasm(PathBuf);
 
 impl TempWasm {
     fn new(name: &str, bytes: &[u8]) -> TempWasm {
-        let path = std::env::temp_dir().join(format!("cella-test-{}-{name}.wasm", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("cella-test-{}-{name}.wasm", std::process::id()));
         std::fs::write(&path, bytes).expect("write temp module");
         TempWasm(path)
     }
@@ -214,7 +254,11 @@ fn modules_that_cannot_load_exit_1_with_the_reason() {
     let unknown = TempWasm::new("import", &module);
     let run = cella(&[unknown.path()]);
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(run.stderr.contains("env::launch_missiles"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("env::launch_missiles"),
+        "{}",
+        run.stderr
+    );
 
     // A preview1 import with the wrong signature.
     let mut imports = vec![1];
@@ -244,7 +288,11 @@ fn modules_that_cannot_load_exit_1_with_the_reason() {
     let invalid = TempWasm::new("invalid", &module);
     let run = cella(&[invalid.path()]);
     assert_eq!(run.status, 1, "{run:?}");
-    assert!(run.stderr.contains("invalid WebAssembly module"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid WebAssembly module"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
 }
 
@@ -268,7 +316,11 @@ fn timeout_stops_the_guest_with_124() {
     let run = cella(&["--timeout", "1", &program("sleep"), "60000"]);
     assert_eq!(run.status, 124, "{run:?}");
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
-    assert!(run.elapsed < Duration::from_secs(30), "took {:?}", run.elapsed);
+    assert!(
+        run.elapsed < Duration::from_secs(30),
+        "took {:?}",
+        run.elapsed
+    );
 }
 
 #[test]
@@ -276,7 +328,11 @@ fn verbose_shows_the_kernel_log_on_stderr_only() {
     let run = cella(&["-v", &program("hello")]);
     assert_ok(&run);
     assert_eq!(run.stdout(), "Hello, world!\n");
-    assert!(run.stderr.contains("[kernel]") && run.stderr.contains("to _start"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[kernel]") && run.stderr.contains("to _start"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -287,7 +343,10 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
     assert_ok(&large);
     let small: u64 = small.stdout().trim().parse().expect("MiB");
     let large: u64 = large.stdout().trim().parse().expect("MiB");
-    assert!(small < 128 && large > small, "128M gave {small} MiB, 512M gave {large} MiB");
+    assert!(
+        small < 128 && large > small,
+        "128M gave {small} MiB, 512M gave {large} MiB"
+    );
     // Nearly all of the RAM reaches the program: the kernel keeps a few MiB for itself.
     let run = cella(&["-m", "1G", &program("alloc"), "max"]);
     assert_ok(&run);
@@ -305,15 +364,41 @@ fn the_image_booted_without_a_program_shows_a_banner_and_halts() {
     setup();
     let image = root().join("target/cella/bios.img");
     let output = Command::new("timeout")
-        .args(["60", "qemu-system-x86_64", "-machine", "q35", "-cpu", "max", "-m", "256M"])
-        .args(["-display", "none", "-no-reboot", "-monitor", "none", "-nic", "none", "-serial", "stdio"])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-drive"])
+        .args([
+            "60",
+            "qemu-system-x86_64",
+            "-machine",
+            "q35",
+            "-cpu",
+            "max",
+            "-m",
+            "256M",
+        ])
+        .args([
+            "-display",
+            "none",
+            "-no-reboot",
+            "-monitor",
+            "none",
+            "-nic",
+            "none",
+            "-serial",
+            "stdio",
+        ])
+        .args([
+            "-device",
+            "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            "-drive",
+        ])
         .arg(format!("format=raw,snapshot=on,file={}", image.display()))
         .stdin(Stdio::null())
         .output()
         .expect("run qemu");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("No program was given") && text.contains("./qemu.sh"), "{text}");
+    assert!(
+        text.contains("No program was given") && text.contains("./qemu.sh"),
+        "{text}"
+    );
     // isa-debug-exit: value 0 ends QEMU with status 1.
     assert_eq!(output.status.code(), Some(1), "{text}");
 }
@@ -327,10 +412,19 @@ fn kernel_failures_are_reported_with_status_71_not_hangs() {
     ] {
         let run = cella(&["--inject-kernel-fault", kind, &program("hello")]);
         assert_eq!(run.status, 71, "{kind}: {run:?}");
-        assert!(run.stderr.contains("the Cella kernel failed") && run.stderr.contains(words), "{kind}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("the Cella kernel failed") && run.stderr.contains(words),
+            "{kind}: {}",
+            run.stderr
+        );
         assert_eq!(run.stdout, b"", "{kind}");
     }
-    let run = cella(&["--uefi", "--inject-kernel-fault", "page-fault", &program("hello")]);
+    let run = cella(&[
+        "--uefi",
+        "--inject-kernel-fault",
+        "page-fault",
+        &program("hello"),
+    ]);
     assert_eq!(run.status, 71, "{run:?}");
     assert!(run.stderr.contains("page fault"), "{}", run.stderr);
 }

@@ -130,7 +130,10 @@ fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, Di
                 path.extend_from_slice(&preopen.subpath);
             }
             let dir = vfs.root().open_dir(&path).map_err(|errno| {
-                format!("cannot open --dir {}: {errno:?}", String::from_utf8_lossy(&preopen.guest))
+                format!(
+                    "cannot open --dir {}: {errno:?}",
+                    String::from_utf8_lossy(&preopen.guest)
+                )
             })?;
             Ok((preopen.guest.clone(), dir))
         })
@@ -141,7 +144,12 @@ fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, Di
 /// runner, finding no archive, says the host directories were left unchanged.
 fn write_back(vfs: &Vfs, config: &RunConfig) {
     let started = time::monotonic_ns();
-    let roots = config.preopens.iter().map(|p| p.root as usize + 1).max().unwrap_or(0);
+    let roots = config
+        .preopens
+        .iter()
+        .map(|p| p.root as usize + 1)
+        .max()
+        .unwrap_or(0);
     let archive = dirs::export(vfs, roots);
     match writeback::write(&archive) {
         Ok(()) => log::debug!(
@@ -180,7 +188,11 @@ fn load_run() -> Run {
         Ok(program) => program,
         Err(error) => {
             let message = format!("cannot read the program from fw_cfg: {error:?}");
-            return (config.and(Err(message.clone())).or(Err(message)), None, None);
+            return (
+                config.and(Err(message.clone())).or(Err(message)),
+                None,
+                None,
+            );
         }
     };
     let trees = match read(FW_CFG_DIRS) {

@@ -64,7 +64,10 @@ pub fn export(vfs: &Vfs, roots: usize) -> Vec<u8> {
     let mut writer = Writer::new();
     let in_roots = |path: &[u8]| {
         let first = path.split(|&b| b == b'/').next().unwrap_or_default();
-        core::str::from_utf8(first).ok().and_then(|s| s.parse::<usize>().ok()).is_some_and(|n| n < roots)
+        core::str::from_utf8(first)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+            .is_some_and(|n| n < roots)
     };
     for exported in vfs.export() {
         if !in_roots(&exported.path) {
@@ -76,9 +79,10 @@ pub fn export(vfs: &Vfs, roots: usize) -> Vec<u8> {
         let (kind, link) = match (&exported.first_path, stat.filetype) {
             (Some(first), _) => (Kind::HardLink, first.clone()),
             (None, Filetype::Directory) => (Kind::Dir, Vec::new()),
-            (None, Filetype::SymbolicLink) => {
-                (Kind::Symlink, exported.node.symlink_target().unwrap_or_default())
-            }
+            (None, Filetype::SymbolicLink) => (
+                Kind::Symlink,
+                exported.node.symlink_target().unwrap_or_default(),
+            ),
             (None, _) => {
                 data = vec![0; usize::try_from(stat.size).unwrap_or(0)];
                 let read = exported.node.read_at(0, &mut data);
@@ -143,7 +147,16 @@ mod tests {
         let original = sample();
         let before: Vec<Entry<'_>> = Reader::new(&original).collect::<Result<_, _>>().unwrap();
         let after: Vec<Entry<'_>> = Reader::new(&out).collect::<Result<_, _>>().unwrap();
-        let key = |e: &Entry<'_>| (e.path.clone(), e.kind, e.mode, e.mtime, e.link.clone(), e.data.to_vec());
+        let key = |e: &Entry<'_>| {
+            (
+                e.path.clone(),
+                e.kind,
+                e.mode,
+                e.mtime,
+                e.link.clone(),
+                e.data.to_vec(),
+            )
+        };
         let mut before: Vec<_> = before.iter().map(key).collect();
         let mut after: Vec<_> = after.iter().map(key).collect();
         before.sort();

@@ -26,12 +26,10 @@ static FALLBACK: Mutex<Option<ChaCha20Rng>> = Mutex::new(None);
 
 /// Picks the entropy source and logs it.
 pub fn init() {
-    let source = SOURCE.call_once(|| {
-        match (cpu::RdSeed::detect(), cpu::RdRand::detect()) {
-            (Some(seed), rand) => Source::RdSeed(seed, rand),
-            (None, Some(rand)) => Source::RdRand(rand),
-            (None, None) => Source::ChaCha,
-        }
+    let source = SOURCE.call_once(|| match (cpu::RdSeed::detect(), cpu::RdRand::detect()) {
+        (Some(seed), rand) => Source::RdSeed(seed, rand),
+        (None, Some(rand)) => Source::RdRand(rand),
+        (None, None) => Source::ChaCha,
     });
     match source {
         Source::ChaCha => log::warn!(
@@ -44,9 +42,9 @@ pub fn init() {
 fn hardware_word(source: Source) -> Option<u64> {
     let rand = |rand: cpu::RdRand| (0..HW_RETRIES).find_map(|_| rand.next());
     match source {
-        Source::RdSeed(seed, fallback) => {
-            (0..HW_RETRIES).find_map(|_| seed.next()).or_else(|| fallback.and_then(rand))
-        }
+        Source::RdSeed(seed, fallback) => (0..HW_RETRIES)
+            .find_map(|_| seed.next())
+            .or_else(|| fallback.and_then(rand)),
         Source::RdRand(source) => rand(source),
         Source::ChaCha => None,
     }

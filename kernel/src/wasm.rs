@@ -112,13 +112,22 @@ pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle
 
     let linker = match preview1_linker(&engine) {
         Ok(linker) => linker,
-        Err(error) => return Exit::KernelFault(format!("linking preview1 failed: {error}").into_bytes()),
+        Err(error) => {
+            return Exit::KernelFault(format!("linking preview1 failed: {error}").into_bytes());
+        }
     };
 
-    let mut wasi = WasiCtx::new(KernelPlatform::new(), config.args.clone(), config.env.clone());
+    let mut wasi = WasiCtx::new(
+        KernelPlatform::new(),
+        config.args.clone(),
+        config.env.clone(),
+    );
     for (name, dir) in preopens {
         if let Err(errno) = wasi.add_preopen(&name, dir) {
-            return load_failed(format!("cannot preopen {}: {errno:?}", String::from_utf8_lossy(&name)));
+            return load_failed(format!(
+                "cannot preopen {}: {errno:?}",
+                String::from_utf8_lossy(&name)
+            ));
         }
     }
     let process = Process {
@@ -216,7 +225,11 @@ fn func_type(function: &wasi_abi::Function) -> FuncType {
         ValType::I32 => wasmi::ValType::I32,
         ValType::I64 => wasmi::ValType::I64,
     });
-    let results: &[wasmi::ValType] = if function.returns_errno { &[wasmi::ValType::I32] } else { &[] };
+    let results: &[wasmi::ValType] = if function.returns_errno {
+        &[wasmi::ValType::I32]
+    } else {
+        &[]
+    };
     FuncType::new(params, results.iter().copied())
 }
 
@@ -224,9 +237,12 @@ fn func_type(function: &wasi_abi::Function) -> FuncType {
 fn preview1_linker(engine: &Engine) -> Result<Linker<Process>, wasmi::errors::LinkerError> {
     let mut linker = Linker::new(engine);
     for (index, function) in FUNCTIONS.iter().enumerate() {
-        linker.func_new(MODULE, function.name, func_type(function), move |caller, params, results| {
-            syscall(caller, index, params, results)
-        })?;
+        linker.func_new(
+            MODULE,
+            function.name,
+            func_type(function),
+            move |caller, params, results| syscall(caller, index, params, results),
+        )?;
     }
     Ok(linker)
 }
@@ -266,7 +282,9 @@ fn syscall(
         Outcome::Exit(status) => Err(wasmi::Error::i32_exit(status as i32)),
         Outcome::Trap(trap) => {
             let name = FUNCTIONS.get(index).map_or("?", |f| f.name);
-            Err(wasmi::Error::new(format!("wasm trap: {trap} in {MODULE}::{name}")))
+            Err(wasmi::Error::new(format!(
+                "wasm trap: {trap} in {MODULE}::{name}"
+            )))
         }
     }
 }

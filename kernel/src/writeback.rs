@@ -31,7 +31,9 @@ pub fn write(archive: &[u8]) -> Result<(), String> {
         let needed = (WRITEBACK_HEADER + archive.len()) as u64;
         let capacity = disk.capacity().saturating_mul(SECTOR_SIZE as u64);
         if needed > capacity {
-            return Err(format!("the write-back disk holds {capacity} bytes, the trees need {needed}"));
+            return Err(format!(
+                "the write-back disk holds {capacity} bytes, the trees need {needed}"
+            ));
         }
         let mut buffer = vec![0u8; CHUNK];
         let mut sector = WRITEBACK_HEADER / SECTOR_SIZE;
@@ -46,10 +48,15 @@ pub fn write(archive: &[u8]) -> Result<(), String> {
         }
         let mut header = [0u8; WRITEBACK_HEADER];
         header[..WRITEBACK_MAGIC.len()].copy_from_slice(WRITEBACK_MAGIC);
-        header[WRITEBACK_MAGIC.len()..WRITEBACK_MAGIC.len() + 8].copy_from_slice(&(archive.len() as u64).to_le_bytes());
-        disk.write_blocks(0, &header).map_err(|e| format!("writing the trees back failed: {e}"))?;
-        disk.flush().map_err(|e| format!("flushing the write-back disk failed: {e}"))?;
+        header[WRITEBACK_MAGIC.len()..WRITEBACK_MAGIC.len() + 8]
+            .copy_from_slice(&(archive.len() as u64).to_le_bytes());
+        disk.write_blocks(0, &header)
+            .map_err(|e| format!("writing the trees back failed: {e}"))?;
+        disk.flush()
+            .map_err(|e| format!("flushing the write-back disk failed: {e}"))?;
         return Ok(());
     }
-    Err(format!("no virtio block device `{WRITEBACK_SERIAL}` to write the trees back to"))
+    Err(format!(
+        "no virtio block device `{WRITEBACK_SERIAL}` to write the trees back to"
+    ))
 }

@@ -64,8 +64,9 @@ impl Tool {
                 } else if valued.contains(letter) {
                     let rest = &arg[at + letter.len_utf8()..];
                     let value = if rest.is_empty() {
-                        args.next()
-                            .unwrap_or_else(|| self.usage_error(&format!("option requires an argument -- '{letter}'")))
+                        args.next().unwrap_or_else(|| {
+                            self.usage_error(&format!("option requires an argument -- '{letter}'"))
+                        })
                     } else {
                         rest.to_string()
                     };
@@ -102,7 +103,9 @@ fn preopens() -> Vec<(wasi::Fd, PathBuf)> {
     let mut found = Vec::new();
     for fd in FIRST_PREOPEN.. {
         // SAFETY: a plain call; it writes only the returned value.
-        let Ok(prestat) = (unsafe { wasi::fd_prestat_get(fd) }) else { break };
+        let Ok(prestat) = (unsafe { wasi::fd_prestat_get(fd) }) else {
+            break;
+        };
         if prestat.tag != wasi::PREOPENTYPE_DIR.raw() {
             continue;
         }
@@ -113,7 +116,9 @@ fn preopens() -> Vec<(wasi::Fd, PathBuf)> {
         if unsafe { wasi::fd_prestat_dir_name(fd, name.as_mut_ptr(), len) }.is_err() {
             continue;
         }
-        let name = String::from_utf8_lossy(&name).trim_end_matches('\0').to_string();
+        let name = String::from_utf8_lossy(&name)
+            .trim_end_matches('\0')
+            .to_string();
         found.push((fd, normalise(Path::new(&name))));
     }
     found
@@ -145,7 +150,9 @@ pub fn resolve(path: &Path) -> io::Result<(wasi::Fd, String)> {
         .filter(|(_, name)| absolute.starts_with(name))
         .max_by_key(|(_, name)| name.components().count())
         .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
-    let relative = absolute.strip_prefix(&prefix).map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
+    let relative = absolute
+        .strip_prefix(&prefix)
+        .map_err(|_| io::Error::from(io::ErrorKind::NotFound))?;
     let mut relative = relative.to_string_lossy().into_owned();
     if relative.is_empty() {
         relative.push('.');
@@ -168,7 +175,11 @@ pub fn symlink(target: &str, link: &Path) -> io::Result<()> {
 /// `Metadata` it has the link count.
 pub fn stat(path: &Path, follow: bool) -> io::Result<wasi::Filestat> {
     let (fd, relative) = resolve(path)?;
-    let flags = if follow { wasi::LOOKUPFLAGS_SYMLINK_FOLLOW } else { 0 };
+    let flags = if follow {
+        wasi::LOOKUPFLAGS_SYMLINK_FOLLOW
+    } else {
+        0
+    };
     // SAFETY: a plain call with a string argument; it writes only the returned value.
     unsafe { wasi::path_filestat_get(fd, flags, &relative) }.map_err(io_error)
 }
@@ -178,8 +189,10 @@ pub fn touch_now(path: &Path) -> io::Result<()> {
     let (fd, relative) = resolve(path)?;
     let now = wasi::FSTFLAGS_ATIM_NOW | wasi::FSTFLAGS_MTIM_NOW;
     // SAFETY: a plain call with a string argument.
-    unsafe { wasi::path_filestat_set_times(fd, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, &relative, 0, 0, now) }
-        .map_err(io_error)
+    unsafe {
+        wasi::path_filestat_set_times(fd, wasi::LOOKUPFLAGS_SYMLINK_FOLLOW, &relative, 0, 0, now)
+    }
+    .map_err(io_error)
 }
 
 /// Opens file `name` for reading; a directory is refused with `EISDIR`, as Linux's `read`
@@ -220,7 +233,12 @@ pub fn after_lines(bytes: &[u8], n: usize) -> usize {
     if n == 0 {
         return 0;
     }
-    bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(n - 1).map_or(bytes.len(), |(at, _)| at + 1)
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .nth(n - 1)
+        .map_or(bytes.len(), |(at, _)| at + 1)
 }
 
 /// Copies `from` to `to` recursively: files by content, directories entry by entry, and
@@ -236,10 +254,13 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && to.is_dir() => {}
             other => other?,
         }
-        let mut names: Vec<_> =
-            std::fs::read_dir(from)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<_>>()?;
+        let mut names: Vec<_> = std::fs::read_dir(from)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
         names.sort();
-        names.iter().try_for_each(|name| copy_tree(&from.join(name), &to.join(name)))
+        names
+            .iter()
+            .try_for_each(|name| copy_tree(&from.join(name), &to.join(name)))
     } else {
         std::fs::copy(from, to).map(drop)
     }
@@ -249,7 +270,9 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 /// is an existing directory (following a symlink), else `dest` itself.
 pub fn destination(source: &str, dest: &str) -> PathBuf {
     if std::fs::metadata(dest).is_ok_and(|m| m.is_dir()) {
-        let base = Path::new(source.trim_end_matches('/')).file_name().unwrap_or_default();
+        let base = Path::new(source.trim_end_matches('/'))
+            .file_name()
+            .unwrap_or_default();
         Path::new(dest).join(base)
     } else {
         PathBuf::from(dest)

@@ -58,10 +58,15 @@ fn read_files(partition: &mut [u8]) -> io::Result<(Files, [u8; 11])> {
 
 /// A FAT volume holding `files`, no larger than they need.
 fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
-    let clusters: u64 = files.iter().map(|(_, data)| (data.len() as u64).div_ceil(CLUSTER).max(1)).sum();
+    let clusters: u64 = files
+        .iter()
+        .map(|(_, data)| (data.len() as u64).div_ceil(CLUSTER).max(1))
+        .sum();
     let size = (clusters * CLUSTER + FAT_OVERHEAD).div_ceil(CLUSTER) * CLUSTER;
     let mut volume = vec![0u8; size as usize];
-    let options = fatfs::FormatVolumeOptions::new().bytes_per_cluster(CLUSTER as u32).volume_label(label);
+    let options = fatfs::FormatVolumeOptions::new()
+        .bytes_per_cluster(CLUSTER as u32)
+        .volume_label(label);
     fatfs::format_volume(Cursor::new(&mut volume[..]), options)?;
     {
         let fs = fatfs::FileSystem::new(Cursor::new(&mut volume[..]), fatfs::FsOptions::new())?;
@@ -82,18 +87,23 @@ fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
 /// Rewrites the BIOS (MBR) image at `path` with a compact FAT partition.
 pub fn bios(path: &Path) -> io::Result<()> {
     let mut image = fs::read(path)?;
-    let mut mbr = mbrman::MBR::read_from(&mut Cursor::new(&image), SECTOR as u32).map_err(|e| invalid(e.to_string()))?;
+    let mut mbr = mbrman::MBR::read_from(&mut Cursor::new(&image), SECTOR as u32)
+        .map_err(|e| invalid(e.to_string()))?;
     let entry = &mbr[BIOS_FAT_ENTRY];
     let start = u64::from(entry.starting_lba) * SECTOR;
     let end = start + u64::from(entry.sectors) * SECTOR;
-    let partition = image.get_mut(start as usize..end as usize).ok_or_else(|| invalid("the FAT partition lies beyond the image"))?;
+    let partition = image
+        .get_mut(start as usize..end as usize)
+        .ok_or_else(|| invalid("the FAT partition lies beyond the image"))?;
     let (files, label) = read_files(partition)?;
     let volume = write_fat(&files, label)?;
     image.truncate(start as usize);
     image.extend_from_slice(&volume);
-    mbr[BIOS_FAT_ENTRY].sectors = u32::try_from(volume.len() as u64 / SECTOR).map_err(|_| invalid("FAT too large"))?;
+    mbr[BIOS_FAT_ENTRY].sectors =
+        u32::try_from(volume.len() as u64 / SECTOR).map_err(|_| invalid("FAT too large"))?;
     let mut cursor = Cursor::new(&mut image);
-    mbr.write_into(&mut cursor).map_err(|e| invalid(e.to_string()))?;
+    mbr.write_into(&mut cursor)
+        .map_err(|e| invalid(e.to_string()))?;
     write_atomically(path, &image)
 }
 
@@ -102,17 +112,28 @@ pub fn uefi(path: &Path) -> io::Result<()> {
     let block = gpt::disk::LogicalBlockSize::Lb512;
     let mut image = fs::read(path)?;
     let (start, len) = {
-        let disk = gpt::GptConfig::new().writable(false).logical_block_size(block).open_from_device(Box::new(Cursor::new(&mut image)))?;
-        let partition = disk.partitions().values().next().ok_or_else(|| invalid("the GPT has no partition"))?;
+        let disk = gpt::GptConfig::new()
+            .writable(false)
+            .logical_block_size(block)
+            .open_from_device(Box::new(Cursor::new(&mut image)))?;
+        let partition = disk
+            .partitions()
+            .values()
+            .next()
+            .ok_or_else(|| invalid("the GPT has no partition"))?;
         (partition.bytes_start(block)?, partition.bytes_len(block)?)
     };
-    let partition = image.get_mut(start as usize..(start + len) as usize).ok_or_else(|| invalid("the partition lies beyond the image"))?;
+    let partition = image
+        .get_mut(start as usize..(start + len) as usize)
+        .ok_or_else(|| invalid("the partition lies beyond the image"))?;
     let (files, label) = read_files(partition)?;
     let volume = write_fat(&files, label)?;
 
     let mut disk = Cursor::new(vec![0u8; (volume.len() as u64 + GPT_RESERVE) as usize]);
     let disk_size = disk.get_ref().len() as u64;
-    let protective = gpt::mbr::ProtectiveMBR::with_lb_size(u32::try_from(disk_size / SECTOR - 1).unwrap_or(u32::MAX));
+    let protective = gpt::mbr::ProtectiveMBR::with_lb_size(
+        u32::try_from(disk_size / SECTOR - 1).unwrap_or(u32::MAX),
+    );
     protective.overwrite_lba0(&mut disk)?;
     let start = {
         let mut table = gpt::GptConfig::new()
@@ -122,7 +143,13 @@ pub fn uefi(path: &Path) -> io::Result<()> {
             .create_from_device(Box::new(&mut disk), None)?;
         table.update_partitions(Default::default())?;
         let id = table
-            .add_partition("boot", volume.len() as u64, gpt::partition_types::EFI, 0, None)
+            .add_partition(
+                "boot",
+                volume.len() as u64,
+                gpt::partition_types::EFI,
+                0,
+                None,
+            )
             .map_err(|e| invalid(e.to_string()))?;
         let start = table
             .partitions()

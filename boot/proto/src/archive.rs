@@ -149,7 +149,12 @@ fn text(header: &[u8], range: (usize, usize)) -> &[u8] {
 }
 
 /// An octal field, or GNU base-256 when the top bit of the first byte is set.
-fn number(header: &[u8], range: (usize, usize), name: &'static str, at: u64) -> Result<u64, ArchiveError> {
+fn number(
+    header: &[u8],
+    range: (usize, usize),
+    name: &'static str,
+    at: u64,
+) -> Result<u64, ArchiveError> {
     let bytes = field(header, range);
     if bytes.first().is_some_and(|b| b & 0x80 != 0) {
         let mut value: u64 = u64::from(bytes[0] & 0x7f);
@@ -219,9 +224,15 @@ fn parse_time(value: &[u8]) -> Option<Time> {
     Some(if negative && (secs, nanos) != (0, 0) {
         // -1.25 is 1.25 s before the epoch: seconds -2, plus 0.75 s.
         if nanos == 0 {
-            Time { secs: -secs, nanos: 0 }
+            Time {
+                secs: -secs,
+                nanos: 0,
+            }
         } else {
-            Time { secs: -secs - 1, nanos: 1_000_000_000 - nanos }
+            Time {
+                secs: -secs - 1,
+                nanos: 1_000_000_000 - nanos,
+            }
         }
     } else {
         Time { secs, nanos }
@@ -257,12 +268,18 @@ pub struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// A reader over a whole archive.
     pub fn new(bytes: &'a [u8]) -> Reader<'a> {
-        Reader { bytes, pos: 0, done: false }
+        Reader {
+            bytes,
+            pos: 0,
+            done: false,
+        }
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8], ArchiveError> {
         let len = usize::try_from(len).map_err(|_| ArchiveError::Truncated)?;
-        let data = self.bytes.get(self.pos..self.pos.checked_add(len).ok_or(ArchiveError::Truncated)?);
+        let data = self
+            .bytes
+            .get(self.pos..self.pos.checked_add(len).ok_or(ArchiveError::Truncated)?);
         let data = data.ok_or(ArchiveError::Truncated)?;
         let skip = usize::try_from(padded(len as u64)).map_err(|_| ArchiveError::Truncated)?;
         self.pos = self.pos.saturating_add(skip).min(self.bytes.len());
@@ -275,7 +292,11 @@ impl<'a> Reader<'a> {
             let at = self.pos as u64;
             let Some(header) = self.bytes.get(self.pos..self.pos + BLOCK) else {
                 // No end-of-archive blocks: accept a clean end between members.
-                return if self.pos >= self.bytes.len() { Ok(None) } else { Err(ArchiveError::Truncated) };
+                return if self.pos >= self.bytes.len() {
+                    Ok(None)
+                } else {
+                    Err(ArchiveError::Truncated)
+                };
             };
             if header.iter().all(|&b| b == 0) {
                 return Ok(None);
@@ -323,7 +344,10 @@ impl<'a> Reader<'a> {
                 }
             });
             let path = normalize(&path)?;
-            let link = pending.link.take().unwrap_or_else(|| text(header, LINKNAME).to_vec());
+            let link = pending
+                .link
+                .take()
+                .unwrap_or_else(|| text(header, LINKNAME).to_vec());
             let kind = match typeflag {
                 TYPE_FILE | TYPE_FILE_OLD | TYPE_CONTIGUOUS if !path.is_empty() => Kind::File,
                 TYPE_DIR => Kind::Dir,
@@ -346,9 +370,20 @@ impl<'a> Reader<'a> {
             let mode = number(header, MODE, "mode", at)? as u32 & 0o7777;
             let mtime = match pending.mtime {
                 Some(time) => time,
-                None => Time { secs: number(header, MTIME, "mtime", at)? as i64, nanos: 0 },
+                None => Time {
+                    secs: number(header, MTIME, "mtime", at)? as i64,
+                    nanos: 0,
+                },
             };
-            return Ok(Some(Entry { path, kind, mode, mtime, atime: pending.atime, link, data }));
+            return Ok(Some(Entry {
+                path,
+                kind,
+                mode,
+                mtime,
+                atime: pending.atime,
+                link,
+                data,
+            }));
         }
     }
 }
@@ -388,7 +423,9 @@ fn parse_pax(mut records: &[u8], pending: &mut Pending, at: u64) -> Result<(), A
             b"path" => pending.path = Some(value.to_vec()),
             b"linkpath" => pending.link = Some(value.to_vec()),
             b"size" => {
-                let size = core::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+                let size = core::str::from_utf8(value)
+                    .ok()
+                    .and_then(|s| s.parse().ok());
                 pending.size = Some(size.ok_or(bad.clone())?);
             }
             b"mtime" => pending.mtime = Some(parse_time(value).ok_or(bad.clone())?),
@@ -470,7 +507,14 @@ impl Writer {
             self.data(&pax);
         }
         let mtime = entry.mtime.secs.max(0) as u64;
-        self.header(&path, &entry.link, typeflag, entry.mode & 0o7777, size, mtime);
+        self.header(
+            &path,
+            &entry.link,
+            typeflag,
+            entry.mode & 0o7777,
+            size,
+            mtime,
+        );
         if entry.kind == Kind::File {
             self.data(entry.data);
         }
@@ -553,8 +597,14 @@ mod tests {
             path: path.as_bytes().to_vec(),
             kind,
             mode: if kind == Kind::Dir { 0o755 } else { 0o644 },
-            mtime: Time { secs: 1_700_000_000, nanos: 123_456_789 },
-            atime: Some(Time { secs: 1_700_000_100, nanos: 0 }),
+            mtime: Time {
+                secs: 1_700_000_000,
+                nanos: 123_456_789,
+            },
+            atime: Some(Time {
+                secs: 1_700_000_100,
+                nanos: 0,
+            }),
             link: Vec::new(),
             data,
         }
@@ -641,10 +691,25 @@ mod tests {
         let bytes = builder.into_inner().unwrap();
         let read: Vec<Entry<'_>> = Reader::new(&bytes).collect::<Result<_, _>>().unwrap();
         assert_eq!(read.len(), 3);
-        assert_eq!((read[0].path.as_slice(), read[0].data, read[0].mode), (&b"a.txt"[..], &b"alpha"[..], 0o600));
-        assert_eq!(read[0].mtime, Time { secs: 1_600_000_000, nanos: 0 });
-        assert_eq!((read[1].path.clone(), read[1].data), (long.into_bytes(), &b"long"[..]));
-        assert_eq!((read[2].kind, read[2].link.as_slice()), (Kind::Symlink, &b"a.txt"[..]));
+        assert_eq!(
+            (read[0].path.as_slice(), read[0].data, read[0].mode),
+            (&b"a.txt"[..], &b"alpha"[..], 0o600)
+        );
+        assert_eq!(
+            read[0].mtime,
+            Time {
+                secs: 1_600_000_000,
+                nanos: 0
+            }
+        );
+        assert_eq!(
+            (read[1].path.clone(), read[1].data),
+            (long.into_bytes(), &b"long"[..])
+        );
+        assert_eq!(
+            (read[2].kind, read[2].link.as_slice()),
+            (Kind::Symlink, &b"a.txt"[..])
+        );
     }
 
     #[test]
@@ -654,17 +719,29 @@ mod tests {
         let good = writer.finish();
         // Truncated in the data.
         let cut = &good[..BLOCK + 4];
-        assert_eq!(Reader::new(cut).collect::<Result<Vec<_>, _>>(), Err(ArchiveError::Truncated));
+        assert_eq!(
+            Reader::new(cut).collect::<Result<Vec<_>, _>>(),
+            Err(ArchiveError::Truncated)
+        );
         // A flipped byte breaks the checksum.
         let mut bad = good.clone();
         bad[3] ^= 1;
-        assert!(matches!(Reader::new(&bad).next(), Some(Err(ArchiveError::BadChecksum(0)))));
+        assert!(matches!(
+            Reader::new(&bad).next(),
+            Some(Err(ArchiveError::BadChecksum(0)))
+        ));
         // Escaping paths.
         for path in ["../up", "/abs", "a/../../b"] {
             let mut w = Writer::new();
             w.append(&entry(path, Kind::File, b""));
             let bytes = w.finish();
-            assert!(matches!(Reader::new(&bytes).next(), Some(Err(ArchiveError::UnsafePath(_)))), "{path}");
+            assert!(
+                matches!(
+                    Reader::new(&bytes).next(),
+                    Some(Err(ArchiveError::UnsafePath(_)))
+                ),
+                "{path}"
+            );
         }
         // Random garbage never panics.
         let mut seed = 0x1234_5678_u32;
@@ -683,8 +760,19 @@ mod tests {
 
     #[test]
     fn times_before_the_epoch_and_nanoseconds_survive() {
-        for time in [Time { secs: -2, nanos: 750_000_000 }, Time { secs: -5, nanos: 0 }, Time { secs: 3, nanos: 1 }] {
-            assert_eq!(parse_time(format_time(time).as_bytes()), Some(time), "{time:?}");
+        for time in [
+            Time {
+                secs: -2,
+                nanos: 750_000_000,
+            },
+            Time { secs: -5, nanos: 0 },
+            Time { secs: 3, nanos: 1 },
+        ] {
+            assert_eq!(
+                parse_time(format_time(time).as_bytes()),
+                Some(time),
+                "{time:?}"
+            );
         }
         assert_eq!(Time::from_nanos(1_500_000_000).as_nanos(), 1_500_000_000);
         assert_eq!(Time { secs: -1, nanos: 0 }.as_nanos(), 0);

@@ -109,7 +109,11 @@ pub struct Decoder {
 impl Decoder {
     /// A decoder waiting for the first byte of a frame.
     pub const fn new() -> Self {
-        Decoder { header: [0; HEADER_LEN], header_len: 0, payload: Vec::new() }
+        Decoder {
+            header: [0; HEADER_LEN],
+            header_len: 0,
+            payload: Vec::new(),
+        }
     }
 
     /// Feeds one byte; returns `Some((tag, payload))` when it completes a frame.
@@ -257,12 +261,18 @@ impl InjectedFault {
 
     /// The kind called `name`.
     pub fn from_name(name: &[u8]) -> Option<InjectedFault> {
-        Self::ALL.iter().find(|(_, n)| n.as_bytes() == name).map(|(kind, _)| *kind)
+        Self::ALL
+            .iter()
+            .find(|(_, n)| n.as_bytes() == name)
+            .map(|(kind, _)| *kind)
     }
 
     /// Its name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(kind, _)| *kind == self).map_or("", |(_, name)| name)
+        Self::ALL
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("", |(_, name)| name)
     }
 }
 
@@ -316,7 +326,8 @@ impl RunConfig {
         }
         for preopen in &self.preopens {
             // `ROOT:SUBPATH_LEN:SUBPATH GUEST`: the length keeps any bytes apart.
-            let mut bytes = alloc::format!("{}:{}:", preopen.root, preopen.subpath.len()).into_bytes();
+            let mut bytes =
+                alloc::format!("{}:{}:", preopen.root, preopen.subpath.len()).into_bytes();
             bytes.extend_from_slice(&preopen.subpath);
             bytes.extend_from_slice(&preopen.guest);
             record(REC_PREOPEN, &bytes)?;
@@ -337,13 +348,16 @@ impl RunConfig {
         for record in body.split(|&b| b == 0) {
             match record {
                 [REC_ARG, b':', rest @ ..] => config.args.push(rest.to_vec()),
-                [REC_ENV, b':', rest @ ..] if rest.contains(&b'=') => config.env.push(rest.to_vec()),
+                [REC_ENV, b':', rest @ ..] if rest.contains(&b'=') => {
+                    config.env.push(rest.to_vec())
+                }
                 [REC_ENV, b':', ..] => return Err(ConfigError::EnvWithoutEquals),
                 [REC_HOST_LINK, b':'] => config.host_link = true,
                 [REC_VERBOSE, b':'] => config.verbose = true,
                 [REC_PREOPEN, b':', rest @ ..] => config.preopens.push(decode_preopen(rest)?),
                 [REC_FAULT, b':', name @ ..] => {
-                    config.inject_fault = Some(InjectedFault::from_name(name).ok_or(ConfigError::UnknownRecord)?);
+                    config.inject_fault =
+                        Some(InjectedFault::from_name(name).ok_or(ConfigError::UnknownRecord)?);
                 }
                 _ => return Err(ConfigError::UnknownRecord),
             }
@@ -367,7 +381,11 @@ fn decode_preopen(bytes: &[u8]) -> Result<Preopen, ConfigError> {
         return Err(ConfigError::BadPreopen);
     }
     let (subpath, guest) = rest.split_at(len);
-    Ok(Preopen { guest: guest.to_vec(), root, subpath: subpath.to_vec() })
+    Ok(Preopen {
+        guest: guest.to_vec(),
+        root,
+        subpath: subpath.to_vec(),
+    })
 }
 
 #[cfg(test)]
@@ -421,7 +439,10 @@ mod tests {
             (Exit::Exited(300), 44),
             (Exit::Trapped(b"unreachable".to_vec()), status::TRAP),
             (Exit::LoadFailed(b"bad magic".to_vec()), status::LOAD_FAILED),
-            (Exit::KernelFault(b"page fault".to_vec()), status::KERNEL_FAULT),
+            (
+                Exit::KernelFault(b"page fault".to_vec()),
+                status::KERNEL_FAULT,
+            ),
         ];
         for (exit, host) in cases {
             assert_eq!(Exit::decode(&exit.encode()).as_ref(), Some(&exit));
@@ -435,13 +456,30 @@ mod tests {
     #[test]
     fn config_round_trips_awkward_strings() {
         let config = RunConfig {
-            args: vec![b"hello.wasm".to_vec(), b"two words".to_vec(), b"".to_vec(), b"a=b".to_vec()],
-            env: vec![b"QUOTE=it's \"x\"".to_vec(), b"NL=line1\nline2".to_vec(), b"EMPTY=".to_vec()],
+            args: vec![
+                b"hello.wasm".to_vec(),
+                b"two words".to_vec(),
+                b"".to_vec(),
+                b"a=b".to_vec(),
+            ],
+            env: vec![
+                b"QUOTE=it's \"x\"".to_vec(),
+                b"NL=line1\nline2".to_vec(),
+                b"EMPTY=".to_vec(),
+            ],
             host_link: true,
             verbose: false,
             preopens: vec![
-                Preopen { guest: b"/".to_vec(), root: 0, subpath: Vec::new() },
-                Preopen { guest: b"data:1::x".to_vec(), root: 7, subpath: b"a:b/c".to_vec() },
+                Preopen {
+                    guest: b"/".to_vec(),
+                    root: 0,
+                    subpath: Vec::new(),
+                },
+                Preopen {
+                    guest: b"data:1::x".to_vec(),
+                    root: 7,
+                    subpath: b"a:b/c".to_vec(),
+                },
             ],
             inject_fault: Some(InjectedFault::StackOverflow),
         };
@@ -452,13 +490,28 @@ mod tests {
 
     #[test]
     fn config_rejects_what_c_strings_cannot_hold() {
-        let nul = RunConfig { args: vec![b"a\0b".to_vec()], ..RunConfig::default() };
+        let nul = RunConfig {
+            args: vec![b"a\0b".to_vec()],
+            ..RunConfig::default()
+        };
         assert_eq!(nul.encode(), Err(ConfigError::Nul));
-        let no_eq = RunConfig { env: vec![b"NOEQUALS".to_vec()], ..RunConfig::default() };
+        let no_eq = RunConfig {
+            env: vec![b"NOEQUALS".to_vec()],
+            ..RunConfig::default()
+        };
         assert_eq!(no_eq.encode(), Err(ConfigError::EnvWithoutEquals));
-        assert_eq!(RunConfig::decode(b"z:what\0"), Err(ConfigError::UnknownRecord));
-        assert_eq!(RunConfig::decode(b"e:NOEQ\0"), Err(ConfigError::EnvWithoutEquals));
-        assert_eq!(RunConfig::decode(b"p:0:9:short\0"), Err(ConfigError::BadPreopen));
+        assert_eq!(
+            RunConfig::decode(b"z:what\0"),
+            Err(ConfigError::UnknownRecord)
+        );
+        assert_eq!(
+            RunConfig::decode(b"e:NOEQ\0"),
+            Err(ConfigError::EnvWithoutEquals)
+        );
+        assert_eq!(
+            RunConfig::decode(b"p:0:9:short\0"),
+            Err(ConfigError::BadPreopen)
+        );
         assert_eq!(RunConfig::decode(b"p:x:0:\0"), Err(ConfigError::BadPreopen));
     }
 }

@@ -16,11 +16,18 @@ const RUN_TIMEOUT_SECS: u64 = 120;
 const HARNESS_TIMEOUT: Duration = Duration::from_secs(RUN_TIMEOUT_SECS + 60);
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("boot/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("boot/ has a parent")
+        .to_path_buf()
 }
 
 pub fn program(name: &str) -> String {
-    root().join("userland").join(format!("{name}.wasm")).display().to_string()
+    root()
+        .join("userland")
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
 }
 
 /// Builds the kernel, both images and every userland program once for all tests.
@@ -96,7 +103,10 @@ pub fn cella_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
     Run {
         status: status.code().unwrap_or(-1),
         stdout: reader.join().expect("stdout reader").expect("read stdout"),
-        stderr: err_reader.join().expect("stderr reader").expect("read stderr"),
+        stderr: err_reader
+            .join()
+            .expect("stderr reader")
+            .expect("read stderr"),
         elapsed,
     }
 }

@@ -159,8 +159,15 @@ impl<M: TableMemory> PageTables<M> {
     ///
     /// Nothing may use the memory of the range any more, and its pages must be 4 KiB pages
     /// mapped by [`PageTables::map`] (their frames and tables are given away).
-    pub unsafe fn unmap_range(&mut self, start: u64, end: u64, free: &mut dyn FnMut(u64)) -> Unmapped {
-        debug_assert!(start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE) && start <= end);
+    pub unsafe fn unmap_range(
+        &mut self,
+        start: u64,
+        end: u64,
+        free: &mut dyn FnMut(u64),
+    ) -> Unmapped {
+        debug_assert!(
+            start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE) && start <= end
+        );
         debug_assert!(end == start || index(start, 4) == index(end - 1, 4));
         let mut done = Unmapped::default();
         if start < end {
@@ -173,7 +180,15 @@ impl<M: TableMemory> PageTables<M> {
     }
 
     /// Clears `[start, end)` in `table` of `level`; the range lies within the table's span.
-    fn clear(&mut self, table: u64, level: u32, start: u64, end: u64, free: &mut dyn FnMut(u64), done: &mut Unmapped) {
+    fn clear(
+        &mut self,
+        table: u64,
+        level: u32,
+        start: u64,
+        end: u64,
+        free: &mut dyn FnMut(u64),
+        done: &mut Unmapped,
+    ) {
         let span = 1u64 << shift(level);
         let mut address = start;
         while address < end {
@@ -288,7 +303,10 @@ mod tests {
         assert!(tables.level4_entry_free(index(BASE, 4)));
         let mut new_table = || Some(memory.new_frame());
         // Three pages: two in one page table, one 2 MiB further (a second page table).
-        for (i, virt) in [BASE, BASE + PAGE_SIZE, BASE + (2 << 20)].into_iter().enumerate() {
+        for (i, virt) in [BASE, BASE + PAGE_SIZE, BASE + (2 << 20)]
+            .into_iter()
+            .enumerate()
+        {
             // SAFETY: fake frames, unmapped pages.
             unsafe { tables.map(virt, 0x100_0000 + i as u64 * PAGE_SIZE, &mut new_table) }.unwrap();
         }
@@ -300,20 +318,45 @@ mod tests {
         assert!(!tables.level4_entry_free(index(BASE, 4)));
         assert_eq!(tables.translate(BASE + PAGE_SIZE + 5), Some(0x100_1005));
         assert_eq!(tables.translate(BASE + 2 * PAGE_SIZE), None);
-        let leaf = tables.entry(tables.entry(tables.entry(tables.entry(root, index(BASE, 4)) & ADDRESS_MASK, index(BASE, 3)) & ADDRESS_MASK, 0) & ADDRESS_MASK, 0);
+        let leaf = tables.entry(
+            tables.entry(
+                tables.entry(
+                    tables.entry(root, index(BASE, 4)) & ADDRESS_MASK,
+                    index(BASE, 3),
+                ) & ADDRESS_MASK,
+                0,
+            ) & ADDRESS_MASK,
+            0,
+        );
         assert_eq!(leaf, 0x100_0000 | PRESENT | WRITABLE | NO_EXECUTE);
 
         // Unmapping the second page alone frees no table.
         let mut freed = Vec::new();
         // SAFETY: the range's pages were mapped by `map` above.
-        let done = unsafe { tables.unmap_range(BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE, &mut |f| freed.push(f)) };
-        assert_eq!(done, Unmapped { pages: 1, tables: 0 });
+        let done = unsafe {
+            tables.unmap_range(BASE + PAGE_SIZE, BASE + 2 * PAGE_SIZE, &mut |f| {
+                freed.push(f)
+            })
+        };
+        assert_eq!(
+            done,
+            Unmapped {
+                pages: 1,
+                tables: 0
+            }
+        );
         assert_eq!(freed, [0x100_1000]);
         // Unmapping the first GiB frees both page tables and the directory above them.
         freed.clear();
         // SAFETY: as above.
         let done = unsafe { tables.unmap_range(BASE, BASE + (1 << 30), &mut |f| freed.push(f)) };
-        assert_eq!(done, Unmapped { pages: 2, tables: 3 });
+        assert_eq!(
+            done,
+            Unmapped {
+                pages: 2,
+                tables: 3
+            }
+        );
         assert_eq!(freed.len(), 5);
         assert_eq!(tables.translate(BASE), None);
         // The level-3 table stays: level-4 entries are never given back.
@@ -334,7 +377,10 @@ mod tests {
         tables.set_entry(l2, 3, 0x60_0000 | PRESENT | HUGE_PAGE);
         let base = 1u64 << 39;
         assert_eq!(tables.translate(base + 0x1234_5678), Some(0x5234_5678));
-        assert_eq!(tables.translate(base + (1 << 30) + 3 * (2 << 20) + 0x1_2345), Some(0x61_2345));
+        assert_eq!(
+            tables.translate(base + (1 << 30) + 3 * (2 << 20) + 0x1_2345),
+            Some(0x61_2345)
+        );
         assert_eq!(tables.translate(base + (1 << 30)), None);
         let mut new_table = || Some(memory.new_frame());
         assert_eq!(

@@ -188,7 +188,8 @@ impl FwCfg {
         let size = file.size as usize;
         let mut done = 0;
         while done < size {
-            let Some((target_phys, run)) = mm::physical_run(target as u64 + done as u64, size - done)
+            let Some((target_phys, run)) =
+                mm::physical_run(target as u64 + done as u64, size - done)
             else {
                 return Ok(false);
             };
@@ -219,7 +220,8 @@ impl FwCfg {
             let control = loop {
                 compiler_fence(Ordering::SeqCst);
                 // SAFETY: the device updates `control`; a volatile read sees its write.
-                let control = u32::from_be(unsafe { (&raw const (*access).control).read_volatile() });
+                let control =
+                    u32::from_be(unsafe { (&raw const (*access).control).read_volatile() });
                 if control & !DMA_CTL_ERROR == 0 {
                     break control;
                 }

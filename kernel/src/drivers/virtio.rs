@@ -68,7 +68,13 @@ unsafe impl Hal for KernelHal {
         if direction != BufferDirection::DeviceToDriver {
             // SAFETY: `buffer` is valid for reads of its length (trait contract) and the
             // bounce block is at least as long and freshly allocated, so they do not overlap.
-            unsafe { core::ptr::copy_nonoverlapping(buffer.as_ptr() as *const u8, bounce.as_ptr(), buffer.len()) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    buffer.as_ptr() as *const u8,
+                    bounce.as_ptr(),
+                    buffer.len(),
+                )
+            };
         }
         phys
     }
@@ -83,7 +89,9 @@ unsafe impl Hal for KernelHal {
         if direction != BufferDirection::DriverToDevice {
             // SAFETY: the bounce block holds `buffer.len()` bytes and `buffer` is valid for
             // writes (trait contract); they are distinct allocations.
-            unsafe { core::ptr::copy_nonoverlapping(bounce, buffer.as_ptr() as *mut u8, buffer.len()) };
+            unsafe {
+                core::ptr::copy_nonoverlapping(bounce, buffer.as_ptr() as *mut u8, buffer.len())
+            };
         }
         let pages = buffer.len().div_ceil(PAGE_SIZE).max(1);
         if let Some(bounce) = NonNull::new(bounce) {
@@ -100,7 +108,9 @@ fn usable_bars(root: &mut PciRoot<PortAccess>, function: DeviceFunction) -> bool
         return false;
     };
     bars.iter().flatten().all(|bar| match bar {
-        BarInfo::Memory { address, size, .. } => *size == 0 || mm::map_mmio(*address, *size).is_some(),
+        BarInfo::Memory { address, size, .. } => {
+            *size == 0 || mm::map_mmio(*address, *size).is_some()
+        }
         BarInfo::IO { .. } => true,
     })
 }

@@ -179,7 +179,8 @@ impl Memory {
             ..
         } = self;
         // SAFETY: the caller gives the range up; its pages were mapped by `map_page`.
-        let done = unsafe { tables.unmap_range(start, end, &mut |frame| frames.free(frame, links)) };
+        let done =
+            unsafe { tables.unmap_range(start, end, &mut |frame| frames.free(frame, links)) };
         self.table_frames -= done.tables;
         if done.tables > 0 || (end - start) / FRAME_SIZE > FLUSH_ALL_PAGES {
             paging::flush_all();
@@ -213,9 +214,11 @@ impl Memory {
         if size > self.max_block {
             return None;
         }
-        self.slots
-            .reserve(size)
-            .or_else(|| (self.add_slot_region()).then(|| self.slots.reserve(size)).flatten())
+        self.slots.reserve(size).or_else(|| {
+            (self.add_slot_region())
+                .then(|| self.slots.reserve(size))
+                .flatten()
+        })
     }
 
     /// Maps up to `by` more bytes (whole pages) at the end of the heap; false if not a page
@@ -511,7 +514,10 @@ pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
     // The bootloader's map is not promised to be sorted; the pool joins touching ranges.
     let mut ranges = [(0u64, 0u64); MAX_RANGES];
     let mut count = 0;
-    for region in regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable) {
+    for region in regions
+        .iter()
+        .filter(|r| r.kind == MemoryRegionKind::Usable)
+    {
         let start = region.start.max(LOW_MEMORY_END);
         if start < region.end && count < MAX_RANGES {
             ranges[count] = (start, region.end);
@@ -559,7 +565,9 @@ impl Memory {
     /// hands them out in address order) for the DMA heap. Without a long enough run of RAM
     /// there is no DMA region and devices are not started.
     fn set_up_dma(&mut self) {
-        let Some(first) = self.frames.alloc(&self.links) else { return };
+        let Some(first) = self.frames.alloc(&self.links) else {
+            return;
+        };
         let mut last = first;
         for _ in 1..DMA_FRAMES {
             match self.frames.alloc(&self.links) {
@@ -644,12 +652,19 @@ pub fn map_mmio(phys: u64, size: u64) -> Option<NonNull<u8>> {
         memory.mmio[memory.mmio_len] = (first, span, slot.base);
         memory.mmio_len += 1;
         let links = memory.links;
-        let Memory { tables, frames, table_frames, .. } = memory;
+        let Memory {
+            tables,
+            frames,
+            table_frames,
+            ..
+        } = memory;
         for page in (0..span).step_by(FRAME_SIZE as usize) {
             let mut new_table = || {
                 let table = frames.alloc(&links)?;
                 // SAFETY: a free frame in the physical mapping; a new table starts empty.
-                unsafe { ((links.0.offset + table) as *mut u8).write_bytes(0, FRAME_SIZE as usize) };
+                unsafe {
+                    ((links.0.offset + table) as *mut u8).write_bytes(0, FRAME_SIZE as usize)
+                };
                 *table_frames += 1;
                 Some(table)
             };

@@ -159,7 +159,10 @@ pub(crate) mod tests {
     fn refuses_ranges_beyond_its_capacity() {
         let mut pool = FramePool::<1>::new();
         assert!(pool.add_range(0x1000, 0x3000));
-        assert!(pool.add_range(0x5000, 0x5800), "an empty range needs no room");
+        assert!(
+            pool.add_range(0x5000, 0x5800),
+            "an empty range needs no room"
+        );
         assert!(pool.add_range(0x3000, 0x4000), "a touching range is joined");
         assert!(!pool.add_range(0x8000, 0x9000));
         assert_eq!(pool.total_frames(), 3);

@@ -98,13 +98,19 @@ mod tests {
             unsafe { tables.unmap_range(half, end, &mut |frame| pool.free(frame, &mut links)) };
             assert!(slots.resize(slot.index, size / 2));
             // SAFETY: as above.
-            unsafe { tables.unmap_range(slot.base, half, &mut |frame| pool.free(frame, &mut links)) };
+            unsafe {
+                tables.unmap_range(slot.base, half, &mut |frame| pool.free(frame, &mut links))
+            };
             slots.release(slot.index);
             let free = pool.free_frames();
             // The page tables a block needs stay with its slot: once the largest block was
             // there (round 6), no round may keep a frame more.
             if round >= 6 {
-                assert_eq!(*steady.get_or_insert(free), free, "round {round} lost frames");
+                assert_eq!(
+                    *steady.get_or_insert(free),
+                    free,
+                    "round {round} lost frames"
+                );
             }
         }
         // Kept: the root, the region's level-3 table, a directory and at most two page tables.

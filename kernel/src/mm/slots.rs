@@ -85,8 +85,8 @@ impl<const REGIONS: usize> Slots<REGIONS> {
 
     /// The slot in use whose span contains `address` (its block or its guard).
     pub fn find(&self, address: u64) -> Option<Slot> {
-        let region = (0..self.regions)
-            .find(|&r| address.wrapping_sub(self.bases[r]) < REGION_SPAN)?;
+        let region =
+            (0..self.regions).find(|&r| address.wrapping_sub(self.bases[r]) < REGION_SPAN)?;
         let slot = ((address - self.bases[region]) / SLOT_SPAN) as usize;
         (self.in_use[region] & (1 << slot) != 0).then(|| {
             let index = region * SLOTS_PER_REGION + slot;
@@ -151,7 +151,11 @@ mod tests {
         assert_eq!(slots.find(b.base + SLOT_SPAN), None);
         slots.release(a.index);
         assert_eq!(slots.find(a.base), None);
-        assert_eq!(slots.reserve(8192).unwrap().base, BASE, "lowest free slot first");
+        assert_eq!(
+            slots.reserve(8192).unwrap().base,
+            BASE,
+            "lowest free slot first"
+        );
         assert_eq!(slots.used(), 2);
     }
 

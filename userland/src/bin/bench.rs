@@ -27,7 +27,11 @@ fn crc16(mut crc: u16, data: &[u8]) -> u16 {
     for &byte in data {
         crc ^= u16::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xa001 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xa001
+            } else {
+                crc >> 1
+            };
         }
     }
     crc
@@ -42,9 +46,17 @@ struct List {
 
 impl List {
     fn new(rng: &mut Rng) -> List {
-        let value: Vec<i32> = (0..LIST_LEN).map(|_| (rng.next() % 10_000) as i32).collect();
-        let next = (0..LIST_LEN).map(|i| if i + 1 < LIST_LEN { Some(i + 1) } else { None }).collect();
-        List { next, value, head: Some(0) }
+        let value: Vec<i32> = (0..LIST_LEN)
+            .map(|_| (rng.next() % 10_000) as i32)
+            .collect();
+        let next = (0..LIST_LEN)
+            .map(|i| if i + 1 < LIST_LEN { Some(i + 1) } else { None })
+            .collect();
+        List {
+            next,
+            value,
+            head: Some(0),
+        }
     }
 
     fn reverse(&mut self) {
@@ -185,19 +197,28 @@ fn int_iteration(rng: &mut Rng, seed: u16) -> u16 {
     let mut list = List::new(rng);
     let mut crc = seed;
     for probe in 0..16 {
-        crc = crc16(crc, &(list.find(probe * 613 % 10_000).map_or(-1, |i| i as i64)).to_le_bytes());
+        crc = crc16(
+            crc,
+            &(list.find(probe * 613 % 10_000).map_or(-1, |i| i as i64)).to_le_bytes(),
+        );
     }
     list.reverse();
     list.sort();
     crc = crc16(crc, &list.checksum().to_le_bytes());
 
-    let a: Vec<i32> = (0..MATRIX_N * MATRIX_N).map(|_| (rng.next() % 256) as i32 - 128).collect();
-    let b: Vec<i32> = (0..MATRIX_N * MATRIX_N).map(|_| (rng.next() % 256) as i32 - 128).collect();
+    let a: Vec<i32> = (0..MATRIX_N * MATRIX_N)
+        .map(|_| (rng.next() % 256) as i32 - 128)
+        .collect();
+    let b: Vec<i32> = (0..MATRIX_N * MATRIX_N)
+        .map(|_| (rng.next() % 256) as i32 - 128)
+        .collect();
     let mut c = vec![0; MATRIX_N * MATRIX_N];
     crc = crc16(crc, &matrix(&a, &b, &mut c, i32::from(seed)).to_le_bytes());
 
     const ALPHABET: &[u8] = b"0123456789.,e-x";
-    let input: Vec<u8> = (0..STATE_INPUT_LEN).map(|_| ALPHABET[(rng.next() % ALPHABET.len() as u64) as usize]).collect();
+    let input: Vec<u8> = (0..STATE_INPUT_LEN)
+        .map(|_| ALPHABET[(rng.next() % ALPHABET.len() as u64) as usize])
+        .collect();
     crc16(crc, &state_machine(&input).to_le_bytes())
 }
 
@@ -206,7 +227,11 @@ fn nbody_iteration(pos: &mut [[f64; 3]; 5], vel: &mut [[f64; 3]; 5], mass: &[f64
     const DT: f64 = 0.01;
     for i in 0..5 {
         for j in i + 1..5 {
-            let d = [pos[i][0] - pos[j][0], pos[i][1] - pos[j][1], pos[i][2] - pos[j][2]];
+            let d = [
+                pos[i][0] - pos[j][0],
+                pos[i][1] - pos[j][1],
+                pos[i][2] - pos[j][2],
+            ];
             let dist2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2];
             let mag = DT / (dist2 * dist2.sqrt());
             for k in 0..3 {
@@ -244,7 +269,11 @@ fn main() {
             let mut vel = [[0.0; 3]; 5];
             let mass = [39.47, 0.037, 0.011, 0.0017, 0.002];
             for i in 0..5 {
-                pos[i] = [i as f64 * 1.5, (i as f64 * 0.7).sin(), (i as f64).cos() * 0.3];
+                pos[i] = [
+                    i as f64 * 1.5,
+                    (i as f64 * 0.7).sin(),
+                    (i as f64).cos() * 0.3,
+                ];
                 vel[i] = [0.0, 0.1 * i as f64, -0.05 * i as f64];
             }
             let mut energy = 0.0;
@@ -259,5 +288,8 @@ fn main() {
         }
     };
     let secs = start.elapsed().as_secs_f64();
-    println!("mode {mode} iterations {iterations} checksum {checksum:#x} seconds {secs:.3} iter/s {:.1}", f64::from(iterations) / secs);
+    println!(
+        "mode {mode} iterations {iterations} checksum {checksum:#x} seconds {secs:.3} iter/s {:.1}",
+        f64::from(iterations) / secs
+    );
 }

@@ -5,7 +5,11 @@ use std::io::{self, Read, Write};
 
 use cella_userland::{Tool, describe, open};
 
-const TOOL: Tool = Tool { name: "cat", usage: "cat [-n] [FILE]...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "cat",
+    usage: "cat [-n] [FILE]...",
+    usage_status: 1,
+};
 const BUFFER: usize = 64 * 1024;
 
 /// Where `-n` numbering stands: the next line's number, and whether a line starts next.
@@ -49,7 +53,10 @@ fn copy(
 
 fn main() {
     let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "n", "");
-    let mut numbering = options.iter().any(|(o, _)| *o == 'n').then_some(Numbering { line: 1, at_start: true });
+    let mut numbering = options.iter().any(|(o, _)| *o == 'n').then_some(Numbering {
+        line: 1,
+        at_start: true,
+    });
     if operands.is_empty() {
         operands.push("-".into());
     }

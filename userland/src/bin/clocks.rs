@@ -30,8 +30,14 @@ fn main() {
         }
     };
 
-    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    check((EARLIEST_PLAUSIBLE..LATEST_PLAUSIBLE).contains(&unix), format!("realtime {unix} s is implausible"));
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    check(
+        (EARLIEST_PLAUSIBLE..LATEST_PLAUSIBLE).contains(&unix),
+        format!("realtime {unix} s is implausible"),
+    );
 
     for (name, clock) in [
         ("realtime", wasi::CLOCKID_REALTIME),
@@ -41,7 +47,10 @@ fn main() {
     ] {
         // SAFETY: a plain call with no pointers of ours.
         match unsafe { wasi::clock_res_get(clock) } {
-            Ok(res) => check(res > 0 && res <= 1_000_000, format!("{name} resolution {res} ns")),
+            Ok(res) => check(
+                res > 0 && res <= 1_000_000,
+                format!("{name} resolution {res} ns"),
+            ),
             Err(e) => check(false, format!("clock_res_get({name}): {e}")),
         }
     }
@@ -50,16 +59,29 @@ fn main() {
     burn(Duration::from_millis(50));
     let mono1 = now(wasi::CLOCKID_MONOTONIC);
     let cpu1 = now(wasi::CLOCKID_PROCESS_CPUTIME_ID);
-    check(mono1 >= mono0 + 50_000_000, format!("monotonic advanced {} ns over a 50 ms burn", mono1 - mono0));
-    check(cpu1 > cpu0, "process CPU time did not advance while computing".to_string());
+    check(
+        mono1 >= mono0 + 50_000_000,
+        format!("monotonic advanced {} ns over a 50 ms burn", mono1 - mono0),
+    );
+    check(
+        cpu1 > cpu0,
+        "process CPU time did not advance while computing".to_string(),
+    );
 
     std::thread::sleep(Duration::from_millis(200));
     let mono2 = now(wasi::CLOCKID_MONOTONIC);
     let cpu2 = now(wasi::CLOCKID_PROCESS_CPUTIME_ID);
-    check(mono2 - mono1 >= 200_000_000, format!("a 200 ms sleep took {} ns", mono2 - mono1));
+    check(
+        mono2 - mono1 >= 200_000_000,
+        format!("a 200 ms sleep took {} ns", mono2 - mono1),
+    );
     check(
         cpu2 - cpu1 < (mono2 - mono1) / 2,
-        format!("process CPU time grew {} ns during a {} ns sleep", cpu2 - cpu1, mono2 - mono1),
+        format!(
+            "process CPU time grew {} ns during a {} ns sleep",
+            cpu2 - cpu1,
+            mono2 - mono1
+        ),
     );
 
     if failures.is_empty() {

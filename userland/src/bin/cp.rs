@@ -7,7 +7,11 @@ use std::path::Path;
 
 use cella_userland::{Tool, copy_tree, describe, destination, is_within, stat};
 
-const TOOL: Tool = Tool { name: "cp", usage: "cp [-r] SOURCE... DEST", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "cp",
+    usage: "cp [-r] SOURCE... DEST",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "rR", "");
@@ -15,7 +19,9 @@ fn main() {
     if operands.len() < 2 {
         match operands.first() {
             None => TOOL.usage_error("missing file operand"),
-            Some(only) => TOOL.usage_error(&format!("missing destination file operand after '{only}'")),
+            Some(only) => {
+                TOOL.usage_error(&format!("missing destination file operand after '{only}'"))
+            }
         }
     }
     let dest = operands.pop().unwrap_or_default();
@@ -35,18 +41,32 @@ fn main() {
         };
         let result = match fs::metadata(source) {
             Err(e) => Err(format!("cannot stat '{source}': {}", describe(&e))),
-            Ok(meta) if meta.is_dir() && !recursive => Err(format!("-r not specified; omitting directory '{source}'")),
-            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => {
-                Err(format!("cannot copy a directory, '{source}', into itself, '{}'", target.display()))
+            Ok(meta) if meta.is_dir() && !recursive => {
+                Err(format!("-r not specified; omitting directory '{source}'"))
             }
-            Ok(_) if same(Path::new(source), &target) => {
-                Err(format!("'{source}' and '{}' are the same file", target.display()))
-            }
+            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => Err(format!(
+                "cannot copy a directory, '{source}', into itself, '{}'",
+                target.display()
+            )),
+            Ok(_) if same(Path::new(source), &target) => Err(format!(
+                "'{source}' and '{}' are the same file",
+                target.display()
+            )),
             Ok(meta) if meta.is_dir() || recursive => copy_tree(Path::new(source), &target)
-                .map_err(|e| format!("cannot copy '{source}' to '{}': {}", target.display(), describe(&e))),
-            Ok(_) => fs::copy(source, &target)
-                .map(drop)
-                .map_err(|e| format!("cannot create regular file '{}': {}", target.display(), describe(&e))),
+                .map_err(|e| {
+                    format!(
+                        "cannot copy '{source}' to '{}': {}",
+                        target.display(),
+                        describe(&e)
+                    )
+                }),
+            Ok(_) => fs::copy(source, &target).map(drop).map_err(|e| {
+                format!(
+                    "cannot create regular file '{}': {}",
+                    target.display(),
+                    describe(&e)
+                )
+            }),
         };
         if let Err(message) = result {
             TOOL.warn(&message);

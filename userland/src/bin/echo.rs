@@ -38,7 +38,10 @@ fn unescape(arg: &[u8], out: &mut Vec<u8>) -> bool {
                 let mut value: u32 = 0;
                 let mut digits = 0;
                 while digits < max_digits {
-                    let Some(digit) = arg.get(i).and_then(|&d| char::from(d).to_digit(radix)) else { break };
+                    let Some(digit) = arg.get(i).and_then(|&d| char::from(d).to_digit(radix))
+                    else {
+                        break;
+                    };
                     value = value * radix + digit;
                     digits += 1;
                     i += 1;
@@ -61,7 +64,9 @@ fn main() {
     let mut escapes = false;
     let mut start = 0;
     for arg in &args {
-        let Some(letters) = arg.strip_prefix('-') else { break };
+        let Some(letters) = arg.strip_prefix('-') else {
+            break;
+        };
         if letters.is_empty() || !letters.chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
             break;
         }

@@ -8,7 +8,11 @@ use std::os::wasi::ffi::OsStrExt;
 
 use cella_userland::{Tool, describe};
 
-const TOOL: Tool = Tool { name: "env", usage: "env [-i] [-u NAME]... [NAME=VALUE]...", usage_status: 125 };
+const TOOL: Tool = Tool {
+    name: "env",
+    usage: "env [-i] [-u NAME]... [NAME=VALUE]...",
+    usage_status: 125,
+};
 /// GNU env's own failure status: its 126 ("cannot run") is not a valid preview1 exit status.
 const CANNOT_RUN: i32 = 125;
 
@@ -33,7 +37,9 @@ fn main() {
                 'u' => {
                     let rest = &arg[at + 1..];
                     let name = if rest.is_empty() {
-                        args.next().unwrap_or_else(|| TOOL.usage_error("option requires an argument -- 'u'"))
+                        args.next().unwrap_or_else(|| {
+                            TOOL.usage_error("option requires an argument -- 'u'")
+                        })
                     } else {
                         rest.to_string()
                     };

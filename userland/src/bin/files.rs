@@ -36,8 +36,15 @@ fn run(op: &[String]) -> std::io::Result<()> {
                 } else {
                     "file"
                 };
-                let size = if meta.is_file() { meta.len().to_string() } else { "-".into() };
-                lines.push(format!("{kind} {} {size}", entry.file_name().to_string_lossy()));
+                let size = if meta.is_file() {
+                    meta.len().to_string()
+                } else {
+                    "-".into()
+                };
+                lines.push(format!(
+                    "{kind} {} {size}",
+                    entry.file_name().to_string_lossy()
+                ));
             }
             lines.sort();
             for line in lines {
@@ -50,7 +57,11 @@ fn run(op: &[String]) -> std::io::Result<()> {
             print!("{text}");
         }
         "write" => fs::write(arg(1), arg(2))?,
-        "append" => fs::OpenOptions::new().append(true).create(true).open(arg(1))?.write_all(arg(2).as_bytes())?,
+        "append" => fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(arg(1))?
+            .write_all(arg(2).as_bytes())?,
         "mkdir" => fs::create_dir_all(arg(1))?,
         "rm" => {
             if fs::symlink_metadata(arg(1))?.is_dir() {

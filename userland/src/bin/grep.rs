@@ -12,8 +12,11 @@ use std::path::Path;
 
 use cella_userland::{Tool, describe, lines, read_input};
 
-const TOOL: Tool =
-    Tool { name: "grep", usage: "grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...", usage_status: 2 };
+const TOOL: Tool = Tool {
+    name: "grep",
+    usage: "grep [-cFilnqrv] [-e PATTERN]... [PATTERN] [FILE]...",
+    usage_status: 2,
+};
 
 /// What one position of a pattern matches.
 enum Atom {
@@ -38,12 +41,17 @@ struct Regex {
 
 impl Atom {
     fn matches(&self, byte: u8, ignore_case: bool) -> bool {
-        let candidates =
-            if ignore_case { [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] } else { [byte, byte] };
+        let candidates = if ignore_case {
+            [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()]
+        } else {
+            [byte, byte]
+        };
         candidates.iter().any(|&b| match self {
             Atom::Byte(want) => *want == b,
             Atom::Any => b != b'\n',
-            Atom::Class(ranges, negated) => ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&b)) != *negated,
+            Atom::Class(ranges, negated) => {
+                ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&b)) != *negated
+            }
         })
     }
 }
@@ -55,7 +63,8 @@ impl Regex {
         let mut i = usize::from(anchored_start);
         let mut end = pattern.len();
         // A final `$` anchors unless it is quoted.
-        let anchored_end = pattern.len() > i && pattern.ends_with(b"$") && !pattern[..end - 1].ends_with(b"\\");
+        let anchored_end =
+            pattern.len() > i && pattern.ends_with(b"$") && !pattern[..end - 1].ends_with(b"\\");
         if anchored_end {
             end -= 1;
         }
@@ -105,9 +114,17 @@ impl Regex {
                 }
                 other => Atom::Byte(other),
             };
-            pieces.push(Piece { atom, repeated: false });
+            pieces.push(Piece {
+                atom,
+                repeated: false,
+            });
         }
-        Ok(Regex { pieces, anchored_start, anchored_end, ignore_case })
+        Ok(Regex {
+            pieces,
+            anchored_start,
+            anchored_end,
+            ignore_case,
+        })
     }
 
     fn is_match(&self, line: &[u8]) -> bool {
@@ -123,7 +140,10 @@ impl Regex {
             return !self.anchored_end || text.is_empty();
         };
         if piece.repeated {
-            let run = text.iter().take_while(|&&b| piece.atom.matches(b, self.ignore_case)).count();
+            let run = text
+                .iter()
+                .take_while(|&&b| piece.atom.matches(b, self.ignore_case))
+                .count();
             return (0..=run).rev().any(|n| self.here(rest, &text[n..]));
         }
         match text.split_first() {
@@ -145,7 +165,10 @@ impl Matcher {
                 needle.is_empty() || line.windows(needle.len()).any(|w| w == needle.as_slice())
             }
             Matcher::Fixed(needle, true) => {
-                needle.is_empty() || line.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+                needle.is_empty()
+                    || line
+                        .windows(needle.len())
+                        .any(|w| w.eq_ignore_ascii_case(needle))
             }
             Matcher::Regex(regex) => regex.is_match(line),
         }
@@ -162,7 +185,13 @@ struct Options {
 }
 
 /// Searches one input; returns whether a line was selected.
-fn search(matchers: &[Matcher], data: &[u8], name: &str, o: &Options, out: &mut impl Write) -> io::Result<bool> {
+fn search(
+    matchers: &[Matcher],
+    data: &[u8],
+    name: &str,
+    o: &Options,
+    out: &mut impl Write,
+) -> io::Result<bool> {
     let mut selected = 0u64;
     for (number, line) in lines(data).into_iter().enumerate() {
         if matchers.iter().any(|m| m.is_match(line)) == o.invert {
@@ -205,11 +234,18 @@ fn walk(dir: &Path, shown: &str, found: &mut Vec<(String, String)>, errors: &mut
             return;
         }
     };
-    let mut names: Vec<String> = read.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = read
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     for name in names {
         let path = dir.join(&name);
-        let shown = if shown.is_empty() { name } else { format!("{}/{name}", shown.trim_end_matches('/')) };
+        let shown = if shown.is_empty() {
+            name
+        } else {
+            format!("{}/{name}", shown.trim_end_matches('/'))
+        };
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_dir() => walk(&path, &shown, found, errors),
             Ok(meta) if meta.is_file() => found.push((path.display().to_string(), shown)),
@@ -221,7 +257,11 @@ fn walk(dir: &Path, shown: &str, found: &mut Vec<(String, String)>, errors: &mut
 fn main() {
     let (flags, mut operands) = TOOL.parse(std::env::args().skip(1), "cFilnqrv", "e");
     let has = |letter: char| flags.iter().any(|(f, _)| *f == letter);
-    let mut patterns: Vec<String> = flags.iter().filter(|(f, _)| *f == 'e').map(|(_, p)| p.clone()).collect();
+    let mut patterns: Vec<String> = flags
+        .iter()
+        .filter(|(f, _)| *f == 'e')
+        .map(|(_, p)| p.clone())
+        .collect();
     if patterns.is_empty() {
         if operands.is_empty() {
             TOOL.usage_error("no pattern given");
@@ -232,13 +272,19 @@ fn main() {
         .iter()
         .map(|pattern| {
             if has('F') {
-                let needle = if has('i') { pattern.to_ascii_lowercase() } else { pattern.clone() };
+                let needle = if has('i') {
+                    pattern.to_ascii_lowercase()
+                } else {
+                    pattern.clone()
+                };
                 return Matcher::Fixed(needle.into_bytes(), has('i'));
             }
-            Regex::compile(pattern.as_bytes(), has('i')).map(Matcher::Regex).unwrap_or_else(|message| {
-                TOOL.warn(&message);
-                std::process::exit(2);
-            })
+            Regex::compile(pattern.as_bytes(), has('i'))
+                .map(Matcher::Regex)
+                .unwrap_or_else(|message| {
+                    TOOL.warn(&message);
+                    std::process::exit(2);
+                })
         })
         .collect();
     let recursive = has('r');
@@ -256,7 +302,11 @@ fn main() {
         if recursive && fs::metadata(operand).is_ok_and(|m| m.is_dir()) {
             walk(Path::new(operand), operand, &mut inputs, &mut errors);
         } else {
-            let shown = if operand == "-" { "(standard input)" } else { operand };
+            let shown = if operand == "-" {
+                "(standard input)"
+            } else {
+                operand
+            };
             inputs.push((operand.clone(), shown.to_string()));
         }
     }

@@ -5,7 +5,11 @@ use std::io::{self, Read, Write};
 
 use cella_userland::{Tool, after_lines, describe, lines, open};
 
-const TOOL: Tool = Tool { name: "head", usage: "head [-n [-]N | -c [-]N] [FILE]...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "head",
+    usage: "head [-n [-]N | -c [-]N] [FILE]...",
+    usage_status: 1,
+};
 const DEFAULT_LINES: usize = 10;
 
 /// All but the last `count` lines or bytes of `data`.
@@ -20,7 +24,12 @@ fn select(data: &[u8], by_bytes: bool, count: usize) -> &[u8] {
 
 /// Copies the first `count` lines or bytes of `input` to `out`, reading no further than
 /// needed: `head` of an endless stdin ends.
-fn copy_head(input: &mut dyn Read, out: &mut dyn Write, by_bytes: bool, mut count: usize) -> io::Result<()> {
+fn copy_head(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    by_bytes: bool,
+    mut count: usize,
+) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     while count > 0 {
         let n = match input.read(&mut buf) {
@@ -30,8 +39,16 @@ fn copy_head(input: &mut dyn Read, out: &mut dyn Write, by_bytes: bool, mut coun
             Err(e) => return Err(e),
         };
         let chunk = &buf[..n];
-        let keep = if by_bytes { count.min(n) } else { after_lines(chunk, count) };
-        count -= if by_bytes { keep } else { chunk[..keep].iter().filter(|&&b| b == b'\n').count() };
+        let keep = if by_bytes {
+            count.min(n)
+        } else {
+            after_lines(chunk, count)
+        };
+        count -= if by_bytes {
+            keep
+        } else {
+            chunk[..keep].iter().filter(|&&b| b == b'\n').count()
+        };
         out.write_all(&chunk[..keep])?;
     }
     Ok(())
@@ -69,7 +86,10 @@ fn main() {
         let mut input = match opened {
             Ok(input) => input,
             Err(e) => {
-                TOOL.warn(&format!("cannot open '{name}' for reading: {}", describe(&e)));
+                TOOL.warn(&format!(
+                    "cannot open '{name}' for reading: {}",
+                    describe(&e)
+                ));
                 status = 1;
                 continue;
             }

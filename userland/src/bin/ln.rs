@@ -6,14 +6,22 @@ use std::path::Path;
 
 use cella_userland::{Tool, describe, destination, symlink};
 
-const TOOL: Tool = Tool { name: "ln", usage: "ln [-fs] TARGET... LINK_OR_DIRECTORY", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "ln",
+    usage: "ln [-fs] TARGET... LINK_OR_DIRECTORY",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "fs", "");
     let symbolic = options.iter().any(|(o, _)| *o == 's');
     let force = options.iter().any(|(o, _)| *o == 'f');
     if operands.len() < 2 {
-        TOOL.usage_error(if operands.is_empty() { "missing file operand" } else { "missing link operand" });
+        TOOL.usage_error(if operands.is_empty() {
+            "missing file operand"
+        } else {
+            "missing link operand"
+        });
     }
     let dest = operands.pop().unwrap_or_default();
     if operands.len() > 1 {
@@ -30,13 +38,23 @@ fn main() {
             let _ = fs::remove_file(&link);
         }
         let result = if symbolic {
-            symlink(target, &link)
-                .map_err(|e| format!("failed to create symbolic link '{}': {}", link.display(), describe(&e)))
+            symlink(target, &link).map_err(|e| {
+                format!(
+                    "failed to create symbolic link '{}': {}",
+                    link.display(),
+                    describe(&e)
+                )
+            })
         } else if let Err(e) = fs::symlink_metadata(target) {
             Err(format!("failed to access '{target}': {}", describe(&e)))
         } else {
-            fs::hard_link(Path::new(target), &link)
-                .map_err(|e| format!("failed to create hard link '{}': {}", link.display(), describe(&e)))
+            fs::hard_link(Path::new(target), &link).map_err(|e| {
+                format!(
+                    "failed to create hard link '{}': {}",
+                    link.display(),
+                    describe(&e)
+                )
+            })
         };
         if let Err(message) = result {
             TOOL.warn(&message);

@@ -11,12 +11,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cella_userland::{Tool, describe, stat};
 
-const TOOL: Tool = Tool { name: "ls", usage: "ls [-1al] [FILE]...", usage_status: 2 };
+const TOOL: Tool = Tool {
+    name: "ls",
+    usage: "ls [-1al] [FILE]...",
+    usage_status: 2,
+};
 /// GNU shows the year instead of the time for dates more than half a Gregorian year away.
 const HALF_YEAR_SECS: i64 = 31_556_952 / 2;
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 const SECS_PER_DAY: i64 = 86_400;
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// One line of output: the name shown and, with `-l`, what is known about it.
 struct Entry {
@@ -42,7 +48,11 @@ fn long_info(path: &Path) -> io::Result<Long> {
         wasi::FILETYPE_SOCKET_DGRAM | wasi::FILETYPE_SOCKET_STREAM => ('s', "rwxr-xr-x"),
         _ => ('-', "rw-r--r--"),
     };
-    let target = if kind == 'l' { Some(fs::read_link(path)?.to_string_lossy().into_owned()) } else { None };
+    let target = if kind == 'l' {
+        Some(fs::read_link(path)?.to_string_lossy().into_owned())
+    } else {
+        None
+    };
     Ok(Long {
         mode: format!("{kind}{perms}"),
         links: st.nlink,
@@ -72,16 +82,26 @@ fn date(secs: i64, now: i64) -> String {
     let of_day = secs.rem_euclid(SECS_PER_DAY);
     let month = MONTHS[month - 1];
     if secs > now - HALF_YEAR_SECS && secs <= now + HALF_YEAR_SECS {
-        format!("{month} {day:>2} {:02}:{:02}", of_day / 3600, of_day / 60 % 60)
+        format!(
+            "{month} {day:>2} {:02}:{:02}",
+            of_day / 3600,
+            of_day / 60 % 60
+        )
     } else {
         format!("{month} {day:>2}  {year}")
     }
 }
 
 fn print(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
     let longs = entries.iter().filter_map(|e| e.long.as_ref());
-    let links_width = longs.clone().map(|l| l.links.to_string().len()).max().unwrap_or(1);
+    let links_width = longs
+        .clone()
+        .map(|l| l.links.to_string().len())
+        .max()
+        .unwrap_or(1);
     let size_width = longs.map(|l| l.size.to_string().len()).max().unwrap_or(1);
     for entry in entries {
         match &entry.long {
@@ -115,7 +135,11 @@ fn list(dir: &str, all: bool, long: bool) -> Option<Vec<Entry>> {
             return None;
         }
     };
-    let mut names: Vec<String> = if all { vec![".".into(), "..".into()] } else { Vec::new() };
+    let mut names: Vec<String> = if all {
+        vec![".".into(), "..".into()]
+    } else {
+        Vec::new()
+    };
     for entry in read {
         match entry {
             Ok(entry) => names.push(entry.file_name().to_string_lossy().into_owned()),
@@ -129,10 +153,20 @@ fn list(dir: &str, all: bool, long: bool) -> Option<Vec<Entry>> {
         let path = Path::new(dir).join(&name);
         let long = if long {
             // `..` of a preopened directory lies outside what the program can see.
-            match long_info(&path).or_else(|e| if name == ".." { long_info(Path::new(dir)) } else { Err(e) }) {
+            match long_info(&path).or_else(|e| {
+                if name == ".." {
+                    long_info(Path::new(dir))
+                } else {
+                    Err(e)
+                }
+            }) {
                 Ok(info) => Some(info),
                 Err(e) => {
-                    TOOL.warn(&format!("cannot access '{}': {}", path.display(), describe(&e)));
+                    TOOL.warn(&format!(
+                        "cannot access '{}': {}",
+                        path.display(),
+                        describe(&e)
+                    ));
                     continue;
                 }
             }
@@ -162,7 +196,9 @@ fn main() {
             fs::metadata(operand).or_else(|_| fs::symlink_metadata(operand))
         };
         match meta {
-            Ok(meta) if meta.is_dir() && !(long && meta.file_type().is_symlink()) => dirs.push(operand.clone()),
+            Ok(meta) if meta.is_dir() && !(long && meta.file_type().is_symlink()) => {
+                dirs.push(operand.clone())
+            }
             Ok(_) => files.push(operand.clone()),
             Err(e) => {
                 TOOL.warn(&format!("cannot access '{operand}': {}", describe(&e)));
@@ -198,8 +234,9 @@ fn main() {
             continue;
         };
         if headers {
-            result =
-                result.and_then(|()| if first { Ok(()) } else { writeln!(out) }).and_then(|()| writeln!(out, "{dir}:"));
+            result = result
+                .and_then(|()| if first { Ok(()) } else { writeln!(out) })
+                .and_then(|()| writeln!(out, "{dir}:"));
         }
         first = false;
         result = result.and_then(|()| print(&mut out, &entries));

@@ -4,7 +4,11 @@ use std::fs;
 
 use cella_userland::{Tool, describe};
 
-const TOOL: Tool = Tool { name: "mkdir", usage: "mkdir [-p] DIRECTORY...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "mkdir",
+    usage: "mkdir [-p] DIRECTORY...",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, operands) = TOOL.parse(std::env::args().skip(1), "p", "");
@@ -14,9 +18,16 @@ fn main() {
     }
     let mut status = 0;
     for dir in &operands {
-        let result = if parents { fs::create_dir_all(dir) } else { fs::create_dir(dir) };
+        let result = if parents {
+            fs::create_dir_all(dir)
+        } else {
+            fs::create_dir(dir)
+        };
         if let Err(e) = result {
-            TOOL.warn(&format!("cannot create directory '{dir}': {}", describe(&e)));
+            TOOL.warn(&format!(
+                "cannot create directory '{dir}': {}",
+                describe(&e)
+            ));
             status = 1;
         }
     }

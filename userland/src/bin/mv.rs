@@ -8,7 +8,11 @@ use std::path::Path;
 
 use cella_userland::{Tool, copy_tree, describe, destination, is_within};
 
-const TOOL: Tool = Tool { name: "mv", usage: "mv [-f] SOURCE... DEST", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "mv",
+    usage: "mv [-f] SOURCE... DEST",
+    usage_status: 1,
+};
 /// preview1's `EXDEV`: the rename would cross preopened directories.
 const EXDEV: i32 = 75;
 
@@ -16,7 +20,11 @@ fn move_one(source: &str, target: &Path) -> io::Result<()> {
     match fs::rename(source, target) {
         Err(e) if e.raw_os_error() == Some(EXDEV) => {
             copy_tree(Path::new(source), target)?;
-            if fs::symlink_metadata(source)?.is_dir() { fs::remove_dir_all(source) } else { fs::remove_file(source) }
+            if fs::symlink_metadata(source)?.is_dir() {
+                fs::remove_dir_all(source)
+            } else {
+                fs::remove_file(source)
+            }
         }
         other => other,
     }
@@ -27,7 +35,9 @@ fn main() {
     if operands.len() < 2 {
         match operands.first() {
             None => TOOL.usage_error("missing file operand"),
-            Some(only) => TOOL.usage_error(&format!("missing destination file operand after '{only}'")),
+            Some(only) => {
+                TOOL.usage_error(&format!("missing destination file operand after '{only}'"))
+            }
         }
     }
     let dest = operands.pop().unwrap_or_default();
@@ -43,11 +53,17 @@ fn main() {
         let target = destination(source, &dest);
         let result = match fs::symlink_metadata(source) {
             Err(e) => Err(format!("cannot stat '{source}': {}", describe(&e))),
-            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => {
-                Err(format!("cannot move '{source}' to a subdirectory of itself, '{}'", target.display()))
-            }
-            Ok(_) => move_one(source, &target)
-                .map_err(|e| format!("cannot move '{source}' to '{}': {}", target.display(), describe(&e))),
+            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => Err(format!(
+                "cannot move '{source}' to a subdirectory of itself, '{}'",
+                target.display()
+            )),
+            Ok(_) => move_one(source, &target).map_err(|e| {
+                format!(
+                    "cannot move '{source}' to '{}': {}",
+                    target.display(),
+                    describe(&e)
+                )
+            }),
         };
         if let Err(message) = result {
             TOOL.warn(&message);

@@ -24,9 +24,14 @@ fn main() {
         counts[usize::from(byte)] += 1;
     }
     let expected = LEN as f64 / 256.0;
-    let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+    let chi2: f64 = counts
+        .iter()
+        .map(|&c| (c as f64 - expected).powi(2) / expected)
+        .sum();
     if chi2 > 400.0 {
-        failures.push(format!("byte distribution is skewed (chi-square {chi2:.0})"));
+        failures.push(format!(
+            "byte distribution is skewed (chi-square {chi2:.0})"
+        ));
     }
     // Zero-length requests are fine.
     fill(&mut []);

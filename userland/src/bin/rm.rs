@@ -5,7 +5,11 @@ use std::fs;
 
 use cella_userland::{Tool, describe};
 
-const TOOL: Tool = Tool { name: "rm", usage: "rm [-fr] FILE...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "rm",
+    usage: "rm [-fr] FILE...",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, operands) = TOOL.parse(std::env::args().skip(1), "frR", "");
@@ -16,13 +20,22 @@ fn main() {
     }
     let mut status = 0;
     for name in &operands {
-        if matches!(name.trim_end_matches('/').rsplit('/').next(), Some("." | "..")) {
-            TOOL.warn(&format!("refusing to remove '.' or '..' directory: skipping '{name}'"));
+        if matches!(
+            name.trim_end_matches('/').rsplit('/').next(),
+            Some("." | "..")
+        ) {
+            TOOL.warn(&format!(
+                "refusing to remove '.' or '..' directory: skipping '{name}'"
+            ));
             status = 1;
             continue;
         }
         // std's removals refuse a trailing slash that GNU accepts.
-        let name = if name.len() > 1 { name.trim_end_matches('/') } else { name };
+        let name = if name.len() > 1 {
+            name.trim_end_matches('/')
+        } else {
+            name
+        };
         let result = match fs::symlink_metadata(name) {
             Err(e) if force && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => Err(e),

@@ -6,7 +6,11 @@ use std::io::{self, BufWriter, Write};
 
 use cella_userland::{Tool, describe};
 
-const TOOL: Tool = Tool { name: "seq", usage: "seq [-s SEP] [FIRST [INCREMENT]] LAST", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "seq",
+    usage: "seq [-s SEP] [FIRST [INCREMENT]] LAST",
+    usage_status: 1,
+};
 
 /// A decimal number as `mantissa / 10^digits`.
 #[derive(Clone, Copy)]
@@ -28,12 +32,16 @@ impl Decimal {
         }
         let digits = u32::try_from(frac.len()).ok()?;
         let magnitude: i128 = format!("{int}{frac}").parse().ok()?;
-        Some(Decimal { mantissa: if negative { -magnitude } else { magnitude }, digits })
+        Some(Decimal {
+            mantissa: if negative { -magnitude } else { magnitude },
+            digits,
+        })
     }
 
     /// The mantissa at scale `digits` (at least `self.digits`).
     fn scaled(self, digits: u32) -> Option<i128> {
-        self.mantissa.checked_mul(10i128.checked_pow(digits - self.digits)?)
+        self.mantissa
+            .checked_mul(10i128.checked_pow(digits - self.digits)?)
     }
 }
 
@@ -45,7 +53,12 @@ fn format(value: i128, digits: u32) -> String {
         return format!("{sign}{magnitude}");
     }
     let unit = 10u128.pow(digits);
-    format!("{sign}{}.{:0width$}", magnitude / unit, magnitude % unit, width = digits as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        magnitude / unit,
+        magnitude % unit,
+        width = digits as usize
+    )
 }
 
 fn main() {
@@ -54,15 +67,17 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         // A leading `-` followed by a digit or point is a negative number, not an option.
-        let is_option =
-            arg.len() > 1 && arg.starts_with('-') && !arg[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.');
+        let is_option = arg.len() > 1
+            && arg.starts_with('-')
+            && !arg[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.');
         if !is_option || !operands.is_empty() {
             operands.push(arg);
         } else if arg == "--" {
             operands.extend(args.by_ref());
         } else if let Some(value) = arg.strip_prefix("-s") {
             separator = if value.is_empty() {
-                args.next().unwrap_or_else(|| TOOL.usage_error("option requires an argument -- 's'"))
+                args.next()
+                    .unwrap_or_else(|| TOOL.usage_error("option requires an argument -- 's'"))
             } else {
                 value.to_string()
             };
@@ -85,7 +100,10 @@ fn main() {
             })
         })
         .collect();
-    let one = Decimal { mantissa: 1, digits: 0 };
+    let one = Decimal {
+        mantissa: 1,
+        digits: 0,
+    };
     let (first, increment, last) = match numbers[..] {
         [last] => (one, one, last),
         [first, last] => (first, one, last),
@@ -97,8 +115,11 @@ fn main() {
     }
     let shown = first.digits.max(increment.digits);
     let scale = shown.max(last.digits);
-    let (Some(mut value), Some(step), Some(end)) = (first.scaled(scale), increment.scaled(scale), last.scaled(scale))
-    else {
+    let (Some(mut value), Some(step), Some(end)) = (
+        first.scaled(scale),
+        increment.scaled(scale),
+        last.scaled(scale),
+    ) else {
         TOOL.warn("numbers too large");
         std::process::exit(1);
     };
@@ -107,10 +128,16 @@ fn main() {
     let mut result = Ok(());
     let mut first_printed = true;
     while result.is_ok() && (if step > 0 { value <= end } else { value >= end }) {
-        let sep = if first_printed { "" } else { separator.as_str() };
+        let sep = if first_printed {
+            ""
+        } else {
+            separator.as_str()
+        };
         result = write!(out, "{sep}{}", format(value / shift, shown));
         first_printed = false;
-        let Some(next) = value.checked_add(step) else { break };
+        let Some(next) = value.checked_add(step) else {
+            break;
+        };
         value = next;
     }
     if !first_printed {

@@ -2,7 +2,10 @@
 use std::time::{Duration, Instant};
 
 fn main() {
-    let ms: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let ms: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100);
     let start = Instant::now();
     std::thread::sleep(Duration::from_millis(ms));
     println!("{}", start.elapsed().as_millis());

@@ -7,12 +7,19 @@ use std::io::{self, BufWriter, Write};
 
 use cella_userland::{Tool, describe, lines, read_input};
 
-const TOOL: Tool = Tool { name: "sort", usage: "sort [-nru] [FILE]...", usage_status: 2 };
+const TOOL: Tool = Tool {
+    name: "sort",
+    usage: "sort [-nru] [FILE]...",
+    usage_status: 2,
+};
 
 /// A line's leading number as sign, integer digits without leading zeros, and fraction
 /// digits without trailing zeros: enough to compare exactly however long it is.
 fn number(line: &[u8]) -> (bool, &[u8], &[u8]) {
-    let start = line.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(line.len());
+    let start = line
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(line.len());
     let mut rest = &line[start..];
     let negative = rest.first() == Some(&b'-');
     if negative {
@@ -35,7 +42,11 @@ fn number(line: &[u8]) -> (bool, &[u8], &[u8]) {
 
 fn numeric(a: &[u8], b: &[u8]) -> Ordering {
     let ((a_neg, a_int, a_frac), (b_neg, b_int, b_frac)) = (number(a), number(b));
-    let magnitude = a_int.len().cmp(&b_int.len()).then(a_int.cmp(b_int)).then(a_frac.cmp(b_frac));
+    let magnitude = a_int
+        .len()
+        .cmp(&b_int.len())
+        .then(a_int.cmp(b_int))
+        .then(a_frac.cmp(b_frac));
     match (a_neg, b_neg) {
         (false, false) => magnitude,
         (true, true) => magnitude.reverse(),
@@ -65,8 +76,18 @@ fn main() {
     // The key comparison; without -u the whole line breaks ties, as GNU's last resort.
     let key = |a: &&[u8], b: &&[u8]| if by_number { numeric(a, b) } else { a.cmp(b) };
     let order = |a: &&[u8], b: &&[u8]| {
-        let ordering = key(a, b).then_with(|| if unique || !by_number { Ordering::Equal } else { a.cmp(b) });
-        if reverse { ordering.reverse() } else { ordering }
+        let ordering = key(a, b).then_with(|| {
+            if unique || !by_number {
+                Ordering::Equal
+            } else {
+                a.cmp(b)
+            }
+        });
+        if reverse {
+            ordering.reverse()
+        } else {
+            ordering
+        }
     };
     all.sort_by(order);
     if unique {

@@ -5,16 +5,28 @@ use std::io::{self, Write};
 
 use cella_userland::{Tool, after_lines, describe, lines, read_input};
 
-const TOOL: Tool = Tool { name: "tail", usage: "tail [-n [+]N | -c [+]N] [FILE]...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "tail",
+    usage: "tail [-n [+]N | -c [+]N] [FILE]...",
+    usage_status: 1,
+};
 const DEFAULT_LINES: usize = 10;
 
 /// The part of `data` to print: the last `count` lines or bytes, or from number `count`
 /// (counting from 1) on if `from_start`.
 fn select(data: &[u8], by_bytes: bool, count: usize, from_start: bool) -> &[u8] {
     let start = if by_bytes {
-        if from_start { count.saturating_sub(1).min(data.len()) } else { data.len().saturating_sub(count) }
+        if from_start {
+            count.saturating_sub(1).min(data.len())
+        } else {
+            data.len().saturating_sub(count)
+        }
     } else {
-        let skip = if from_start { count.saturating_sub(1) } else { lines(data).len().saturating_sub(count) };
+        let skip = if from_start {
+            count.saturating_sub(1)
+        } else {
+            lines(data).len().saturating_sub(count)
+        };
         after_lines(data, skip)
     };
     &data[start..]
@@ -27,7 +39,10 @@ fn main() {
         by_bytes = letter == 'c';
         let digits = value.strip_prefix('+');
         from_start = digits.is_some();
-        count = match digits.unwrap_or(value.strip_prefix('-').unwrap_or(&value)).parse() {
+        count = match digits
+            .unwrap_or(value.strip_prefix('-').unwrap_or(&value))
+            .parse()
+        {
             Ok(count) => count,
             Err(_) => {
                 let what = if by_bytes { "bytes" } else { "lines" };
@@ -47,7 +62,10 @@ fn main() {
         let data = match read_input(name) {
             Ok(data) => data,
             Err(e) => {
-                TOOL.warn(&format!("cannot open '{name}' for reading: {}", describe(&e)));
+                TOOL.warn(&format!(
+                    "cannot open '{name}' for reading: {}",
+                    describe(&e)
+                ));
                 status = 1;
                 continue;
             }
@@ -55,7 +73,9 @@ fn main() {
         let mut out = Vec::new();
         if headers {
             let shown = if name == "-" { "standard input" } else { name };
-            out.extend_from_slice(format!("{}==> {shown} <==\n", if first { "" } else { "\n" }).as_bytes());
+            out.extend_from_slice(
+                format!("{}==> {shown} <==\n", if first { "" } else { "\n" }).as_bytes(),
+            );
         }
         first = false;
         out.extend_from_slice(select(&data, by_bytes, count, from_start));

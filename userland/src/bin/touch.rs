@@ -5,7 +5,11 @@ use std::path::Path;
 
 use cella_userland::{Tool, describe, touch_now};
 
-const TOOL: Tool = Tool { name: "touch", usage: "touch [-c] FILE...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "touch",
+    usage: "touch [-c] FILE...",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, operands) = TOOL.parse(std::env::args().skip(1), "c", "");
@@ -22,7 +26,12 @@ fn main() {
         let result = if exists {
             Ok(())
         } else {
-            OpenOptions::new().write(true).create(true).truncate(false).open(name).map(drop)
+            OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(name)
+                .map(drop)
         };
         if let Err(e) = result.and_then(|()| touch_now(Path::new(name))) {
             TOOL.warn(&format!("cannot touch '{name}': {}", describe(&e)));

@@ -4,7 +4,11 @@ use std::hint::black_box;
 fn recurse(depth: u64) -> u64 {
     // black_box keeps the compiler from turning the recursion into a loop; the limit is
     // never reached, the Wasm call stack runs out long before.
-    if black_box(depth) == u64::MAX { depth } else { depth + recurse(black_box(depth + 1)) }
+    if black_box(depth) == u64::MAX {
+        depth
+    } else {
+        depth + recurse(black_box(depth + 1))
+    }
 }
 
 fn main() {

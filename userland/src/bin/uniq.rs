@@ -6,7 +6,11 @@ use std::io::{self, BufWriter, Write};
 
 use cella_userland::{Tool, describe, lines, read_input};
 
-const TOOL: Tool = Tool { name: "uniq", usage: "uniq [-cdu] [INPUT [OUTPUT]]", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "uniq",
+    usage: "uniq [-cdu] [INPUT [OUTPUT]]",
+    usage_status: 1,
+};
 
 fn main() {
     let (options, operands) = TOOL.parse(std::env::args().skip(1), "cdu", "");
@@ -32,12 +36,17 @@ fn main() {
     let mut result = Ok(());
     let mut start = 0;
     while start < all.len() && result.is_ok() {
-        let run = all[start..].iter().take_while(|&&line| line == all[start]).count();
+        let run = all[start..]
+            .iter()
+            .take_while(|&&line| line == all[start])
+            .count();
         if !(repeated && run == 1 || single && run > 1) {
             if counts {
                 result = write!(out, "{run:7} ");
             }
-            result = result.and_then(|()| out.write_all(all[start])).and_then(|()| out.write_all(b"\n"));
+            result = result
+                .and_then(|()| out.write_all(all[start]))
+                .and_then(|()| out.write_all(b"\n"));
         }
         start += run;
     }

@@ -7,7 +7,11 @@ use std::io::{self, Read};
 
 use cella_userland::{Tool, describe, open};
 
-const TOOL: Tool = Tool { name: "wc", usage: "wc [-clw] [FILE]...", usage_status: 1 };
+const TOOL: Tool = Tool {
+    name: "wc",
+    usage: "wc [-clw] [FILE]...",
+    usage_status: 1,
+};
 /// GNU's column width when an input's size is unknown beforehand (a pipe or terminal).
 const UNKNOWN_SIZE_WIDTH: usize = 7;
 
@@ -75,7 +79,10 @@ fn main() {
     }
     let print = |counts: Counts, name: Option<&str>| {
         let values = [counts.lines, counts.words, counts.bytes];
-        let columns: Vec<String> = (0..3).filter(|&i| show[i]).map(|i| format!("{:>width$}", values[i])).collect();
+        let columns: Vec<String> = (0..3)
+            .filter(|&i| show[i])
+            .map(|i| format!("{:>width$}", values[i]))
+            .collect();
         match name {
             Some(name) => println!("{} {name}", columns.join(" ")),
             None => println!("{}", columns.join(" ")),
@@ -84,8 +91,11 @@ fn main() {
     let mut total = Counts::default();
     let mut status = 0;
     for name in &operands {
-        let result =
-            if name == "-" { count(&mut io::stdin().lock()) } else { open(name).and_then(|mut f| count(&mut f)) };
+        let result = if name == "-" {
+            count(&mut io::stdin().lock())
+        } else {
+            open(name).and_then(|mut f| count(&mut f))
+        };
         match result {
             Ok(counts) => {
                 total.lines += counts.lines;

@@ -45,6 +45,8 @@ const WASM_MAGIC: &[u8; 4] = b"\0asm";
 const WASM_CORE_VERSION: [u8; 4] = [1, 0, 0, 0];
 /// How long to wait for QEMU to end after the guest reported its exit.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
+/// The file COM2 writes to: the kernel's fallback channel for fault reports.
+const EMERGENCY_LOG: &str = "com2.log";
 /// How often the runner checks on QEMU while waiting for it.
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// Largest stdin chunk sent in one frame: small enough to keep the link responsive.
@@ -183,15 +185,18 @@ fn qemu_command(
         "-nic",
         "none",
     ])
-    // COM1 is the console, for people booting by hand; the runner uses COM2 only.
-    .args([
-        "-serial",
-        "null",
-        "-chardev",
-        "stdio,id=link,signal=off",
-        "-serial",
-        "chardev:link",
-    ])
+    // COM1 is the console, for people booting by hand. The link runs over a virtio console
+    // on QEMU's stdio; COM2 goes to a file, where the kernel reports a fault it could not
+    // send over virtio.
+    .args(["-serial", "null", "-serial"])
+    .arg({
+        let mut arg = OsString::from("file:");
+        arg.push(run_dir.join(EMERGENCY_LOG));
+        arg
+    })
+    .args(["-chardev", "stdio,id=link,signal=off"])
+    .args(["-device", "virtio-serial-pci,id=link-bus"])
+    .args(["-device", "virtconsole,chardev=link,bus=link-bus.0"])
     .args(["-device", DEBUG_EXIT_DEVICE])
     .args(fw_cfg(FW_CFG_PROGRAM, &program))
     .args(fw_cfg(FW_CFG_CONFIG, config));
@@ -321,16 +326,27 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         ));
     };
     let exit_reported = Arc::new(AtomicBool::new(false));
+    let link_in = Arc::new(Mutex::new(link_in));
     let reader = {
         let started = Arc::clone(&started);
         let exit_reported = Arc::clone(&exit_reported);
         let verbose = options.verbose;
-        thread::spawn(move || read_link(link_out, &started, &exit_reported, verbose, launched))
+        let credit = Credit::new(Arc::clone(&link_in));
+        thread::spawn(move || {
+            read_link(
+                link_out,
+                &started,
+                &exit_reported,
+                verbose,
+                launched,
+                Some(credit),
+            )
+        })
     };
     {
         let started = Arc::clone(&started);
         // Detached: it may stay blocked reading our stdin after the guest is gone.
-        thread::spawn(move || relay_stdin(link_in, &started));
+        thread::spawn(move || relay_stdin(&link_in, &started));
     }
     let errors = thread::spawn(move || {
         let mut text = String::new();
@@ -339,7 +355,21 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     });
 
     let qemu_status = wait_for_qemu(&mut child, options.timeout, &exit_reported);
-    let report = reader.join().unwrap_or_default();
+    let mut report = reader.join().unwrap_or_default();
+    if report.exit.is_none() {
+        // The kernel may have reported a fault on COM2 only.
+        let emergency = fs::read(run_dir.0.join(EMERGENCY_LOG)).unwrap_or_default();
+        let quiet = AtomicBool::new(false);
+        report.exit = read_link(
+            &emergency[..],
+            &Started::default(),
+            &quiet,
+            false,
+            launched,
+            None,
+        )
+        .exit;
+    }
     let qemu_errors = errors.join().unwrap_or_default();
     started.set();
 
@@ -464,6 +494,7 @@ fn read_link(
     exit_reported: &AtomicBool,
     verbose: bool,
     launched: Instant,
+    mut credit: Option<Credit>,
 ) -> Report {
     let mut report = Report::default();
     let mut synced = 0usize;
@@ -476,6 +507,9 @@ fn read_link(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        if let Some(credit) = credit.as_mut() {
+            credit.consumed(n);
+        }
         for &byte in &buf[..n] {
             if synced < LINK_SYNC.len() {
                 synced = if byte == LINK_SYNC[synced] {
@@ -547,7 +581,7 @@ fn report_started(payload: &[u8]) {
 
 /// Forwards our stdin to the guest as STDIN frames once the program has started, then
 /// STDIN_EOF. Ends quietly when QEMU goes away.
-fn relay_stdin(mut link: ChildStdin, started: &Started) {
+fn relay_stdin(link: &Mutex<ChildStdin>, started: &Started) {
     started.wait();
     let mut stdin = io::stdin().lock();
     let mut buf = vec![0u8; STDIN_CHUNK];
@@ -564,8 +598,45 @@ fn relay_stdin(mut link: ChildStdin, started: &Started) {
         } else {
             cella_proto::encode_frame(&mut frame, to_guest::STDIN, &buf[..n]);
         }
-        if link.write_all(&frame).and_then(|()| link.flush()).is_err() || n == 0 {
+        if send(link, &frame).is_err() || n == 0 {
             return;
+        }
+    }
+}
+
+fn send(link: &Mutex<ChildStdin>, frame: &[u8]) -> io::Result<()> {
+    let mut link = link
+        .lock()
+        .map_err(|_| io::Error::other("link lock poisoned"))?;
+    link.write_all(frame).and_then(|()| link.flush())
+}
+
+/// Grants the guest room to send more as its output is read (see `cella_proto::LINK_WINDOW`):
+/// QEMU's virtio console drops what the pipe cannot take, so the guest never has more in
+/// flight than the pipe holds.
+struct Credit {
+    link: Arc<Mutex<ChildStdin>>,
+    /// Bytes read and not yet granted back.
+    pending: usize,
+}
+
+impl Credit {
+    /// Granted in batches of this much, a third of the window.
+    const BATCH: usize = cella_proto::LINK_WINDOW / 3;
+
+    fn new(link: Arc<Mutex<ChildStdin>>) -> Credit {
+        Credit { link, pending: 0 }
+    }
+
+    fn consumed(&mut self, bytes: usize) {
+        self.pending += bytes;
+        if self.pending >= Self::BATCH {
+            let grant = u32::try_from(self.pending).unwrap_or(u32::MAX);
+            let mut frame = Vec::new();
+            cella_proto::encode_frame(&mut frame, to_guest::CREDIT, &grant.to_le_bytes());
+            // A guest that is gone needs no credit.
+            let _ = send(&self.link, &frame);
+            self.pending -= grant as usize;
         }
     }
 }

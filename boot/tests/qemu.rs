@@ -59,7 +59,9 @@ fn piped_stdin_reaches_the_program_and_ends_with_eof() {
 fn large_binary_stdin_passes_through_unchanged() {
     // Every byte value, including the console's special ones (\r, Ctrl-D, NUL), over many
     // link frames.
-    let input: Vec<u8> = (0..300_000u32)
+    // 3 MB: far more than any buffer between the guest and the runner, so a link that drops
+    // or reorders under backpressure fails here.
+    let input: Vec<u8> = (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
     let run = cella_with(&[&program("cat")], &input, &[]);

@@ -13,15 +13,15 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cella_proto::{Decoder, Exit, to_guest, to_host};
 use spin::Mutex;
 use wasi_abi::{StdinPoll, Stream};
 
 use crate::arch::cpu;
-use crate::drivers::qemu_exit;
 use crate::drivers::serial::{self, Com};
+use crate::drivers::{link, qemu_exit};
 use crate::time;
 
 /// Ctrl-D: end of file on the console.
@@ -30,6 +30,8 @@ const CONSOLE_EOF: u8 = 0x04;
 const MAX_IDLE_NS: u64 = 50_000_000;
 
 static LINK: AtomicBool = AtomicBool::new(false);
+/// Bytes the guest may still send on a virtio link (see [`cella_proto::LINK_WINDOW`]).
+static CREDIT: AtomicUsize = AtomicUsize::new(cella_proto::LINK_WINDOW);
 
 /// stdin as received: raw bytes (console) or decoded STDIN payloads (link).
 struct Stdin {
@@ -51,9 +53,16 @@ pub struct WouldBlock;
 
 /// Chooses the mode: `true` for the host link, `false` for the console. Entering link mode
 /// sends [`cella_proto::LINK_SYNC`], so the runner knows where the frames begin.
+///
+/// The link runs over the runner's virtio console when there is one (see
+/// [`crate::drivers::link`]); the sync marker also goes to COM2, where a fault report would
+/// follow it if the virtio console could not be used.
 pub fn set_link(link: bool) {
     if link && !LINK.swap(true, Ordering::Relaxed) {
         serial::write_all(Com::Com2, cella_proto::LINK_SYNC);
+        if link::init() {
+            link::write(cella_proto::LINK_SYNC);
+        }
     }
     LINK.store(link, Ordering::Relaxed);
 }
@@ -64,15 +73,47 @@ pub fn is_link() -> bool {
 }
 
 fn send_frame(tag: u8, payload: &[u8]) {
-    for chunk in payload.chunks(cella_proto::MAX_PAYLOAD) {
-        let mut frame = Vec::with_capacity(chunk.len() + cella_proto::HEADER_LEN);
+    let virtio = link::is_virtio();
+    let most = if virtio {
+        cella_proto::LINK_FRAME_PAYLOAD
+    } else {
+        cella_proto::MAX_PAYLOAD
+    };
+    let send = |chunk: &[u8]| {
+        let mut frame = link::frame_buffer(chunk.len());
         cella_proto::encode_frame(&mut frame, tag, chunk);
-        serial::write_all(Com::Com2, &frame);
+        if virtio {
+            take_credit(frame.len());
+        }
+        link::write(&frame);
+    };
+    for chunk in payload.chunks(most) {
+        send(chunk);
     }
     if payload.is_empty() {
-        let mut frame = Vec::new();
-        cella_proto::encode_frame(&mut frame, tag, payload);
-        serial::write_all(Com::Com2, &frame);
+        send(payload);
+    }
+}
+
+/// Waits until the host has granted room for `len` more bytes, then takes it. Received
+/// frames are handled meanwhile (the credit arrives among them). Inside the stdin code
+/// itself, whose lock is then held, it takes the room without waiting rather than deadlock.
+fn take_credit(len: usize) {
+    loop {
+        let credit = CREDIT.load(Ordering::Acquire);
+        if credit >= len {
+            CREDIT.fetch_sub(len, Ordering::AcqRel);
+            return;
+        }
+        let Some(mut stdin) = STDIN.try_lock() else {
+            CREDIT.store(0, Ordering::Release);
+            return;
+        };
+        pump(&mut stdin);
+        drop(stdin);
+        if CREDIT.load(Ordering::Acquire) < len {
+            time::idle(link::POLL_NS);
+        }
     }
 }
 
@@ -114,14 +155,18 @@ pub fn log_line(line: &[u8]) {
 /// Moves received serial bytes into [`STDIN`].
 fn pump(stdin: &mut Stdin) {
     if is_link() {
-        serial::with_received(Com::Com2, |rx| {
-            while let Some(byte) = rx.pop_front() {
-                if let Some((tag, payload)) = stdin.decoder.push(byte) {
-                    match tag {
-                        to_guest::STDIN => stdin.data.extend(payload),
-                        to_guest::STDIN_EOF => stdin.eof = true,
-                        _ => {}
+        let Stdin { decoder, data, eof } = stdin;
+        link::receive(&mut |byte| {
+            if let Some((tag, payload)) = decoder.push(byte) {
+                match tag {
+                    to_guest::STDIN => data.extend(payload),
+                    to_guest::STDIN_EOF => *eof = true,
+                    to_guest::CREDIT => {
+                        if let Ok(bytes) = <[u8; 4]>::try_from(payload) {
+                            CREDIT.fetch_add(u32::from_le_bytes(bytes) as usize, Ordering::AcqRel);
+                        }
                     }
+                    _ => {}
                 }
             }
         });
@@ -207,7 +252,13 @@ pub fn wait(deadline: Option<u64>, stdin: bool) {
             Some(deadline) => deadline - now,
             None => MAX_IDLE_NS,
         };
-        time::idle(remaining.min(MAX_IDLE_NS));
+        // Input on the virtio link raises no interrupt here: poll it while waiting for stdin.
+        let longest = if stdin && is_link() && link::is_virtio() {
+            link::POLL_NS
+        } else {
+            MAX_IDLE_NS
+        };
+        time::idle(remaining.min(longest));
         if deadline.is_none() && !stdin {
             return;
         }
@@ -255,6 +306,6 @@ pub fn finish(exit: &Exit) -> ! {
         }
     }
     serial::flush(Com::Com1);
-    serial::flush(Com::Com2);
+    link::flush();
     qemu_exit::exit(value)
 }

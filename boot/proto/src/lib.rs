@@ -80,7 +80,18 @@ pub mod to_guest {
     pub const STDIN: u8 = 1;
     /// The host's stdin reached end-of-file; no more [`STDIN`] frames follow.
     pub const STDIN_EOF: u8 = 2;
+    /// The host consumed more of the guest's output: payload is a u32 LE byte count the guest
+    /// may send in addition (see [`crate::LINK_WINDOW`]).
+    pub const CREDIT: u8 = 3;
 }
+
+/// Bytes the guest may send over a virtio link before the host grants more with
+/// [`to_guest::CREDIT`]. QEMU's virtio console drops what its host side cannot take at once,
+/// so the guest never has more in flight than a pipe holds (64 KiB on Linux).
+pub const LINK_WINDOW: usize = 48 * 1024;
+/// Largest payload the guest puts in one frame on a virtio link: a fraction of the window,
+/// so output keeps flowing while credit returns.
+pub const LINK_FRAME_PAYLOAD: usize = 12 * 1024;
 
 /// Appends one frame to `out`. Payloads longer than [`MAX_PAYLOAD`] are split into several
 /// frames with the same tag, which every reader of a stream tag treats as one stream.

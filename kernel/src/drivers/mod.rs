@@ -1,7 +1,8 @@
 //! Device drivers: the 16550 serial ports, QEMU's fw_cfg and isa-debug-exit, PCI
-//! configuration access, and the glue for `virtio-drivers`.
+//! configuration access, the glue for `virtio-drivers`, and the host link's transport.
 
 pub mod fw_cfg;
+pub mod link;
 pub mod pci;
 pub mod qemu_exit;
 pub mod serial;

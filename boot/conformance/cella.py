@@ -19,6 +19,12 @@ def get_version() -> str:
     return "0.1.0"
 
 
+def get_timeout_seconds() -> float:
+    # Each test boots an OS under software emulation: about 2 s with BIOS and 5 s with UEFI,
+    # against the runner's default of 5 s for a hosted runtime.
+    return 120.0
+
+
 def get_wasi_versions() -> List[str]:
     return ["wasm32-wasip1"]
 

@@ -69,7 +69,10 @@ pub struct Trees {
 
 /// Packs the directories of `specs`. A directory inside another one given shares its tree,
 /// so the program sees one file system, as on the host.
-pub fn pack(specs: &[DirSpec]) -> Result<Trees, String> {
+///
+/// The trees are copied into the guest's memory, so their files may hold at most `limit`
+/// bytes together; a larger tree is refused before anything is read.
+pub fn pack(specs: &[DirSpec], limit: u64) -> Result<Trees, String> {
     let mut canonical = Vec::new();
     for spec in specs {
         let shown = spec.host.display();
@@ -108,6 +111,21 @@ pub fn pack(specs: &[DirSpec]) -> Result<Trees, String> {
             subpath: subpath.as_os_str().as_bytes().to_vec(),
         });
     }
+    let mut seen = BTreeSet::new();
+    let total: u64 = root_paths
+        .iter()
+        .map(|root| tree_size(root, &mut seen))
+        .sum();
+    if total > limit {
+        let shown: Vec<_> = specs.iter().map(|s| s.host.display().to_string()).collect();
+        return Err(format!(
+            "--dir {}: the files there hold {} MiB, more than the {} MiB the guest can keep \
+             in memory; give a smaller directory, or more memory with -m",
+            shown.join(", --dir "),
+            total >> 20,
+            limit >> 20
+        ));
+    }
     let mut writer = Writer::new();
     let mut roots = Vec::new();
     for (index, host) in root_paths.into_iter().enumerate() {
@@ -128,6 +146,25 @@ pub fn pack(specs: &[DirSpec]) -> Result<Trees, String> {
         preopens,
         roots,
     })
+}
+
+/// Bytes of the regular files under `dir` (each inode once), without following symlinks.
+fn tree_size(dir: &Path, seen: &mut BTreeSet<(u64, u64)>) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        if meta.is_dir() {
+            total += tree_size(&entry.path(), seen);
+        } else if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+            total += meta.len();
+        }
+    }
+    total
 }
 
 fn time(system: io::Result<SystemTime>) -> Time {
@@ -469,16 +506,25 @@ mod tests {
     fn nested_dirs_share_a_tree_and_missing_ones_are_errors() {
         let scratch = Scratch::new("nested");
         fs::create_dir(scratch.0.join("inner")).unwrap();
-        let trees = pack(&[spec(&scratch.0.join("inner"), "/in"), spec(&scratch.0, "/")]).unwrap();
+        let trees = pack(
+            &[spec(&scratch.0.join("inner"), "/in"), spec(&scratch.0, "/")],
+            u64::MAX,
+        )
+        .unwrap();
         assert_eq!(trees.roots.len(), 1);
         assert_eq!(trees.preopens[0].subpath, b"inner");
         assert_eq!(trees.preopens[1].subpath, b"");
         assert_eq!(trees.preopens[0].guest, b"/in");
-        let error = pack(&[spec(&scratch.0.join("nope"), "x")]).unwrap_err();
+        let error = pack(&[spec(&scratch.0.join("nope"), "x")], u64::MAX).unwrap_err();
         assert!(error.contains("no such directory"), "{error}");
         fs::write(scratch.0.join("file"), b"x").unwrap();
-        let error = pack(&[spec(&scratch.0.join("file"), "x")]).unwrap_err();
+        let error = pack(&[spec(&scratch.0.join("file"), "x")], u64::MAX).unwrap_err();
         assert!(error.contains("not a directory"), "{error}");
+        // More file data than the guest's memory holds is refused before anything is read.
+        fs::write(scratch.0.join("inner/big"), vec![7u8; 3 << 20]).unwrap();
+        let error = pack(&[spec(&scratch.0, "/")], 2 << 20).unwrap_err();
+        assert!(error.contains("3 MiB") && error.contains("-m"), "{error}");
+        assert!(pack(&[spec(&scratch.0, "/")], 4 << 20).is_ok());
     }
 
     #[test]
@@ -495,7 +541,7 @@ mod tests {
         fs::write(scratch.0.join("outside"), b"precious").unwrap();
         symlink(scratch.0.join("outside"), host.join("escape")).unwrap();
 
-        let trees = pack(&[spec(&host, "/")]).unwrap();
+        let trees = pack(&[spec(&host, "/")], u64::MAX).unwrap();
         // The guest's view after the program ran: built from the archive it was given.
         let mut writer = Writer::new();
         for entry in Reader::new(&trees.archive) {
@@ -574,7 +620,7 @@ mod tests {
         let scratch = Scratch::new("same");
         fs::write(scratch.0.join("f"), b"data").unwrap();
         let socket = std::os::unix::net::UnixListener::bind(scratch.0.join("sock")).unwrap();
-        let trees = pack(&[spec(&scratch.0, ".")]).unwrap();
+        let trees = pack(&[spec(&scratch.0, ".")], u64::MAX).unwrap();
         assert!(trees.roots[0].skipped.contains(Path::new("sock")));
         let before = fs::metadata(scratch.0.join("f")).unwrap().ino();
         write_back(&trees.roots, &trees.archive).unwrap();

@@ -135,7 +135,16 @@ fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Fa
 struct RunDir(PathBuf);
 
 impl RunDir {
+    /// Makes this run's directory, first removing those of runs that were killed (their
+    /// process is gone) before they could clean up.
     fn create(parent: &Path) -> Result<RunDir, Failure> {
+        for entry in fs::read_dir(parent).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix("run-"));
+            if pid.is_some_and(|pid| !Path::new("/proc").join(pid).exists()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
         let dir = parent.join(format!("run-{}", std::process::id()));
         fs::create_dir_all(&dir)
             .map_err(|e| Failure::boot(format!("cannot create {}: {e}", dir.display())))?;
@@ -149,6 +158,8 @@ impl Drop for RunDir {
     }
 }
 
+/// Guest RAM kept for the kernel and the program beyond the `--dir` trees.
+const DIRS_RESERVE: u64 = 64 << 20;
 /// Spare room on the write-back disk beyond guest RAM: archive headers and padding.
 const WRITEBACK_SLACK: u64 = 64 << 20;
 
@@ -294,7 +305,11 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     let trees = if options.dirs.is_empty() {
         None
     } else {
-        Some(dirs::pack(&options.dirs).map_err(Failure::usage)?)
+        // The kernel, the program's memory and the VFS share the guest's RAM: leave the
+        // program a fair share.
+        let memory = cli::memory_bytes(&options.memory);
+        let limit = memory.saturating_sub(DIRS_RESERVE).min(memory / 4 * 3);
+        Some(dirs::pack(&options.dirs, limit).map_err(Failure::usage)?)
     };
     let config = run_config(options, trees.as_ref())?;
     let run_dir = RunDir::create(output_dir)?;

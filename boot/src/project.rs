@@ -168,24 +168,25 @@ impl Project {
 
     /// `userland/c/NAME.c` if `program` is `userland/NAME.wasm` and that source exists.
     fn c_source(&self, program: &Path) -> Option<PathBuf> {
-        let dir = program.parent().map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })?;
+        let (userland, name) = self.userland_program(program)?;
+        let source = userland.join("c").join(format!("{name}.c"));
+        source.exists().then_some(source)
+    }
+
+    /// The canonical `userland/` directory and NAME, if `program` is `userland/NAME.wasm`.
+    fn userland_program(&self, program: &Path) -> Option<(PathBuf, String)> {
+        let dir = match program.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
         let userland = fs::canonicalize(self.root.join("userland")).ok()?;
         if fs::canonicalize(dir).ok()? != userland
             || program.extension() != Some(OsStr::new("wasm"))
         {
             return None;
         }
-        let source = userland
-            .join("c")
-            .join(program.file_stem()?)
-            .with_extension("c");
-        source.exists().then_some(source)
+        let name = program.file_stem()?.to_str()?.to_string();
+        Some((userland, name))
     }
 
     /// Compiles a C program with clang and wasi-libc (Debian's `wasi-libc` package).
@@ -226,26 +227,11 @@ impl Project {
             .map_err(|e| format!("cannot write userland/{name}.wasm: {e}"))
     }
 
+    /// NAME, if `program` is `userland/NAME.wasm` built from `userland/src/bin/NAME.rs`.
     fn userland_name(&self, program: &Path) -> Option<String> {
-        let dir = program.parent().map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })?;
-        let userland = fs::canonicalize(self.root.join("userland")).ok()?;
-        if fs::canonicalize(dir).ok()? != userland
-            || program.extension() != Some(OsStr::new("wasm"))
-        {
-            return None;
-        }
-        let name = program.file_stem()?.to_str()?.to_string();
-        userland
-            .join("src/bin")
-            .join(format!("{name}.rs"))
-            .exists()
-            .then_some(name)
+        let (userland, name) = self.userland_program(program)?;
+        let source = userland.join("src/bin").join(format!("{name}.rs"));
+        source.exists().then_some(name)
     }
 
     fn newest_userland_source(&self) -> Option<SystemTime> {

@@ -283,11 +283,24 @@ fn bad_dirs_are_one_line_errors_and_special_files_are_skipped() {
 
     // More than a 64M guest can hold (a sparse file: its size is what counts).
     fs::create_dir(scratch.path("huge")).unwrap();
-    fs::File::create(scratch.path("huge/blob")).unwrap().set_len(100 << 20).unwrap();
-    let run = cella(&["-m", "64M", "--dir", &scratch.arg("huge", "/h"), &program("hello")]);
+    fs::File::create(scratch.path("huge/blob"))
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    let run = cella(&[
+        "-m",
+        "64M",
+        "--dir",
+        &scratch.arg("huge", "/h"),
+        &program("hello"),
+    ]);
     assert_eq!(run.status, 2, "{run:?}");
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
-    assert!(run.stderr.contains("100 MiB") && run.stderr.contains("-m"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("100 MiB") && run.stderr.contains("-m"),
+        "{}",
+        run.stderr
+    );
 
     fs::create_dir(scratch.path("tree")).unwrap();
     let _socket = std::os::unix::net::UnixListener::bind(scratch.path("tree/sock")).unwrap();

@@ -356,3 +356,28 @@ fn two_dirs_and_a_nested_one_share_one_view() {
     assert_eq!(read(&scratch.path("tree/sub/via-sub")), "1");
     assert_eq!(read(&scratch.path("other/o")), "2");
 }
+
+#[test]
+fn filling_memory_with_files_is_enospc_and_what_fits_is_written_back() {
+    // A program writing more than a 64 MiB guest holds: the file system says ENOSPC (the
+    // program reports the error and goes on), the kernel survives, and the part that fit
+    // reaches the host whole even though the VFS then fills most of the guest's memory.
+    let scratch = Scratch::new("full");
+    fs::create_dir(scratch.path("tree")).unwrap();
+    let run = files(
+        &scratch,
+        &["-m", "64M"],
+        &["big", "/data/blob", "60", "--", "write", "/data/after", "x"],
+    );
+    assert_eq!(run.status, 1, "{run:?}");
+    let stdout = run.stdout();
+    assert!(
+        stdout.contains("error: big /data/blob 60: No space left on device"),
+        "{stdout}"
+    );
+    let size = fs::metadata(scratch.path("tree/blob")).unwrap().len();
+    assert!(
+        size > 16 << 20 && size < 60 << 20 && size.is_multiple_of(1 << 16),
+        "{size} bytes written back"
+    );
+}

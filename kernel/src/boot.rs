@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
+use wasi_abi::vfs::MemoryGuard;
 use wasi_abi::{DirHandle, Vfs};
 
 use crate::arch::{self, cpu};
@@ -15,6 +16,8 @@ use crate::drivers::fw_cfg::{self, FwCfg};
 use crate::drivers::{qemu_exit, serial};
 use crate::{console, dirs, entropy, fault, logger, mm, time, writeback};
 
+/// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
+const VFS_KEEP_FREE: u64 = 8 << 20;
 /// Size of the kernel stack the bootloader sets up (with a guard page below it).
 const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
 
@@ -72,6 +75,12 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         time::monotonic_ns() / 1_000_000
     );
     let vfs = Vfs::new(time::realtime_ns());
+    // Files stop growing (ENOSPC) while the kernel still has memory of its own; a program's
+    // linear memory stops earlier still (see `wasm.rs`).
+    vfs.set_memory_guard(Some(MemoryGuard {
+        free: || mm::available_bytes() as u64,
+        keep: VFS_KEEP_FREE,
+    }));
     let preopens = match trees.map(|trees| mount(&vfs, &trees, &config)).transpose() {
         Ok(preopens) => preopens.unwrap_or_default(),
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
@@ -140,8 +149,8 @@ fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, Di
         .collect()
 }
 
-/// Packs the trees and writes them to the write-back disk; a failure is logged, and the
-/// runner, finding no archive, says the host directories were left unchanged.
+/// Packs the trees and writes them to the write-back disk as they are packed; a failure is
+/// logged, and the runner, finding no archive, says the host directories were left unchanged.
 fn write_back(vfs: &Vfs, config: &RunConfig) {
     let started = time::monotonic_ns();
     let roots = config
@@ -150,11 +159,14 @@ fn write_back(vfs: &Vfs, config: &RunConfig) {
         .map(|p| p.root as usize + 1)
         .max()
         .unwrap_or(0);
-    let archive = dirs::export(vfs, roots);
-    match writeback::write(&archive) {
-        Ok(()) => log::debug!(
+    let written = writeback::Disk::open().and_then(|mut disk| {
+        dirs::export(vfs, roots, &mut |bytes| disk.write(bytes))?;
+        disk.finish()
+    });
+    match written {
+        Ok(bytes) => log::debug!(
             "--dir trees: {} KiB written back in {} ms",
-            archive.len() >> 10,
+            bytes >> 10,
             (time::monotonic_ns() - started) / 1_000_000
         ),
         Err(message) => log::error!("{message}"),

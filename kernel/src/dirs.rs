@@ -58,10 +58,25 @@ pub fn import(vfs: &Vfs, archive: &[u8], now: Timestamp) -> Result<usize, String
     Ok(count)
 }
 
+/// Bytes of file data read from the VFS at a time while exporting.
+const EXPORT_PIECE: usize = 64 * 1024;
+
 /// Packs the subtrees `/0` .. `/{roots - 1}` of `vfs` (including the roots themselves) into an
-/// archive whose paths are `N/...`, as [`import`] reads them.
-pub fn export(vfs: &Vfs, roots: usize) -> Vec<u8> {
+/// archive whose paths are `N/...`, as [`import`] reads them, handing it to `sink` piece by
+/// piece: the archive is never held in memory whole, so a VFS filling most of RAM can still
+/// be written back. Returns the archive's length.
+pub fn export(
+    vfs: &Vfs,
+    roots: usize,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<u64, String> {
     let mut writer = Writer::new();
+    let mut total = 0u64;
+    let mut flush = |writer: &mut Writer, sink: &mut dyn FnMut(&[u8]) -> Result<(), String>| {
+        let bytes = writer.drain();
+        total += bytes.len() as u64;
+        sink(&bytes)
+    };
     let in_roots = |path: &[u8]| {
         let first = path.split(|&b| b == b'/').next().unwrap_or_default();
         core::str::from_utf8(first)
@@ -69,13 +84,12 @@ pub fn export(vfs: &Vfs, roots: usize) -> Vec<u8> {
             .and_then(|s| s.parse::<usize>().ok())
             .is_some_and(|n| n < roots)
     };
+    let mut piece = vec![0u8; EXPORT_PIECE];
     for exported in vfs.export() {
         if !in_roots(&exported.path) {
             continue;
         }
         let stat = &exported.stat;
-        let time = |ns: Timestamp| Time::from_nanos(ns);
-        let mut data = Vec::new();
         let (kind, link) = match (&exported.first_path, stat.filetype) {
             (Some(first), _) => (Kind::HardLink, first.clone()),
             (None, Filetype::Directory) => (Kind::Dir, Vec::new()),
@@ -83,24 +97,38 @@ pub fn export(vfs: &Vfs, roots: usize) -> Vec<u8> {
                 Kind::Symlink,
                 exported.node.symlink_target().unwrap_or_default(),
             ),
-            (None, _) => {
-                data = vec![0; usize::try_from(stat.size).unwrap_or(0)];
-                let read = exported.node.read_at(0, &mut data);
-                data.truncate(read);
-                (Kind::File, Vec::new())
-            }
+            (None, _) => (Kind::File, Vec::new()),
         };
-        writer.append(&Entry {
+        let entry = Entry {
             path: exported.path,
             kind,
             mode: exported.mode,
-            mtime: time(stat.mtim),
-            atime: Some(time(stat.atim)),
+            mtime: Time::from_nanos(stat.mtim),
+            atime: Some(Time::from_nanos(stat.atim)),
             link,
-            data: &data,
-        });
+            data: &[],
+        };
+        writer.begin(&entry, stat.size);
+        if kind == Kind::File {
+            let mut offset = 0u64;
+            while offset < stat.size {
+                let want = usize::try_from(stat.size - offset)
+                    .map_or(EXPORT_PIECE, |left| left.min(EXPORT_PIECE));
+                let read = exported.node.read_at(offset, &mut piece[..want]);
+                // A file cannot shrink while nothing runs; zeros keep the header's size true.
+                piece[read..want].fill(0);
+                writer.file_data(&piece[..want]);
+                flush(&mut writer, sink)?;
+                offset += want as u64;
+            }
+            writer.end_file(stat.size);
+        }
+        flush(&mut writer, sink)?;
     }
-    writer.finish()
+    let end = writer.finish();
+    total += end.len() as u64;
+    sink(&end)?;
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -108,6 +136,17 @@ mod tests {
     use super::*;
 
     const T0: Timestamp = 1_700_000_000_123_456_789;
+
+    fn export_all(vfs: &Vfs, roots: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let len = export(vfs, roots, &mut |bytes| {
+            out.extend_from_slice(bytes);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(len, out.len() as u64);
+        out
+    }
 
     fn sample() -> Vec<u8> {
         let mut writer = Writer::new();
@@ -143,7 +182,7 @@ mod tests {
         assert_eq!(vfs.stat(b"/0/a.txt").unwrap().nlink, 2);
         assert_eq!(vfs.stat(b"/0/sub/b").unwrap().size, 70_000);
 
-        let out = export(&vfs, 2);
+        let out = export_all(&vfs, 2);
         let original = sample();
         let before: Vec<Entry<'_>> = Reader::new(&original).collect::<Result<_, _>>().unwrap();
         let after: Vec<Entry<'_>> = Reader::new(&out).collect::<Result<_, _>>().unwrap();
@@ -171,7 +210,7 @@ mod tests {
         import(&vfs, &sample(), T0).unwrap();
         vfs.create_dir(b"/tmp", T0).unwrap();
         vfs.write_file(b"/tmp/x", b"not mine", T0).unwrap();
-        let out = export(&vfs, 1);
+        let out = export_all(&vfs, 1);
         let paths: Vec<Vec<u8>> = Reader::new(&out).map(|e| e.unwrap().path).collect();
         assert!(paths.iter().all(|p| p.starts_with(b"0")), "{paths:?}");
         assert_eq!(paths.len(), 6);

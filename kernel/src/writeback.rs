@@ -1,15 +1,18 @@
 //! Hands the `--dir` trees back to the runner at exit: the archive goes onto the virtio block
 //! device whose serial is [`WRITEBACK_SERIAL`], after a one-sector header (see
-//! [`cella_proto::WRITEBACK_MAGIC`]). The header is written last, so a disk the kernel did not
-//! finish never looks complete.
+//! [`cella_proto::WRITEBACK_MAGIC`]). The archive is written as it is made, through a buffer
+//! of [`CHUNK`] bytes, and the header last, so a disk the kernel did not finish never looks
+//! complete.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use cella_proto::{WRITEBACK_HEADER, WRITEBACK_MAGIC, WRITEBACK_SERIAL};
 use virtio_drivers::device::blk::{SECTOR_SIZE, VirtIOBlk};
 use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::pci::PciTransport;
 
 use crate::drivers::virtio::{self, KernelHal};
 
@@ -18,45 +21,92 @@ const CHUNK: usize = 256 * 1024;
 /// Length of a virtio-blk device ID (its serial).
 const DEVICE_ID_LEN: usize = 20;
 
-/// Writes `archive` to the write-back disk.
-pub fn write(archive: &[u8]) -> Result<(), String> {
-    for transport in virtio::find(DeviceType::Block) {
-        let mut disk = VirtIOBlk::<KernelHal, _>::new(transport)
-            .map_err(|e| format!("cannot start the virtio block device: {e}"))?;
-        let mut id = [0u8; DEVICE_ID_LEN];
-        let len = disk.device_id(&mut id).unwrap_or(0);
-        if id.get(..len) != Some(WRITEBACK_SERIAL.as_bytes()) {
-            continue;
+/// The write-back disk, being filled.
+pub struct Disk {
+    device: VirtIOBlk<KernelHal, PciTransport>,
+    /// Bytes the device holds.
+    capacity: u64,
+    /// The next sector to write.
+    sector: usize,
+    /// Bytes not yet written (less than a chunk).
+    buffer: Vec<u8>,
+    /// Archive bytes taken so far.
+    total: u64,
+}
+
+impl Disk {
+    /// Finds the runner's write-back disk.
+    pub fn open() -> Result<Disk, String> {
+        for transport in virtio::find(DeviceType::Block) {
+            let mut device = VirtIOBlk::<KernelHal, _>::new(transport)
+                .map_err(|e| format!("cannot start the virtio block device: {e}"))?;
+            let mut id = [0u8; DEVICE_ID_LEN];
+            let len = device.device_id(&mut id).unwrap_or(0);
+            if id.get(..len) != Some(WRITEBACK_SERIAL.as_bytes()) {
+                continue;
+            }
+            let capacity = device.capacity().saturating_mul(SECTOR_SIZE as u64);
+            return Ok(Disk {
+                device,
+                capacity,
+                sector: WRITEBACK_HEADER / SECTOR_SIZE,
+                buffer: Vec::with_capacity(CHUNK),
+                total: 0,
+            });
         }
-        let needed = (WRITEBACK_HEADER + archive.len()) as u64;
-        let capacity = disk.capacity().saturating_mul(SECTOR_SIZE as u64);
-        if needed > capacity {
+        Err(format!(
+            "no virtio block device `{WRITEBACK_SERIAL}` to write the trees back to"
+        ))
+    }
+
+    /// Appends archive bytes.
+    pub fn write(&mut self, mut bytes: &[u8]) -> Result<(), String> {
+        self.total += bytes.len() as u64;
+        if WRITEBACK_HEADER as u64 + self.total > self.capacity {
             return Err(format!(
-                "the write-back disk holds {capacity} bytes, the trees need {needed}"
+                "the write-back disk holds {} bytes, the trees need more",
+                self.capacity
             ));
         }
-        let mut buffer = vec![0u8; CHUNK];
-        let mut sector = WRITEBACK_HEADER / SECTOR_SIZE;
-        for chunk in archive.chunks(CHUNK) {
-            // Whole sectors: the tail of the last one is zero padding.
-            let len = chunk.len().div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
-            buffer[..chunk.len()].copy_from_slice(chunk);
-            buffer[chunk.len()..len].fill(0);
-            disk.write_blocks(sector, &buffer[..len])
-                .map_err(|e| format!("writing the trees back failed: {e}"))?;
-            sector += len / SECTOR_SIZE;
+        while !bytes.is_empty() {
+            let take = bytes.len().min(CHUNK - self.buffer.len());
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.buffer.len() == CHUNK {
+                self.write_buffer()?;
+            }
         }
-        let mut header = [0u8; WRITEBACK_HEADER];
+        Ok(())
+    }
+
+    /// Writes the buffer as whole sectors, the tail of the last one zero.
+    fn write_buffer(&mut self) -> Result<(), String> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let len = self.buffer.len().div_ceil(SECTOR_SIZE) * SECTOR_SIZE;
+        self.buffer.resize(len, 0);
+        self.device
+            .write_blocks(self.sector, &self.buffer)
+            .map_err(|e| format!("writing the trees back failed: {e}"))?;
+        self.sector += len / SECTOR_SIZE;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered, then the header that makes the archive count.
+    pub fn finish(mut self) -> Result<u64, String> {
+        self.write_buffer()?;
+        let mut header = vec![0u8; WRITEBACK_HEADER];
         header[..WRITEBACK_MAGIC.len()].copy_from_slice(WRITEBACK_MAGIC);
         header[WRITEBACK_MAGIC.len()..WRITEBACK_MAGIC.len() + 8]
-            .copy_from_slice(&(archive.len() as u64).to_le_bytes());
-        disk.write_blocks(0, &header)
+            .copy_from_slice(&self.total.to_le_bytes());
+        self.device
+            .write_blocks(0, &header)
             .map_err(|e| format!("writing the trees back failed: {e}"))?;
-        disk.flush()
+        self.device
+            .flush()
             .map_err(|e| format!("flushing the write-back disk failed: {e}"))?;
-        return Ok(());
+        Ok(self.total)
     }
-    Err(format!(
-        "no virtio block device `{WRITEBACK_SERIAL}` to write the trees back to"
-    ))
 }

@@ -472,12 +472,28 @@ impl Writer {
 
     /// Appends `entry` (its `data` only for files).
     pub fn append(&mut self, entry: &Entry<'_>) {
-        let (typeflag, size) = match entry.kind {
-            Kind::File => (TYPE_FILE, entry.data.len() as u64),
-            Kind::Dir => (TYPE_DIR, 0),
-            Kind::Symlink => (TYPE_SYMLINK, 0),
-            Kind::HardLink => (TYPE_HARDLINK, 0),
+        let size = if entry.kind == Kind::File {
+            entry.data.len() as u64
+        } else {
+            0
         };
+        self.begin(entry, size);
+        if entry.kind == Kind::File {
+            self.data(entry.data);
+        }
+    }
+
+    /// Writes the headers of `entry` (ignoring its `data`) for a file of `size` bytes, whose
+    /// contents then follow through [`Writer::file_data`] and [`Writer::end_file`]: a file
+    /// is streamed without being held in memory whole.
+    pub fn begin(&mut self, entry: &Entry<'_>, size: u64) {
+        let typeflag = match entry.kind {
+            Kind::File => TYPE_FILE,
+            Kind::Dir => TYPE_DIR,
+            Kind::Symlink => TYPE_SYMLINK,
+            Kind::HardLink => TYPE_HARDLINK,
+        };
+        let size = if entry.kind == Kind::File { size } else { 0 };
         let mut path = entry.path.clone();
         if entry.kind == Kind::Dir {
             path.push(b'/');
@@ -515,9 +531,23 @@ impl Writer {
             size,
             mtime,
         );
-        if entry.kind == Kind::File {
-            self.data(entry.data);
-        }
+    }
+
+    /// Appends a piece of the file begun with [`Writer::begin`].
+    pub fn file_data(&mut self, piece: &[u8]) {
+        self.out.extend_from_slice(piece);
+    }
+
+    /// Ends a file of `size` bytes begun with [`Writer::begin`]: pads it to a whole block.
+    pub fn end_file(&mut self, size: u64) {
+        let padding = (padded(size) - size) as usize;
+        self.out.resize(self.out.len() + padding, 0);
+    }
+
+    /// Takes the bytes written so far, leaving the writer empty but mid-archive: for writing
+    /// an archive out as it is made.
+    pub fn drain(&mut self) -> Vec<u8> {
+        core::mem::take(&mut self.out)
     }
 
     fn header(&mut self, path: &[u8], link: &[u8], typeflag: u8, mode: u32, size: u64, mtime: u64) {
@@ -710,6 +740,26 @@ mod tests {
             (read[2].kind, read[2].link.as_slice()),
             (Kind::Symlink, &b"a.txt"[..])
         );
+    }
+
+    #[test]
+    fn a_streamed_archive_is_the_same_as_a_whole_one() {
+        let mut whole = Writer::new();
+        let mut streamed = Writer::new();
+        let mut out = Vec::new();
+        for e in sample() {
+            whole.append(&e);
+            streamed.begin(&e, e.data.len() as u64);
+            for piece in e.data.chunks(100) {
+                streamed.file_data(piece);
+                out.extend(streamed.drain());
+            }
+            if e.kind == Kind::File {
+                streamed.end_file(e.data.len() as u64);
+            }
+        }
+        out.extend(streamed.finish());
+        assert_eq!(out, whole.finish());
     }
 
     #[test]

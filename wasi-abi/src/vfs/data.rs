@@ -29,7 +29,24 @@ pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 pub struct Space {
     used: Cell<u64>,
     limit: Cell<u64>,
+    /// The machine's free memory, and how much of it new files and data must leave alone.
+    guard: Cell<Option<MemoryGuard>>,
 }
+
+/// How the file system learns that the machine's memory runs low: a probe of the bytes
+/// still free, and the floor below which it refuses to grow (`ENOSPC`), so that files can
+/// never take the memory the kernel itself needs.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryGuard {
+    /// Bytes the machine can still give.
+    pub free: fn() -> u64,
+    /// Bytes that must stay free.
+    pub keep: u64,
+}
+
+/// What a new inode is reckoned to cost in memory (the node, its directory entry and a
+/// name), for the [`MemoryGuard`] check.
+pub const NODE_COST: u64 = 1024;
 
 impl Space {
     /// An account with room for `limit` bytes of chunks.
@@ -37,6 +54,7 @@ impl Space {
         Rc::new(Space {
             used: Cell::new(0),
             limit: Cell::new(limit),
+            guard: Cell::new(None),
         })
     }
 
@@ -55,8 +73,22 @@ impl Space {
         self.limit.set(limit);
     }
 
+    /// Sets (or clears) the memory guard.
+    pub fn set_guard(&self, guard: Option<MemoryGuard>) {
+        self.guard.set(guard);
+    }
+
+    /// `ENOSPC` if taking `bytes` more would leave less free memory than the guard keeps.
+    pub fn check_memory(&self, bytes: u64) -> Result<()> {
+        match self.guard.get() {
+            Some(guard) if (guard.free)() < guard.keep.saturating_add(bytes) => Err(Errno::Nospc),
+            _ => Ok(()),
+        }
+    }
+
     /// Takes room for one chunk, or `ENOSPC`.
     fn reserve(&self) -> Result<()> {
+        self.check_memory(CHUNK)?;
         let used = self
             .used
             .get()

@@ -30,7 +30,8 @@ use alloc::rc::{Rc, Weak};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use self::data::{FileData, Space};
+pub use self::data::MemoryGuard;
+use self::data::{FileData, NODE_COST, Space};
 use self::node::{Dir, Kind, Node, NodeRef};
 use self::path::{Parent, resolve, resolve_parent, validate};
 use crate::errno::{Errno, Result};
@@ -156,10 +157,19 @@ impl Vfs {
         Rc::ptr_eq(&self.shared, &other.shared)
     }
 
-    fn new_node(&self, kind: Kind, now: Timestamp) -> NodeRef {
+    /// Stops the file system from growing (`ENOSPC`) when the machine's free memory falls to
+    /// the guard's floor: the kernel sets this so a program cannot exhaust kernel memory
+    /// through files or inodes.
+    pub fn set_memory_guard(&self, guard: Option<MemoryGuard>) {
+        self.shared.space.set_guard(guard);
+    }
+
+    /// A new inode, or `ENOSPC` if memory is short (see [`Vfs::set_memory_guard`]).
+    fn new_node(&self, kind: Kind, now: Timestamp) -> Result<NodeRef> {
+        self.shared.space.check_memory(NODE_COST)?;
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
-        Rc::new(RefCell::new(Node::new(ino, kind, now)))
+        Ok(Rc::new(RefCell::new(Node::new(ino, kind, now))))
     }
 
     /// `path` relative to the root: leading slashes are dropped, since the kernel's paths
@@ -525,7 +535,7 @@ impl DirHandle {
                 None => {
                     let dir = live_dir(&parent)?;
                     let data = FileData::new(Rc::clone(&self.vfs.shared.space));
-                    let node = self.vfs.new_node(Kind::File(data), now);
+                    let node = self.vfs.new_node(Kind::File(data), now)?;
                     add_entry(&dir, &parent.name, Rc::clone(&node), now)?;
                     return Ok(Opened::File(node));
                 }
@@ -571,7 +581,7 @@ impl DirHandle {
         let dir = live_dir(&parent)?;
         let node = self
             .vfs
-            .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now);
+            .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now)?;
         add_entry(&dir, &parent.name, node, now)?;
         add_links(&dir, true);
         Ok(())
@@ -728,7 +738,7 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
-        let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now);
+        let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now)?;
         add_entry(&dir, &parent.name, node, now)
     }
 

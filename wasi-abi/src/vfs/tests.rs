@@ -682,3 +682,39 @@ fn random_operations_keep_the_tree_consistent() {
     assert_eq!(vfs.used_bytes(), 0);
     assert_eq!(vfs.stat(b"/").unwrap().nlink, 2);
 }
+
+/// Free memory as the fake machine of `memory_guard_stops_growth_before_memory_runs_out` reports it.
+static FAKE_FREE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(u64::MAX);
+
+fn fake_free() -> u64 {
+    FAKE_FREE.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn memory_guard_stops_growth_before_memory_runs_out() {
+    const KEEP: u64 = 1 << 20;
+    let vfs = Vfs::new(1);
+    vfs.set_memory_guard(Some(MemoryGuard {
+        free: fake_free,
+        keep: KEEP,
+    }));
+    let root = vfs.root();
+    vfs.write_file(b"kept", b"data", 2).unwrap();
+    // Plenty of memory: anything goes.
+    FAKE_FREE.store(KEEP + (1 << 30), core::sync::atomic::Ordering::Relaxed);
+    vfs.write_file(b"a", &[1u8; 100_000], 2).unwrap();
+    // Memory at the floor: no new inode of any kind, no new data chunk.
+    FAKE_FREE.store(KEEP, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(root.create_dir(b"d", 3), Err(Errno::Nospc));
+    assert_eq!(vfs.write_file(b"new", b"", 3), Err(Errno::Nospc));
+    assert_eq!(root.symlink(b"kept", b"s", 3), Err(Errno::Nospc));
+    assert_eq!(
+        vfs.write_at(b"kept", 10 * CHUNK_SIZE as u64, b"x"),
+        Err(Errno::Nospc)
+    );
+    // What exists stays readable and writable within its chunks; deleting still works.
+    vfs.write_at(b"kept", 1, b"A").unwrap();
+    root.unlink_file(b"a", 4).unwrap();
+    FAKE_FREE.store(u64::MAX, core::sync::atomic::Ordering::Relaxed);
+    root.create_dir(b"d", 5).unwrap();
+}

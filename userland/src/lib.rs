@@ -33,6 +33,33 @@ impl Tool {
         eprintln!("{}: {message}", self.name);
     }
 
+    /// Runs `act(source, target)` for each source of `SOURCE... DEST` (as `cp`, `mv` and `ln`
+    /// take them; the caller has checked there are at least two operands), where the target
+    /// is DEST, or DEST/NAME when DEST is a directory. Several sources need DEST to be a
+    /// directory. Each failure is reported; exits with 1 if any failed, else 0.
+    pub fn each_into_destination(
+        &self,
+        mut operands: Vec<String>,
+        mut act: impl FnMut(&str, &Path) -> Result<(), String>,
+    ) -> ! {
+        let dest = operands.pop().unwrap_or_default();
+        if operands.len() > 1 {
+            match std::fs::metadata(&dest) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => self.fail(&format!("target '{dest}': Not a directory")),
+                Err(e) => self.fail(&format!("target '{dest}': {}", describe(&e))),
+            }
+        }
+        let mut status = 0;
+        for source in &operands {
+            if let Err(message) = act(source, &destination(source, &dest)) {
+                self.warn(&message);
+                status = 1;
+            }
+        }
+        std::process::exit(status)
+    }
+
     /// Parses `args` (without argv[0]) the way GNU getopt does: clustered flags (`-la`), option
     /// values attached or separate (`-n5`, `-n 5`), options anywhere among the operands, `--`
     /// ending them and `-` being an operand. `flags` lists the letters that take no value,

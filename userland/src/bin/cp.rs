@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Tool, copy_tree, describe, destination, is_within, stat};
+use cella_userland::{Tool, copy_tree, describe, is_within, stat};
 
 const TOOL: Tool = Tool {
     name: "cp",
@@ -14,7 +14,7 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "rR", "");
+    let (options, operands) = TOOL.parse(std::env::args().skip(1), "rR", "");
     let recursive = !options.is_empty();
     if operands.len() < 2 {
         match operands.first() {
@@ -24,54 +24,40 @@ fn main() {
             }
         }
     }
-    let dest = operands.pop().unwrap_or_default();
-    if operands.len() > 1 {
-        match fs::metadata(&dest) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => TOOL.fail(&format!("target '{dest}': Not a directory")),
-            Err(e) => TOOL.fail(&format!("target '{dest}': {}", describe(&e))),
-        }
-    }
-    let mut status = 0;
-    for source in &operands {
-        let target = destination(source, &dest);
+    TOOL.each_into_destination(operands, |source, target| {
         let same = |a: &Path, b: &Path| match (stat(a, true), stat(b, true)) {
             (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),
             _ => false,
         };
-        let result = match fs::metadata(source) {
+        match fs::metadata(source) {
             Err(e) => Err(format!("cannot stat '{source}': {}", describe(&e))),
             Ok(meta) if meta.is_dir() && !recursive => {
                 Err(format!("-r not specified; omitting directory '{source}'"))
             }
-            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => Err(format!(
+            Ok(meta) if meta.is_dir() && is_within(target, Path::new(source)) => Err(format!(
                 "cannot copy a directory, '{source}', into itself, '{}'",
                 target.display()
             )),
-            Ok(_) if same(Path::new(source), &target) => Err(format!(
+            Ok(_) if same(Path::new(source), target) => Err(format!(
                 "'{source}' and '{}' are the same file",
                 target.display()
             )),
-            Ok(meta) if meta.is_dir() || recursive => copy_tree(Path::new(source), &target)
-                .map_err(|e| {
+            Ok(meta) if meta.is_dir() || recursive => {
+                copy_tree(Path::new(source), target).map_err(|e| {
                     format!(
                         "cannot copy '{source}' to '{}': {}",
                         target.display(),
                         describe(&e)
                     )
-                }),
-            Ok(_) => fs::copy(source, &target).map(drop).map_err(|e| {
+                })
+            }
+            Ok(_) => fs::copy(source, target).map(drop).map_err(|e| {
                 format!(
                     "cannot create regular file '{}': {}",
                     target.display(),
                     describe(&e)
                 )
             }),
-        };
-        if let Err(message) = result {
-            TOOL.warn(&message);
-            status = 1;
         }
-    }
-    std::process::exit(status);
+    })
 }

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Tool, describe, destination, symlink};
+use cella_userland::{Tool, describe, symlink};
 
 const TOOL: Tool = Tool {
     name: "ln",
@@ -13,7 +13,7 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "fs", "");
+    let (options, operands) = TOOL.parse(std::env::args().skip(1), "fs", "");
     let symbolic = options.iter().any(|(o, _)| *o == 's');
     let force = options.iter().any(|(o, _)| *o == 'f');
     if operands.len() < 2 {
@@ -23,22 +23,12 @@ fn main() {
             "missing link operand"
         });
     }
-    let dest = operands.pop().unwrap_or_default();
-    if operands.len() > 1 {
-        match fs::metadata(&dest) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => TOOL.fail(&format!("target '{dest}': Not a directory")),
-            Err(e) => TOOL.fail(&format!("target '{dest}': {}", describe(&e))),
+    TOOL.each_into_destination(operands, |target, link| {
+        if force && fs::symlink_metadata(link).is_ok_and(|m| !m.is_dir()) {
+            let _ = fs::remove_file(link);
         }
-    }
-    let mut status = 0;
-    for target in &operands {
-        let link = destination(target, &dest);
-        if force && fs::symlink_metadata(&link).is_ok_and(|m| !m.is_dir()) {
-            let _ = fs::remove_file(&link);
-        }
-        let result = if symbolic {
-            symlink(target, &link).map_err(|e| {
+        if symbolic {
+            symlink(target, link).map_err(|e| {
                 format!(
                     "failed to create symbolic link '{}': {}",
                     link.display(),
@@ -48,18 +38,13 @@ fn main() {
         } else if let Err(e) = fs::symlink_metadata(target) {
             Err(format!("failed to access '{target}': {}", describe(&e)))
         } else {
-            fs::hard_link(Path::new(target), &link).map_err(|e| {
+            fs::hard_link(Path::new(target), link).map_err(|e| {
                 format!(
                     "failed to create hard link '{}': {}",
                     link.display(),
                     describe(&e)
                 )
             })
-        };
-        if let Err(message) = result {
-            TOOL.warn(&message);
-            status = 1;
         }
-    }
-    std::process::exit(status);
+    })
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use cella_userland::{Tool, copy_tree, describe, destination, is_within};
+use cella_userland::{Tool, copy_tree, describe, is_within};
 
 const TOOL: Tool = Tool {
     name: "mv",
@@ -31,7 +31,7 @@ fn move_one(source: &str, target: &Path) -> io::Result<()> {
 }
 
 fn main() {
-    let (_, mut operands) = TOOL.parse(std::env::args().skip(1), "f", "");
+    let (_, operands) = TOOL.parse(std::env::args().skip(1), "f", "");
     if operands.len() < 2 {
         match operands.first() {
             None => TOOL.usage_error("missing file operand"),
@@ -40,35 +40,20 @@ fn main() {
             }
         }
     }
-    let dest = operands.pop().unwrap_or_default();
-    if operands.len() > 1 {
-        match fs::metadata(&dest) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => TOOL.fail(&format!("target '{dest}': Not a directory")),
-            Err(e) => TOOL.fail(&format!("target '{dest}': {}", describe(&e))),
-        }
-    }
-    let mut status = 0;
-    for source in &operands {
-        let target = destination(source, &dest);
-        let result = match fs::symlink_metadata(source) {
+    TOOL.each_into_destination(operands, |source, target| {
+        match fs::symlink_metadata(source) {
             Err(e) => Err(format!("cannot stat '{source}': {}", describe(&e))),
-            Ok(meta) if meta.is_dir() && is_within(&target, Path::new(source)) => Err(format!(
+            Ok(meta) if meta.is_dir() && is_within(target, Path::new(source)) => Err(format!(
                 "cannot move '{source}' to a subdirectory of itself, '{}'",
                 target.display()
             )),
-            Ok(_) => move_one(source, &target).map_err(|e| {
+            Ok(_) => move_one(source, target).map_err(|e| {
                 format!(
                     "cannot move '{source}' to '{}': {}",
                     target.display(),
                     describe(&e)
                 )
             }),
-        };
-        if let Err(message) = result {
-            TOOL.warn(&message);
-            status = 1;
         }
-    }
-    std::process::exit(status);
+    })
 }

@@ -9,11 +9,14 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
 use wasi_abi::vfs::MemoryGuard;
-use wasi_abi::{DirHandle, Vfs};
+use wasi_abi::{DirHandle, Vfs, WasiCtx};
 
 use crate::arch::{self, cpu};
 use crate::drivers::fw_cfg::{self, FwCfg};
 use crate::drivers::{qemu_exit, serial};
+use crate::platform::KernelPlatform;
+use crate::process::System;
+use crate::wasm::{self, End, NotStarted, Task};
 use crate::{console, dirs, entropy, fault, logger, mm, time, writeback};
 
 /// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
@@ -64,6 +67,9 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         }
     };
     console::set_link(config.host_link);
+    // On the link, stdin is the host's: a pipe or file unless the runner says it is a
+    // terminal. On COM1 a person types.
+    console::set_terminal(!config.host_link);
     logger::start(config.verbose);
     let stats = mm::stats();
     log::info!(
@@ -89,7 +95,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         inject(fault);
     }
     log_memory("before the program");
-    let exit = crate::wasm::run(&program, &config, preopens);
+    let exit = run_program(&program, &config, preopens);
     drop(program);
     // Everything the program had is freed by now: the figures should match the first ones.
     log_memory("after the program");
@@ -99,6 +105,40 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         write_back(&vfs, &config);
     }
     console::finish(&exit)
+}
+
+/// Runs `program` as pid 1 with the arguments, environment and preopens of `config`, until
+/// it ends.
+fn run_program(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle)>) -> Exit {
+    let loaded = match wasm::load(program) {
+        Ok(loaded) => loaded,
+        Err(message) => return Exit::LoadFailed(message.into_bytes()),
+    };
+    let mut wasi = WasiCtx::new(
+        KernelPlatform::new(),
+        config.args.clone(),
+        config.env.clone(),
+    );
+    for (name, dir) in preopens {
+        if let Err(errno) = wasi.add_preopen(&name, dir) {
+            let message = format!(
+                "cannot preopen {}: {errno:?}",
+                String::from_utf8_lossy(&name)
+            );
+            return Exit::LoadFailed(message.into_bytes());
+        }
+    }
+    let task = match Task::new(loaded, wasi, usize::MAX) {
+        Ok(task) => task,
+        Err(NotStarted::Trapped(message)) => return Exit::Trapped(message.into_bytes()),
+        Err(NotStarted::Invalid(message)) => return Exit::LoadFailed(message.into_bytes()),
+    };
+    let name = config.args.first().cloned().unwrap_or_default();
+    match System::new(task, &name, false).run() {
+        End::Exited(status) => Exit::Exited(status),
+        End::Trapped(message) => Exit::Trapped(message.into_bytes()),
+        End::FuelExhausted => Exit::Trapped(b"fuel limit exhausted".to_vec()),
+    }
 }
 
 /// Fails on purpose, as the runner's `--inject-kernel-fault` asks: the tests check that each

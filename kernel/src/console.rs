@@ -13,7 +13,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use cella_proto::{Decoder, Exit, to_guest, to_host};
 use spin::Mutex;
@@ -24,19 +24,45 @@ use crate::drivers::serial::{self, Com};
 use crate::drivers::{link, qemu_exit};
 use crate::time;
 
-/// Ctrl-D: end of file on the console.
-const CONSOLE_EOF: u8 = 0x04;
+/// Ctrl-C: interrupts the foreground process group (cooked mode).
+const CTRL_C: u8 = 0x03;
+/// Ctrl-D: end of file on an empty line, else sends the line as it is (cooked mode).
+const CTRL_D: u8 = 0x04;
+/// Ctrl-U: erases the line (cooked mode).
+const CTRL_U: u8 = 0x15;
+/// Backspace and DEL: erase one character (cooked mode).
+const BACKSPACE: u8 = 0x08;
+const DELETE: u8 = 0x7f;
 /// The longest a single idle period lasts when nothing else bounds it.
 const MAX_IDLE_NS: u64 = 50_000_000;
+/// How long after the last input the virtio link is polled at its fastest rate; after that
+/// an idle CPU checks it every [`SLOW_POLL_NS`], so a quiet machine stays quiet.
+const FAST_POLL_WINDOW_NS: u64 = 500_000_000;
+const SLOW_POLL_NS: u64 = 20_000_000;
 
 static LINK: AtomicBool = AtomicBool::new(false);
 /// Bytes the guest may still send on a virtio link (see [`cella_proto::LINK_WINDOW`]).
 static CREDIT: AtomicUsize = AtomicUsize::new(cella_proto::LINK_WINDOW);
+/// stdin is a terminal (typed by a person): a line discipline applies.
+static TERMINAL: AtomicBool = AtomicBool::new(true);
+/// Raw input: bytes as typed, no echo (a line editor asked for it).
+static RAW: AtomicBool = AtomicBool::new(false);
+/// Ctrl-C was typed in cooked mode and not yet handled.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// Input arrived since the scheduler last went idle.
+static ARRIVED: AtomicBool = AtomicBool::new(false);
+/// Monotonic time of the last input.
+static LAST_INPUT_NS: AtomicU64 = AtomicU64::new(0);
 
-/// stdin as received: raw bytes (console) or decoded STDIN payloads (link).
+/// stdin as received, after the line discipline.
 struct Stdin {
     decoder: Decoder,
     data: VecDeque<u8>,
+    /// End-of-file marks (Ctrl-D on an empty line), each as the number of bytes of `data`
+    /// before it.
+    eof_marks: VecDeque<usize>,
+    /// The line being typed in cooked mode.
+    line: Vec<u8>,
     /// The link delivered STDIN_EOF.
     eof: bool,
 }
@@ -44,6 +70,8 @@ struct Stdin {
 static STDIN: Mutex<Stdin> = Mutex::new(Stdin {
     decoder: Decoder::new(),
     data: VecDeque::new(),
+    eof_marks: VecDeque::new(),
+    line: Vec::new(),
     eof: false,
 });
 
@@ -109,8 +137,9 @@ fn take_credit(len: usize) {
             CREDIT.store(0, Ordering::Release);
             return;
         };
-        pump(&mut stdin);
+        let typed = pump(&mut stdin);
         drop(stdin);
+        echo(&typed);
         if CREDIT.load(Ordering::Acquire) < len {
             time::idle(link::POLL_NS);
         }
@@ -152,13 +181,19 @@ pub fn log_line(line: &[u8]) {
     }
 }
 
-/// Moves received serial bytes into [`STDIN`].
-fn pump(stdin: &mut Stdin) {
+/// Moves received bytes through the line discipline into [`STDIN`]; returns the echo to
+/// print once the lock is released.
+fn pump(stdin: &mut Stdin) -> Vec<u8> {
+    let mut received = Vec::new();
     if is_link() {
-        let Stdin { decoder, data, eof } = stdin;
+        let Stdin {
+            decoder, data, eof, ..
+        } = stdin;
+        let terminal = is_terminal();
         link::receive(&mut |byte| {
             if let Some((tag, payload)) = decoder.push(byte) {
                 match tag {
+                    to_guest::STDIN if terminal => received.extend_from_slice(payload),
                     to_guest::STDIN => data.extend(payload),
                     to_guest::STDIN_EOF => *eof = true,
                     to_guest::CREDIT => {
@@ -170,105 +205,184 @@ fn pump(stdin: &mut Stdin) {
                 }
             }
         });
+        if !stdin.data.is_empty() || stdin.eof {
+            note_input();
+        }
     } else {
-        let mut echo = Vec::new();
-        serial::with_received(Com::Com1, |rx| {
-            while let Some(byte) = rx.pop_front() {
-                let byte = if byte == b'\r' { b'\n' } else { byte };
-                if byte != CONSOLE_EOF {
-                    echo.push(byte);
-                }
-                stdin.data.push_back(byte);
+        serial::with_received(Com::Com1, |rx| received.extend(rx.drain(..)));
+    }
+    if received.is_empty() {
+        return Vec::new();
+    }
+    note_input();
+    if RAW.load(Ordering::Relaxed) {
+        stdin.data.extend(received);
+        return Vec::new();
+    }
+    let mut echo = Vec::new();
+    for byte in received {
+        cook(stdin, byte, &mut echo);
+    }
+    echo
+}
+
+fn note_input() {
+    ARRIVED.store(true, Ordering::Release);
+    LAST_INPUT_NS.store(time::monotonic_ns(), Ordering::Relaxed);
+}
+
+/// The cooked-mode line discipline, as a terminal's: echo, erase, whole lines, Ctrl-C and
+/// Ctrl-D.
+fn cook(stdin: &mut Stdin, byte: u8, echo: &mut Vec<u8>) {
+    match byte {
+        b'\r' | b'\n' => {
+            stdin.line.push(b'\n');
+            echo.push(b'\n');
+            stdin.data.extend(stdin.line.drain(..));
+        }
+        BACKSPACE | DELETE => {
+            if stdin.line.pop().is_some() {
+                echo.extend_from_slice(b"\x08 \x08");
             }
-        });
-        print(&echo);
+        }
+        CTRL_U => {
+            for _ in stdin.line.drain(..) {
+                echo.extend_from_slice(b"\x08 \x08");
+            }
+        }
+        CTRL_C => {
+            stdin.line.clear();
+            echo.extend_from_slice(b"^C\n");
+            INTERRUPT.store(true, Ordering::Release);
+        }
+        CTRL_D if stdin.line.is_empty() => stdin.eof_marks.push_back(stdin.data.len()),
+        CTRL_D => stdin.data.extend(stdin.line.drain(..)),
+        byte => {
+            stdin.line.push(byte);
+            echo.push(byte);
+        }
+    }
+}
+
+/// Prints an echo of typed input.
+fn echo(bytes: &[u8]) {
+    if !bytes.is_empty() {
+        write(Stream::Stdout, bytes);
     }
 }
 
 fn poll(stdin: &Stdin) -> StdinPoll {
-    match stdin.data.front() {
-        Some(&CONSOLE_EOF) if !is_link() => StdinPoll::Eof,
-        Some(_) => StdinPoll::Ready,
-        None if stdin.eof => StdinPoll::Eof,
-        None => StdinPoll::Empty,
+    match (stdin.eof_marks.front(), stdin.data.is_empty()) {
+        (Some(0), _) => StdinPoll::Eof,
+        (_, false) => StdinPoll::Ready,
+        (_, true) if stdin.eof => StdinPoll::Eof,
+        (_, true) => StdinPoll::Empty,
     }
 }
 
 /// Whether stdin has data, is at end of file, or is empty.
 pub fn poll_stdin() -> StdinPoll {
     let mut stdin = STDIN.lock();
-    pump(&mut stdin);
-    poll(&stdin)
+    let typed = pump(&mut stdin);
+    let state = poll(&stdin);
+    drop(stdin);
+    echo(&typed);
+    state
 }
 
-/// Reads stdin into `buf`: `Ok(0)` is end of file. With `block`, waits (halted) for data.
-pub fn read_stdin(buf: &mut [u8], block: bool) -> Result<usize, WouldBlock> {
+/// Reads stdin into `buf` without waiting: `Ok(0)` is end of file.
+pub fn read_stdin(buf: &mut [u8]) -> Result<usize, WouldBlock> {
     if buf.is_empty() {
         return Ok(0);
     }
-    loop {
-        {
-            let mut stdin = STDIN.lock();
-            pump(&mut stdin);
-            match poll(&stdin) {
-                StdinPoll::Eof => {
-                    if stdin.data.front() == Some(&CONSOLE_EOF) {
-                        stdin.data.pop_front();
-                    }
-                    return Ok(0);
-                }
-                StdinPoll::Ready => {
-                    let mut count = 0;
-                    for slot in buf.iter_mut() {
-                        match stdin.data.front() {
-                            Some(&CONSOLE_EOF) if !is_link() => break,
-                            Some(&byte) => *slot = byte,
-                            None => break,
-                        }
-                        stdin.data.pop_front();
-                        count += 1;
-                    }
-                    return Ok(count);
-                }
-                StdinPoll::Empty if !block => return Err(WouldBlock),
-                StdinPoll::Empty => {}
+    let mut stdin = STDIN.lock();
+    let typed = pump(&mut stdin);
+    let result = match poll(&stdin) {
+        StdinPoll::Eof => {
+            if stdin.eof_marks.front() == Some(&0) {
+                stdin.eof_marks.pop_front();
             }
+            Ok(0)
         }
-        wait(None, true);
-    }
+        StdinPoll::Ready => {
+            // Up to the next end-of-file mark, which a later read returns.
+            let available = stdin
+                .eof_marks
+                .front()
+                .map_or(stdin.data.len(), |&mark| mark.min(stdin.data.len()));
+            let count = buf.len().min(available);
+            for (slot, byte) in buf.iter_mut().zip(stdin.data.drain(..count)) {
+                *slot = byte;
+            }
+            for mark in stdin.eof_marks.iter_mut() {
+                *mark = mark.saturating_sub(count);
+            }
+            Ok(count)
+        }
+        StdinPoll::Empty => Err(WouldBlock),
+    };
+    drop(stdin);
+    echo(&typed);
+    result
 }
 
-/// Halts until the monotonic clock reaches `deadline` (if any) or, with `stdin`, stdin is
-/// ready or at end of file. Returns at once if either already holds. With neither, returns
-/// after one idle period.
-pub fn wait(deadline: Option<u64>, stdin: bool) {
-    loop {
-        if stdin && poll_stdin() != StdinPoll::Empty {
-            return;
-        }
-        let now = time::monotonic_ns();
-        let remaining = match deadline {
-            Some(deadline) if deadline <= now => return,
-            Some(deadline) => deadline - now,
-            None => MAX_IDLE_NS,
-        };
-        // Input on the virtio link raises no interrupt here: poll it while waiting for stdin.
-        let longest = if stdin && is_link() && link::is_virtio() {
+/// Says whether stdin is a terminal (the console, or the runner's terminal on the link).
+pub fn set_terminal(terminal: bool) {
+    TERMINAL.store(terminal, Ordering::Relaxed);
+}
+
+/// Whether stdin is a terminal.
+pub fn is_terminal() -> bool {
+    TERMINAL.load(Ordering::Relaxed)
+}
+
+/// Switches the line discipline between raw and cooked input. Going raw hands over the line
+/// typed so far.
+pub fn set_raw(raw: bool) {
+    let mut stdin = STDIN.lock();
+    if raw {
+        let Stdin { data, line, .. } = &mut *stdin;
+        data.extend(line.drain(..));
+    }
+    RAW.store(raw, Ordering::Relaxed);
+}
+
+/// Whether Ctrl-C was typed since the last call.
+pub fn take_interrupt() -> bool {
+    poll_stdin();
+    INTERRUPT.swap(false, Ordering::AcqRel)
+}
+
+/// Halts the CPU while no process is ready: until the monotonic clock reaches `deadline`
+/// (if any) or input arrives, whichever comes first (returning early is allowed).
+pub fn idle(deadline: Option<u64>) {
+    poll_stdin();
+    if ARRIVED.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let now = time::monotonic_ns();
+    let remaining = match deadline {
+        Some(deadline) if deadline <= now => return,
+        Some(deadline) => deadline - now,
+        None => MAX_IDLE_NS,
+    };
+    // Input on the virtio link raises no interrupt here: poll it while idle, fast for a
+    // while after the last input, then slowly.
+    let longest = if is_link() && link::is_virtio() {
+        let quiet = now.saturating_sub(LAST_INPUT_NS.load(Ordering::Relaxed));
+        if quiet < FAST_POLL_WINDOW_NS {
             link::POLL_NS
         } else {
-            MAX_IDLE_NS
-        };
-        time::idle(remaining.min(longest));
-        if deadline.is_none() && !stdin {
-            return;
+            SLOW_POLL_NS
         }
-    }
+    } else {
+        MAX_IDLE_NS
+    };
+    time::idle(remaining.min(longest));
 }
 
-/// Call right before the program's `_start`: starts its CPU-time clock and, on the link,
-/// sends STARTED (TSC at kernel entry, TSC now, TSC frequency).
+/// Call right before pid 1's `_start`: on the link, sends STARTED (TSC at kernel entry, TSC now, TSC frequency).
 pub fn mark_started() {
-    time::mark_program_start();
     if is_link() {
         let mut payload = [0u8; 24];
         payload[..8].copy_from_slice(&time::boot_tsc().to_le_bytes());

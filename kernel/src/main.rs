@@ -60,6 +60,17 @@ mod mm;
 #[cfg(target_os = "none")]
 mod platform;
 #[cfg(target_os = "none")]
+mod process;
+// The scheduler's policy is pure: tested on the host.
+#[cfg_attr(
+    not(target_os = "none"),
+    allow(
+        dead_code,
+        reason = "the kernel build uses it; the host only runs its tests"
+    )
+)]
+mod sched;
+#[cfg(target_os = "none")]
 mod time;
 #[cfg(target_os = "none")]
 mod wasm;

@@ -1,21 +1,30 @@
 //! The machine side of the WASI layer: [`wasi_abi::Platform`] over the kernel's clocks,
-//! entropy and console.
+//! entropy and console, one per process (each has its own CPU-time clock).
 
 use wasi_abi::types::{ClockId, Timestamp};
 use wasi_abi::{Errno, Platform, Result, StdinPoll, Stream};
 
 use crate::{console, entropy, time};
 
-/// The one platform the kernel offers its (single) process.
+/// A process's view of the machine.
 #[derive(Debug, Default)]
 pub struct KernelPlatform {
-    _private: (),
+    /// CPU time the process used before its current slice.
+    cpu_before_ns: u64,
+    /// Monotonic time at which its current slice began.
+    slice_start_ns: u64,
 }
 
 impl KernelPlatform {
-    /// The platform.
+    /// The platform of a new process.
     pub fn new() -> Self {
-        KernelPlatform { _private: () }
+        KernelPlatform::default()
+    }
+
+    /// Called by the scheduler as a slice begins: the process has used `cpu_ns` so far.
+    pub fn begin_slice(&mut self, cpu_ns: u64) {
+        self.cpu_before_ns = cpu_ns;
+        self.slice_start_ns = time::monotonic_ns();
     }
 }
 
@@ -24,8 +33,10 @@ impl Platform for KernelPlatform {
         Ok(match id {
             ClockId::Realtime => time::realtime_ns(),
             ClockId::Monotonic => time::monotonic_ns(),
-            // One process with one thread: both CPU clocks are the same.
-            ClockId::ProcessCputimeId | ClockId::ThreadCputimeId => time::cpu_time_ns(),
+            // One thread per process: both CPU clocks are the process's.
+            ClockId::ProcessCputimeId | ClockId::ThreadCputimeId => self
+                .cpu_before_ns
+                .saturating_add(time::monotonic_ns().saturating_sub(self.slice_start_ns)),
         })
     }
 
@@ -42,15 +53,15 @@ impl Platform for KernelPlatform {
         Ok(data.len())
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8], block: bool) -> Result<usize> {
-        console::read_stdin(buf, block).map_err(|console::WouldBlock| Errno::Again)
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize> {
+        console::read_stdin(buf).map_err(|console::WouldBlock| Errno::Again)
     }
 
     fn poll_stdin(&mut self) -> StdinPoll {
         console::poll_stdin()
     }
 
-    fn wait(&mut self, deadline: Option<Timestamp>, stdin: bool) {
-        console::wait(deadline, stdin);
+    fn stdin_is_terminal(&self) -> bool {
+        console::is_terminal()
     }
 }

@@ -1,6 +1,6 @@
 //! Clocks: a monotonic clock from the TSC (calibrated against the PIT), real time from the
-//! CMOS RTC read at boot plus monotonic time since, and process CPU time as the monotonic
-//! time since the program started minus the time the CPU spent halted in [`idle`].
+//! CMOS RTC read at boot plus monotonic time since, and the time the CPU spent halted in
+//! [`idle`]. Each process's CPU time is the sum of its slices (see `process`).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,11 +18,8 @@ static NS_PER_TICK_FP32: AtomicU64 = AtomicU64::new(1 << 32);
 /// Unix time in ns of the RTC reading, and the monotonic time when it was taken.
 static RTC_UNIX_NS: AtomicU64 = AtomicU64::new(0);
 static RTC_MONOTONIC_NS: AtomicU64 = AtomicU64::new(0);
-/// Total time spent halted in [`idle`].
+/// Total time spent halted in [`idle`] (no process ready).
 static HALTED_NS: AtomicU64 = AtomicU64::new(0);
-/// Monotonic and halted time when the program started.
-static PROGRAM_START_NS: AtomicU64 = AtomicU64::new(0);
-static PROGRAM_START_HALTED_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Calibrates the TSC (`entry_tsc` is the TSC at kernel entry, monotonic time 0) and reads
 /// the RTC.
@@ -79,24 +76,14 @@ pub fn realtime_ns() -> u64 {
         .saturating_add(since_rtc)
 }
 
-/// CPU time of the program: monotonic time since [`mark_program_start`] not spent halted.
-pub fn cpu_time_ns() -> u64 {
-    let elapsed = monotonic_ns().saturating_sub(PROGRAM_START_NS.load(Ordering::Relaxed));
-    let halted = HALTED_NS
-        .load(Ordering::Relaxed)
-        .saturating_sub(PROGRAM_START_HALTED_NS.load(Ordering::Relaxed));
-    elapsed.saturating_sub(halted)
-}
-
 /// Resolution of every clock: one TSC tick, rounded up to whole nanoseconds.
 pub fn resolution_ns() -> u64 {
     NANOS_PER_SEC.div_ceil(tsc_hz()).max(1)
 }
 
-/// Starts the program's CPU-time clock.
-pub fn mark_program_start() {
-    PROGRAM_START_HALTED_NS.store(HALTED_NS.load(Ordering::Relaxed), Ordering::Relaxed);
-    PROGRAM_START_NS.store(monotonic_ns(), Ordering::Relaxed);
+/// Nanoseconds the CPU has spent halted since boot.
+pub fn halted_ns() -> u64 {
+    HALTED_NS.load(Ordering::Relaxed)
 }
 
 /// Halts the CPU until the next interrupt, at most about `max_ns` nanoseconds (the PIT

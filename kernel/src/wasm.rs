@@ -1,20 +1,25 @@
-//! Runs one WASI program on wasmi: load and validate the module, link every function of
-//! `wasi_snapshot_preview1` to the `wasi-abi` syscall table, call `_start`, and turn whatever
-//! happened into a [`cella_proto::Exit`].
+//! Wasm programs on wasmi: loading and validating a module, linking every function of
+//! `wasi_snapshot_preview1` (and of `cella_process`) and running an instance in fuel slices
+//! as a resumable call, so that the scheduler can switch between processes in the middle of
+//! their code and park one whose syscall must wait.
 //!
-//! This is the only place that knows both wasmi and `wasi-abi`: the three syscall outcomes
-//! (errno, exit, trap) are mapped to wasmi values and errors here, and nowhere else.
+//! This is the only place that knows both wasmi and `wasi-abi`. A preview1 call runs right
+//! away inside wasmi; when it must wait (an empty pipe, a sleep), ends the process or traps,
+//! the host function stores what happened in the process's data and returns a [`Suspend`]
+//! host error, which makes wasmi hand the suspended call back to the scheduler. Every
+//! `cella_process` call takes that road, since it needs the process table. The scheduler
+//! answers the call later with [`Task::resume_with`].
 
 use alloc::format;
 use alloc::string::String;
-use alloc::vec::Vec;
+use core::fmt;
 
-use cella_proto::{Exit, RunConfig};
-use wasi_abi::{DirHandle, FUNCTIONS, MODULE, Outcome, ValType, WasiCtx};
+use wasi_abi::{Outcome, ValType, WasiCtx};
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
-    Caller, CompilationMode, Config, Engine, ExternType, FuncType, Linker, Memory, Module,
-    ResourceLimiter, Store, StoreLimits, Val,
+    Caller, CompilationMode, Config, Engine, ExternType, Func, FuncType, Linker, Memory, Module,
+    ResourceLimiter, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store,
+    StoreLimits, Val,
 };
 use wasmi_core::LimiterError;
 
@@ -25,25 +30,84 @@ use crate::platform::KernelPlatform;
 const MAX_RECURSION_DEPTH: usize = 64 * 1024;
 /// Upper bound of wasmi's value stack, in bytes.
 const MAX_VALUE_STACK_BYTES: usize = 64 * 1024 * 1024;
-/// Free frames kept back from the program's linear memory for the kernel itself: growth of
-/// the heap, wasmi's stacks, I/O buffers, the page tables of the memory.
+/// Free frames kept back from every linear memory for the kernel itself: growth of the
+/// heap, wasmi's stacks, I/O buffers, the page tables of the memory.
 const KERNEL_RESERVE_BYTES: usize = 16 * 1024 * 1024;
-/// The most parameters any preview1 function takes (`path_open`).
+/// The most parameters any imported function takes (`path_open`).
 const MAX_PARAMS: usize = 9;
+/// Fuel for a module's start function and initialisers: a bound, not a slice.
+const INSTANTIATION_FUEL: u64 = 1 << 32;
 
-/// Everything a running program owns, kept in its wasmi store.
-struct Process {
-    wasi: WasiCtx<KernelPlatform>,
+/// Which import module a pending call belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// `wasi_snapshot_preview1`.
+    Preview1,
+    /// `cella_process`.
+    Control,
+}
+
+/// A suspended import call: which function and its raw arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingCall {
+    /// The module.
+    pub api: Api,
+    /// Index into that module's function table.
+    pub index: usize,
+    args: [u64; MAX_PARAMS],
+    len: usize,
+}
+
+impl PendingCall {
+    /// The raw arguments.
+    pub fn args(&self) -> &[u64] {
+        self.args.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// Why an import call handed control back to the scheduler.
+#[derive(Clone, Debug)]
+pub enum Stop {
+    /// The call must wait; repeat it once something changed or at the deadline.
+    Block(Option<u64>),
+    /// A `cella_process` call for the scheduler to carry out.
+    Control,
+    /// `proc_exit` (or a fatal `proc_raise`).
+    Exit(u32),
+    /// The call trapped.
+    Trap(String),
+}
+
+/// The host error that suspends a call; what happened is in [`ProcessData::stop`].
+#[derive(Debug)]
+struct Suspend;
+
+impl fmt::Display for Suspend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("suspended import call")
+    }
+}
+
+impl wasmi::errors::HostError for Suspend {}
+
+/// Everything a process's store holds.
+pub struct ProcessData {
+    /// Its WASI state: fd table, args, environment.
+    pub wasi: WasiCtx<KernelPlatform>,
     /// The module's exported `memory`, looked up once after instantiation.
     memory: Option<Memory>,
     limits: Limits,
+    /// The suspended call, if any, and why it stopped.
+    pending: Option<(PendingCall, Stop)>,
 }
 
-/// The store's resource limits: a linear memory grows only while the kernel has free frames
-/// for it (beyond [`KERNEL_RESERVE_BYTES`]), checked at each growth since memory is shared
-/// with the kernel; everything else has wasmi's defaults.
+/// The store's resource limits: a linear memory grows only up to the process's limit and
+/// while the kernel has free frames for it (beyond [`KERNEL_RESERVE_BYTES`]), checked at each
+/// growth since memory is shared with the kernel and the other processes.
 struct Limits {
     defaults: StoreLimits,
+    /// The process's cap on linear memory in bytes.
+    memory_limit: usize,
 }
 
 impl ResourceLimiter for Limits {
@@ -53,7 +117,7 @@ impl ResourceLimiter for Limits {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        if maximum.is_some_and(|maximum| desired > maximum) {
+        if maximum.is_some_and(|maximum| desired > maximum) || desired > self.memory_limit {
             return Ok(false);
         }
         // Only the new bytes need frames: the pages below `current` are mapped already, and
@@ -92,126 +156,265 @@ impl ResourceLimiter for Limits {
     }
 }
 
-/// Loads `program`, runs its `_start` with the argv and environment of `config`, and reports
-/// how it ended. Never panics on a hostile module: every failure is an [`Exit`].
-pub fn run(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle)>) -> Exit {
-    let mut engine_config = Config::default();
-    engine_config
+/// A validated module with its own engine, ready to instantiate. Each process has its own
+/// engine, so that everything wasmi allocated for it goes away when it ends.
+pub struct Program {
+    engine: Engine,
+    module: Module,
+}
+
+/// Compiles `bytes` and checks its imports; the error is one line for the user.
+pub fn load(bytes: &[u8]) -> Result<Program, String> {
+    let mut config = Config::default();
+    config
         .compilation_mode(CompilationMode::LazyTranslation)
         .set_max_recursion_depth(MAX_RECURSION_DEPTH)
-        .set_max_stack_height(MAX_VALUE_STACK_BYTES);
-    let engine = Engine::new(&engine_config);
-
-    let module = match Module::new(&engine, program) {
-        Ok(module) => module,
-        Err(error) => return load_failed(format!("invalid WebAssembly module: {error}")),
-    };
-    if let Err(message) = check_imports(&module) {
-        return load_failed(message);
-    }
-
-    let linker = match preview1_linker(&engine) {
-        Ok(linker) => linker,
-        Err(error) => {
-            return Exit::KernelFault(format!("linking preview1 failed: {error}").into_bytes());
-        }
-    };
-
-    let mut wasi = WasiCtx::new(
-        KernelPlatform::new(),
-        config.args.clone(),
-        config.env.clone(),
-    );
-    for (name, dir) in preopens {
-        if let Err(errno) = wasi.add_preopen(&name, dir) {
-            return load_failed(format!(
-                "cannot preopen {}: {errno:?}",
-                String::from_utf8_lossy(&name)
-            ));
-        }
-    }
-    let process = Process {
-        wasi,
-        memory: None,
-        limits: Limits {
-            defaults: StoreLimits::default(),
-        },
-    };
-    let mut store = Store::new(&engine, process);
-    store.limiter(|process| &mut process.limits);
-
-    let instance = match linker.instantiate_and_start(&mut store, &module) {
-        Ok(instance) => instance,
-        Err(error) => return ended(error, Phase::Instantiating),
-    };
-    store.data_mut().memory = instance.get_memory(&store, "memory");
-
-    let Ok(start) = instance.get_typed_func::<(), ()>(&store, "_start") else {
-        return load_failed(String::from(
+        .set_max_stack_height(MAX_VALUE_STACK_BYTES)
+        .consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = Module::new(&engine, bytes)
+        .map_err(|error| format!("invalid WebAssembly module: {error}"))?;
+    check_imports(&module)?;
+    if !module.exports().any(|export| {
+        export.name() == "_start"
+            && matches!(export.ty(), ExternType::Func(ty) if *ty == start_type())
+    }) {
+        return Err(String::from(
             "the module exports no `_start` function of type () -> (): it is not a WASI command",
         ));
-    };
-    log::debug!(
-        "calling _start, {} MiB free for the program's memory",
-        crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES) >> 20
-    );
-    crate::console::mark_started();
-    match start.call(&mut store, ()) {
-        Ok(()) => Exit::Exited(0),
-        Err(error) => ended(error, Phase::Running),
+    }
+    Ok(Program { engine, module })
+}
+
+fn start_type() -> FuncType {
+    FuncType::new([], [])
+}
+
+/// Where a process's code stands between slices.
+enum Resume {
+    /// `_start` has not run yet.
+    Start(Func),
+    /// It ran out of its slice's fuel.
+    OutOfFuel(ResumableCallOutOfFuel),
+    /// An import call is suspended; `resume_with` supplies its result.
+    Suspended(ResumableCallHostTrap),
+    /// Its result is known; the next slice passes it in.
+    Answered(ResumableCallHostTrap, i32),
+}
+
+/// A running instance: its store and where its code stands.
+pub struct Task {
+    store: Store<ProcessData>,
+    resume: Option<Resume>,
+}
+
+/// Why a module could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotStarted {
+    /// Its start function or an initialiser trapped.
+    Trapped(String),
+    /// It could not be instantiated (a failed link, an unmet limit).
+    Invalid(String),
+}
+
+/// How a process ended, with a message for a trap or a failed start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// `_start` returned (0) or `proc_exit`.
+    Exited(u32),
+    /// A trap, in one line.
+    Trapped(String),
+    /// The slice's fuel ran out with the process's whole fuel limit used.
+    FuelExhausted,
+}
+
+/// What a slice ended with.
+pub enum Slice {
+    /// The fuel ran out: the process is still ready.
+    Preempted,
+    /// A call is suspended (see [`Task::pending`]).
+    Suspended,
+    /// The process ended.
+    Ended(End),
+}
+
+impl Task {
+    /// Instantiates `program` (running its start function and initialisers) with `wasi` as
+    /// its WASI state.
+    pub fn new(
+        program: Program,
+        wasi: WasiCtx<KernelPlatform>,
+        memory_limit: usize,
+    ) -> Result<Task, NotStarted> {
+        let Program { engine, module } = program;
+        let linker = linker(&engine)
+            .map_err(|error| NotStarted::Invalid(format!("linking failed: {error}")))?;
+        let data = ProcessData {
+            wasi,
+            memory: None,
+            limits: Limits {
+                defaults: StoreLimits::default(),
+                memory_limit,
+            },
+            pending: None,
+        };
+        let mut store = Store::new(&engine, data);
+        store.limiter(|data| &mut data.limits);
+        store
+            .set_fuel(INSTANTIATION_FUEL)
+            .map_err(|error| NotStarted::Invalid(format!("{error}")))?;
+        let instance = linker
+            .instantiate_and_start(&mut store, &module)
+            .map_err(|error| match error.as_trap_code() {
+                Some(_) => NotStarted::Trapped(one_line(&error)),
+                None => {
+                    NotStarted::Invalid(format!("instantiating the module: {}", one_line(&error)))
+                }
+            })?;
+        store.data_mut().memory = instance.get_memory(&store, "memory");
+        let start = instance.get_func(&store, "_start").ok_or_else(|| {
+            NotStarted::Invalid(String::from("the module exports no `_start` function"))
+        })?;
+        Ok(Task {
+            store,
+            resume: Some(Resume::Start(start)),
+        })
+    }
+
+    /// The process's WASI state.
+    pub fn wasi(&mut self) -> &mut WasiCtx<KernelPlatform> {
+        &mut self.store.data_mut().wasi
+    }
+
+    /// Bytes of linear memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.store
+            .data()
+            .memory
+            .map_or(0, |memory| memory.data(&self.store).len() as u64)
+    }
+
+    /// The suspended call and why it stopped, if a call is suspended.
+    pub fn pending(&self) -> Option<(PendingCall, Stop)> {
+        match self.resume {
+            Some(Resume::Suspended(_)) => self.store.data().pending.clone(),
+            _ => None,
+        }
+    }
+
+    /// Supplies the result (`errno`) of the suspended call; the next slice continues after it.
+    pub fn resume_with(&mut self, errno: wasi_abi::Errno) {
+        if let Some(Resume::Suspended(call)) = self.resume.take() {
+            self.resume = Some(Resume::Answered(call, i32::from(errno as u16)));
+        }
+        self.store.data_mut().pending = None;
+    }
+
+    /// Repeats a suspended preview1 call that blocked: `Some(stop)` if it must still wait
+    /// (or ended the process), `None` once it completed (the next slice continues).
+    pub fn retry(&mut self) -> Option<Stop> {
+        let (call, _) = self.pending()?;
+        if call.api != Api::Preview1 {
+            return self.pending().map(|(_, stop)| stop);
+        }
+        match run_preview1(&mut self.store, call) {
+            Outcome::Return(errno) => {
+                self.resume_with(errno);
+                None
+            }
+            outcome => {
+                let stop = stop_of(outcome, call);
+                self.store.data_mut().pending = Some((call, stop.clone()));
+                Some(stop)
+            }
+        }
+    }
+
+    /// Runs the process's code with `fuel` (or what its next instruction needs at least: a
+    /// bulk memory operation may cost more than a slice); returns the fuel charged and how
+    /// the slice ended. A preempted slice is charged whole.
+    pub fn run(&mut self, fuel: u64) -> (u64, Slice) {
+        let fuel = match &self.resume {
+            Some(Resume::OutOfFuel(call)) => fuel.max(call.required_fuel()),
+            _ => fuel,
+        };
+        if self.store.set_fuel(fuel).is_err() {
+            return (
+                0,
+                Slice::Ended(End::Trapped(String::from("fuel is disabled"))),
+            );
+        }
+        let result = match self.resume.take() {
+            Some(Resume::Start(start)) => start.call_resumable(&mut self.store, &[], &mut []),
+            Some(Resume::OutOfFuel(call)) => call.resume(&mut self.store, &mut []),
+            // Every import that returns at all returns an errno (`proc_exit` never does).
+            Some(Resume::Answered(call, errno)) => {
+                call.resume(&mut self.store, &[Val::I32(errno)], &mut [])
+            }
+            Some(Resume::Suspended(call)) => {
+                // Not answered yet: nothing to run.
+                self.resume = Some(Resume::Suspended(call));
+                return (0, Slice::Suspended);
+            }
+            None => return (0, Slice::Ended(End::Exited(0))),
+        };
+        let used = fuel.saturating_sub(self.store.get_fuel().unwrap_or(0));
+        let slice = match result {
+            Ok(ResumableCall::Finished) => Slice::Ended(End::Exited(0)),
+            Ok(ResumableCall::OutOfFuel(call)) => {
+                self.resume = Some(Resume::OutOfFuel(call));
+                return (fuel, Slice::Preempted);
+            }
+            Ok(ResumableCall::HostTrap(call)) => match self.store.data().pending.clone() {
+                Some((_, Stop::Exit(status))) => Slice::Ended(End::Exited(status)),
+                Some((_, Stop::Trap(message))) => Slice::Ended(End::Trapped(message)),
+                Some(_) => {
+                    self.resume = Some(Resume::Suspended(call));
+                    Slice::Suspended
+                }
+                None => Slice::Ended(End::Trapped(one_line(call.host_error()))),
+            },
+            Err(error) => Slice::Ended(End::Trapped(one_line(&error))),
+        };
+        (used, slice)
     }
 }
 
-fn load_failed(message: String) -> Exit {
-    Exit::LoadFailed(message.into_bytes())
-}
-
-/// Where a wasmi error happened: it decides whether a non-trap error is the program's fault
-/// at run time (a trap) or a module that could not be set up (a load failure).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Instantiation, including the start function and data/element initialisation.
-    Instantiating,
-    /// The program's `_start`.
-    Running,
-}
-
-/// Turns a wasmi error into an exit: `proc_exit` travels as an i32 exit status, anything else
-/// is a trap (an instruction trap, or a host trap raised by a syscall).
-fn ended(error: wasmi::Error, phase: Phase) -> Exit {
-    if let Some(status) = error.i32_exit_status() {
-        // proc_exit takes a u32; wasmi carries it as i32. Keep all 32 bits.
-        return Exit::Exited(status as u32);
-    }
+/// A wasmi error as one line, with wasmtime's `wasm trap: ` prefix for instruction traps.
+fn one_line(error: &wasmi::Error) -> String {
     let message = format!("{error}");
     let message = message.trim_end();
     match error.as_trap_code() {
-        Some(_) => Exit::Trapped(format!("wasm trap: {message}").into_bytes()),
-        None if phase == Phase::Running => Exit::Trapped(message.as_bytes().to_vec()),
-        None => load_failed(format!("instantiating the module: {message}")),
+        Some(_) => format!("wasm trap: {message}"),
+        None => String::from(message),
     }
 }
 
-/// Every import must be a preview1 function with the right signature; anything else is named
+/// Every import must be a known function with the right signature; anything else is named
 /// in one clear message before instantiation, rather than wasmi's generic linker error.
 fn check_imports(module: &Module) -> Result<(), String> {
     for import in module.imports() {
         let name = import.name();
-        let known = (import.module() == MODULE)
-            .then(|| FUNCTIONS.iter().find(|f| f.name == name))
-            .flatten();
-        let Some(function) = known else {
+        let table = match import.module() {
+            wasi_abi::MODULE => wasi_abi::FUNCTIONS,
+            wasi_abi::control::MODULE => wasi_abi::control::FUNCTIONS,
+            _ => &[],
+        };
+        let Some(function) = table.iter().find(|f| f.name == name) else {
             return Err(format!(
-                "unknown import `{}::{}`: Cella provides only the `{MODULE}` functions",
+                "unknown import `{}::{}`: Cella provides the `{}` and `{}` functions",
                 import.module(),
-                name
+                name,
+                wasi_abi::MODULE,
+                wasi_abi::control::MODULE,
             ));
         };
         match import.ty() {
             ExternType::Func(ty) if *ty == func_type(function) => {}
             other => {
                 return Err(format!(
-                    "import `{MODULE}::{name}` has type {other:?}, but preview1 defines {:?}",
+                    "import `{}::{name}` has type {other:?}, but Cella defines {:?}",
+                    import.module(),
                     func_type(function)
                 ));
             }
@@ -233,29 +436,44 @@ fn func_type(function: &wasi_abi::Function) -> FuncType {
     FuncType::new(params, results.iter().copied())
 }
 
-/// A linker holding all 46 preview1 functions, each forwarding to [`wasi_abi::dispatch`].
-fn preview1_linker(engine: &Engine) -> Result<Linker<Process>, wasmi::errors::LinkerError> {
+/// A linker holding both import modules.
+fn linker(engine: &Engine) -> Result<Linker<ProcessData>, wasmi::errors::LinkerError> {
     let mut linker = Linker::new(engine);
-    for (index, function) in FUNCTIONS.iter().enumerate() {
-        linker.func_new(
-            MODULE,
-            function.name,
-            func_type(function),
-            move |caller, params, results| syscall(caller, index, params, results),
-        )?;
+    for (api, module, table) in [
+        (Api::Preview1, wasi_abi::MODULE, wasi_abi::FUNCTIONS),
+        (
+            Api::Control,
+            wasi_abi::control::MODULE,
+            wasi_abi::control::FUNCTIONS,
+        ),
+    ] {
+        for (index, function) in table.iter().enumerate() {
+            linker.func_new(
+                module,
+                function.name,
+                func_type(function),
+                move |caller, params, results| import_call(caller, api, index, params, results),
+            )?;
+        }
     }
     Ok(linker)
 }
 
-/// The linker boundary: raw wasm values in, errno/exit/trap out.
-fn syscall(
-    mut caller: Caller<'_, Process>,
+/// The linker boundary: raw wasm values in; an errno out, or a suspension.
+fn import_call(
+    mut caller: Caller<'_, ProcessData>,
+    api: Api,
     index: usize,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), wasmi::Error> {
-    let mut args = [0u64; MAX_PARAMS];
-    for (slot, param) in args.iter_mut().zip(params) {
+    let mut call = PendingCall {
+        api,
+        index,
+        args: [0; MAX_PARAMS],
+        len: params.len().min(MAX_PARAMS),
+    };
+    for (slot, param) in call.args.iter_mut().zip(params) {
         *slot = match param {
             // Zero-extend: wasi-abi reads i32 parameters as u32.
             Val::I32(value) => u64::from(*value as u32),
@@ -263,28 +481,66 @@ fn syscall(
             _ => 0,
         };
     }
-    let args = &args[..params.len().min(MAX_PARAMS)];
-    let outcome = match caller.data().memory {
+    let stop = match api {
+        Api::Control => Stop::Control,
+        Api::Preview1 => match run_preview1(&mut caller, call) {
+            Outcome::Return(errno) => {
+                if let Some(result) = results.first_mut() {
+                    *result = Val::I32(i32::from(errno as u16));
+                }
+                return Ok(());
+            }
+            outcome => stop_of(outcome, call),
+        },
+    };
+    caller.data_mut().pending = Some((call, stop));
+    Err(wasmi::Error::host(Suspend))
+}
+
+/// Runs a preview1 call against the process's memory and WASI state.
+fn run_preview1(
+    mut context: impl wasmi::AsContextMut<Data = ProcessData>,
+    call: PendingCall,
+) -> Outcome {
+    let mut context = context.as_context_mut();
+    match context.data().memory {
         Some(memory) => {
-            let (bytes, process) = memory.data_and_store_mut(&mut caller);
-            wasi_abi::dispatch(&mut process.wasi, bytes, index, args)
+            let (bytes, data) = memory.data_and_store_mut(&mut context);
+            wasi_abi::dispatch(&mut data.wasi, bytes, call.index, call.args())
         }
         // A module without memory can still call the pointer-free functions.
-        None => wasi_abi::dispatch(&mut caller.data_mut().wasi, &mut [], index, args),
-    };
+        None => wasi_abi::dispatch(
+            &mut context.data_mut().wasi,
+            &mut [],
+            call.index,
+            call.args(),
+        ),
+    }
+}
+
+fn stop_of(outcome: Outcome, call: PendingCall) -> Stop {
     match outcome {
-        Outcome::Return(errno) => {
-            if let Some(result) = results.first_mut() {
-                *result = Val::I32(i32::from(errno as u16));
-            }
-            Ok(())
-        }
-        Outcome::Exit(status) => Err(wasmi::Error::i32_exit(status as i32)),
+        Outcome::Return(_) => Stop::Block(Some(0)),
+        Outcome::Block { deadline } => Stop::Block(deadline),
+        Outcome::Exit(status) => Stop::Exit(status),
         Outcome::Trap(trap) => {
-            let name = FUNCTIONS.get(index).map_or("?", |f| f.name);
-            Err(wasmi::Error::new(format!(
-                "wasm trap: {trap} in {MODULE}::{name}"
-            )))
+            let name = wasi_abi::FUNCTIONS.get(call.index).map_or("?", |f| f.name);
+            Stop::Trap(format!("wasm trap: {trap} in {}::{name}", wasi_abi::MODULE))
         }
+    }
+}
+
+/// Runs `f` with the process's linear memory (empty if it has none) and WASI state, for the
+/// scheduler's handling of a `cella_process` call.
+pub fn with_memory<R>(
+    task: &mut Task,
+    f: impl FnOnce(&mut [u8], &mut WasiCtx<KernelPlatform>) -> R,
+) -> R {
+    match task.store.data().memory {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(&mut task.store);
+            f(bytes, &mut data.wasi)
+        }
+        None => f(&mut [], &mut task.store.data_mut().wasi),
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use crate::errno::Result;
 use crate::fdtable::{DIR_RIGHTS, FIRST_FILE_FD, FdEntry, FdTable, PREOPEN_INHERITING};
 use crate::platform::Platform;
-use crate::types::Fd;
+use crate::types::{Fd, Timestamp};
 use crate::vfs::{DirHandle, OpenDir};
 
 /// Everything a process's syscalls act on.
@@ -14,6 +14,8 @@ pub struct WasiCtx<P: Platform> {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
     pub(crate) fds: FdTable,
+    /// When a `poll_oneoff` that blocked first ran: its repeats measure timeouts from there.
+    pub(crate) poll_started: Option<Timestamp>,
 }
 
 impl<P: Platform> WasiCtx<P> {
@@ -21,11 +23,19 @@ impl<P: Platform> WasiCtx<P> {
     /// entries), and stdin, stdout and stderr open as fds 0, 1 and 2. Strings are bytes; the
     /// program sees each followed by a NUL, so an embedded NUL truncates it there.
     pub fn new(platform: P, args: Vec<Vec<u8>>, env: Vec<Vec<u8>>) -> Self {
+        let terminal = platform.stdin_is_terminal();
+        Self::with_fds(platform, args, env, FdTable::with_stdio(terminal))
+    }
+
+    /// A process with the given fd table (a child's, whose stdio and preopens come from its
+    /// parent: see [`FdTable::duplicate`]).
+    pub fn with_fds(platform: P, args: Vec<Vec<u8>>, env: Vec<Vec<u8>>, fds: FdTable) -> Self {
         WasiCtx {
             platform,
             args,
             env,
-            fds: FdTable::with_stdio(),
+            fds,
+            poll_started: None,
         }
     }
 
@@ -53,6 +63,27 @@ impl<P: Platform> WasiCtx<P> {
     /// The fd table, to add preopens or inspect state.
     pub fn fds(&mut self) -> &mut FdTable {
         &mut self.fds
+    }
+
+    /// Writes `message` to the process's fd 2, whatever it is now (the console, a pipe, a
+    /// file), as the kernel reports a trap to the one who started the process; a closed or
+    /// unwritable fd 2 drops it.
+    pub fn write_stderr(&mut self, message: &[u8]) {
+        if let Ok(file) = self.fds.get_mut(2).and_then(|entry| entry.file_mut()) {
+            let _ = file.write(&mut self.platform, message);
+        }
+    }
+
+    /// Whether fd 0 is the console as a terminal (what `console_mode` needs).
+    pub fn stdin_is_terminal(&self) -> bool {
+        self.fds
+            .get(0)
+            .is_ok_and(|entry| entry.filetype() == crate::types::Filetype::CharacterDevice)
+    }
+
+    /// The arguments, `argv[0]` first.
+    pub fn args(&self) -> &[Vec<u8>] {
+        &self.args
     }
 
     /// Consumes the context, giving back the platform.

@@ -145,10 +145,14 @@ impl FdEntry {
     }
 
     /// `Ok` if the base rights include `needed`, else `ENOTCAPABLE`. Stdio is exempt: it
-    /// carries only the rights wasmtime reports for it, and an operation it lacks (seeking,
+    /// (like a pipe) carries only the rights wasmtime reports for it, and an operation it lacks (seeking,
     /// advice) answers with its own errno (`ESPIPE`, `EBADF`) as in wasmtime.
     pub fn require_cap(&self, needed: Rights) -> Result<()> {
-        if self.rights_base.contains(needed) || self.filetype() == Filetype::CharacterDevice {
+        let stream = matches!(
+            self.filetype(),
+            Filetype::CharacterDevice | Filetype::Unknown
+        );
+        if self.rights_base.contains(needed) || stream {
             Ok(())
         } else {
             Err(Errno::Notcapable)
@@ -178,19 +182,43 @@ impl FdTable {
         FdTable { slots: Vec::new() }
     }
 
-    /// A table holding stdin, stdout and stderr as fds 0, 1 and 2.
-    pub fn with_stdio() -> Self {
+    /// A table holding the console's stdin, stdout and stderr as fds 0, 1 and 2; `terminal`
+    /// says whether the console is a terminal (see [`Stdio::console`]).
+    pub fn with_stdio(terminal: bool) -> Self {
         let mut table = FdTable::new();
+        for (stream, rights) in [
+            (Stdio::Stdin, STDIN_RIGHTS),
+            (Stdio::Stdout, STDOUT_RIGHTS),
+            (Stdio::Stderr, STDOUT_RIGHTS),
+        ] {
+            table
+                .slots
+                .push(Some(FdEntry::new(stream.console(terminal), rights)));
+        }
         table
-            .slots
-            .push(Some(FdEntry::new(Stdio::Stdin.boxed(), STDIN_RIGHTS)));
-        table
-            .slots
-            .push(Some(FdEntry::new(Stdio::Stdout.boxed(), STDOUT_RIGHTS)));
-        table
-            .slots
-            .push(Some(FdEntry::new(Stdio::Stderr.boxed(), STDOUT_RIGHTS)));
-        table
+    }
+
+    /// Another entry for what `fd` refers to, with the same flags and rights, for a child's
+    /// table. `EBADF` for a free fd, `ENOTSUP` for an object that cannot be shared.
+    pub fn duplicate(&self, fd: Fd) -> Result<FdEntry> {
+        let entry = self.get(fd)?;
+        let object = match &entry.object {
+            FdObject::File(file) => FdObject::File(file.duplicate().ok_or(Errno::Notsup)?),
+            FdObject::Dir(dir) => FdObject::Dir(dir.clone()),
+        };
+        Ok(FdEntry {
+            object,
+            flags: entry.flags,
+            rights_base: entry.rights_base,
+            rights_inheriting: entry.rights_inheriting,
+        })
+    }
+
+    /// A table whose fds 0, 1, 2, ... are `entries` in order, as a child starts with.
+    pub fn from_entries(entries: Vec<FdEntry>) -> Self {
+        FdTable {
+            slots: entries.into_iter().map(Some).collect(),
+        }
     }
 
     fn slot(fd: Fd) -> Result<usize> {
@@ -300,7 +328,7 @@ mod tests {
 
     #[test]
     fn lowest_free_number_is_reused() {
-        let mut table = FdTable::with_stdio();
+        let mut table = FdTable::with_stdio(true);
         assert_eq!(
             table.insert(FdEntry::new(Stdio::Stdout.boxed(), STDOUT_RIGHTS)),
             Ok(3)
@@ -316,7 +344,7 @@ mod tests {
 
     #[test]
     fn files_start_at_three() {
-        let mut table = FdTable::with_stdio();
+        let mut table = FdTable::with_stdio(true);
         table.remove(1).unwrap();
         table.remove(2).unwrap();
         let entry = || FdEntry::new(Stdio::Stdout.boxed(), STDOUT_RIGHTS);
@@ -354,7 +382,7 @@ mod tests {
 
     #[test]
     fn renumber_onto_a_hole_above_the_top_is_ebadf() {
-        let mut table = FdTable::with_stdio();
+        let mut table = FdTable::with_stdio(true);
         table.remove(2).unwrap();
         assert_eq!(table.renumber(1, 2), Err(Errno::Badf));
         assert_eq!(table.renumber(1, 0), Ok(()));

@@ -22,8 +22,9 @@ pub enum Readiness {
         /// The other end is closed (stdin at end of file).
         hangup: bool,
     },
-    /// Not ready; becomes ready when the platform's stdin does.
-    PendingStdin,
+    /// Not ready yet: it may become ready when the console receives input or another
+    /// process acts on the same pipe.
+    Pending,
 }
 
 /// Operations on an open file-like object, each defaulting to the errno wasmtime returns for
@@ -32,17 +33,14 @@ pub trait WasiFile {
     /// The file type reported by `fd_fdstat_get` and `fd_filestat_get`.
     fn filetype(&self) -> Filetype;
 
-    /// Reads into `buf`; `Ok(0)` is end of file. `nonblocking` comes from the fd's flags.
-    fn read(
-        &mut self,
-        _platform: &mut dyn Platform,
-        _buf: &mut [u8],
-        _nonblocking: bool,
-    ) -> Result<usize> {
+    /// Reads into `buf` without waiting: `Ok(0)` is end of file, `Err(Errno::Again)` means
+    /// nothing is there yet (`fd_read` then blocks the process unless the fd is non-blocking).
+    fn read(&mut self, _platform: &mut dyn Platform, _buf: &mut [u8]) -> Result<usize> {
         Err(Errno::Badf)
     }
 
-    /// Writes `data`, returning how much was written.
+    /// Writes `data` without waiting, returning how much was written; `Err(Errno::Again)` when
+    /// nothing fits yet (a full pipe).
     fn write(&mut self, _platform: &mut dyn Platform, _data: &[u8]) -> Result<usize> {
         Err(Errno::Badf)
     }
@@ -121,9 +119,16 @@ pub trait WasiFile {
     fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
         Err(Errno::Badf)
     }
+
+    /// Another handle to the same object, for a child process's fd table (its stdio and
+    /// preopens come from the parent's fds). A file's copy starts at the same offset but
+    /// moves on its own. `None` when the object cannot be shared.
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        None
+    }
 }
 
-/// The three standard streams, all character devices backed by the platform console.
+/// The three standard streams of the platform console.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stdio {
     /// fd 0.
@@ -143,41 +148,57 @@ impl Stdio {
         }
     }
 
-    /// Boxed for the fd table.
+    /// Boxed for the fd table, as a terminal.
     pub fn boxed(self) -> Box<dyn WasiFile> {
-        Box::new(self)
+        self.console(true)
     }
+
+    /// Boxed for the fd table: a character device when the console is a `terminal`, as
+    /// `isatty` expects, else of unknown type (a pipe or file on the host), as wasmtime
+    /// reports redirected stdio.
+    pub fn console(self, terminal: bool) -> Box<dyn WasiFile> {
+        Box::new(Console {
+            stream: self,
+            terminal,
+        })
+    }
+}
+
+/// One standard stream of the console, as an fd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Console {
+    stream: Stdio,
+    terminal: bool,
 }
 
 /// Readiness reported for a stream whose byte count is unknown, as wasmtime reports it.
 const UNKNOWN_NBYTES: Filesize = 1;
 
-impl WasiFile for Stdio {
+impl WasiFile for Console {
     fn filetype(&self) -> Filetype {
-        Filetype::CharacterDevice
+        if self.terminal {
+            Filetype::CharacterDevice
+        } else {
+            Filetype::Unknown
+        }
     }
 
-    fn read(
-        &mut self,
-        platform: &mut dyn Platform,
-        buf: &mut [u8],
-        nonblocking: bool,
-    ) -> Result<usize> {
-        match self {
-            Stdio::Stdin => platform.read_stdin(buf, !nonblocking),
+    fn read(&mut self, platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
+        match self.stream {
+            Stdio::Stdin => platform.read_stdin(buf),
             Stdio::Stdout | Stdio::Stderr => Err(Errno::Badf),
         }
     }
 
     fn write(&mut self, platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
-        match self.stream() {
+        match self.stream.stream() {
             Some(stream) => platform.write(stream, data),
             None => Err(Errno::Badf),
         }
     }
 
     fn read_readiness(&mut self, platform: &mut dyn Platform) -> Result<Readiness> {
-        if *self != Stdio::Stdin {
+        if self.stream != Stdio::Stdin {
             return Err(Errno::Badf);
         }
         Ok(match platform.poll_stdin() {
@@ -189,17 +210,21 @@ impl WasiFile for Stdio {
                 nbytes: 0,
                 hangup: true,
             },
-            StdinPoll::Empty => Readiness::PendingStdin,
+            StdinPoll::Empty => Readiness::Pending,
         })
     }
 
     fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
-        match self.stream() {
+        match self.stream.stream() {
             Some(_) => Ok(Readiness::Ready {
                 nbytes: UNKNOWN_NBYTES,
                 hangup: false,
             }),
             None => Err(Errno::Badf),
         }
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        Some(Box::new(*self))
     }
 }

@@ -26,12 +26,14 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod control;
 pub mod ctx;
 pub mod errno;
 pub mod fdtable;
 pub mod file;
 pub mod memory;
 pub mod outcome;
+pub mod pipe;
 pub mod platform;
 pub mod syscalls;
 pub mod types;

@@ -4,6 +4,7 @@
 use core::fmt;
 
 use crate::errno::Errno;
+use crate::types::Timestamp;
 
 /// What a syscall did, as the linker must act on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,6 +15,14 @@ pub enum Outcome {
     Exit(u32),
     /// The wasm call traps (bad guest pointer, or a call the table cannot make).
     Trap(Trap),
+    /// The call cannot complete yet (an empty pipe or console, a sleep, a child still
+    /// running): the kernel parks the process and makes the same call again once something
+    /// changed, or once the monotonic clock reaches `deadline`. Nothing was done yet, so the
+    /// call may be repeated as often as needed.
+    Block {
+        /// When to try again at the latest; `None`: only when something changes.
+        deadline: Option<Timestamp>,
+    },
 }
 
 /// Why a syscall trapped instead of returning.
@@ -57,6 +66,8 @@ pub enum Fault {
     Trap(Trap),
     /// End the process with this status.
     Exit(u32),
+    /// Park the process and repeat the call later (see [`Outcome::Block`]).
+    Block(Option<Timestamp>),
 }
 
 impl From<Errno> for Fault {
@@ -78,6 +89,7 @@ impl From<core::result::Result<(), Fault>> for Outcome {
             Err(Fault::Errno(errno)) => Outcome::Return(errno),
             Err(Fault::Trap(trap)) => Outcome::Trap(trap),
             Err(Fault::Exit(status)) => Outcome::Exit(status),
+            Err(Fault::Block(deadline)) => Outcome::Block { deadline },
         }
     }
 }

@@ -39,18 +39,19 @@ pub trait Platform {
     /// Writes `data` to `stream`, normally all of it; returns how much was written.
     fn write(&mut self, stream: Stream, data: &[u8]) -> Result<usize>;
 
-    /// Reads stdin into `buf`. `Ok(0)` means end of file. With `block` false and nothing
-    /// available, returns `Err(Errno::Again)`; with `block` true, waits for at least one byte
-    /// or end of file.
-    fn read_stdin(&mut self, buf: &mut [u8], block: bool) -> Result<usize>;
+    /// Reads stdin into `buf` without waiting. `Ok(0)` means end of file; nothing available
+    /// yet is `Err(Errno::Again)` (the syscall layer then blocks the process, see
+    /// [`crate::Outcome::Block`]).
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize>;
 
     /// Whether stdin has data, is at end of file, or is empty.
     fn poll_stdin(&mut self) -> StdinPoll;
 
-    /// Blocks until stdin becomes ready (only if `stdin` is true) or the monotonic clock reaches
-    /// `deadline` (if any), whichever comes first. Returns at once if either already holds.
-    /// Returning early is allowed: callers re-check and wait again.
-    fn wait(&mut self, deadline: Option<Timestamp>, stdin: bool);
+    /// Whether stdin is a terminal (a character device to the program, as `isatty` sees it)
+    /// rather than a pipe or file on the host side.
+    fn stdin_is_terminal(&self) -> bool {
+        true
+    }
 
     /// Lets other work run; a single-process machine may do nothing.
     fn sched_yield(&mut self) {}

@@ -265,7 +265,10 @@ impl Command {
             Stdio::Fd(fd) => fd as u32,
         };
         let pgid = if self.new_group { u32::MAX } else { self.group };
-        let mut request = [0u8; 64];
+        /// The ABI's request layout: 64 bytes, 8-aligned.
+        #[repr(C, align(8))]
+        struct Request([u8; 64]);
+        let mut request = Request([0u8; 64]);
         let words: [u32; 12] = [
             file.as_raw_fd() as u32,
             argv.as_ptr() as u32,
@@ -280,15 +283,15 @@ impl Command {
             pgid,
             0,
         ];
-        for (slot, word) in request.chunks_exact_mut(4).zip(words) {
+        for (slot, word) in request.0.chunks_exact_mut(4).zip(words) {
             slot.copy_from_slice(&word.to_le_bytes());
         }
-        request[48..56].copy_from_slice(&self.memory_limit.to_le_bytes());
-        request[56..64].copy_from_slice(&self.fuel_limit.to_le_bytes());
+        request.0[48..56].copy_from_slice(&self.memory_limit.to_le_bytes());
+        request.0[56..64].copy_from_slice(&self.fuel_limit.to_le_bytes());
         let mut pid = 0u32;
         // SAFETY: `request` is the 64-byte layout the ABI defines and every pointer in it
         // refers to a buffer that lives until the call returns; `pid` is a valid u32.
-        check(unsafe { sys::spawn(request.as_ptr(), &mut pid) })?;
+        check(unsafe { sys::spawn(request.0.as_ptr(), &mut pid) })?;
         Ok(pid)
     }
 }
@@ -318,7 +321,10 @@ fn own_preopens() -> Vec<(RawFd, Vec<u8>)> {
             tag: u8,
             name_len: u32,
         }
-        let mut prestat = Prestat { tag: 0, name_len: 0 };
+        let mut prestat = Prestat {
+            tag: 0,
+            name_len: 0,
+        };
         // SAFETY: `prestat` has the layout of preview1's `prestat` (tag, then a u32 length).
         let errno = unsafe { preview1::fd_prestat_get(fd as i32, &mut prestat as *mut _ as i32) };
         if errno != 0 {
@@ -427,16 +433,23 @@ const RECORD: usize = 64;
 pub fn processes() -> io::Result<Vec<ProcessInfo>> {
     let mut capacity = 64;
     loop {
-        let mut buf = vec![0u8; capacity * RECORD];
+        // u64s: the records are 8-aligned.
+        let mut words = vec![0u64; capacity * RECORD / 8];
         let mut count = 0u32;
-        // SAFETY: `buf` has room for `buf.len()` bytes; `count` is a valid u32.
-        check(unsafe { sys::processes(buf.as_mut_ptr(), buf.len() as u32, &mut count) })?;
+        let len = (words.len() * 8) as u32;
+        // SAFETY: `words` has room for `len` bytes; `count` is a valid u32.
+        check(unsafe { sys::processes(words.as_mut_ptr().cast(), len, &mut count) })?;
+        let buf: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let count = count as usize;
         if count > capacity {
             capacity = count;
             continue;
         }
-        return Ok(buf.chunks_exact(RECORD).take(count).map(decode_process).collect());
+        return Ok(buf
+            .chunks_exact(RECORD)
+            .take(count)
+            .map(decode_process)
+            .collect());
     }
 }
 

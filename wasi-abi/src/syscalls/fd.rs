@@ -82,15 +82,26 @@ pub fn fd_write<P: Platform>(
 ) -> SysResult {
     let entry = ctx.fds.get_mut(fd)?;
     entry.require(Rights::FD_WRITE)?;
-    let file = entry.file_mut()?;
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nwritten_out)?;
+    let nonblocking = entry.flags.contains(Fdflags::NONBLOCK);
+    let file = entry.file_mut()?;
     let platform = &mut ctx.platform;
     let total = each_iovec(mem, array, |mem, iovec, _| {
         Ok(file.write(platform, mem.slice(iovec.buf, iovec.buf_len)?)?)
-    })?;
+    })
+    .map_err(|fault| would_block(fault, nonblocking))?;
     mem.write(nwritten_out, &total)?;
     Ok(())
+}
+
+/// A stream that has nothing to give or no room yet answers `EAGAIN`; on a blocking fd that
+/// becomes a blocked process, repeated once something changed.
+fn would_block(fault: Fault, nonblocking: bool) -> Fault {
+    match fault {
+        Fault::Errno(Errno::Again) if !nonblocking => Fault::Block(None),
+        fault => fault,
+    }
 }
 
 /// Reads from `fd` into the iovecs in order; stores the number of bytes read (0 at end of
@@ -111,11 +122,13 @@ pub fn fd_read<P: Platform>(
     let array = checked_iovecs(mem, iovs, iovs_len)?;
     mem.check::<u32>(nread_out)?;
     let platform = &mut ctx.platform;
-    let total = each_iovec(mem, array, |mem, iovec, total| {
-        // Only the first read may wait; later ones take what is there.
+    // Only an empty first read waits: once data has arrived, later iovecs take what is there
+    // (`each_iovec` stops at the first short or failed transfer).
+    let total = each_iovec(mem, array, |mem, iovec, _| {
         let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
-        Ok(file.read(platform, buf, nonblocking || total > 0)?)
-    })?;
+        Ok(file.read(platform, buf)?)
+    })
+    .map_err(|fault| would_block(fault, nonblocking))?;
     mem.write(nread_out, &total)?;
     Ok(())
 }

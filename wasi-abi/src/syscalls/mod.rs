@@ -17,7 +17,7 @@ mod random;
 mod sock;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::ctx::WasiCtx;
 use crate::memory::GuestMemory;

@@ -1,10 +1,11 @@
 //! `poll_oneoff`: waiting for clock deadlines and fd readiness.
 //!
 //! Clock subscriptions become deadlines on the monotonic clock (realtime and CPU-time
-//! deadlines are converted through the clock's current value); the call then loops: collect
-//! the events that have fired, and if there are none, let the platform sleep until the
-//! earliest deadline or until stdin is ready. A bad fd fires at once as an event carrying
-//! `EBADF`, like `POLLNVAL` in POSIX `poll`.
+//! deadlines are converted through the clock's current value); the call then collects the
+//! events that have fired, and if there are none, blocks the process until the earliest
+//! deadline (or until something changes): the kernel repeats the call then. Relative
+//! timeouts count from the first attempt, kept in the context across the repeats. A bad fd
+//! fires at once as an event carrying `EBADF`, like `POLLNVAL` in POSIX `poll`.
 
 use alloc::vec::Vec;
 
@@ -12,7 +13,7 @@ use crate::ctx::WasiCtx;
 use crate::errno::Errno;
 use crate::file::Readiness;
 use crate::memory::GuestMemory;
-use crate::outcome::SysResult;
+use crate::outcome::{Fault, SysResult};
 use crate::platform::Platform;
 use crate::types::{
     ClockId, Event, Eventrwflags, Eventtype, Fd, Subclockflags, Subscription, SubscriptionClock,
@@ -53,7 +54,7 @@ fn deadline<P: Platform>(
 fn fd_event(userdata: u64, kind: Eventtype, readiness: Result<Readiness, Errno>) -> Option<Event> {
     let (error, nbytes, hangup) = match readiness {
         Ok(Readiness::Ready { nbytes, hangup }) => (Errno::Success, nbytes, hangup),
-        Ok(Readiness::PendingStdin) => return None,
+        Ok(Readiness::Pending) => return None,
         Err(errno) => (errno, 0, false),
     };
     Some(Event {
@@ -86,7 +87,9 @@ pub fn poll_oneoff<P: Platform>(
     let out = mem.array::<Event>(events, nsubscriptions)?;
     mem.check::<u32>(nevents_out)?;
 
-    let start = ctx.platform.clock_now(ClockId::Monotonic)?;
+    let now = ctx.platform.clock_now(ClockId::Monotonic)?;
+    // A repeat of a blocked call measures its timeouts from the first attempt.
+    let start = ctx.poll_started.take().unwrap_or(now);
     let mut waits = Vec::new();
     for ptr in subs.ptrs() {
         let sub = mem.read::<Subscription>(ptr)?;
@@ -101,51 +104,46 @@ pub fn poll_oneoff<P: Platform>(
         waits.push((sub.userdata, source));
     }
 
-    loop {
-        let now = ctx.platform.clock_now(ClockId::Monotonic)?;
-        let mut fired: u32 = 0;
-        let mut earliest: Option<Timestamp> = None;
-        let mut stdin = false;
-        for (userdata, source) in &waits {
-            let event = match *source {
-                Source::Deadline(deadline) if deadline <= now => Some(Event {
-                    userdata: *userdata,
-                    error: Errno::Success,
-                    kind: Eventtype::Clock,
-                    nbytes: 0,
-                    flags: Eventrwflags::EMPTY,
-                }),
-                Source::Deadline(deadline) => {
-                    earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
-                    None
-                }
-                Source::Read(fd) => {
-                    let readiness = ctx
-                        .fds
-                        .get_mut(fd)
-                        .and_then(|entry| entry.file_mut()?.read_readiness(&mut ctx.platform));
-                    stdin |= readiness == Ok(Readiness::PendingStdin);
-                    fd_event(*userdata, Eventtype::FdRead, readiness)
-                }
-                Source::Write(fd) => {
-                    let readiness = ctx
-                        .fds
-                        .get_mut(fd)
-                        .and_then(|entry| entry.file_mut()?.write_readiness(&mut ctx.platform));
-                    stdin |= readiness == Ok(Readiness::PendingStdin);
-                    fd_event(*userdata, Eventtype::FdWrite, readiness)
-                }
-            };
-            if let Some(event) = event {
-                let ptr = out.ptr(fired).ok_or(Errno::Overflow)?;
-                mem.write(ptr, &event)?;
-                fired = fired.saturating_add(1);
+    let mut fired: u32 = 0;
+    let mut earliest: Option<Timestamp> = None;
+    for (userdata, source) in &waits {
+        let event = match *source {
+            Source::Deadline(deadline) if deadline <= now => Some(Event {
+                userdata: *userdata,
+                error: Errno::Success,
+                kind: Eventtype::Clock,
+                nbytes: 0,
+                flags: Eventrwflags::EMPTY,
+            }),
+            Source::Deadline(deadline) => {
+                earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+                None
             }
+            Source::Read(fd) => {
+                let readiness = ctx
+                    .fds
+                    .get_mut(fd)
+                    .and_then(|entry| entry.file_mut()?.read_readiness(&mut ctx.platform));
+                fd_event(*userdata, Eventtype::FdRead, readiness)
+            }
+            Source::Write(fd) => {
+                let readiness = ctx
+                    .fds
+                    .get_mut(fd)
+                    .and_then(|entry| entry.file_mut()?.write_readiness(&mut ctx.platform));
+                fd_event(*userdata, Eventtype::FdWrite, readiness)
+            }
+        };
+        if let Some(event) = event {
+            let ptr = out.ptr(fired).ok_or(Errno::Overflow)?;
+            mem.write(ptr, &event)?;
+            fired = fired.saturating_add(1);
         }
-        if fired > 0 {
-            mem.write(nevents_out, &fired)?;
-            return Ok(());
-        }
-        ctx.platform.wait(earliest, stdin);
     }
+    if fired == 0 {
+        ctx.poll_started = Some(start);
+        return Err(Fault::Block(earliest));
+    }
+    mem.write(nevents_out, &fired)?;
+    Ok(())
 }

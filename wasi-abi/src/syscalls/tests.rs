@@ -24,7 +24,7 @@ const MEMORY_SIZE: usize = 64 * 1024;
 /// A scripted machine: stdin chunks arrive at given monotonic times, output is captured,
 /// and time only moves when the code under test waits or blocks.
 #[derive(Default)]
-struct Fake {
+pub(crate) struct Fake {
     mono: u64,
     stdin: VecDeque<u8>,
     arrivals: VecDeque<(u64, Vec<u8>)>,
@@ -39,6 +39,21 @@ struct Fake {
 }
 
 impl Fake {
+    /// What the kernel does for a blocked call: time moves on to the deadline or to the next
+    /// stdin arrival, whichever is first.
+    fn wait(&mut self, deadline: Option<u64>) {
+        let stdin = deadline.is_none() || !self.arrivals.is_empty();
+        self.waits.push((deadline, stdin));
+        let arrival = self.arrivals.front().map(|(at, _)| *at);
+        let target = match (deadline, arrival) {
+            (Some(d), Some(a)) => d.min(a),
+            (Some(t), None) | (None, Some(t)) => t,
+            (None, None) => panic!("the call would block forever"),
+        };
+        self.mono = self.mono.max(target);
+        self.deliver();
+    }
+
     fn deliver(&mut self) {
         while let Some((at, _)) = self.arrivals.front() {
             if *at > self.mono {
@@ -84,19 +99,13 @@ impl Platform for Fake {
         Ok(data.len())
     }
 
-    fn read_stdin(&mut self, buf: &mut [u8], block: bool) -> Result<usize> {
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize> {
         self.deliver();
         if self.stdin.is_empty() {
-            match self.arrivals.front() {
-                Some(&(at, _)) if block => {
-                    self.mono = self.mono.max(at);
-                    self.deliver();
-                }
-                Some(_) => return Err(Errno::Again),
-                None if self.stdin_eof => return Ok(0),
-                None if block => panic!("blocking read on a stdin that never gets data"),
-                None => return Err(Errno::Again),
-            }
+            return match self.arrivals.front() {
+                None if self.stdin_eof => Ok(0),
+                _ => Err(Errno::Again),
+            };
         }
         let n = buf.len().min(self.stdin.len());
         for (dst, src) in buf.iter_mut().zip(self.stdin.drain(..n)) {
@@ -114,18 +123,6 @@ impl Platform for Fake {
         } else {
             StdinPoll::Empty
         }
-    }
-
-    fn wait(&mut self, deadline: Option<u64>, stdin: bool) {
-        self.waits.push((deadline, stdin));
-        let arrival = self.arrivals.front().map(|(at, _)| *at).filter(|_| stdin);
-        let target = match (deadline, arrival) {
-            (Some(d), Some(a)) => d.min(a),
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => panic!("wait would block forever"),
-        };
-        self.mono = self.mono.max(target);
-        self.deliver();
     }
 
     fn sched_yield(&mut self) {
@@ -155,9 +152,15 @@ impl Harness {
         self.ctx.platform()
     }
 
+    /// Makes the call as the kernel does: a blocked call is repeated after waiting.
     fn call(&mut self, name: &str, args: &[u64]) -> Outcome {
         let index = lookup(name).unwrap_or_else(|| panic!("no function {name}"));
-        dispatch(&mut self.ctx, &mut self.mem, index, args)
+        loop {
+            match dispatch(&mut self.ctx, &mut self.mem, index, args) {
+                Outcome::Block { deadline } => self.fake().wait(deadline),
+                outcome => return outcome,
+            }
+        }
     }
 
     fn errno(&mut self, name: &str, args: &[u64]) -> Errno {
@@ -1092,4 +1095,55 @@ fn poll_rejects_bad_requests() {
         Trap::MemoryOutOfBounds
     );
     assert!(h.fake().waits.is_empty());
+}
+
+#[test]
+fn a_read_that_would_wait_blocks_the_process_or_is_eagain_when_nonblocking() {
+    let mut h = Harness::new();
+    h.fake().arrivals.push_back((500, b"late".to_vec()));
+    h.write(
+        0x10,
+        &crate::types::Iovec {
+            buf: 0x100,
+            buf_len: 8,
+        },
+    );
+    let index = lookup("fd_read").unwrap();
+    let args = [0, 0x10, 1, 0x40];
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &args),
+        Outcome::Block { deadline: None }
+    );
+    h.ok("fd_fdstat_set_flags", &[0, Fdflags::NONBLOCK.bits().into()]);
+    assert_eq!(h.errno("fd_read", &args), Errno::Again);
+}
+
+#[test]
+fn a_repeated_poll_measures_its_timeout_from_the_first_attempt() {
+    let mut h = Harness::new();
+    let subs = [clock_sub(1, ClockId::Monotonic, 1000, false)];
+    for (i, sub) in subs.iter().enumerate() {
+        h.write(SUBS + 48 * i as u32, sub);
+    }
+    let index = lookup("poll_oneoff").unwrap();
+    let args = [SUBS.into(), EVENTS.into(), 1, NEVENTS.into()];
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &args),
+        Outcome::Block {
+            deadline: Some(1000)
+        }
+    );
+    // Repeated 600 ns later, the deadline is still 1000, not 1600.
+    h.fake().mono = 600;
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &args),
+        Outcome::Block {
+            deadline: Some(1000)
+        }
+    );
+    h.fake().mono = 1000;
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &args),
+        Outcome::Return(Errno::Success)
+    );
 }

@@ -1,6 +1,7 @@
 //! What an fd holds once `path_open` (or a preopen) has opened an inode: an [`OpenFile`] for
 //! a regular file, an [`OpenDir`] for a directory.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::node::NodeRef;
@@ -17,6 +18,7 @@ pub fn now(platform: &mut dyn Platform) -> Timestamp {
 
 /// An open regular file: the inode (which stays alive while open, even once unlinked), the
 /// fd's offset and its append mode.
+#[derive(Clone)]
 pub struct OpenFile {
     node: NodeRef,
     offset: Filesize,
@@ -66,12 +68,7 @@ impl WasiFile for OpenFile {
         Filetype::RegularFile
     }
 
-    fn read(
-        &mut self,
-        _platform: &mut dyn Platform,
-        buf: &mut [u8],
-        _nonblocking: bool,
-    ) -> Result<usize> {
+    fn read(&mut self, _platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
         let done = self.read_data(self.offset, buf)?;
         self.offset = self.offset.saturating_add(done as u64);
         Ok(done)
@@ -178,6 +175,10 @@ impl WasiFile for OpenFile {
             nbytes: 0,
             hangup: false,
         })
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        Some(Box::new(self.clone()))
     }
 }
 

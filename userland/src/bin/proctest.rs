@@ -1,0 +1,241 @@
+//! Exercises Cella's process control (`cella_process`) and checks what it sees, one line per
+//! check: `ok NAME` or `FAIL NAME: why`, then exits 1 if anything failed. Run with the
+//! test programs it starts (hello printargs printenv exit trap sleep bench alloc) and a file
+//! `not-wasm.txt` in a directory mounted at /u (see boot/tests/processes.rs).
+//! Only runs on Cella (it imports `cella_process`).
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use cella_process::{Command, Status, Stdio, kill, pipe, processes, wait};
+
+struct Checks {
+    failed: bool,
+}
+
+impl Checks {
+    fn check(&mut self, name: &str, result: Result<(), String>) {
+        match result {
+            Ok(()) => println!("ok {name}"),
+            Err(why) => {
+                println!("FAIL {name}: {why}");
+                self.failed = true;
+            }
+        }
+    }
+}
+
+fn program(name: &str) -> Command {
+    let mut command = Command::new(format!("/u/{name}.wasm"));
+    command.arg0(name).inherit_preopens();
+    command
+}
+
+/// Runs `command` with stdout into a pipe; returns what it printed and how it ended.
+fn output(command: &mut Command) -> Result<(Vec<u8>, Status), String> {
+    let (mut reader, writer) = pipe().map_err(|e| format!("pipe: {e}"))?;
+    let pid = command
+        .stdout(Stdio::Fd(writer.as_raw_fd()))
+        .spawn()
+        .map_err(|e| format!("spawn: {e}"))?;
+    drop(writer);
+    let mut out = Vec::new();
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| format!("read: {e}"))?;
+    let (waited, status) = wait(Some(pid), false)
+        .map_err(|e| format!("wait: {e}"))?
+        .ok_or("wait returned nothing")?;
+    if waited != pid {
+        return Err(format!("waited for {pid}, got {waited}"));
+    }
+    Ok((out, status))
+}
+
+fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+fn main() {
+    let mut checks = Checks { failed: false };
+
+    checks.check(
+        "spawn-output-through-pipe",
+        (|| {
+            let (out, status) = output(&mut program("hello"))?;
+            expect(
+                "output",
+                String::from_utf8_lossy(&out).as_ref(),
+                "Hello, world!\n",
+            )?;
+            expect("status", status, Status::Exited(0))
+        })(),
+    );
+
+    checks.check(
+        "args-env-and-exit-status",
+        (|| {
+            let (out, _) = output(program("printargs").args(["a b", "c"]))?;
+            expect(
+                "args",
+                String::from_utf8_lossy(&out).as_ref(),
+                "printargs\na b\nc\n",
+            )?;
+            let (out, _) = output(program("printenv").env_clear().env("CELLA", "yes"))?;
+            expect("env", String::from_utf8_lossy(&out).as_ref(), "CELLA=yes\n")?;
+            let (_, status) = output(program("exit").arg("42"))?;
+            expect("status", status, Status::Exited(42))
+        })(),
+    );
+
+    checks.check(
+        "trap-ends-only-the-child",
+        (|| {
+            let (_, status) = output(program("trap").arg("unreachable"))?;
+            expect("status", status, Status::Trapped)
+        })(),
+    );
+
+    checks.check(
+        "wait-without-children-is-echild",
+        (|| {
+            let error = wait(None, false).err().ok_or("wait succeeded")?;
+            expect("errno", error.raw_os_error(), Some(12))
+        })(),
+    );
+
+    checks.check(
+        "not-wasm-is-enoexec",
+        (|| {
+            let error = Command::new("/u/not-wasm.txt")
+                .spawn()
+                .err()
+                .ok_or("spawned a TOML file")?;
+            expect("errno", error.raw_os_error(), Some(45))
+        })(),
+    );
+
+    checks.check(
+        "kill-a-sleeping-child",
+        (|| {
+            let pid = program("sleep")
+                .arg("60000")
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(50));
+            let sleeping = processes()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|p| p.pid == pid)
+                .ok_or("child missing from the process list")?;
+            expect("state", sleeping.state.letter(), 'S')?;
+            kill(pid as i32, 15).map_err(|e| format!("kill: {e}"))?;
+            let (_, status) = wait(Some(pid), false)
+                .map_err(|e| e.to_string())?
+                .ok_or("no status")?;
+            expect("status", status, Status::Signaled(15))?;
+            let error = kill(pid as i32, 15).err().ok_or("killed a reaped pid")?;
+            expect("errno", error.raw_os_error(), Some(71))
+        })(),
+    );
+
+    checks.check(
+        "write-to-pipe-without-reader-is-epipe",
+        (|| {
+            let (reader, mut writer) = pipe().map_err(|e| e.to_string())?;
+            drop(reader);
+            let error = writer.write(b"x").err().ok_or("write succeeded")?;
+            expect("errno", error.raw_os_error(), Some(64))
+        })(),
+    );
+
+    checks.check(
+        "pipe-eof-when-writers-close",
+        (|| {
+            let (mut reader, mut writer) = pipe().map_err(|e| e.to_string())?;
+            writer.write_all(b"last words").map_err(|e| e.to_string())?;
+            drop(writer);
+            let mut text = String::new();
+            reader
+                .read_to_string(&mut text)
+                .map_err(|e| e.to_string())?;
+            expect("text", text.as_str(), "last words")
+        })(),
+    );
+
+    checks.check(
+        "nohang-wait-and-sleeping-children-run-concurrently",
+        (|| {
+            let started = Instant::now();
+            let first = program("sleep")
+                .arg("300")
+                .stdout(Stdio::Fd(devnull()?))
+                .spawn();
+            let second = program("sleep")
+                .arg("300")
+                .stdout(Stdio::Fd(devnull()?))
+                .spawn();
+            let (first, second) = (
+                first.map_err(|e| e.to_string())?,
+                second.map_err(|e| e.to_string())?,
+            );
+            expect("nohang", wait(None, true).map_err(|e| e.to_string())?, None)?;
+            for _ in 0..2 {
+                let (pid, status) = wait(None, false)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("none")?;
+                if pid != first && pid != second {
+                    return Err(format!("unexpected pid {pid}"));
+                }
+                expect("status", status, Status::Exited(0))?;
+            }
+            let elapsed = started.elapsed().as_millis();
+            if elapsed >= 550 {
+                return Err(format!(
+                    "two 300 ms sleeps took {elapsed} ms: not concurrent"
+                ));
+            }
+            Ok(())
+        })(),
+    );
+
+    checks.check(
+        "fuel-limit-ends-a-busy-child",
+        (|| {
+            let (_, status) = output(
+                program("bench")
+                    .arg("int")
+                    .arg("1000000")
+                    .fuel_limit(5_000_000),
+            )?;
+            expect("status", status, Status::FuelExhausted)
+        })(),
+    );
+
+    checks.check(
+        "memory-limit-makes-allocation-fail",
+        (|| {
+            let (_, status) = output(program("alloc").arg("64").memory_limit(8 << 20))?;
+            if status.success() {
+                return Err("allocating 64 MiB under an 8 MiB limit succeeded".into());
+            }
+            Ok(())
+        })(),
+    );
+
+    std::process::exit(i32::from(checks.failed));
+}
+
+/// A file to throw output into (the fd stays open for the whole run).
+fn devnull() -> Result<i32, String> {
+    let file = File::create("/u/sink.out").map_err(|e| format!("create: {e}"))?;
+    let fd = file.as_raw_fd();
+    std::mem::forget(file);
+    Ok(fd)
+}

@@ -1,0 +1,300 @@
+//! Pipes: a bounded byte queue between processes, with a read end and a write end that may
+//! each be held by several fds (a shell hands them to the processes of a pipeline).
+//!
+//! The semantics are POSIX's: a read of an empty pipe waits while a write end is open and
+//! returns end of file once none is; a write with no read end left fails with `EPIPE`; a
+//! write of at most [`PIPE_BUF`] bytes goes in whole or waits, a longer one may go in part.
+//! "Waits" means `Err(Errno::Again)` here: the syscall layer turns it into a blocked process
+//! (or `EAGAIN` for a non-blocking fd), and the kernel repeats the call later.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
+use core::cell::RefCell;
+
+use crate::errno::{Errno, Result};
+use crate::file::{Readiness, WasiFile};
+use crate::platform::Platform;
+use crate::types::{Filesize, Filetype, Rights};
+
+/// Bytes a pipe holds before writers wait, as on Linux.
+pub const PIPE_CAPACITY: usize = 64 * 1024;
+/// Writes of at most this many bytes are atomic, as POSIX requires (Linux's value).
+pub const PIPE_BUF: usize = 4096;
+
+/// Rights of a pipe's read end.
+pub const PIPE_READ_RIGHTS: Rights = Rights::FD_READ
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::POLL_FD_READWRITE);
+/// Rights of a pipe's write end.
+pub const PIPE_WRITE_RIGHTS: Rights = Rights::FD_WRITE
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_FILESTAT_GET)
+    .union(Rights::POLL_FD_READWRITE);
+
+/// The queue and how many handles each end has.
+#[derive(Debug, Default)]
+pub struct PipeBuffer {
+    data: VecDeque<u8>,
+    readers: usize,
+    writers: usize,
+}
+
+impl PipeBuffer {
+    /// Takes up to `buf.len()` bytes: `Ok(0)` at end of file (empty, no writer left),
+    /// `Err(Again)` when empty with a writer still open.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.data.is_empty() {
+            return if self.writers == 0 || buf.is_empty() {
+                Ok(0)
+            } else {
+                Err(Errno::Again)
+            };
+        }
+        let count = buf.len().min(self.data.len());
+        for (slot, byte) in buf.iter_mut().zip(self.data.drain(..count)) {
+            *slot = byte;
+        }
+        Ok(count)
+    }
+
+    /// Adds as much of `data` as fits (all or nothing up to [`PIPE_BUF`] bytes): `EPIPE`
+    /// with no reader left, `Err(Again)` when nothing can go in yet.
+    pub fn write(&mut self, data: &[u8]) -> Result<usize> {
+        if self.readers == 0 {
+            return Err(Errno::Pipe);
+        }
+        let room = PIPE_CAPACITY.saturating_sub(self.data.len());
+        if data.is_empty() {
+            return Ok(0);
+        }
+        if room == 0 || (data.len() <= PIPE_BUF && data.len() > room) {
+            return Err(Errno::Again);
+        }
+        let count = data.len().min(room);
+        self.data.extend(data.iter().take(count));
+        Ok(count)
+    }
+
+    /// Bytes waiting to be read.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether no bytes are waiting.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    fn read_readiness(&self) -> Readiness {
+        match (self.data.len(), self.writers) {
+            (0, 0) => Readiness::Ready {
+                nbytes: 0,
+                hangup: true,
+            },
+            (0, _) => Readiness::Pending,
+            (len, writers) => Readiness::Ready {
+                nbytes: len as Filesize,
+                hangup: writers == 0,
+            },
+        }
+    }
+
+    fn write_readiness(&self) -> Readiness {
+        let room = PIPE_CAPACITY.saturating_sub(self.data.len());
+        if self.readers == 0 {
+            Readiness::Ready {
+                nbytes: 0,
+                hangup: true,
+            }
+        } else if room >= PIPE_BUF {
+            Readiness::Ready {
+                nbytes: room as Filesize,
+                hangup: false,
+            }
+        } else {
+            Readiness::Pending
+        }
+    }
+}
+
+type Shared = Rc<RefCell<PipeBuffer>>;
+
+/// A new pipe: its read end and its write end, each one handle.
+pub fn pipe() -> (Box<dyn WasiFile>, Box<dyn WasiFile>) {
+    let shared = Rc::new(RefCell::new(PipeBuffer {
+        data: VecDeque::new(),
+        readers: 1,
+        writers: 1,
+    }));
+    (
+        Box::new(PipeReader(shared.clone())),
+        Box::new(PipeWriter(shared)),
+    )
+}
+
+/// A handle to a pipe's read end.
+struct PipeReader(Shared);
+
+/// A handle to a pipe's write end.
+struct PipeWriter(Shared);
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        let mut pipe = self.0.borrow_mut();
+        pipe.readers = pipe.readers.saturating_sub(1);
+        if pipe.readers == 0 {
+            // Nobody will read it: let its memory go now.
+            pipe.data = VecDeque::new();
+        }
+    }
+}
+
+impl Drop for PipeWriter {
+    fn drop(&mut self) {
+        let mut pipe = self.0.borrow_mut();
+        pipe.writers = pipe.writers.saturating_sub(1);
+    }
+}
+
+impl WasiFile for PipeReader {
+    fn filetype(&self) -> Filetype {
+        Filetype::Unknown
+    }
+
+    fn read(&mut self, _platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+
+    fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Ok(self.0.borrow().read_readiness())
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        let mut pipe = self.0.borrow_mut();
+        pipe.readers = pipe.readers.saturating_add(1);
+        Some(Box::new(PipeReader(self.0.clone())))
+    }
+}
+
+impl WasiFile for PipeWriter {
+    fn filetype(&self) -> Filetype {
+        Filetype::Unknown
+    }
+
+    fn write(&mut self, _platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
+        self.0.borrow_mut().write(data)
+    }
+
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Ok(self.0.borrow().write_readiness())
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        let mut pipe = self.0.borrow_mut();
+        pipe.writers = pipe.writers.saturating_add(1);
+        Some(Box::new(PipeWriter(self.0.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn open() -> PipeBuffer {
+        PipeBuffer {
+            data: VecDeque::new(),
+            readers: 1,
+            writers: 1,
+        }
+    }
+
+    #[test]
+    fn bytes_come_out_in_order_and_empty_waits() {
+        let mut pipe = open();
+        assert_eq!(pipe.read(&mut [0; 4]), Err(Errno::Again));
+        assert_eq!(pipe.write(b"hello"), Ok(5));
+        assert_eq!(pipe.write(b" world"), Ok(6));
+        let mut buf = [0; 7];
+        assert_eq!(pipe.read(&mut buf), Ok(7));
+        assert_eq!(&buf, b"hello w");
+        assert_eq!(pipe.read(&mut buf), Ok(4));
+        assert_eq!(&buf[..4], b"orld");
+        assert_eq!(pipe.read(&mut buf), Err(Errno::Again));
+        // An empty read never waits.
+        assert_eq!(pipe.read(&mut []), Ok(0));
+    }
+
+    #[test]
+    fn end_of_file_only_once_drained_and_writers_gone() {
+        let mut pipe = open();
+        pipe.write(b"tail").unwrap();
+        pipe.writers = 0;
+        let mut buf = [0; 8];
+        assert_eq!(
+            pipe.read_readiness(),
+            Readiness::Ready {
+                nbytes: 4,
+                hangup: true
+            }
+        );
+        assert_eq!(pipe.read(&mut buf), Ok(4));
+        assert_eq!(pipe.read(&mut buf), Ok(0));
+        assert_eq!(pipe.read(&mut buf), Ok(0));
+    }
+
+    #[test]
+    fn writing_without_a_reader_is_epipe() {
+        let mut pipe = open();
+        pipe.readers = 0;
+        assert_eq!(pipe.write(b"x"), Err(Errno::Pipe));
+        assert_eq!(
+            pipe.write_readiness(),
+            Readiness::Ready {
+                nbytes: 0,
+                hangup: true
+            }
+        );
+    }
+
+    #[test]
+    fn full_pipe_waits_small_writes_are_atomic_large_ones_partial() {
+        let mut pipe = open();
+        let big = vec![7u8; PIPE_CAPACITY + 100];
+        assert_eq!(pipe.write(&big), Ok(PIPE_CAPACITY));
+        assert_eq!(pipe.write(b"x"), Err(Errno::Again));
+        assert_eq!(pipe.write_readiness(), Readiness::Pending);
+        // Room for 10 bytes: a 20-byte write (<= PIPE_BUF) waits rather than splitting...
+        pipe.read(&mut [0; 10]).unwrap();
+        assert_eq!(pipe.write(&[1; 20]), Err(Errno::Again));
+        assert_eq!(pipe.write(&[1; 10]), Ok(10));
+        // ...while a write larger than PIPE_BUF takes what fits.
+        pipe.read(&mut [0; 100]).unwrap();
+        assert_eq!(pipe.write(&vec![2; PIPE_BUF + 1]), Ok(100));
+        assert_eq!(pipe.len(), PIPE_CAPACITY);
+    }
+
+    #[test]
+    fn handles_count_ends_and_dropping_the_last_reader_frees_the_data() {
+        let (reader, writer) = pipe();
+        let second_writer = writer.duplicate().unwrap();
+        let mut platform = crate::syscalls::tests::Fake::default();
+        let mut writer = writer;
+        assert_eq!(writer.write(&mut platform, b"abc"), Ok(3));
+        drop(writer);
+        let mut reader = reader;
+        let mut buf = [0; 8];
+        assert_eq!(reader.read(&mut platform, &mut buf), Ok(3));
+        // One writer is still open: the pipe is empty, not at end of file.
+        assert_eq!(reader.read(&mut platform, &mut buf), Err(Errno::Again));
+        drop(second_writer);
+        assert_eq!(reader.read(&mut platform, &mut buf), Ok(0));
+
+        let (reader, mut writer) = pipe();
+        writer.write(&mut platform, b"unread").unwrap();
+        drop(reader);
+        assert_eq!(writer.write(&mut platform, b"more"), Err(Errno::Pipe));
+    }
+}

@@ -162,6 +162,28 @@ fn ls_lists_operands_directories_and_long_format() {
 }
 
 #[test]
+fn relative_paths_resolve_against_pwd() {
+    let scratch = sample("pwd");
+    let dir = scratch.arg("tree", "/d");
+    let in_sub = |tool: &str, args: &[&str]| {
+        let program = program(tool);
+        let mut argv = vec!["--dir", &dir, "--env", "PWD=/d/sub", &program];
+        argv.extend_from_slice(args);
+        cella_with(&argv, b"", &[])
+    };
+    let run = in_sub("ls", &[".", "../b.txt"]);
+    expect(&run, 0, "../b.txt\n\n.:\nc.txt\nup\n", "");
+    // `up` is `../a.txt`, resolved from `sub`.
+    let run = in_sub("cat", &["c.txt", "up", "nope"]);
+    expect(
+        &run,
+        1,
+        &format!("deep\n{A_TXT}"),
+        "cat: nope: No such file or directory\n",
+    );
+}
+
+#[test]
 fn cat_numbers_lines_and_copies_binary_files_and_stdin() {
     let scratch = sample("cat");
     let run = run_in(

@@ -318,7 +318,10 @@ fn own_preopens() -> Vec<(RawFd, Vec<u8>)> {
             tag: u8,
             name_len: u32,
         }
-        let mut prestat = Prestat { tag: 0, name_len: 0 };
+        let mut prestat = Prestat {
+            tag: 0,
+            name_len: 0,
+        };
         // SAFETY: `prestat` has the layout of preview1's `prestat` (tag, then a u32 length).
         let errno = unsafe { preview1::fd_prestat_get(fd as i32, &mut prestat as *mut _ as i32) };
         if errno != 0 {
@@ -436,7 +439,11 @@ pub fn processes() -> io::Result<Vec<ProcessInfo>> {
             capacity = count;
             continue;
         }
-        return Ok(buf.chunks_exact(RECORD).take(count).map(decode_process).collect());
+        return Ok(buf
+            .chunks_exact(RECORD)
+            .take(count)
+            .map(decode_process)
+            .collect());
     }
 }
 

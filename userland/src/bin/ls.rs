@@ -5,11 +5,11 @@
 //! have (nor permissions: the mode shows `rw-r--r--` for files, `rwxr-xr-x` for directories).
 //! Dates are UTC. A missing operand is reported and makes the exit status 2.
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cella_userland::{Tool, describe, stat};
+use cella_userland::{Tool, args, describe, enter_working_directory, stat};
 
 const TOOL: Tool = Tool {
     name: "ls",
@@ -179,7 +179,8 @@ fn list(dir: &str, all: bool, long: bool) -> Option<Vec<Entry>> {
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "1al", "");
+    enter_working_directory();
+    let (options, mut operands) = TOOL.parse(args(), "1al", "");
     let all = options.iter().any(|(o, _)| *o == 'a');
     let long = options.iter().any(|(o, _)| *o == 'l');
     if operands.is_empty() {
@@ -208,7 +209,7 @@ fn main() {
     }
     files.sort();
     dirs.sort();
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = TOOL.output();
     let mut file_entries = Vec::new();
     for name in files {
         let long = if long {
@@ -241,9 +242,7 @@ fn main() {
         first = false;
         result = result.and_then(|()| print(&mut out, &entries));
     }
-    if let Err(e) = result.and_then(|()| out.flush()) {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        status = 2;
-    }
-    std::process::exit(status);
+    // `out` ends the program itself on a write error, so `result` is always `Ok` here.
+    let _ = result;
+    out.exit(status);
 }

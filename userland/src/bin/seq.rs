@@ -2,9 +2,9 @@
 //! by INCREMENT (default 1), one a line or separated by SEP. Decimal arguments are computed
 //! exactly and printed with as many fraction digits as FIRST and INCREMENT have, as GNU does
 //! (`seq 1 0.5 2` prints `1.0 1.5 2.0`). A number may be negative (`seq -2 0`).
-use std::io::{self, BufWriter, Write};
+use std::io::Write;
 
-use cella_userland::{Tool, describe};
+use cella_userland::Tool;
 
 const TOOL: Tool = Tool {
     name: "seq",
@@ -64,7 +64,7 @@ fn format(value: i128, digits: u32) -> String {
 fn main() {
     let mut separator = "\n".to_string();
     let mut operands = Vec::new();
-    let mut args = std::env::args().skip(1);
+    let mut args = cella_userland::args().into_iter();
     while let Some(arg) = args.next() {
         // A leading `-` followed by a digit or point is a negative number, not an option.
         let is_option = arg.len() > 1
@@ -124,7 +124,7 @@ fn main() {
         std::process::exit(1);
     };
     let shift = 10i128.pow(scale - shown);
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = TOOL.output();
     let mut result = Ok(());
     let mut first_printed = true;
     while result.is_ok() && (if step > 0 { value <= end } else { value >= end }) {
@@ -143,8 +143,7 @@ fn main() {
     if !first_printed {
         result = result.and_then(|()| writeln!(out));
     }
-    if let Err(e) = result.and_then(|()| out.flush()) {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        std::process::exit(1);
-    }
+    // `out` ends the program itself on a write error.
+    let _ = result;
+    out.exit(0);
 }

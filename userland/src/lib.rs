@@ -65,7 +65,12 @@ impl Output {
     }
 
     fn broken(&mut self, error: &io::Error) -> ! {
-        eprintln!("{}: write error: {}", self.name, describe(error));
+        let _ = writeln!(
+            io::stderr(),
+            "{}: write error: {}",
+            self.name,
+            describe(error)
+        );
         std::process::exit(1)
     }
 }
@@ -101,7 +106,12 @@ pub struct Tool {
 impl Tool {
     /// Reports a bad command line on one line and exits with the tool's usage status.
     pub fn usage_error(&self, message: &str) -> ! {
-        eprintln!("{}: {message} (usage: {})", self.name, self.usage);
+        let _ = writeln!(
+            io::stderr(),
+            "{}: {message} (usage: {})",
+            self.name,
+            self.usage
+        );
         std::process::exit(self.usage_status)
     }
 
@@ -121,7 +131,8 @@ impl Tool {
 
     /// Prints `NAME: MESSAGE` on stderr.
     pub fn warn(&self, message: &str) {
-        eprintln!("{}: {message}", self.name);
+        // Not `eprintln!`, which panics when stderr is a pipe nobody reads any more.
+        let _ = writeln!(io::stderr(), "{}: {message}", self.name);
     }
 
     /// Runs `act(source, target)` for each source of `SOURCE... DEST` (as `cp`, `mv` and `ln`

@@ -101,7 +101,11 @@ fn main() {
     }
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout.write_all(&out).and_then(|()| stdout.flush()) {
-        eprintln!("echo: write error: {}", cella_userland::describe(&e));
+        let _ = writeln!(
+            io::stderr(),
+            "echo: write error: {}",
+            cella_userland::describe(&e)
+        );
         std::process::exit(1);
     }
 }

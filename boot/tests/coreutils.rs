@@ -5,7 +5,9 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -181,6 +183,19 @@ fn relative_paths_resolve_against_pwd() {
         &format!("deep\n{A_TXT}"),
         "cat: nope: No such file or directory\n",
     );
+}
+
+#[test]
+fn arguments_that_are_not_utf8_do_not_trap() {
+    let odd = OsStr::from_bytes(b"a\xffb");
+    let run = cella_with(&[OsStr::new(&program("echo")), odd], b"", &[]);
+    assert_eq!(
+        (run.status, run.stdout.as_slice()),
+        (0, &b"a\xffb\n"[..]),
+        "{run:?}"
+    );
+    let run = cella_with(&[OsStr::new(&program("cat")), odd], b"", &[]);
+    expect(&run, 1, "", "cat: a\u{fffd}b: No such file or directory\n");
 }
 
 #[test]
@@ -398,6 +413,39 @@ fn seq_counts_in_all_three_forms() {
         1,
         "",
         "seq: invalid Zero increment value: '0' (usage: seq [-s SEP] [FIRST [INCREMENT]] LAST)\n",
+    );
+}
+
+#[test]
+fn sleep_adds_its_intervals_and_refuses_bad_ones() {
+    // 1.5 + 0.25 + 0.75 = 2.5 s; the margin allows for boot times that vary.
+    let run = bare("sleep", &["1.5", ".25s", "0.0125m"], b"");
+    expect(&run, 0, "", "");
+    let baseline = bare("true", &[], b"");
+    assert!(
+        run.elapsed >= baseline.elapsed + Duration::from_secs(2),
+        "sleep took {:?}, true {:?}",
+        run.elapsed,
+        baseline.elapsed
+    );
+    let usage = "(usage: sleep NUMBER[SUFFIX]...)";
+    expect(
+        &bare("sleep", &[], b""),
+        1,
+        "",
+        &format!("sleep: missing operand {usage}\n"),
+    );
+    expect(
+        &bare("sleep", &["1", "2y"], b""),
+        1,
+        "",
+        &format!("sleep: invalid time interval '2y' {usage}\n"),
+    );
+    expect(
+        &bare("sleep", &["-1"], b""),
+        1,
+        "",
+        &format!("sleep: invalid option -- '1' {usage}\n"),
     );
 }
 

@@ -11,7 +11,8 @@
 //!   `/`, and the shell passes its directory in `PWD`.
 //! - Standard output goes through [`Output`]: buffered, and a write error (`EPIPE` once the
 //!   reader of a pipe is gone) ends the tool the way GNU tools end when `SIGPIPE` is ignored:
-//!   `cat: write error: Broken pipe` on stderr and exit status 1, instead of a panic.
+//!   `cat: write error: Broken pipe` on stderr and the tool's failure status (1; 2 for `ls`,
+//!   `grep` and `sort`, 125 for `env`), instead of a panic. Messages to stderr never panic.
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -36,10 +37,12 @@ pub fn enter_working_directory() {
 }
 
 /// A tool's buffered standard output. Writes never return an error: one ends the program
-/// with `NAME: write error: REASON` and status 1 (GNU's behaviour with `SIGPIPE` ignored).
+/// with `NAME: write error: REASON` and the tool's failure status, its `usage_status` (GNU's
+/// behaviour with `SIGPIPE` ignored).
 /// Call [`Output::exit`] rather than `std::process::exit`, which would drop what is buffered.
 pub struct Output {
     name: &'static str,
+    failure: i32,
     inner: BufWriter<io::StdoutLock<'static>>,
 }
 
@@ -71,7 +74,7 @@ impl Output {
             self.name,
             describe(error)
         );
-        std::process::exit(1)
+        std::process::exit(self.failure)
     }
 }
 
@@ -125,6 +128,7 @@ impl Tool {
     pub fn output(&self) -> Output {
         Output {
             name: self.name,
+            failure: self.usage_status,
             inner: BufWriter::new(io::stdout().lock()),
         }
     }

@@ -314,6 +314,11 @@ fn head_and_tail_take_lines_and_bytes_from_files_and_stdin() {
     );
     let run = bare("tail", &[], twelve.as_bytes());
     expect(&run, 0, &twelve[twelve.find("3\n").unwrap()..], "");
+    // The obsolete `-N` form, first only.
+    let run = bare("head", &["-2"], twelve.as_bytes());
+    expect(&run, 0, "1\n2\n", "");
+    let run = bare("tail", &["-2"], twelve.as_bytes());
+    expect(&run, 0, "11\n12\n", "");
     let run = run_in(&scratch, "tail", &["-n", "+3", "/d/a.txt", "/d/nope"], b"");
     expect(
         &run,
@@ -418,15 +423,14 @@ fn seq_counts_in_all_three_forms() {
 
 #[test]
 fn sleep_adds_its_intervals_and_refuses_bad_ones() {
-    // 1.5 + 0.25 + 0.75 = 2.5 s; the margin allows for boot times that vary.
+    // 1.5 + 0.25 + 0.75 = 2.5 s. Only the lower bound is checked: boot times vary by
+    // seconds when tests run in parallel, so a comparison with a run of `true` is flaky.
     let run = bare("sleep", &["1.5", ".25s", "0.0125m"], b"");
     expect(&run, 0, "", "");
-    let baseline = bare("true", &[], b"");
     assert!(
-        run.elapsed >= baseline.elapsed + Duration::from_secs(2),
-        "sleep took {:?}, true {:?}",
-        run.elapsed,
-        baseline.elapsed
+        run.elapsed >= Duration::from_millis(2500),
+        "sleep took {:?}",
+        run.elapsed
     );
     let usage = "(usage: sleep NUMBER[SUFFIX]...)";
     expect(

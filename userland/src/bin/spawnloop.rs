@@ -21,6 +21,8 @@ fn heap() -> u64 {
 }
 
 fn main() {
+    // PROGRAM may be relative to the shell's directory.
+    cella_userland::enter_working_directory();
     let args = cella_userland::args();
     let (Some(count), Some(program)) = (args.first(), args.get(1)) else {
         eprintln!("usage: spawnloop N PROGRAM [ARGS...]");

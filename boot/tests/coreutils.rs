@@ -5,7 +5,9 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -162,6 +164,41 @@ fn ls_lists_operands_directories_and_long_format() {
 }
 
 #[test]
+fn relative_paths_resolve_against_pwd() {
+    let scratch = sample("pwd");
+    let dir = scratch.arg("tree", "/d");
+    let in_sub = |tool: &str, args: &[&str]| {
+        let program = program(tool);
+        let mut argv = vec!["--dir", &dir, "--env", "PWD=/d/sub", &program];
+        argv.extend_from_slice(args);
+        cella_with(&argv, b"", &[])
+    };
+    let run = in_sub("ls", &[".", "../b.txt"]);
+    expect(&run, 0, "../b.txt\n\n.:\nc.txt\nup\n", "");
+    // `up` is `../a.txt`, resolved from `sub`.
+    let run = in_sub("cat", &["c.txt", "up", "nope"]);
+    expect(
+        &run,
+        1,
+        &format!("deep\n{A_TXT}"),
+        "cat: nope: No such file or directory\n",
+    );
+}
+
+#[test]
+fn arguments_that_are_not_utf8_do_not_trap() {
+    let odd = OsStr::from_bytes(b"a\xffb");
+    let run = cella_with(&[OsStr::new(&program("echo")), odd], b"", &[]);
+    assert_eq!(
+        (run.status, run.stdout.as_slice()),
+        (0, &b"a\xffb\n"[..]),
+        "{run:?}"
+    );
+    let run = cella_with(&[OsStr::new(&program("cat")), odd], b"", &[]);
+    expect(&run, 1, "", "cat: a\u{fffd}b: No such file or directory\n");
+}
+
+#[test]
 fn cat_numbers_lines_and_copies_binary_files_and_stdin() {
     let scratch = sample("cat");
     let run = run_in(
@@ -277,6 +314,11 @@ fn head_and_tail_take_lines_and_bytes_from_files_and_stdin() {
     );
     let run = bare("tail", &[], twelve.as_bytes());
     expect(&run, 0, &twelve[twelve.find("3\n").unwrap()..], "");
+    // The obsolete `-N` form, first only.
+    let run = bare("head", &["-2"], twelve.as_bytes());
+    expect(&run, 0, "1\n2\n", "");
+    let run = bare("tail", &["-2"], twelve.as_bytes());
+    expect(&run, 0, "11\n12\n", "");
     let run = run_in(&scratch, "tail", &["-n", "+3", "/d/a.txt", "/d/nope"], b"");
     expect(
         &run,
@@ -376,6 +418,38 @@ fn seq_counts_in_all_three_forms() {
         1,
         "",
         "seq: invalid Zero increment value: '0' (usage: seq [-s SEP] [FIRST [INCREMENT]] LAST)\n",
+    );
+}
+
+#[test]
+fn sleep_adds_its_intervals_and_refuses_bad_ones() {
+    // 1.5 + 0.25 + 0.75 = 2.5 s. Only the lower bound is checked: boot times vary by
+    // seconds when tests run in parallel, so a comparison with a run of `true` is flaky.
+    let run = bare("sleep", &["1.5", ".25s", "0.0125m"], b"");
+    expect(&run, 0, "", "");
+    assert!(
+        run.elapsed >= Duration::from_millis(2500),
+        "sleep took {:?}",
+        run.elapsed
+    );
+    let usage = "(usage: sleep NUMBER[SUFFIX]...)";
+    expect(
+        &bare("sleep", &[], b""),
+        1,
+        "",
+        &format!("sleep: missing operand {usage}\n"),
+    );
+    expect(
+        &bare("sleep", &["1", "2y"], b""),
+        1,
+        "",
+        &format!("sleep: invalid time interval '2y' {usage}\n"),
+    );
+    expect(
+        &bare("sleep", &["-1"], b""),
+        1,
+        "",
+        &format!("sleep: invalid option -- '1' {usage}\n"),
     );
 }
 

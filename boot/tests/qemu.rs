@@ -148,7 +148,7 @@ fn clocks_random_and_sleep_behave() {
         assert_ok(&run);
         assert_eq!(run.stdout(), "ok\n", "{name}: {}", run.stderr);
     }
-    let run = cella(&[&program("sleep"), "300"]);
+    let run = cella(&[&program("napms"), "300"]);
     assert_ok(&run);
     let slept: u64 = run
         .stdout()
@@ -315,7 +315,7 @@ fn a_30_mb_program_starts_within_seconds() {
 
 #[test]
 fn timeout_stops_the_guest_with_124() {
-    let run = cella(&["--timeout", "1", &program("sleep"), "60000"]);
+    let run = cella(&["--timeout", "1", &program("napms"), "60000"]);
     assert_eq!(run.status, 124, "{run:?}");
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
     assert!(

@@ -2,8 +2,99 @@
 //! that read like GNU's, and the few preview1 calls std does not expose on stable Rust
 //! (symlinks, `stat` with link counts, setting times on any path), resolved through the
 //! preopened directories.
-use std::io;
+//!
+//! Conventions every tool follows through these helpers:
+//! - Arguments are read with [`args`], which never traps on bytes that are not UTF-8 (std's
+//!   `env::args` panics on them): such bytes read as U+FFFD, so a tool that gets one prints
+//!   or looks for the replacement character. Preview1 paths are UTF-8, so no file name is lost.
+//! - Tools that take paths call [`enter_working_directory`] first: every program starts in
+//!   `/`, and the shell passes its directory in `PWD`.
+//! - Standard output goes through [`Output`]: buffered, and a write error (`EPIPE` once the
+//!   reader of a pipe is gone) ends the tool the way GNU tools end when `SIGPIPE` is ignored:
+//!   `cat: write error: Broken pipe` on stderr and the tool's failure status (1; 2 for `ls`,
+//!   `grep` and `sort`, 125 for `env`), instead of a panic. Messages to stderr never panic.
+use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
+
+/// The program's arguments without `argv[0]`, each converted lossily from bytes.
+pub fn args() -> Vec<String> {
+    std::env::args_os()
+        .skip(1)
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Makes `PWD` the current directory when it is set and absolute, so that relative paths
+/// resolve against the directory the shell is in; wasi-libc starts every program in `/`. A
+/// `PWD` that does not name a directory is ignored, as a stale one would be by a shell.
+pub fn enter_working_directory() {
+    if let Some(pwd) = std::env::var_os("PWD")
+        && Path::new(&pwd).is_absolute()
+        && std::fs::metadata(&pwd).is_ok_and(|m| m.is_dir())
+    {
+        let _ = std::env::set_current_dir(&pwd);
+    }
+}
+
+/// A tool's buffered standard output. Writes never return an error: one ends the program
+/// with `NAME: write error: REASON` and the tool's failure status, its `usage_status` (GNU's
+/// behaviour with `SIGPIPE` ignored).
+/// Call [`Output::exit`] rather than `std::process::exit`, which would drop what is buffered.
+pub struct Output {
+    name: &'static str,
+    failure: i32,
+    inner: BufWriter<io::StdoutLock<'static>>,
+}
+
+impl Output {
+    /// Writes all of `bytes`.
+    pub fn put(&mut self, bytes: &[u8]) {
+        if let Err(e) = self.inner.write_all(bytes) {
+            self.broken(&e);
+        }
+    }
+
+    /// Writes what is buffered, for output that should appear now (interactive `cat`).
+    pub fn flush_now(&mut self) {
+        if let Err(e) = self.inner.flush() {
+            self.broken(&e);
+        }
+    }
+
+    /// Flushes and exits with `status`.
+    pub fn exit(mut self, status: i32) -> ! {
+        self.flush_now();
+        std::process::exit(status)
+    }
+
+    fn broken(&mut self, error: &io::Error) -> ! {
+        let _ = writeln!(
+            io::stderr(),
+            "{}: write error: {}",
+            self.name,
+            describe(error)
+        );
+        std::process::exit(self.failure)
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.put(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flush_now();
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.flush_now();
+    }
+}
 
 /// What a tool tells the option parser about itself.
 pub struct Tool {
@@ -18,7 +109,12 @@ pub struct Tool {
 impl Tool {
     /// Reports a bad command line on one line and exits with the tool's usage status.
     pub fn usage_error(&self, message: &str) -> ! {
-        eprintln!("{}: {message} (usage: {})", self.name, self.usage);
+        let _ = writeln!(
+            io::stderr(),
+            "{}: {message} (usage: {})",
+            self.name,
+            self.usage
+        );
         std::process::exit(self.usage_status)
     }
 
@@ -28,9 +124,19 @@ impl Tool {
         std::process::exit(1)
     }
 
+    /// The tool's standard output, see [`Output`].
+    pub fn output(&self) -> Output {
+        Output {
+            name: self.name,
+            failure: self.usage_status,
+            inner: BufWriter::new(io::stdout().lock()),
+        }
+    }
+
     /// Prints `NAME: MESSAGE` on stderr.
     pub fn warn(&self, message: &str) {
-        eprintln!("{}: {message}", self.name);
+        // Not `eprintln!`, which panics when stderr is a pipe nobody reads any more.
+        let _ = writeln!(io::stderr(), "{}: {message}", self.name);
     }
 
     /// Runs `act(source, target)` for each source of `SOURCE... DEST` (as `cp`, `mv` and `ln`

@@ -2,6 +2,7 @@
 //! (what `./qemu.sh` runs) with a timeout, capturing its status and output.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -58,7 +59,11 @@ impl Run {
 }
 
 /// Runs `cella ARGS` with `stdin` as its standard input.
-pub fn cella_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
+    args: &[S],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Run {
     setup();
     let timeout = RUN_TIMEOUT_SECS.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cella"))

@@ -1,9 +1,10 @@
 //! `cat [-n] [FILE]...`: copies each FILE (`-` or none: stdin) to stdout byte for byte,
 //! binary data included. `-n` numbers the lines as GNU does (`%6d\t`, counting on across
-//! files). A file that cannot be read is reported and makes the exit status 1.
-use std::io::{self, Read, Write};
+//! files). A file that cannot be read is reported and makes the exit status 1. Each chunk
+//! read is written out at once, so `cat` echoes a terminal line by line.
+use std::io::{self, Read};
 
-use cella_userland::{Tool, describe, open};
+use cella_userland::{Output, Tool, args, describe, enter_working_directory, open};
 
 const TOOL: Tool = Tool {
     name: "cat",
@@ -18,24 +19,25 @@ struct Numbering {
     at_start: bool,
 }
 
-/// Copies `input` to `out`, numbering lines if `numbering` is given. Read errors come back
-/// as `Err(Ok(e))`, write errors as `Err(Err(e))`, so the caller can word them apart.
+/// Copies `input` to `out`, numbering lines if `numbering` is given; returns read errors
+/// (`out` handles write errors itself).
 fn copy(
     input: &mut dyn Read,
-    out: &mut dyn Write,
+    out: &mut Output,
     numbering: &mut Option<Numbering>,
-) -> Result<(), Result<io::Error, io::Error>> {
+) -> io::Result<()> {
     let mut buf = vec![0u8; BUFFER];
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Ok(e)),
+            Err(e) => return Err(e),
         };
         let chunk = &buf[..n];
         let Some(numbering) = numbering else {
-            out.write_all(chunk).map_err(Err)?;
+            out.put(chunk);
+            out.flush_now();
             continue;
         };
         let mut numbered = Vec::with_capacity(chunk.len() + 64);
@@ -47,12 +49,14 @@ fn copy(
             numbered.push(byte);
             numbering.at_start = byte == b'\n';
         }
-        out.write_all(&numbered).map_err(Err)?;
+        out.put(&numbered);
+        out.flush_now();
     }
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "n", "");
+    enter_working_directory();
+    let (options, mut operands) = TOOL.parse(args(), "n", "");
     let mut numbering = options.iter().any(|(o, _)| *o == 'n').then_some(Numbering {
         line: 1,
         at_start: true,
@@ -60,7 +64,7 @@ fn main() {
     if operands.is_empty() {
         operands.push("-".into());
     }
-    let mut stdout = io::stdout().lock();
+    let mut stdout = TOOL.output();
     let mut status = 0;
     for name in &operands {
         let result = if name == "-" {
@@ -68,24 +72,13 @@ fn main() {
         } else {
             match open(name) {
                 Ok(mut file) => copy(&mut file, &mut stdout, &mut numbering),
-                Err(e) => Err(Ok(e)),
+                Err(e) => Err(e),
             }
         };
-        match result {
-            Ok(()) => {}
-            Err(Ok(e)) => {
-                TOOL.warn(&format!("{name}: {}", describe(&e)));
-                status = 1;
-            }
-            Err(Err(e)) => {
-                TOOL.warn(&format!("write error: {}", describe(&e)));
-                std::process::exit(1);
-            }
+        if let Err(e) = result {
+            TOOL.warn(&format!("{name}: {}", describe(&e)));
+            status = 1;
         }
     }
-    if let Err(e) = stdout.flush() {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        status = 1;
-    }
-    std::process::exit(status);
+    stdout.exit(status);
 }

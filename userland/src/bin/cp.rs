@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Tool, copy_tree, describe, is_within, stat};
+use cella_userland::{Tool, args, copy_tree, describe, enter_working_directory, is_within, stat};
 
 const TOOL: Tool = Tool {
     name: "cp",
@@ -14,7 +14,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "rR", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "rR", "");
     let recursive = !options.is_empty();
     if operands.len() < 2 {
         match operands.first() {

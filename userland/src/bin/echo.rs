@@ -1,8 +1,10 @@
 //! `echo [-neE] [STRING]...`: prints the STRINGs separated by spaces and ended by a newline,
 //! like GNU echo: `-n` leaves out the newline, `-e` interprets `\\ \a \b \c \e \f \n \r \t \v`,
 //! `\0NNN` (octal) and `\xHH` (hex), `-E` turns that off again. As in GNU, an argument that
-//! is not such an option is printed, whatever it starts with.
+//! is not such an option is printed, whatever it starts with. Arguments are bytes: ones that
+//! are not UTF-8 are printed as they are.
 use std::io::{self, Write};
+use std::os::wasi::ffi::OsStringExt;
 
 /// What follows `\` under `-e`, appended to `out`; false if output stops here (`\c`).
 fn unescape(arg: &[u8], out: &mut Vec<u8>) -> bool {
@@ -59,21 +61,21 @@ fn unescape(arg: &[u8], out: &mut Vec<u8>) -> bool {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<Vec<u8>> = std::env::args_os().skip(1).map(|a| a.into_vec()).collect();
     let mut newline = true;
     let mut escapes = false;
     let mut start = 0;
     for arg in &args {
-        let Some(letters) = arg.strip_prefix('-') else {
+        let Some(letters) = arg.strip_prefix(b"-") else {
             break;
         };
-        if letters.is_empty() || !letters.chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+        if letters.is_empty() || !letters.iter().all(|c| matches!(c, b'n' | b'e' | b'E')) {
             break;
         }
-        for letter in letters.chars() {
+        for letter in letters {
             match letter {
-                'n' => newline = false,
-                'e' => escapes = true,
+                b'n' => newline = false,
+                b'e' => escapes = true,
                 _ => escapes = false,
             }
         }
@@ -86,12 +88,12 @@ fn main() {
             out.push(b' ');
         }
         if escapes {
-            if !unescape(arg.as_bytes(), &mut out) {
+            if !unescape(arg, &mut out) {
                 finished = false;
                 break;
             }
         } else {
-            out.extend_from_slice(arg.as_bytes());
+            out.extend_from_slice(arg);
         }
     }
     if newline && finished {
@@ -99,7 +101,11 @@ fn main() {
     }
     let mut stdout = io::stdout().lock();
     if let Err(e) = stdout.write_all(&out).and_then(|()| stdout.flush()) {
-        eprintln!("echo: write error: {}", cella_userland::describe(&e));
+        let _ = writeln!(
+            io::stderr(),
+            "echo: write error: {}",
+            cella_userland::describe(&e)
+        );
         std::process::exit(1);
     }
 }

@@ -3,10 +3,9 @@
 //! would then run a command; Cella has no processes, so a command is refused with status 125
 //! (GNU's 126 is outside preview1's exit statuses, 0 to 125). A bad option is 125, as GNU.
 use std::ffi::OsString;
-use std::io::{self, BufWriter, Write};
 use std::os::wasi::ffi::OsStrExt;
 
-use cella_userland::{Tool, describe};
+use cella_userland::Tool;
 
 const TOOL: Tool = Tool {
     name: "env",
@@ -18,7 +17,7 @@ const CANNOT_RUN: i32 = 125;
 
 fn main() {
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
-    let mut args = std::env::args().skip(1).peekable();
+    let mut args = cella_userland::args().into_iter().peekable();
     // Options come first: GNU env stops at the first operand, which may start a command line.
     while let Some(arg) = args.next_if(|a| a.starts_with('-')) {
         if arg == "--" {
@@ -60,18 +59,12 @@ fn main() {
             None => vars.push((name.into(), value.into())),
         }
     }
-    let mut out = BufWriter::new(io::stdout().lock());
-    let result = vars
-        .iter()
-        .try_for_each(|(name, value)| {
-            out.write_all(name.as_bytes())?;
-            out.write_all(b"=")?;
-            out.write_all(value.as_bytes())?;
-            out.write_all(b"\n")
-        })
-        .and_then(|()| out.flush());
-    if let Err(e) = result {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        std::process::exit(1);
+    let mut out = TOOL.output();
+    for (name, value) in &vars {
+        out.put(name.as_bytes());
+        out.put(b"=");
+        out.put(value.as_bytes());
+        out.put(b"\n");
     }
+    out.exit(0);
 }

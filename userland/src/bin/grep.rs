@@ -7,10 +7,10 @@
 //! `-l` lists matching files, `-q` prints nothing, `-r` searches directories. Exit status 0
 //! if a line was selected, 1 if none, 2 on an error (as GNU: even if a line was selected).
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
-use cella_userland::{Tool, describe, lines, read_input};
+use cella_userland::{Tool, args, describe, enter_working_directory, lines, read_input};
 
 const TOOL: Tool = Tool {
     name: "grep",
@@ -255,7 +255,8 @@ fn walk(dir: &Path, shown: &str, found: &mut Vec<(String, String)>, errors: &mut
 }
 
 fn main() {
-    let (flags, mut operands) = TOOL.parse(std::env::args().skip(1), "cFilnqrv", "e");
+    enter_working_directory();
+    let (flags, mut operands) = TOOL.parse(args(), "cFilnqrv", "e");
     let has = |letter: char| flags.iter().any(|(f, _)| *f == letter);
     let mut patterns: Vec<String> = flags
         .iter()
@@ -318,7 +319,7 @@ fn main() {
         quiet: has('q'),
         prefix: recursive || operands.len() > 1,
     };
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = TOOL.output();
     let mut matched = false;
     for (path, shown) in &inputs {
         let data = match read_input(path) {
@@ -340,8 +341,7 @@ fn main() {
             break;
         }
     }
-    let _ = out.flush();
-    std::process::exit(if errors && !(options.quiet && matched) {
+    out.exit(if errors && !(options.quiet && matched) {
         2
     } else if matched {
         0

@@ -1,9 +1,9 @@
 //! `head [-n [-]N | -c [-]N] [FILE]...`: prints the first N lines (default 10) or, with
 //! `-c`, bytes of each FILE (`-` or none: stdin); a negative N prints all but the last N.
-//! Several files get GNU's `==> NAME <==` headers.
+//! `-N` (first) is `-n N`. Several files get GNU's `==> NAME <==` headers.
 use std::io::{self, Read, Write};
 
-use cella_userland::{Tool, after_lines, describe, lines, open};
+use cella_userland::{Tool, after_lines, args, describe, enter_working_directory, lines, open};
 
 const TOOL: Tool = Tool {
     name: "head",
@@ -55,7 +55,17 @@ fn copy_head(
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "", "nc");
+    enter_working_directory();
+    let mut args = args();
+    // The obsolete `-N` form (`head -5`), still common in pipelines: GNU takes it first only.
+    if let Some(first) = args.first_mut()
+        && first.len() > 1
+        && first.starts_with('-')
+        && first[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        *first = format!("-n{}", &first[1..]);
+    }
+    let (options, mut operands) = TOOL.parse(args, "", "nc");
     let (mut by_bytes, mut count, mut all_but) = (false, DEFAULT_LINES, false);
     for (letter, value) in options {
         by_bytes = letter == 'c';
@@ -74,7 +84,7 @@ fn main() {
         operands.push("-".into());
     }
     let headers = operands.len() > 1;
-    let mut stdout = io::stdout().lock();
+    let mut stdout = TOOL.output();
     let mut status = 0;
     let mut first = true;
     for name in &operands {
@@ -109,9 +119,9 @@ fn main() {
             copy_head(&mut input, &mut stdout, by_bytes, count)
         };
         if let Err(e) = result {
-            TOOL.warn(&format!("{name}: {}", describe(&e)));
+            TOOL.warn(&format!("error reading '{name}': {}", describe(&e)));
             status = 1;
         }
     }
-    std::process::exit(status);
+    stdout.exit(status);
 }

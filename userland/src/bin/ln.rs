@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Tool, describe, symlink};
+use cella_userland::{Tool, args, describe, enter_working_directory, symlink};
 
 const TOOL: Tool = Tool {
     name: "ln",
@@ -13,7 +13,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "fs", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "fs", "");
     let symbolic = options.iter().any(|(o, _)| *o == 's');
     let force = options.iter().any(|(o, _)| *o == 'f');
     if operands.len() < 2 {

@@ -5,11 +5,11 @@
 //! have (nor permissions: the mode shows `rw-r--r--` for files, `rwxr-xr-x` for directories).
 //! Dates are UTC. A missing operand is reported and makes the exit status 2.
 use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cella_userland::{Tool, describe, stat};
+use cella_userland::{Output, Tool, args, describe, enter_working_directory, stat};
 
 const TOOL: Tool = Tool {
     name: "ls",
@@ -92,7 +92,7 @@ fn date(secs: i64, now: i64) -> String {
     }
 }
 
-fn print(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
+fn print(out: &mut Output, entries: &[Entry]) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
@@ -105,25 +105,24 @@ fn print(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
     let size_width = longs.map(|l| l.size.to_string().len()).max().unwrap_or(1);
     for entry in entries {
         match &entry.long {
-            None => writeln!(out, "{}", entry.name)?,
+            None => out.put(format!("{}\n", entry.name).as_bytes()),
             Some(l) => {
-                write!(
-                    out,
+                let line = format!(
                     "{} {:>links_width$} {:>size_width$} {} {}",
                     l.mode,
                     l.links,
                     l.size,
                     date(l.mtime_secs, now),
                     entry.name
-                )?;
-                match &l.target {
-                    Some(target) => writeln!(out, " -> {target}")?,
-                    None => writeln!(out)?,
+                );
+                out.put(line.as_bytes());
+                if let Some(target) = &l.target {
+                    out.put(format!(" -> {target}").as_bytes());
                 }
+                out.put(b"\n");
             }
         }
     }
-    Ok(())
 }
 
 /// The entries of directory `dir`, sorted by bytes; `None` after reporting an error.
@@ -179,7 +178,8 @@ fn list(dir: &str, all: bool, long: bool) -> Option<Vec<Entry>> {
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "1al", "");
+    enter_working_directory();
+    let (options, mut operands) = TOOL.parse(args(), "1al", "");
     let all = options.iter().any(|(o, _)| *o == 'a');
     let long = options.iter().any(|(o, _)| *o == 'l');
     if operands.is_empty() {
@@ -208,7 +208,7 @@ fn main() {
     }
     files.sort();
     dirs.sort();
-    let mut out = BufWriter::new(io::stdout().lock());
+    let mut out = TOOL.output();
     let mut file_entries = Vec::new();
     for name in files {
         let long = if long {
@@ -225,7 +225,7 @@ fn main() {
         };
         file_entries.push(Entry { name, long });
     }
-    let mut result = print(&mut out, &file_entries);
+    print(&mut out, &file_entries);
     let headers = operands.len() > 1;
     let mut first = file_entries.is_empty();
     for dir in &dirs {
@@ -234,16 +234,13 @@ fn main() {
             continue;
         };
         if headers {
-            result = result
-                .and_then(|()| if first { Ok(()) } else { writeln!(out) })
-                .and_then(|()| writeln!(out, "{dir}:"));
+            if !first {
+                out.put(b"\n");
+            }
+            out.put(format!("{dir}:\n").as_bytes());
         }
         first = false;
-        result = result.and_then(|()| print(&mut out, &entries));
+        print(&mut out, &entries);
     }
-    if let Err(e) = result.and_then(|()| out.flush()) {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        status = 2;
-    }
-    std::process::exit(status);
+    out.exit(status);
 }

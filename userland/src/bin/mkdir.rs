@@ -2,7 +2,7 @@
 //! accepts directories that already exist. Failures are reported and make the status 1.
 use std::fs;
 
-use cella_userland::{Tool, describe};
+use cella_userland::{Tool, args, describe, enter_working_directory};
 
 const TOOL: Tool = Tool {
     name: "mkdir",
@@ -11,7 +11,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "p", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "p", "");
     let parents = !options.is_empty();
     if operands.is_empty() {
         TOOL.usage_error("missing operand");

@@ -6,7 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use cella_userland::{Tool, copy_tree, describe, is_within};
+use cella_userland::{Tool, args, copy_tree, describe, enter_working_directory, is_within};
 
 const TOOL: Tool = Tool {
     name: "mv",
@@ -31,7 +31,8 @@ fn move_one(source: &str, target: &Path) -> io::Result<()> {
 }
 
 fn main() {
-    let (_, operands) = TOOL.parse(std::env::args().skip(1), "f", "");
+    enter_working_directory();
+    let (_, operands) = TOOL.parse(args(), "f", "");
     if operands.len() < 2 {
         match operands.first() {
             None => TOOL.usage_error("missing file operand"),

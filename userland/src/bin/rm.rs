@@ -3,7 +3,7 @@
 //! followed. As in GNU, `.` and `..` are refused, and any failure makes the status 1.
 use std::fs;
 
-use cella_userland::{Tool, describe};
+use cella_userland::{Tool, args, describe, enter_working_directory};
 
 const TOOL: Tool = Tool {
     name: "rm",
@@ -12,7 +12,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "frR", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "frR", "");
     let force = options.iter().any(|(o, _)| *o == 'f');
     let recursive = options.iter().any(|(o, _)| *o != 'f');
     if operands.is_empty() && !force {

@@ -2,9 +2,7 @@
 //! by INCREMENT (default 1), one a line or separated by SEP. Decimal arguments are computed
 //! exactly and printed with as many fraction digits as FIRST and INCREMENT have, as GNU does
 //! (`seq 1 0.5 2` prints `1.0 1.5 2.0`). A number may be negative (`seq -2 0`).
-use std::io::{self, BufWriter, Write};
-
-use cella_userland::{Tool, describe};
+use cella_userland::Tool;
 
 const TOOL: Tool = Tool {
     name: "seq",
@@ -64,7 +62,7 @@ fn format(value: i128, digits: u32) -> String {
 fn main() {
     let mut separator = "\n".to_string();
     let mut operands = Vec::new();
-    let mut args = std::env::args().skip(1);
+    let mut args = cella_userland::args().into_iter();
     while let Some(arg) = args.next() {
         // A leading `-` followed by a digit or point is a negative number, not an option.
         let is_option = arg.len() > 1
@@ -124,16 +122,13 @@ fn main() {
         std::process::exit(1);
     };
     let shift = 10i128.pow(scale - shown);
-    let mut out = BufWriter::new(io::stdout().lock());
-    let mut result = Ok(());
+    let mut out = TOOL.output();
     let mut first_printed = true;
-    while result.is_ok() && (if step > 0 { value <= end } else { value >= end }) {
-        let sep = if first_printed {
-            ""
-        } else {
-            separator.as_str()
-        };
-        result = write!(out, "{sep}{}", format(value / shift, shown));
+    while if step > 0 { value <= end } else { value >= end } {
+        if !first_printed {
+            out.put(separator.as_bytes());
+        }
+        out.put(format(value / shift, shown).as_bytes());
         first_printed = false;
         let Some(next) = value.checked_add(step) else {
             break;
@@ -141,10 +136,7 @@ fn main() {
         value = next;
     }
     if !first_printed {
-        result = result.and_then(|()| writeln!(out));
+        out.put(b"\n");
     }
-    if let Err(e) = result.and_then(|()| out.flush()) {
-        TOOL.warn(&format!("write error: {}", describe(&e)));
-        std::process::exit(1);
-    }
+    out.exit(0);
 }

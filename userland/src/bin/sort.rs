@@ -3,9 +3,8 @@
 //! digits and a decimal point; no number counts as 0) with the whole line as the tie-break,
 //! `-r` reverses, `-u` keeps only the first of lines that compare equal.
 use std::cmp::Ordering;
-use std::io::{self, BufWriter, Write};
 
-use cella_userland::{Tool, describe, lines, read_input};
+use cella_userland::{Tool, args, describe, enter_working_directory, lines, read_input};
 
 const TOOL: Tool = Tool {
     name: "sort",
@@ -56,7 +55,8 @@ fn numeric(a: &[u8], b: &[u8]) -> Ordering {
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "nru", "");
+    enter_working_directory();
+    let (options, mut operands) = TOOL.parse(args(), "nru", "");
     let has = |letter: char| options.iter().any(|(o, _)| *o == letter);
     let (by_number, reverse, unique) = (has('n'), has('r'), has('u'));
     if operands.is_empty() {
@@ -93,13 +93,10 @@ fn main() {
     if unique {
         all.dedup_by(|a, b| key(a, b) == Ordering::Equal);
     }
-    let mut out = BufWriter::new(io::stdout().lock());
-    let result = all
-        .iter()
-        .try_for_each(|line| out.write_all(line).and_then(|()| out.write_all(b"\n")))
-        .and_then(|()| out.flush());
-    if let Err(e) = result {
-        TOOL.warn(&format!("write failed: {}", describe(&e)));
-        std::process::exit(2);
+    let mut out = TOOL.output();
+    for line in all {
+        out.put(line);
+        out.put(b"\n");
     }
+    out.exit(0);
 }

@@ -1,9 +1,10 @@
 //! `tail [-n [+]N | -c [+]N] [FILE]...`: prints the last N lines (default 10) or, with `-c`,
-//! bytes of each FILE (`-` or none: stdin); `+N` prints from line or byte N on. Several
+//! bytes of each FILE (`-` or none: stdin); `+N` prints from line or byte N on. `-N` (first) is `-n N`. Several
 //! files get GNU's `==> NAME <==` headers.
-use std::io::{self, Write};
 
-use cella_userland::{Tool, after_lines, describe, lines, read_input};
+use cella_userland::{
+    Tool, after_lines, args, describe, enter_working_directory, lines, read_input,
+};
 
 const TOOL: Tool = Tool {
     name: "tail",
@@ -33,7 +34,17 @@ fn select(data: &[u8], by_bytes: bool, count: usize, from_start: bool) -> &[u8] 
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "", "nc");
+    enter_working_directory();
+    let mut args = args();
+    // The obsolete `-N` form (`head -5`), still common in pipelines: GNU takes it first only.
+    if let Some(first) = args.first_mut()
+        && first.len() > 1
+        && first.starts_with('-')
+        && first[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        *first = format!("-n{}", &first[1..]);
+    }
+    let (options, mut operands) = TOOL.parse(args, "", "nc");
     let (mut by_bytes, mut count, mut from_start) = (false, DEFAULT_LINES, false);
     for (letter, value) in options {
         by_bytes = letter == 'c';
@@ -55,7 +66,7 @@ fn main() {
         operands.push("-".into());
     }
     let headers = operands.len() > 1;
-    let mut stdout = io::stdout().lock();
+    let mut stdout = TOOL.output();
     let mut status = 0;
     let mut first = true;
     for name in &operands {
@@ -79,10 +90,7 @@ fn main() {
         }
         first = false;
         out.extend_from_slice(select(&data, by_bytes, count, from_start));
-        if let Err(e) = stdout.write_all(&out) {
-            TOOL.warn(&format!("write error: {}", describe(&e)));
-            std::process::exit(1);
-        }
+        stdout.put(&out);
     }
-    std::process::exit(status);
+    stdout.exit(status);
 }

@@ -3,7 +3,7 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
-use cella_userland::{Tool, describe, touch_now};
+use cella_userland::{Tool, args, describe, enter_working_directory, touch_now};
 
 const TOOL: Tool = Tool {
     name: "touch",
@@ -12,7 +12,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "c", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "c", "");
     let no_create = !options.is_empty();
     if operands.is_empty() {
         TOOL.usage_error("missing file operand");

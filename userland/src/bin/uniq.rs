@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use cella_userland::{Tool, describe, lines, read_input};
+use cella_userland::{Tool, args, describe, enter_working_directory, lines, read_input};
 
 const TOOL: Tool = Tool {
     name: "uniq",
@@ -13,7 +13,8 @@ const TOOL: Tool = Tool {
 };
 
 fn main() {
-    let (options, operands) = TOOL.parse(std::env::args().skip(1), "cdu", "");
+    enter_working_directory();
+    let (options, operands) = TOOL.parse(args(), "cdu", "");
     let has = |letter: char| options.iter().any(|(o, _)| *o == letter);
     let (counts, repeated, single) = (has('c'), has('d'), has('u'));
     if let Some(extra) = operands.get(2) {

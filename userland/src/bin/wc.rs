@@ -5,7 +5,7 @@
 //! single count of a single input.
 use std::io::{self, Read};
 
-use cella_userland::{Tool, describe, open};
+use cella_userland::{Tool, args, describe, enter_working_directory, open};
 
 const TOOL: Tool = Tool {
     name: "wc",
@@ -48,7 +48,8 @@ fn count(input: &mut dyn Read) -> io::Result<Counts> {
 }
 
 fn main() {
-    let (options, mut operands) = TOOL.parse(std::env::args().skip(1), "clw", "");
+    enter_working_directory();
+    let (options, mut operands) = TOOL.parse(args(), "clw", "");
     let mut show = [false; 3];
     for (letter, _) in &options {
         show["lwc".find(*letter).unwrap_or(0)] = true;
@@ -77,15 +78,16 @@ fn main() {
         }
         width = regular_total.to_string().len().max(minimum);
     }
-    let print = |counts: Counts, name: Option<&str>| {
+    let mut out = TOOL.output();
+    let mut print = |counts: Counts, name: Option<&str>| {
         let values = [counts.lines, counts.words, counts.bytes];
         let columns: Vec<String> = (0..3)
             .filter(|&i| show[i])
             .map(|i| format!("{:>width$}", values[i]))
             .collect();
         match name {
-            Some(name) => println!("{} {name}", columns.join(" ")),
-            None => println!("{}", columns.join(" ")),
+            Some(name) => out.put(format!("{} {name}\n", columns.join(" ")).as_bytes()),
+            None => out.put(format!("{}\n", columns.join(" ")).as_bytes()),
         }
     };
     let mut total = Counts::default();
@@ -116,5 +118,5 @@ fn main() {
     if operands.len() > 1 {
         print(total, Some("total"));
     }
-    std::process::exit(status);
+    out.exit(status);
 }

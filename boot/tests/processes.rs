@@ -19,7 +19,7 @@ fn programs(name: &str) -> Scratch {
         "printenv",
         "exit",
         "trap",
-        "sleep",
+        "napms",
         "bench",
         "alloc",
     ] {

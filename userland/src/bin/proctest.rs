@@ -1,6 +1,6 @@
 //! Exercises Cella's process control (`cella_process`) and checks what it sees, one line per
 //! check: `ok NAME` or `FAIL NAME: why`, then exits 1 if anything failed. Run with the
-//! test programs it starts (hello printargs printenv exit trap sleep bench alloc) and a file
+//! test programs it starts (hello printargs printenv exit trap napms bench alloc) and a file
 //! `not-wasm.txt` in a directory mounted at /u (see boot/tests/processes.rs).
 //! Only runs on Cella (it imports `cella_process`).
 
@@ -124,7 +124,7 @@ fn main() {
     checks.check(
         "kill-a-sleeping-child",
         (|| {
-            let pid = program("sleep")
+            let pid = program("napms")
                 .arg("60000")
                 .spawn()
                 .map_err(|e| e.to_string())?;
@@ -173,11 +173,11 @@ fn main() {
         "nohang-wait-and-sleeping-children-run-concurrently",
         (|| {
             let started = Instant::now();
-            let first = program("sleep")
+            let first = program("napms")
                 .arg("300")
                 .stdout(Stdio::Fd(devnull()?))
                 .spawn();
-            let second = program("sleep")
+            let second = program("napms")
                 .arg("300")
                 .stdout(Stdio::Fd(devnull()?))
                 .spawn();

@@ -1,0 +1,830 @@
+//! The shell's state and how it runs parsed commands: variables, word expansion against
+//! them, redirections, pipelines of spawned processes (one process group per job when job
+//! control is on), the builtins, and the table of background jobs.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+use cella_process::{Command, Pid, SIGINT, SIGKILL, SIGTERM, Status, Stdio};
+use cella_userland::describe;
+use shell_core::expand::{self, Env};
+use shell_core::syntax::{
+    AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, is_name,
+};
+
+/// `$?` for a command that was not found.
+const NOT_FOUND: i32 = 127;
+/// `$?` for a command that was found but could not be started.
+const CANNOT_EXECUTE: i32 = 126;
+/// `$?` for a bad use of a builtin.
+const USAGE: i32 = 2;
+/// The search path when `PATH` is unset.
+const DEFAULT_PATH: &str = "/bin";
+
+/// A shell variable.
+struct Variable {
+    value: String,
+    exported: bool,
+}
+
+/// A pipeline started in the background (`&`).
+struct Job {
+    /// Its number, `%N`.
+    id: usize,
+    /// Its processes and how each ended, once it has.
+    processes: Vec<(Pid, Option<Status>)>,
+    /// Its source text.
+    text: String,
+}
+
+impl Job {
+    fn done(&self) -> bool {
+        self.processes.iter().all(|(_, status)| status.is_some())
+    }
+
+    /// How its last process ended, if it has.
+    fn status(&self) -> Option<Status> {
+        self.processes.last().and_then(|(_, status)| *status)
+    }
+}
+
+/// Where one of a command's standard streams goes.
+#[derive(Clone)]
+enum Target {
+    /// The shell's own stream of this number.
+    Shell(RawFd),
+    /// A file or pipe end the shell opened for it.
+    File(Rc<File>),
+}
+
+impl Target {
+    fn stdio(&self, fd: RawFd) -> Stdio {
+        match self {
+            Target::Shell(own) if *own == fd => Stdio::Inherit,
+            Target::Shell(own) => Stdio::Fd(*own),
+            Target::File(file) => Stdio::Fd(file.as_raw_fd()),
+        }
+    }
+
+    /// Writes a builtin's output here.
+    fn write(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        // A builtin whose output cannot be written has nobody left to tell.
+        let _ = match self {
+            Target::Shell(2) => io::stderr().write_all(bytes),
+            Target::Shell(_) => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes).and_then(|()| out.flush())
+            }
+            Target::File(file) => (&**file).write_all(bytes),
+        };
+    }
+}
+
+/// The three standard streams of a command being set up.
+type Streams = [Target; 3];
+
+/// A builtin's output, written where its streams go once it is done.
+#[derive(Default)]
+struct Output {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl Output {
+    fn line(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'\n');
+    }
+
+    fn error(&mut self, text: &str) {
+        self.err.extend_from_slice(b"sh: ");
+        self.err.extend_from_slice(text.as_bytes());
+        self.err.push(b'\n');
+    }
+}
+
+/// The shell: its variables, parameters, status and jobs.
+pub struct Shell {
+    vars: BTreeMap<String, Variable>,
+    /// `$?`.
+    pub status: i32,
+    /// `$0`.
+    arg0: String,
+    /// `$1`...
+    positional: Vec<String>,
+    /// `$!`.
+    last_background: Option<Pid>,
+    jobs: Vec<Job>,
+    /// Whether job control is on: each job gets its own process group and the console's
+    /// foreground, and jobs are reported.
+    pub interactive: bool,
+    /// The shell's own process group, given the console back after each job.
+    own_group: Pid,
+    /// Set by `exit`: the status to exit with.
+    pub exit_requested: Option<i32>,
+}
+
+impl Env for Shell {
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "?" => Some(self.status.to_string()),
+            "$" => Some(cella_process::pid().to_string()),
+            "!" => self.last_background.map(|pid| pid.to_string()),
+            "0" => Some(self.arg0.clone()),
+            _ => self.vars.get(name).map(|v| v.value.clone()),
+        }
+    }
+
+    fn positional(&self) -> &[String] {
+        &self.positional
+    }
+}
+
+/// `path` made absolute against `base`, with `.` and `..` folded lexically (as `cd` does
+/// without `-P`).
+fn normalise(base: &str, path: &str) -> String {
+    let mut out = PathBuf::from("/");
+    for component in Path::new(base).join(path).components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(part) => out.push(part),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+/// The builtins: commands the shell runs itself because they change it or report on it.
+const BUILTINS: &[&str] = &[
+    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "true", "false", ":",
+];
+
+fn is_builtin(name: &str) -> bool {
+    BUILTINS.contains(&name)
+}
+
+/// The message for a foreground job that ended this way, if it needs one.
+fn death_message(status: Status) -> Option<String> {
+    match status {
+        Status::Signaled(SIGKILL) | Status::FuelExhausted => Some("Killed".into()),
+        Status::Signaled(SIGTERM) => Some("Terminated".into()),
+        Status::Signaled(SIGINT) => None,
+        Status::Signaled(signal) => Some(format!("Signal {signal}")),
+        Status::Exited(_) | Status::Trapped => None,
+    }
+}
+
+/// How `jobs` words a job's state.
+fn job_state(job: &Job) -> String {
+    match job.status() {
+        None => "Running".into(),
+        Some(Status::Exited(0)) => "Done".into(),
+        Some(Status::Exited(code)) => format!("Exit {}", code & 0xff),
+        Some(other) => death_message(other).unwrap_or_else(|| "Interrupt".into()),
+    }
+}
+
+impl Shell {
+    /// A shell with the process's environment as exported variables, `PWD` set to the
+    /// directory it starts in (from `PWD` if that names a directory, else `/`).
+    pub fn new(arg0: String, positional: Vec<String>, interactive: bool) -> Shell {
+        let mut vars: BTreeMap<String, Variable> = std::env::vars()
+            .map(|(name, value)| {
+                (
+                    name,
+                    Variable {
+                        value,
+                        exported: true,
+                    },
+                )
+            })
+            .collect();
+        let pwd = vars
+            .get("PWD")
+            .map(|v| v.value.clone())
+            .filter(|pwd| pwd.starts_with('/') && std::env::set_current_dir(pwd).is_ok())
+            .map_or_else(|| "/".to_string(), |pwd| normalise("/", &pwd));
+        if pwd == "/" {
+            let _ = std::env::set_current_dir("/");
+        }
+        vars.insert(
+            "PWD".into(),
+            Variable {
+                value: pwd,
+                exported: true,
+            },
+        );
+        let pid = cella_process::pid();
+        let own_group = if interactive {
+            cella_process::processes()
+                .ok()
+                .and_then(|all| all.into_iter().find(|p| p.pid == pid))
+                .map_or(pid, |p| p.pgid)
+        } else {
+            pid
+        };
+        if interactive {
+            let _ = cella_process::set_foreground(own_group);
+        }
+        Shell {
+            vars,
+            status: 0,
+            arg0,
+            positional,
+            last_background: None,
+            jobs: Vec::new(),
+            interactive,
+            own_group,
+            exit_requested: None,
+        }
+    }
+
+    /// The current directory, as `PWD` says.
+    pub fn pwd(&self) -> String {
+        self.var("PWD").unwrap_or_else(|| "/".into())
+    }
+
+    fn set_var(&mut self, name: &str, value: String) {
+        match self.vars.get_mut(name) {
+            Some(var) => var.value = value,
+            None => {
+                self.vars.insert(
+                    name.to_string(),
+                    Variable {
+                        value,
+                        exported: false,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Runs a parsed program, stopping early after `exit`.
+    pub fn run(&mut self, program: &Program) {
+        for and_or in program {
+            if self.exit_requested.is_some() {
+                return;
+            }
+            self.status = if and_or.background {
+                self.background(and_or)
+            } else {
+                self.and_or(and_or)
+            };
+        }
+    }
+
+    fn and_or(&mut self, and_or: &AndOr) -> i32 {
+        let mut status = self.pipeline(&and_or.first, None);
+        for (connector, pipeline) in &and_or.rest {
+            if self.exit_requested.is_some() {
+                break;
+            }
+            let run = match connector {
+                Connector::And => status == 0,
+                Connector::Or => status != 0,
+            };
+            if run {
+                self.status = status;
+                status = self.pipeline(pipeline, None);
+            }
+        }
+        status
+    }
+
+    /// Starts `and_or` as a background job: a lone pipeline directly, a chain of them
+    /// through `sh -c`, since the chain must go on without this shell.
+    fn background(&mut self, and_or: &AndOr) -> i32 {
+        if and_or.rest.is_empty() {
+            return self.pipeline(&and_or.first, Some(&and_or.text));
+        }
+        let via_shell = Pipeline {
+            negated: false,
+            commands: vec![Simple {
+                words: ["sh", "-c", &and_or.text]
+                    .iter()
+                    .map(|w| shell_core::syntax::Word {
+                        segments: vec![shell_core::syntax::Segment::Text {
+                            text: w.to_string(),
+                            quoted: true,
+                        }],
+                    })
+                    .collect(),
+                ..Simple::default()
+            }],
+        };
+        self.pipeline(&via_shell, Some(&and_or.text))
+    }
+
+    /// Runs a pipeline, in the foreground (`job` is `None`) or as a background job with this
+    /// text. Returns its status: the last stage's, inverted by `!`.
+    fn pipeline(&mut self, pipeline: &Pipeline, job: Option<&str>) -> i32 {
+        let count = pipeline.commands.len();
+        let mut input: Option<File> = None;
+        let mut group: Option<Pid> = None;
+        let mut spawned: Vec<Pid> = Vec::new();
+        // The last stage's status when it is not a spawned process.
+        let mut last_status = None;
+        // Builtin output for files and pipes, written once every stage has started so that a
+        // full pipe cannot block the shell before its reader exists.
+        let mut pending: Vec<(Target, Vec<u8>)> = Vec::new();
+        for (i, command) in pipeline.commands.iter().enumerate() {
+            let last = i + 1 == count;
+            let (next_input, output) = if last {
+                (None, None)
+            } else {
+                match cella_process::pipe() {
+                    Ok((read, write)) => (Some(read), Some(write)),
+                    Err(e) => {
+                        eprintln!("sh: pipe: {}", describe(&e));
+                        last_status = Some(1);
+                        break;
+                    }
+                }
+            };
+            let streams: Streams = [
+                input
+                    .take()
+                    .map_or(Target::Shell(0), |f| Target::File(Rc::new(f))),
+                output.map_or(Target::Shell(1), |f| Target::File(Rc::new(f))),
+                Target::Shell(2),
+            ];
+            input = next_input;
+            let outcome = self.simple(command, streams, count > 1, group, &mut pending);
+            match outcome {
+                Ran::Spawned(pid) => {
+                    if group.is_none() {
+                        group = Some(pid);
+                        if self.interactive && job.is_none() {
+                            let _ = cella_process::set_foreground(pid);
+                        }
+                    }
+                    spawned.push(pid);
+                    if last {
+                        last_status = None;
+                    }
+                }
+                Ran::Status(status) => {
+                    if last {
+                        last_status = Some(status);
+                    }
+                }
+            }
+        }
+        for (target, bytes) in pending {
+            target.write(&bytes);
+        }
+        let status = if let Some(text) = job {
+            if let Some(&pid) = spawned.last() {
+                self.add_job(spawned, text);
+                self.last_background = Some(pid);
+            }
+            last_status.unwrap_or(0)
+        } else {
+            let statuses = self.wait_all(&spawned);
+            if self.interactive && group.is_some() {
+                let _ = cella_process::set_foreground(self.own_group);
+            }
+            match last_status {
+                Some(status) => status,
+                None => statuses.last().map_or(0, |&status| self.report(status)),
+            }
+        };
+        if pipeline.negated {
+            i32::from(status == 0)
+        } else {
+            status
+        }
+    }
+
+    /// `$?` for a foreground job's last process, printing how it died if it was killed.
+    fn report(&self, status: Status) -> i32 {
+        if let Some(message) = death_message(status) {
+            eprintln!("{message}");
+        } else if status == Status::Signaled(SIGINT) && self.interactive {
+            // The console echoed ^C; the prompt goes on the next line.
+            eprintln!();
+        }
+        status.code()
+    }
+
+    /// Waits for each of `pids` in turn.
+    fn wait_all(&mut self, pids: &[Pid]) -> Vec<Status> {
+        pids.iter().map(|&pid| self.wait_for(pid)).collect()
+    }
+
+    /// Waits for one child; a child that cannot be waited for counts as not found.
+    fn wait_for(&mut self, pid: Pid) -> Status {
+        loop {
+            match cella_process::wait(Some(pid), false) {
+                Ok(Some((_, status))) => return status,
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Status::Exited(NOT_FOUND as u32),
+            }
+        }
+    }
+
+    /// Expands and runs one simple command with `streams` set up by the pipeline.
+    fn simple(
+        &mut self,
+        command: &Simple,
+        mut streams: Streams,
+        in_pipeline: bool,
+        group: Option<Pid>,
+        pending: &mut Vec<(Target, Vec<u8>)>,
+    ) -> Ran {
+        let fields = expand::all_fields(&command.words, self);
+        let assignments: Vec<(String, String)> = command
+            .assignments
+            .iter()
+            .map(|(name, value)| (name.clone(), expand::string(value, self)))
+            .collect();
+        for redirect in &command.redirects {
+            if let Err(message) = self.redirect(&mut streams, redirect) {
+                eprintln!("sh: {message}");
+                return Ran::Status(1);
+            }
+        }
+        let Some(name) = fields.first() else {
+            for (name, value) in assignments {
+                self.set_var(&name, value);
+            }
+            return Ran::Status(0);
+        };
+        if is_builtin(name) {
+            let mut output = Output::default();
+            let status = self.builtin(&fields, in_pipeline, &mut output);
+            for (fd, bytes) in [(1, output.out), (2, output.err)] {
+                match &streams[fd] {
+                    Target::Shell(_) => streams[fd].write(&bytes),
+                    file => pending.push((file.clone(), bytes)),
+                }
+            }
+            return Ran::Status(status);
+        }
+        let path = match self.find(name) {
+            Some(path) => path,
+            None => {
+                eprintln!("sh: {name}: command not found");
+                return Ran::Status(NOT_FOUND);
+            }
+        };
+        let mut child = Command::new(&path);
+        child
+            .arg0(name)
+            .args(&fields[1..])
+            .env_clear()
+            .inherit_preopens()
+            .stdin(streams[0].stdio(0))
+            .stdout(streams[1].stdio(1))
+            .stderr(streams[2].stdio(2));
+        for (var_name, var) in &self.vars {
+            if var.exported {
+                child.env(var_name, &var.value);
+            }
+        }
+        for (var_name, value) in &assignments {
+            child.env(var_name, value);
+        }
+        if self.interactive {
+            match group {
+                Some(pgid) => child.process_group(pgid),
+                None => child.new_process_group(),
+            };
+        }
+        let _ = io::stdout().flush();
+        match child.spawn() {
+            Ok(pid) => Ran::Spawned(pid),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && name.contains('/') => {
+                eprintln!("sh: {name}: {}", describe(&e));
+                Ran::Status(NOT_FOUND)
+            }
+            Err(e) => {
+                eprintln!("sh: {name}: cannot execute: {}", describe(&e));
+                Ran::Status(CANNOT_EXECUTE)
+            }
+        }
+    }
+
+    /// Applies one redirection to `streams`; the error is the message after `sh: `.
+    fn redirect(&self, streams: &mut Streams, redirect: &Redirect) -> Result<(), String> {
+        let target = expand::string(&redirect.target, self);
+        let Some(slot) = usize::try_from(redirect.fd)
+            .ok()
+            .filter(|&fd| fd < streams.len())
+        else {
+            return Err(format!("{}: Bad file descriptor", redirect.fd));
+        };
+        let mut options = OpenOptions::new();
+        match redirect.op {
+            RedirectOp::Read => options.read(true),
+            RedirectOp::Write => options.write(true).create(true).truncate(true),
+            RedirectOp::Append => options.append(true).create(true),
+            RedirectOp::Dup => {
+                let from = target
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&fd| fd < streams.len())
+                    .ok_or_else(|| format!("{target}: Bad file descriptor"))?;
+                streams[slot] = streams[from].clone();
+                return Ok(());
+            }
+        };
+        let file = options
+            .open(&target)
+            .map_err(|e| format!("{target}: {}", describe(&e)))?;
+        streams[slot] = Target::File(Rc::new(file));
+        Ok(())
+    }
+
+    /// The program `name` runs: `name` itself if it has a `/`, else the first `DIR/name` or
+    /// `DIR/name.wasm` that is a file, for DIR in `PATH`.
+    fn find(&self, name: &str) -> Option<PathBuf> {
+        if name.contains('/') {
+            return Some(PathBuf::from(name));
+        }
+        let path = self.var("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+        path.split(':').find_map(|dir| {
+            let dir = Path::new(if dir.is_empty() { "." } else { dir });
+            [dir.join(name), dir.join(format!("{name}.wasm"))]
+                .into_iter()
+                .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file()))
+        })
+    }
+
+    fn builtin(&mut self, fields: &[String], in_pipeline: bool, output: &mut Output) -> i32 {
+        let args = &fields[1..];
+        match fields[0].as_str() {
+            "true" | ":" => 0,
+            "false" => 1,
+            "pwd" => {
+                output.line(&self.pwd());
+                0
+            }
+            "cd" => self.cd(args, output),
+            "exit" => {
+                let status = match args.first() {
+                    None => self.status,
+                    Some(arg) => match arg.parse::<i64>() {
+                        Ok(n) => (n & 0xff) as i32,
+                        Err(_) => {
+                            output.error(&format!("exit: {arg}: numeric argument required"));
+                            USAGE
+                        }
+                    },
+                };
+                if !in_pipeline {
+                    self.exit_requested = Some(status);
+                }
+                status
+            }
+            "export" => {
+                if args.is_empty() {
+                    for (name, var) in self.vars.iter().filter(|(_, v)| v.exported) {
+                        output.line(&format!(
+                            "export {name}='{}'",
+                            var.value.replace('\'', "'\\''")
+                        ));
+                    }
+                }
+                let mut status = 0;
+                for arg in args {
+                    let (name, value) = match arg.split_once('=') {
+                        Some((name, value)) => (name, Some(value.to_string())),
+                        None => (arg.as_str(), None),
+                    };
+                    if !is_name(name) {
+                        output.error(&format!("export: '{arg}': not a valid identifier"));
+                        status = 1;
+                        continue;
+                    }
+                    let var = self.vars.entry(name.to_string()).or_insert(Variable {
+                        value: String::new(),
+                        exported: true,
+                    });
+                    var.exported = true;
+                    if let Some(value) = value {
+                        var.value = value;
+                    }
+                }
+                status
+            }
+            "unset" => {
+                for arg in args {
+                    self.vars.remove(arg);
+                }
+                0
+            }
+            "jobs" => {
+                self.reap();
+                let count = self.jobs.len();
+                for (i, job) in self.jobs.iter().enumerate() {
+                    let mark = match count - i {
+                        1 => '+',
+                        2 => '-',
+                        _ => ' ',
+                    };
+                    let suffix = if job.done() { "" } else { " &" };
+                    output.line(&format!(
+                        "[{}]{mark}  {}  {}{suffix}",
+                        job.id,
+                        job_state(job),
+                        job.text
+                    ));
+                }
+                self.jobs.retain(|job| !job.done());
+                0
+            }
+            "wait" => self.wait_builtin(args, output),
+            "fg" => match self.job_index(args.first().map(String::as_str), output) {
+                Some(index) => self.foreground(index),
+                None => 1,
+            },
+            other => unreachable!("{other} is not a builtin"),
+        }
+    }
+
+    fn cd(&mut self, args: &[String], output: &mut Output) -> i32 {
+        let (target, show) = match args.first().map(String::as_str) {
+            None => (
+                self.var("HOME")
+                    .filter(|h| !h.is_empty())
+                    .unwrap_or_else(|| "/".into()),
+                false,
+            ),
+            Some("-") => match self.var("OLDPWD") {
+                Some(old) => (old, true),
+                None => {
+                    output.error("cd: OLDPWD not set");
+                    return 1;
+                }
+            },
+            Some(dir) => (dir.to_string(), false),
+        };
+        let old = self.pwd();
+        let new = normalise(&old, &target);
+        let result = std::fs::metadata(&new).and_then(|meta| {
+            if meta.is_dir() {
+                std::env::set_current_dir(&new)
+            } else {
+                /// preview1's `ENOTDIR`.
+                const ENOTDIR: i32 = 54;
+                Err(io::Error::from_raw_os_error(ENOTDIR))
+            }
+        });
+        if let Err(e) = result {
+            output.error(&format!("cd: {target}: {}", describe(&e)));
+            return 1;
+        }
+        if show {
+            output.line(&new);
+        }
+        for (name, value) in [("OLDPWD", old), ("PWD", new)] {
+            self.set_var(name, value);
+            if let Some(var) = self.vars.get_mut(name) {
+                var.exported = true;
+            }
+        }
+        0
+    }
+
+    /// `wait`: every job (status 0), or the jobs and pids given (the last one's status).
+    fn wait_builtin(&mut self, args: &[String], output: &mut Output) -> i32 {
+        if args.is_empty() {
+            while !self.jobs.is_empty() {
+                self.foreground(0);
+            }
+            return 0;
+        }
+        let mut status = 0;
+        for arg in args {
+            let index = if arg.starts_with('%') {
+                self.job_index(Some(arg), output)
+            } else {
+                match arg.parse::<Pid>() {
+                    Ok(pid) => {
+                        let index = self
+                            .jobs
+                            .iter()
+                            .position(|job| job.processes.iter().any(|(p, _)| *p == pid));
+                        if index.is_none() {
+                            // A child that is not a job (already reported, say).
+                            status = match cella_process::wait(Some(pid), false) {
+                                Ok(Some((_, s))) => s.code(),
+                                _ => {
+                                    output.error(&format!(
+                                        "wait: pid {pid} is not a child of this shell"
+                                    ));
+                                    NOT_FOUND
+                                }
+                            };
+                            continue;
+                        }
+                        index
+                    }
+                    Err(_) => {
+                        output.error(&format!("wait: '{arg}': not a pid or valid job spec"));
+                        status = USAGE;
+                        continue;
+                    }
+                }
+            };
+            status = match index {
+                Some(index) => self.foreground(index),
+                None => NOT_FOUND,
+            };
+        }
+        status
+    }
+
+    /// The index of job `spec` (`%N`, or the newest when `None`), reporting a bad one.
+    fn job_index(&self, spec: Option<&str>, output: &mut Output) -> Option<usize> {
+        let found = match spec {
+            None => self.jobs.len().checked_sub(1),
+            Some(spec) => spec
+                .trim_start_matches('%')
+                .parse::<usize>()
+                .ok()
+                .and_then(|id| self.jobs.iter().position(|job| job.id == id)),
+        };
+        if found.is_none() {
+            output.error(&format!("{}: no such job", spec.unwrap_or("current")));
+        }
+        found
+    }
+
+    /// Waits for job `index` with the console given to it (so that Ctrl-C reaches it, not
+    /// the shell), removes it and returns its status.
+    fn foreground(&mut self, index: usize) -> i32 {
+        let job = self.jobs.remove(index);
+        let group = job.processes.first().map(|(pid, _)| *pid);
+        if self.interactive
+            && let Some(group) = group
+        {
+            let _ = cella_process::set_foreground(group);
+        }
+        let mut last = Status::Exited(0);
+        for (pid, status) in job.processes {
+            last = status.unwrap_or_else(|| self.wait_for(pid));
+        }
+        if self.interactive {
+            let _ = cella_process::set_foreground(self.own_group);
+        }
+        self.report(last)
+    }
+
+    fn add_job(&mut self, pids: Vec<Pid>, text: &str) {
+        let id = self.jobs.iter().map(|job| job.id).max().unwrap_or(0) + 1;
+        if self.interactive {
+            eprintln!("[{id}] {}", pids.last().copied().unwrap_or(0));
+        }
+        self.jobs.push(Job {
+            id,
+            processes: pids.into_iter().map(|pid| (pid, None)).collect(),
+            text: text.to_string(),
+        });
+    }
+
+    /// Collects the status of every background process that has ended, without blocking.
+    pub fn reap(&mut self) {
+        while let Ok(Some((pid, status))) = cella_process::wait(None, true) {
+            for job in &mut self.jobs {
+                for (p, s) in &mut job.processes {
+                    if *p == pid {
+                        *s = Some(status);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports (on stderr) and forgets the background jobs that have ended.
+    pub fn notify(&mut self) {
+        self.reap();
+        let count = self.jobs.len();
+        for (i, job) in self.jobs.iter().enumerate() {
+            if job.done() {
+                let mark = if i + 1 == count { '+' } else { ' ' };
+                eprintln!("[{}]{mark}  {}  {}", job.id, job_state(job), job.text);
+            }
+        }
+        self.jobs.retain(|job| !job.done());
+    }
+}
+
+/// What running a simple command did.
+enum Ran {
+    /// It started this process.
+    Spawned(Pid),
+    /// It finished in the shell with this status (a builtin, an error, assignments only).
+    Status(i32),
+}

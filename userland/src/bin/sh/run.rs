@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use cella_process::{Command, Pid, SIGINT, SIGKILL, SIGTERM, Status, Stdio};
 use cella_userland::describe;
 use shell_core::expand::{self, Env};
+use shell_core::path::logical as normalise;
 use shell_core::syntax::{
     AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, is_name,
 };
@@ -122,6 +123,9 @@ pub struct Shell {
     /// `$!`.
     last_background: Option<Pid>,
     jobs: Vec<Job>,
+    /// Children reaped while looking for ended background jobs that belong to no job (a
+    /// stage of the pipeline being started), kept for whoever waits for them.
+    reaped: Vec<(Pid, Status)>,
     /// Whether job control is on: each job gets its own process group and the console's
     /// foreground, and jobs are reported.
     pub interactive: bool,
@@ -145,22 +149,6 @@ impl Env for Shell {
     fn positional(&self) -> &[String] {
         &self.positional
     }
-}
-
-/// `path` made absolute against `base`, with `.` and `..` folded lexically (as `cd` does
-/// without `-P`).
-fn normalise(base: &str, path: &str) -> String {
-    let mut out = PathBuf::from("/");
-    for component in Path::new(base).join(path).components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(part) => out.push(part),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
-        }
-    }
-    out.to_string_lossy().into_owned()
 }
 
 /// The builtins: commands the shell runs itself because they change it or report on it.
@@ -242,6 +230,7 @@ impl Shell {
             positional,
             last_background: None,
             jobs: Vec::new(),
+            reaped: Vec::new(),
             interactive,
             own_group,
             exit_requested: None,
@@ -423,6 +412,9 @@ impl Shell {
 
     /// Waits for one child; a child that cannot be waited for counts as not found.
     fn wait_for(&mut self, pid: Pid) -> Status {
+        if let Some(at) = self.reaped.iter().position(|(p, _)| *p == pid) {
+            return self.reaped.remove(at).1;
+        }
         loop {
             match cella_process::wait(Some(pid), false) {
                 Ok(Some((_, status))) => return status,
@@ -797,12 +789,14 @@ impl Shell {
     /// Collects the status of every background process that has ended, without blocking.
     pub fn reap(&mut self) {
         while let Ok(Some((pid, status))) = cella_process::wait(None, true) {
-            for job in &mut self.jobs {
-                for (p, s) in &mut job.processes {
-                    if *p == pid {
-                        *s = Some(status);
-                    }
-                }
+            let slot = self
+                .jobs
+                .iter_mut()
+                .flat_map(|job| job.processes.iter_mut())
+                .find(|(p, _)| *p == pid);
+            match slot {
+                Some((_, slot)) => *slot = Some(status),
+                None => self.reaped.push((pid, status)),
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Word expansion: parameters and `~` are replaced by their values, and the results of
 //! unquoted parameters are split into fields at blanks, as POSIX shells do with the default
-//! `IFS`. Pathname expansion (globbing) is not done.
+//! `IFS`. Unquoted wildcards then expand to file names ([`crate::glob`]).
 
+use crate::glob::{self, Dirs, PatternChar};
 use crate::syntax::{Segment, Word};
 
 /// Where expansion finds values.
@@ -39,15 +40,16 @@ fn values(name: &str, env: &dyn Env) -> Vec<String> {
 /// Fields being built.
 #[derive(Default)]
 struct Fields {
-    done: Vec<String>,
-    current: String,
+    done: Vec<Vec<PatternChar>>,
+    /// The field being built, each character marked with whether it may be a wildcard.
+    current: Vec<PatternChar>,
     /// Whether `current` is a field even if empty (something quoted or literal went in).
     started: bool,
 }
 
 impl Fields {
-    fn push(&mut self, text: &str) {
-        self.current.push_str(text);
+    fn push(&mut self, text: &str, active: bool) {
+        self.current.extend(text.chars().map(|c| (c, active)));
         self.started = true;
     }
 
@@ -65,7 +67,7 @@ impl Fields {
             self.end();
         }
         while let Some(piece) = pieces.next() {
-            self.push(piece);
+            self.push(piece, true);
             if pieces.peek().is_some() {
                 self.end();
             }
@@ -77,20 +79,20 @@ impl Fields {
 }
 
 /// Expands `word` into fields (none for an unquoted empty parameter, several for an unquoted
-/// value with blanks or `"$@"`).
-pub fn fields(word: &Word, env: &dyn Env) -> Vec<String> {
+/// value with blanks or `"$@"`), each character marked with whether it may be a wildcard.
+fn patterns(word: &Word, env: &dyn Env) -> Vec<Vec<PatternChar>> {
     let mut fields = Fields::default();
     for segment in &word.segments {
         match segment {
-            Segment::Text { text, .. } => fields.push(text),
-            Segment::Tilde => fields.push(&home(env)),
+            Segment::Text { text, quoted } => fields.push(text, !quoted),
+            Segment::Tilde => fields.push(&home(env), false),
             Segment::Param { name, quoted: true } => {
                 let values = values(name, env);
                 for (i, value) in values.iter().enumerate() {
                     if i > 0 {
                         fields.end();
                     }
-                    fields.push(value);
+                    fields.push(value, false);
                 }
             }
             Segment::Param {
@@ -110,9 +112,21 @@ pub fn fields(word: &Word, env: &dyn Env) -> Vec<String> {
     fields.done
 }
 
-/// Expands every word of `words` into fields.
-pub fn all_fields(words: &[Word], env: &dyn Env) -> Vec<String> {
-    words.iter().flat_map(|word| fields(word, env)).collect()
+/// Expands `word` into fields, without pathname expansion.
+pub fn fields(word: &Word, env: &dyn Env) -> Vec<String> {
+    patterns(word, env)
+        .iter()
+        .map(|field| field.iter().map(|&(c, _)| c).collect())
+        .collect()
+}
+
+/// Expands every word of `words` into fields, then unquoted wildcards into file names.
+pub fn all_fields(words: &[Word], env: &dyn Env, dirs: &dyn Dirs) -> Vec<String> {
+    words
+        .iter()
+        .flat_map(|word| patterns(word, env))
+        .flat_map(|field| glob::expand(&field, dirs))
+        .collect()
 }
 
 /// Expands `word` into one string, without splitting (assignment values, file names).
@@ -154,6 +168,40 @@ mod tests {
         }
     }
 
+    struct NoFiles;
+
+    impl Dirs for NoFiles {
+        fn list(&self, _: &str) -> Option<Vec<String>> {
+            None
+        }
+    }
+
+    /// A current directory with `a.rs`, `b.rs` and `*.rs`.
+    struct Files;
+
+    impl Dirs for Files {
+        fn list(&self, dir: &str) -> Option<Vec<String>> {
+            (dir == ".").then(|| vec!["b.rs".into(), "a.rs".into(), "*.rs".into()])
+        }
+    }
+
+    #[test]
+    fn pathname_expansion() {
+        let program = parse("echo *.rs '*.rs' \\*.rs \"*\".rs $G \"$G\" x*").unwrap();
+        let words = &program[0].first.commands[0].words[1..];
+        let mut env = fake();
+        env.vars.insert("G", "?.rs");
+        assert_eq!(
+            all_fields(words, &env, &Files),
+            [
+                "*.rs", "a.rs", "b.rs", // *.rs
+                "*.rs", "*.rs", "*.rs", // quoted three ways
+                "*.rs", "a.rs", "b.rs", // $G
+                "?.rs", "x*", // "$G", and no match
+            ]
+        );
+    }
+
     fn fake() -> Fake {
         Fake {
             vars: HashMap::from([
@@ -172,7 +220,7 @@ mod tests {
     /// The fields of the arguments of `echo SOURCE`.
     fn expand(source: &str) -> Vec<String> {
         let program = parse(&format!("echo {source}")).unwrap();
-        all_fields(&program[0].first.commands[0].words[1..], &fake())
+        all_fields(&program[0].first.commands[0].words[1..], &fake(), &NoFiles)
     }
 
     #[test]
@@ -226,5 +274,6 @@ mod tests {
         let (_, value) = &program[0].first.commands[0].assignments[0];
         assert_eq!(string(value, &fake()), "  x  y\tz one~");
         assert_eq!(string(&Word::literal("f"), &fake()), "f");
+        assert_eq!(fields(&Word::literal("*"), &fake()), ["*"]);
     }
 }

@@ -144,6 +144,11 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
             Input::Eof => {
                 if continuing {
                     eprintln!("sh: {}", ParseError::Incomplete);
+                    if shell.interactive {
+                        text.clear();
+                        shell.status = SYNTAX_ERROR;
+                        continue;
+                    }
                     return SYNTAX_ERROR;
                 }
                 return shell.status;

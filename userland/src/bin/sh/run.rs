@@ -12,9 +12,10 @@ use std::rc::Rc;
 use cella_process::{Command, Pid, SIGINT, SIGKILL, SIGTERM, Status, Stdio};
 use cella_userland::describe;
 use shell_core::expand::{self, Env};
+use shell_core::glob::Dirs;
 use shell_core::path::logical as normalise;
 use shell_core::syntax::{
-    AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, is_name,
+    AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, Word, is_name,
 };
 
 /// `$?` for a command that was not found.
@@ -148,6 +149,21 @@ impl Env for Shell {
 
     fn positional(&self) -> &[String] {
         &self.positional
+    }
+}
+
+/// The real file system, for pathname expansion (relative to the current directory).
+struct FileSystem;
+
+impl Dirs for FileSystem {
+    fn list(&self, dir: &str) -> Option<Vec<String>> {
+        let entries = std::fs::read_dir(dir).ok()?;
+        Some(
+            entries
+                .filter_map(|entry| entry.ok())
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect(),
+        )
     }
 }
 
@@ -299,13 +315,8 @@ impl Shell {
             negated: false,
             commands: vec![Simple {
                 words: ["sh", "-c", &and_or.text]
-                    .iter()
-                    .map(|w| shell_core::syntax::Word {
-                        segments: vec![shell_core::syntax::Segment::Text {
-                            text: w.to_string(),
-                            quoted: true,
-                        }],
-                    })
+                    .into_iter()
+                    .map(Word::literal)
                     .collect(),
                 ..Simple::default()
             }],
@@ -434,7 +445,7 @@ impl Shell {
         group: Option<Pid>,
         pending: &mut Vec<(Target, Vec<u8>)>,
     ) -> Ran {
-        let fields = expand::all_fields(&command.words, self);
+        let fields = expand::all_fields(&command.words, self, &FileSystem);
         let assignments: Vec<(String, String)> = command
             .assignments
             .iter()

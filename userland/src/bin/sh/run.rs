@@ -24,6 +24,10 @@ const NOT_FOUND: i32 = 127;
 const CANNOT_EXECUTE: i32 = 126;
 /// `$?` for a bad use of a builtin.
 const USAGE: i32 = 2;
+/// preview1's `ENOEXEC`: what spawning a file that is not a WASI module fails with.
+const ENOEXEC: i32 = 45;
+/// How much of a file decides whether it is a script (text: no NUL byte).
+const SCRIPT_SNIFF: usize = 256;
 /// The search path when `PATH` is unset.
 const DEFAULT_PATH: &str = "/bin";
 
@@ -165,6 +169,15 @@ impl Dirs for FileSystem {
                 .collect(),
         )
     }
+}
+
+/// Whether the file at `path` looks like a shell script rather than a binary.
+fn is_script(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(SCRIPT_SNIFF as u64).read_to_end(&mut head))
+        .is_ok_and(|_| !head.contains(&0))
 }
 
 /// The builtins: commands the shell runs itself because they change it or report on it.
@@ -481,31 +494,50 @@ impl Shell {
                 return Ran::Status(NOT_FOUND);
             }
         };
-        let mut child = Command::new(&path);
-        child
-            .arg0(name)
-            .args(&fields[1..])
-            .env_clear()
-            .inherit_preopens()
-            .stdin(streams[0].stdio(0))
-            .stdout(streams[1].stdio(1))
-            .stderr(streams[2].stdio(2));
-        for (var_name, var) in &self.vars {
-            if var.exported {
-                child.env(var_name, &var.value);
+        let spawn = |program: &Path, argv: &[&str]| {
+            let mut child = Command::new(program);
+            child
+                .arg0(argv[0])
+                .args(&argv[1..])
+                .env_clear()
+                .inherit_preopens()
+                .stdin(streams[0].stdio(0))
+                .stdout(streams[1].stdio(1))
+                .stderr(streams[2].stdio(2));
+            for (var_name, var) in &self.vars {
+                if var.exported {
+                    child.env(var_name, &var.value);
+                }
             }
+            for (var_name, value) in &assignments {
+                child.env(var_name, value);
+            }
+            if self.interactive {
+                match group {
+                    Some(pgid) => child.process_group(pgid),
+                    None => child.new_process_group(),
+                };
+            }
+            let _ = io::stdout().flush();
+            child.spawn()
+        };
+        let argv: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut result = spawn(&path, &argv);
+        // A text file that is not a module is a script, run by a new shell as POSIX says.
+        if result
+            .as_ref()
+            .is_err_and(|e| e.raw_os_error() == Some(ENOEXEC))
+            && is_script(&path)
+            && let Some(shell) = self.find("sh")
+        {
+            let path = path.to_string_lossy();
+            let argv: Vec<&str> = ["sh", &path]
+                .into_iter()
+                .chain(argv[1..].iter().copied())
+                .collect();
+            result = spawn(&shell, &argv);
         }
-        for (var_name, value) in &assignments {
-            child.env(var_name, value);
-        }
-        if self.interactive {
-            match group {
-                Some(pgid) => child.process_group(pgid),
-                None => child.new_process_group(),
-            };
-        }
-        let _ = io::stdout().flush();
-        match child.spawn() {
+        match result {
             Ok(pid) => Ran::Spawned(pid),
             Err(e) if e.kind() == io::ErrorKind::NotFound && name.contains('/') => {
                 eprintln!("sh: {name}: {}", describe(&e));

@@ -86,9 +86,9 @@ impl Source {
                     show(prompt.as_bytes());
                     return read_plain_line().map_or(Input::Eof, Input::Line);
                 }
-                let input = edit(editor, pending, prompt);
-                let _ = cella_process::set_console_raw(false);
-                input
+                // The console stays raw while the shell runs its own commands: only a job
+                // given the console gets cooked input (see `Shell::give_console`).
+                edit(editor, pending, prompt)
             }
         }
     }
@@ -221,7 +221,11 @@ fn main() {
             } else {
                 Source::Stdin
             };
-            run(&mut shell, source)
+            let status = run(&mut shell, source);
+            if interactive {
+                let _ = cella_process::set_console_raw(false);
+            }
+            status
         }
     };
     let _ = io::stdout().flush();

@@ -250,6 +250,8 @@ impl Shell {
             pid
         };
         if interactive {
+            // Raw before taking the foreground: see `take_console`.
+            let _ = cella_process::set_console_raw(true);
             let _ = cella_process::set_foreground(own_group);
         }
         Shell {
@@ -376,8 +378,8 @@ impl Shell {
                 Ran::Spawned(pid) => {
                     if group.is_none() {
                         group = Some(pid);
-                        if self.interactive && job.is_none() {
-                            let _ = cella_process::set_foreground(pid);
+                        if job.is_none() {
+                            self.give_console(pid);
                         }
                     }
                     spawned.push(pid);
@@ -403,8 +405,8 @@ impl Shell {
             last_status.unwrap_or(0)
         } else {
             let statuses = self.wait_all(&spawned);
-            if self.interactive && group.is_some() {
-                let _ = cella_process::set_foreground(self.own_group);
+            if group.is_some() {
+                self.take_console();
             }
             match last_status {
                 Some(status) => status,
@@ -415,6 +417,24 @@ impl Shell {
             i32::from(status == 0)
         } else {
             status
+        }
+    }
+
+    /// Hands the console to the job in process group `group` (with job control): first the
+    /// foreground, then cooked input, so that Ctrl-C now interrupts the job.
+    fn give_console(&self, group: Pid) {
+        if self.interactive {
+            let _ = cella_process::set_foreground(group);
+            let _ = cella_process::set_console_raw(false);
+        }
+    }
+
+    /// Takes the console back after a job: raw input first, so that a Ctrl-C typed late is a
+    /// byte for the line editor and never a SIGINT to the shell, then the foreground.
+    fn take_console(&self) {
+        if self.interactive {
+            let _ = cella_process::set_console_raw(true);
+            let _ = cella_process::set_foreground(self.own_group);
         }
     }
 
@@ -801,19 +821,14 @@ impl Shell {
     /// the shell), removes it and returns its status.
     fn foreground(&mut self, index: usize) -> i32 {
         let job = self.jobs.remove(index);
-        let group = job.processes.first().map(|(pid, _)| *pid);
-        if self.interactive
-            && let Some(group) = group
-        {
-            let _ = cella_process::set_foreground(group);
+        if let Some(&(group, _)) = job.processes.first() {
+            self.give_console(group);
         }
         let mut last = Status::Exited(0);
         for (pid, status) in job.processes {
             last = status.unwrap_or_else(|| self.wait_for(pid));
         }
-        if self.interactive {
-            let _ = cella_process::set_foreground(self.own_group);
-        }
+        self.take_console();
         self.report(last)
     }
 

@@ -2,12 +2,12 @@
 //! a time, and the bytes that redraw the line come out (plain ANSI: `ESC[nD`, `ESC[nC`,
 //! `ESC[K`), until a key ends the line. It keeps the history that the up and down keys walk.
 //!
-//! Keys: printable characters insert (UTF-8 included); Backspace (0x7f, 0x08) and Delete
-//! (`ESC[3~`) erase; Left/Right, Home/End (`ESC[H`, `ESC[F`, `ESC[1~`, `ESC[4~`, `ESC OH`,
-//! `ESC OF`) and Ctrl-A/B/E/F move; Up/Down and Ctrl-P/N walk the history; Ctrl-U, Ctrl-K and
-//! Ctrl-W cut before the cursor, after it, and the word before it; Ctrl-L clears the screen;
-//! Enter (`\r` or `\n`) ends the line; Ctrl-C cancels it; Ctrl-D on an empty line is end of
-//! input and deletes under the cursor otherwise.
+//! Keys: printable characters insert (UTF-8 included; Tab as a space); Backspace (0x7f,
+//! 0x08) and Delete (`ESC[3~`) erase; Left/Right, Home/End (`ESC[H`, `ESC[F`, `ESC[1~`,
+//! `ESC[4~`, `ESC OH`, `ESC OF`) and Ctrl-A/B/E/F move; Up/Down and Ctrl-P/N walk the
+//! history; Ctrl-U, Ctrl-K and Ctrl-W cut before the cursor, after it, and the word before
+//! it; Ctrl-L clears the screen; Enter (`\r` or `\n`) ends the line; Ctrl-C cancels it;
+//! Ctrl-D on an empty line is end of input and deletes under the cursor otherwise.
 
 use std::fmt::Write as _;
 
@@ -229,7 +229,9 @@ impl Editor {
                 put(&self.line, out);
                 left(self.line.len() - self.cursor, out);
             }
-            b' '..=b'~' | b'\t' => self.insert(char::from(byte), out),
+            // A tab would move the terminal's cursor to a tab stop the editor cannot know.
+            b'\t' => self.insert(' ', out),
+            b' '..=b'~' => self.insert(char::from(byte), out),
             _ => {}
         }
         None
@@ -517,6 +519,11 @@ mod tests {
         assert_eq!(state("héllo€".as_bytes()), ("héllo€".into(), 6));
         assert_eq!(line("aé\x1b[D\x7fz\r".as_bytes()), "zé");
         assert_eq!(state(b"a\xff\xc3b"), ("ab".into(), 2));
+    }
+
+    #[test]
+    fn tab_is_a_space() {
+        assert_eq!(line(b"ls\t-l\r"), "ls -l");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The shell's state and how it runs parsed commands: variables, word expansion against
 //! them, redirections, pipelines of spawned processes (one process group per job when job
-//! control is on), the builtins, and the table of background jobs.
+//! control is on), and the table of background jobs. The builtins are in `builtins.rs`.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -9,21 +9,21 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use builtins::{Output, is_builtin};
 use cella_process::{Command, Pid, SIGINT, SIGKILL, SIGTERM, Status, Stdio};
 use cella_userland::describe;
 use shell_core::expand::{self, Env};
 use shell_core::glob::Dirs;
 use shell_core::path::logical as normalise;
-use shell_core::syntax::{
-    AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, Word, is_name,
-};
+use shell_core::syntax::{AndOr, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, Word};
+
+#[path = "builtins.rs"]
+mod builtins;
 
 /// `$?` for a command that was not found.
 const NOT_FOUND: i32 = 127;
 /// `$?` for a command that was found but could not be started.
 const CANNOT_EXECUTE: i32 = 126;
-/// `$?` for a bad use of a builtin.
-const USAGE: i32 = 2;
 /// preview1's `ENOEXEC`: what spawning a file that is not a WASI module fails with.
 const ENOEXEC: i32 = 45;
 /// How much of a file decides whether it is a script (text: no NUL byte).
@@ -96,26 +96,6 @@ impl Target {
 /// The three standard streams of a command being set up.
 type Streams = [Target; 3];
 
-/// A builtin's output, written where its streams go once it is done.
-#[derive(Default)]
-struct Output {
-    out: Vec<u8>,
-    err: Vec<u8>,
-}
-
-impl Output {
-    fn line(&mut self, text: &str) {
-        self.out.extend_from_slice(text.as_bytes());
-        self.out.push(b'\n');
-    }
-
-    fn error(&mut self, text: &str) {
-        self.err.extend_from_slice(b"sh: ");
-        self.err.extend_from_slice(text.as_bytes());
-        self.err.push(b'\n');
-    }
-}
-
 /// The shell: its variables, parameters, status and jobs.
 pub struct Shell {
     vars: BTreeMap<String, Variable>,
@@ -178,15 +158,6 @@ fn is_script(path: &Path) -> bool {
     File::open(path)
         .and_then(|file| file.take(SCRIPT_SNIFF as u64).read_to_end(&mut head))
         .is_ok_and(|_| !head.contains(&0))
-}
-
-/// The builtins: commands the shell runs itself because they change it or report on it.
-const BUILTINS: &[&str] = &[
-    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "true", "false", ":",
-];
-
-fn is_builtin(name: &str) -> bool {
-    BUILTINS.contains(&name)
 }
 
 /// The message for a foreground job that ended this way, if it needs one.
@@ -614,207 +585,6 @@ impl Shell {
                 .into_iter()
                 .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file()))
         })
-    }
-
-    fn builtin(&mut self, fields: &[String], in_pipeline: bool, output: &mut Output) -> i32 {
-        let args = &fields[1..];
-        match fields[0].as_str() {
-            "true" | ":" => 0,
-            "false" => 1,
-            "pwd" => {
-                output.line(&self.pwd());
-                0
-            }
-            "cd" => self.cd(args, output),
-            "exit" => {
-                let status = match args.first() {
-                    None => self.status,
-                    Some(arg) => match arg.parse::<i64>() {
-                        Ok(n) => (n & 0xff) as i32,
-                        Err(_) => {
-                            output.error(&format!("exit: {arg}: numeric argument required"));
-                            USAGE
-                        }
-                    },
-                };
-                if !in_pipeline {
-                    self.exit_requested = Some(status);
-                }
-                status
-            }
-            "export" => {
-                if args.is_empty() {
-                    for (name, var) in self.vars.iter().filter(|(_, v)| v.exported) {
-                        output.line(&format!(
-                            "export {name}='{}'",
-                            var.value.replace('\'', "'\\''")
-                        ));
-                    }
-                }
-                let mut status = 0;
-                for arg in args {
-                    let (name, value) = match arg.split_once('=') {
-                        Some((name, value)) => (name, Some(value.to_string())),
-                        None => (arg.as_str(), None),
-                    };
-                    if !is_name(name) {
-                        output.error(&format!("export: '{arg}': not a valid identifier"));
-                        status = 1;
-                        continue;
-                    }
-                    let var = self.vars.entry(name.to_string()).or_insert(Variable {
-                        value: String::new(),
-                        exported: true,
-                    });
-                    var.exported = true;
-                    if let Some(value) = value {
-                        var.value = value;
-                    }
-                }
-                status
-            }
-            "unset" => {
-                for arg in args {
-                    self.vars.remove(arg);
-                }
-                0
-            }
-            "jobs" => {
-                self.reap();
-                let count = self.jobs.len();
-                for (i, job) in self.jobs.iter().enumerate() {
-                    let mark = match count - i {
-                        1 => '+',
-                        2 => '-',
-                        _ => ' ',
-                    };
-                    let suffix = if job.done() { "" } else { " &" };
-                    output.line(&format!(
-                        "[{}]{mark}  {}  {}{suffix}",
-                        job.id,
-                        job_state(job),
-                        job.text
-                    ));
-                }
-                self.jobs.retain(|job| !job.done());
-                0
-            }
-            "wait" => self.wait_builtin(args, output),
-            "fg" => match self.job_index(args.first().map(String::as_str), output) {
-                Some(index) => self.foreground(index),
-                None => 1,
-            },
-            other => unreachable!("{other} is not a builtin"),
-        }
-    }
-
-    fn cd(&mut self, args: &[String], output: &mut Output) -> i32 {
-        let (target, show) = match args.first().map(String::as_str) {
-            None => (
-                self.var("HOME")
-                    .filter(|h| !h.is_empty())
-                    .unwrap_or_else(|| "/".into()),
-                false,
-            ),
-            Some("-") => match self.var("OLDPWD") {
-                Some(old) => (old, true),
-                None => {
-                    output.error("cd: OLDPWD not set");
-                    return 1;
-                }
-            },
-            Some(dir) => (dir.to_string(), false),
-        };
-        let old = self.pwd();
-        let new = normalise(&old, &target);
-        let result = std::fs::metadata(&new).and_then(|meta| {
-            if meta.is_dir() {
-                std::env::set_current_dir(&new)
-            } else {
-                /// preview1's `ENOTDIR`.
-                const ENOTDIR: i32 = 54;
-                Err(io::Error::from_raw_os_error(ENOTDIR))
-            }
-        });
-        if let Err(e) = result {
-            output.error(&format!("cd: {target}: {}", describe(&e)));
-            return 1;
-        }
-        if show {
-            output.line(&new);
-        }
-        for (name, value) in [("OLDPWD", old), ("PWD", new)] {
-            self.set_var(name, value);
-            if let Some(var) = self.vars.get_mut(name) {
-                var.exported = true;
-            }
-        }
-        0
-    }
-
-    /// `wait`: every job (status 0), or the jobs and pids given (the last one's status).
-    fn wait_builtin(&mut self, args: &[String], output: &mut Output) -> i32 {
-        if args.is_empty() {
-            while !self.jobs.is_empty() {
-                self.foreground(0);
-            }
-            return 0;
-        }
-        let mut status = 0;
-        for arg in args {
-            let index = if arg.starts_with('%') {
-                self.job_index(Some(arg), output)
-            } else {
-                match arg.parse::<Pid>() {
-                    Ok(pid) => {
-                        let index = self
-                            .jobs
-                            .iter()
-                            .position(|job| job.processes.iter().any(|(p, _)| *p == pid));
-                        if index.is_none() {
-                            // A child that is not a job (already reported, say).
-                            status = match cella_process::wait(Some(pid), false) {
-                                Ok(Some((_, s))) => s.code(),
-                                _ => {
-                                    output.error(&format!(
-                                        "wait: pid {pid} is not a child of this shell"
-                                    ));
-                                    NOT_FOUND
-                                }
-                            };
-                            continue;
-                        }
-                        index
-                    }
-                    Err(_) => {
-                        output.error(&format!("wait: '{arg}': not a pid or valid job spec"));
-                        status = USAGE;
-                        continue;
-                    }
-                }
-            };
-            status = match index {
-                Some(index) => self.foreground(index),
-                None => NOT_FOUND,
-            };
-        }
-        status
-    }
-
-    /// The index of job `spec` (`%N`, or the newest when `None`), reporting a bad one.
-    fn job_index(&self, spec: Option<&str>, output: &mut Output) -> Option<usize> {
-        let found = match spec {
-            None => self.jobs.len().checked_sub(1),
-            Some(spec) => spec
-                .trim_start_matches('%')
-                .parse::<usize>()
-                .ok()
-                .and_then(|id| self.jobs.iter().position(|job| job.id == id)),
-        };
-        if found.is_none() {
-            output.error(&format!("{}: no such job", spec.unwrap_or("current")));
-        }
-        found
     }
 
     /// Waits for job `index` with the console given to it (so that Ctrl-C reaches it, not

@@ -1,6 +1,6 @@
 //! The builtins: the commands the shell runs itself because they change the shell (`cd`,
 //! `exit`, `export`, `unset`) or report on it (`pwd`, `jobs`), wait for its jobs (`wait`,
-//! `fg`), or are too trivial to spawn (`true`, `false`, `:`). They write into an [`Output`]
+//! `fg`, `kill` with `%JOB`), or are too trivial to spawn (`true`, `false`, `:`). They write into an [`Output`]
 //! that the caller sends where the command's streams go.
 
 use std::io;
@@ -18,7 +18,14 @@ const USAGE: i32 = 2;
 
 /// The builtins: commands the shell runs itself because they change it or report on it.
 const BUILTINS: &[&str] = &[
-    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "true", "false", ":",
+    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "kill", "true", "false", ":",
+];
+
+/// The signals `kill` knows by name, as `-NAME` or `-NUMBER`.
+const SIGNALS: &[(&str, u32)] = &[
+    ("INT", cella_process::SIGINT),
+    ("KILL", cella_process::SIGKILL),
+    ("TERM", cella_process::SIGTERM),
 ];
 
 pub(super) fn is_builtin(name: &str) -> bool {
@@ -136,10 +143,11 @@ impl Shell {
                 0
             }
             "wait" => self.wait_builtin(args, output),
-            "fg" => match self.job_index(args.first().map(String::as_str), output) {
+            "fg" => match self.job_index("fg", args.first().map(String::as_str), output) {
                 Some(index) => self.foreground(index),
                 None => 1,
             },
+            "kill" => self.kill(args, output),
             other => unreachable!("{other} is not a builtin"),
         }
     }
@@ -199,7 +207,7 @@ impl Shell {
         let mut status = 0;
         for arg in args {
             let index = if arg.starts_with('%') {
-                self.job_index(Some(arg), output)
+                self.job_index("wait", Some(arg), output)
             } else {
                 match arg.parse::<Pid>() {
                     Ok(pid) => {
@@ -237,8 +245,71 @@ impl Shell {
         status
     }
 
-    /// The index of job `spec` (`%N`, or the newest when `None`), reporting a bad one.
-    fn job_index(&self, spec: Option<&str>, output: &mut Output) -> Option<usize> {
+    /// `kill [-SIGNAL] PID|%JOB...`: a builtin so that it knows the jobs; a job is signalled
+    /// process by process, since without job control it shares the shell's process group.
+    fn kill(&mut self, args: &[String], output: &mut Output) -> i32 {
+        let mut signal = cella_process::SIGTERM;
+        let mut targets = args;
+        if let Some(name) = args.first().and_then(|a| a.strip_prefix('-')) {
+            let name = name.trim_start_matches("SIG");
+            match name.parse::<u32>().ok().or_else(|| {
+                SIGNALS
+                    .iter()
+                    .find(|(known, _)| known.eq_ignore_ascii_case(name))
+                    .map(|&(_, number)| number)
+            }) {
+                Some(number) => signal = number,
+                None => {
+                    output.error(&format!("kill: {name}: invalid signal specification"));
+                    return 1;
+                }
+            }
+            targets = &args[1..];
+        }
+        if targets.is_empty() {
+            output.error("kill: usage: kill [-SIGNAL] PID|%JOB...");
+            return USAGE;
+        }
+        let mut status = 0;
+        for target in targets {
+            let pids: Vec<Pid> = if target.starts_with('%') {
+                match self.job_index("kill", Some(target), output) {
+                    Some(index) => self.jobs[index]
+                        .processes
+                        .iter()
+                        .filter(|(_, s)| s.is_none())
+                        .map(|(pid, _)| *pid)
+                        .collect(),
+                    None => {
+                        status = 1;
+                        continue;
+                    }
+                }
+            } else {
+                match target.parse::<Pid>() {
+                    Ok(pid) => vec![pid],
+                    Err(_) => {
+                        output.error(&format!(
+                            "kill: {target}: arguments must be process or job IDs"
+                        ));
+                        status = 1;
+                        continue;
+                    }
+                }
+            };
+            for pid in pids {
+                if let Err(e) = cella_process::kill(pid as i32, signal) {
+                    output.error(&format!("kill: ({pid}) - {}", describe(&e)));
+                    status = 1;
+                }
+            }
+        }
+        status
+    }
+
+    /// The index of job `spec` (`%N`, or the newest when `None`), reporting a bad one as an
+    /// error of `builtin`.
+    fn job_index(&self, builtin: &str, spec: Option<&str>, output: &mut Output) -> Option<usize> {
         let found = match spec {
             None => self.jobs.len().checked_sub(1),
             Some(spec) => spec
@@ -248,7 +319,10 @@ impl Shell {
                 .and_then(|id| self.jobs.iter().position(|job| job.id == id)),
         };
         if found.is_none() {
-            output.error(&format!("{}: no such job", spec.unwrap_or("current")));
+            output.error(&format!(
+                "{builtin}: {}: no such job",
+                spec.unwrap_or("current")
+            ));
         }
         found
     }

@@ -3,8 +3,9 @@
 //! With neither, it reads commands from stdin: interactively when stdin is the console (a
 //! prompt, line editing with history in raw console mode, job control), else line by line
 //! without a prompt. It exits with the status of the last command. The language (quoting,
-//! `$VAR`, pipelines, redirections, `;` `&&` `||` `&`) is parsed by `shell-core`; running it
-//! is in `sh/run.rs`. This program uses `cella_process`, so it runs only on Cella.
+//! `$VAR`, wildcards, pipelines, redirections, `;` `&&` `||` `&`) is parsed and expanded by
+//! `shell-core`; running it is in `sh/run.rs`, the builtins in `sh/builtins.rs`. This program
+//! uses `cella_process`, so it runs only on Cella.
 
 #[path = "sh/run.rs"]
 mod run;

@@ -1,7 +1,7 @@
 //! The builtins: the commands the shell runs itself because they change the shell (`cd`,
-//! `exit`, `export`, `unset`) or report on it (`pwd`, `jobs`), wait for its jobs (`wait`,
-//! `fg`, `kill` with `%JOB`), or are too trivial to spawn (`true`, `false`, `:`). They write into an [`Output`]
-//! that the caller sends where the command's streams go.
+//! `exit`, `export`, `unset`), report on it (`pwd`, `jobs`), act on its jobs (`wait`, `fg`,
+//! `kill` with `%JOB`), or are too trivial to spawn (`true`, `false`, `:`). They write into
+//! an [`Output`] that the caller sends where the command's streams go.
 
 use std::io;
 

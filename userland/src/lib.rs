@@ -340,6 +340,19 @@ pub fn open(name: &str) -> io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// Reads from stdin straight into `buf`, bypassing std's buffer: a shell reading its script
+/// from stdin must not take bytes that belong to the commands it runs after it.
+pub fn read_stdin_unbuffered(buf: &mut [u8]) -> io::Result<usize> {
+    /// preview1's fd for stdin.
+    const STDIN: wasi::Fd = 0;
+    let iovec = wasi::Iovec {
+        buf: buf.as_mut_ptr(),
+        buf_len: buf.len(),
+    };
+    // SAFETY: the one iovec describes `buf`, which is writable for its whole length.
+    unsafe { wasi::fd_read(STDIN, &[iovec]) }.map_err(io_error)
+}
+
 /// Reads all of `name` (`-` is stdin), for the tools that read whole inputs.
 pub fn read_input(name: &str) -> io::Result<Vec<u8>> {
     use std::io::Read;

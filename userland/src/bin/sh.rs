@@ -1,0 +1,234 @@
+//! `sh [FILE [ARG]...]`, `sh -c COMMAND [NAME [ARG]...]`: Cella's shell.
+//!
+//! With neither, it reads commands from stdin: interactively when stdin is the console (a
+//! prompt, line editing with history in raw console mode, job control), else line by line
+//! without a prompt. It exits with the status of the last command. The language (quoting,
+//! `$VAR`, wildcards, pipelines, redirections, `;` `&&` `||` `&`) is parsed and expanded by
+//! `shell-core`; running it is in `sh/run.rs`, the builtins in `sh/builtins.rs`. This program
+//! uses `cella_process`, so it runs only on Cella.
+
+#[path = "sh/run.rs"]
+mod run;
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Write};
+
+use cella_userland::{describe, read_stdin_unbuffered};
+use run::Shell;
+use shell_core::editor::{Editor, Outcome};
+use shell_core::syntax::{ParseError, parse};
+
+/// The prompt for the rest of a command that continues on the next line.
+const CONTINUATION_PROMPT: &str = "> ";
+/// `$?` after Ctrl-C at the prompt, as if the line had been interrupted by SIGINT.
+const INTERRUPTED: i32 = 130;
+/// `$?` and exit status for a syntax error.
+const SYNTAX_ERROR: i32 = 2;
+
+/// What reading one line gave.
+enum Input {
+    Line(String),
+    /// Ctrl-C at the prompt.
+    Interrupt,
+    Eof,
+}
+
+/// Where commands come from.
+enum Source {
+    /// Lines of a string: `-c COMMAND` or a script file.
+    Text(VecDeque<String>),
+    /// Stdin that is not the console, read a byte at a time so that the commands run get
+    /// the rest of it.
+    Stdin,
+    /// The console, edited in raw mode (plain cooked lines if raw mode is refused).
+    Console {
+        editor: Editor,
+        /// Bytes typed ahead of the line just ended.
+        pending: VecDeque<u8>,
+        raw: bool,
+    },
+}
+
+/// One line from stdin without std's buffering; `None` at end of input.
+fn read_plain_line() -> Option<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    loop {
+        match read_stdin_unbuffered(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into_owned()),
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    (!line.is_empty()).then(|| String::from_utf8_lossy(&line).into_owned())
+}
+
+fn show(bytes: &[u8]) {
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
+impl Source {
+    fn next(&mut self, prompt: &str) -> Input {
+        match self {
+            Source::Text(lines) => lines.pop_front().map_or(Input::Eof, Input::Line),
+            Source::Stdin => read_plain_line().map_or(Input::Eof, Input::Line),
+            Source::Console {
+                editor,
+                pending,
+                raw,
+            } => {
+                if *raw && cella_process::set_console_raw(true).is_err() {
+                    *raw = false;
+                }
+                if !*raw {
+                    show(prompt.as_bytes());
+                    return read_plain_line().map_or(Input::Eof, Input::Line);
+                }
+                // The console stays raw while the shell runs its own commands: only a job
+                // given the console gets cooked input (see `Shell::give_console`).
+                edit(editor, pending, prompt)
+            }
+        }
+    }
+}
+
+/// Edits one line on the raw console.
+fn edit(editor: &mut Editor, pending: &mut VecDeque<u8>, prompt: &str) -> Input {
+    let mut out = Vec::new();
+    editor.begin(prompt, &mut out);
+    let mut buf = [0u8; 64];
+    loop {
+        let Some(byte) = pending.pop_front() else {
+            show(&out);
+            out.clear();
+            match read_stdin_unbuffered(&mut buf) {
+                Ok(0) => return Input::Eof,
+                Ok(n) => pending.extend(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Input::Eof,
+            }
+            continue;
+        };
+        if let Some(outcome) = editor.feed(byte, &mut out) {
+            show(&out);
+            return match outcome {
+                Outcome::Line(line) => Input::Line(line),
+                Outcome::Interrupt => Input::Interrupt,
+                Outcome::Eof => {
+                    show(b"exit\n");
+                    Input::Eof
+                }
+            };
+        }
+    }
+}
+
+/// Reads, parses and runs commands until end of input or `exit`; returns the exit status.
+fn run(shell: &mut Shell, mut source: Source) -> i32 {
+    let mut text = String::new();
+    loop {
+        let continuing = !text.is_empty();
+        let prompt = if continuing {
+            CONTINUATION_PROMPT.to_string()
+        } else {
+            if shell.interactive {
+                shell.notify();
+            } else {
+                shell.reap();
+            }
+            format!("cella:{}$ ", shell.pwd())
+        };
+        match source.next(&prompt) {
+            Input::Eof => {
+                if continuing {
+                    eprintln!("sh: {}", ParseError::Incomplete);
+                    if shell.interactive {
+                        text.clear();
+                        shell.status = SYNTAX_ERROR;
+                        continue;
+                    }
+                    return SYNTAX_ERROR;
+                }
+                return shell.status;
+            }
+            Input::Interrupt => {
+                text.clear();
+                shell.status = INTERRUPTED;
+                continue;
+            }
+            Input::Line(line) => {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        match parse(&text) {
+            Err(ParseError::Incomplete) => continue,
+            Err(e) => {
+                eprintln!("sh: {e}");
+                shell.status = SYNTAX_ERROR;
+                if !shell.interactive {
+                    return SYNTAX_ERROR;
+                }
+            }
+            Ok(program) => shell.run(&program),
+        }
+        text.clear();
+        if let Some(status) = shell.exit_requested {
+            return status;
+        }
+    }
+}
+
+/// Lines of `text` without their ends.
+fn lines(text: &str) -> Source {
+    Source::Text(text.lines().map(str::to_string).collect())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg0 = args.first().cloned().unwrap_or_else(|| "sh".into());
+    let status = match args.get(1).map(String::as_str) {
+        Some("-c") => {
+            let Some(command) = args.get(2) else {
+                eprintln!("sh: -c: option requires an argument");
+                std::process::exit(SYNTAX_ERROR);
+            };
+            let name = args.get(3).cloned().unwrap_or(arg0);
+            let mut shell = Shell::new(name, args.iter().skip(4).cloned().collect(), false);
+            run(&mut shell, lines(command))
+        }
+        Some(file) => {
+            let mut shell = Shell::new(file.into(), args[2..].to_vec(), false);
+            match std::fs::read_to_string(file) {
+                Ok(script) => run(&mut shell, lines(&script)),
+                Err(e) => {
+                    eprintln!("sh: {file}: {}", describe(&e));
+                    127
+                }
+            }
+        }
+        None => {
+            let interactive = io::stdin().is_terminal();
+            let mut shell = Shell::new(arg0, Vec::new(), interactive);
+            let source = if interactive {
+                Source::Console {
+                    editor: Editor::new(),
+                    pending: VecDeque::new(),
+                    raw: true,
+                }
+            } else {
+                Source::Stdin
+            };
+            let status = run(&mut shell, source);
+            if interactive {
+                let _ = cella_process::set_console_raw(false);
+            }
+            status
+        }
+    };
+    let _ = io::stdout().flush();
+    std::process::exit(status);
+}

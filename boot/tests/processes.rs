@@ -22,6 +22,9 @@ fn programs(name: &str) -> Scratch {
         "napms",
         "bench",
         "alloc",
+        "oom",
+        "true",
+        "spawnloop",
     ] {
         fs::copy(program(name), dir.join(format!("{name}.wasm"))).unwrap();
     }
@@ -37,7 +40,7 @@ fn process_control_works_from_inside() {
     assert!(!stdout.contains("FAIL"), "{stdout}\n{}", run.stderr);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        11,
+        12,
         "{stdout}"
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
@@ -48,4 +51,31 @@ fn process_control_works_from_inside() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_thousand_spawns_leave_the_kernel_heap_as_it_was() {
+    let scratch = programs("spawnloop");
+    let run = cella(&[
+        "--dir",
+        &scratch.arg("u", "/u"),
+        &program("spawnloop"),
+        "1000",
+        "/u/true.wasm",
+    ]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let stdout = run.stdout();
+    let value = |key: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|v| v.trim().split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {stdout}"))
+    };
+    assert_eq!(value("spawns:"), 1000);
+    // From the first cycle on, the kernel heap does not grow: every process's memory, fds
+    // and wasmi state go back (before that, the caller's own code is still being compiled).
+    assert_eq!(value("heap after:"), value("heap after 1:"), "{stdout}");
+    let before = value("heap before:");
+    assert!(value("heap after:") < before + 4096, "{stdout}");
 }

@@ -272,8 +272,9 @@ impl System {
             task.wasi().write_stderr(line.as_bytes());
         }
         log::debug!(
-            "pid {pid} ({}) ended: {end:?}",
-            String::from_utf8_lossy(&process.name)
+            "pid {pid} ({}) ended: {end:?} after {} ms of CPU",
+            String::from_utf8_lossy(&process.name),
+            process.cpu_ns / 1_000_000
         );
         // Dropping the task frees its memory and closes its fds (pipe ends included).
         process.life = Life::Zombie(ended);

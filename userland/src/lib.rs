@@ -43,7 +43,25 @@ pub fn enter_working_directory() {
 pub struct Output {
     name: &'static str,
     failure: i32,
-    inner: BufWriter<io::StdoutLock<'static>>,
+    inner: BufWriter<RawStdout>,
+}
+
+/// fd 1 written directly: std's `Stdout` is line-buffered, and its search for newlines in
+/// every write costs more than the write itself for bulk output (a `cat` of a large file).
+/// [`Output`] does its own buffering.
+struct RawStdout;
+
+impl Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: fd 1 stays open for the life of the program; ManuallyDrop never closes it.
+        let stdout = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
+        (&*stdout).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Output {
@@ -129,7 +147,7 @@ impl Tool {
         Output {
             name: self.name,
             failure: self.usage_status,
-            inner: BufWriter::new(io::stdout().lock()),
+            inner: BufWriter::with_capacity(64 * 1024, RawStdout),
         }
     }
 

@@ -53,9 +53,16 @@ impl PipeBuffer {
             };
         }
         let count = buf.len().min(self.data.len());
-        for (slot, byte) in buf.iter_mut().zip(self.data.drain(..count)) {
-            *slot = byte;
+        // Two bulk copies (the queue's two halves), not a byte at a time.
+        let (front, back) = self.data.as_slices();
+        let from_front = count.min(front.len());
+        let (head, tail) = buf.split_at_mut(from_front);
+        head.copy_from_slice(front.get(..from_front).unwrap_or(&[]));
+        let rest = count.saturating_sub(from_front);
+        if let (Some(slot), Some(source)) = (tail.get_mut(..rest), back.get(..rest)) {
+            slot.copy_from_slice(source);
         }
+        self.data.drain(..count);
         Ok(count)
     }
 
@@ -73,7 +80,7 @@ impl PipeBuffer {
             return Err(Errno::Again);
         }
         let count = data.len().min(room);
-        self.data.extend(data.iter().take(count));
+        self.data.extend(data.get(..count).unwrap_or(&[]));
         Ok(count)
     }
 

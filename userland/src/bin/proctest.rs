@@ -1,6 +1,6 @@
 //! Exercises Cella's process control (`cella_process`) and checks what it sees, one line per
 //! check: `ok NAME` or `FAIL NAME: why`, then exits 1 if anything failed. Run with the
-//! test programs it starts (hello printargs printenv exit trap napms bench alloc) and a file
+//! test programs it starts (hello printargs printenv exit trap napms bench alloc oom) and a file
 //! `not-wasm.txt` in a directory mounted at /u (see boot/tests/processes.rs).
 //! Only runs on Cella (it imports `cella_process`).
 
@@ -224,6 +224,55 @@ fn main() {
             let (_, status) = output(program("alloc").arg("64").memory_limit(8 << 20))?;
             if status.success() {
                 return Err("allocating 64 MiB under an 8 MiB limit succeeded".into());
+            }
+            Ok(())
+        })(),
+    );
+
+    checks.check(
+        "failing-siblings-do-not-harm-a-worker",
+        (|| {
+            // A worker sleeps and prints while three siblings end badly at the same time.
+            let (mut reader, writer) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            let worker = program("napms")
+                .arg("400")
+                .stdout(Stdio::Fd(writer.as_raw_fd()))
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            drop(writer);
+            let doomed = [
+                program("trap").arg("oob").spawn(),
+                program("oom").memory_limit(32 << 20).spawn(),
+                program("bench")
+                    .args(["int", "1000000"])
+                    .fuel_limit(20_000_000)
+                    .spawn(),
+            ];
+            let mut ends = Vec::new();
+            for pid in doomed {
+                let pid = pid.map_err(|e| format!("spawn: {e}"))?;
+                let (_, status) = wait(Some(pid), false)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no status")?;
+                ends.push(status);
+            }
+            expect(
+                "ends",
+                ends,
+                vec![Status::Trapped, Status::Trapped, Status::FuelExhausted],
+            )?;
+            let mut out = String::new();
+            reader.read_to_string(&mut out).map_err(|e| e.to_string())?;
+            let (_, status) = wait(Some(worker), false)
+                .map_err(|e| e.to_string())?
+                .ok_or("no status")?;
+            expect("worker", status, Status::Exited(0))?;
+            let slept: u64 = out
+                .trim()
+                .parse()
+                .map_err(|_| format!("worker printed {out:?}"))?;
+            if slept < 400 {
+                return Err(format!("worker slept {slept} ms"));
             }
             Ok(())
         })(),

@@ -1,7 +1,8 @@
 //! Test program: `spawnloop N PROGRAM [ARGS...]` spawns PROGRAM (e.g. `/bin/true`) N times
 //! one after the other with `cella_process`, with the caller's stdio and preopens, waits for
-//! each and checks it exited with status 0. After one warm-up run, it prints the kernel heap
-//! in use before and after (`heap before: BYTES`, `heap after: BYTES`: a leak per process shows as growth),
+//! each and checks it exited with status 0. After two warm-up runs, it prints the kernel heap
+//! in use before, after the first measured cycle and after the last (`heap before:`, `heap after 1:`,
+//! `heap after:` in bytes: a leak per process shows as growth between the last two),
 //! then `spawns: N` and `per spawn: X us` (wall time of spawn + run + wait, averaged).
 //! Any failure is reported and makes the exit status 1.
 use std::time::Instant;
@@ -47,19 +48,30 @@ fn main() {
             Err(e) => fail(&format!("wait {i}: pid {pid}: {}", describe(&e))),
         }
     };
-    // One run first: the kernel's first spawn sets up structures that stay (the process
+    // Two runs first: the kernel's first spawns size structures that stay (the process
     // table's and scheduler's own storage), which are not a leak.
+    run(0);
     run(0);
     // Measured before printing anything: the first output allocates the console's buffers.
     let before = heap();
     let start = Instant::now();
+    let (mut after_first, mut after_last) = (before, before);
     for i in 1..=count {
         run(i);
+        // Both read on the same code path: wasmi compiles a function on its first call,
+        // and the compiled code of this process's own new paths is kernel heap too.
+        if i == 1 || i == count {
+            let now = heap();
+            if i == 1 {
+                after_first = now;
+            }
+            after_last = now;
+        }
     }
     let elapsed = start.elapsed();
-    let after = heap();
     println!("heap before: {before}");
-    println!("heap after: {after}");
+    println!("heap after 1: {after_first}");
+    println!("heap after: {after_last}");
     println!("spawns: {count}");
     let per_spawn = elapsed.as_micros() / u128::from(count.max(1));
     println!("per spawn: {per_spawn} us");

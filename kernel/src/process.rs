@@ -7,6 +7,7 @@
 //! its memory, fds and wasmi store are freed at once. Children of an ended process are
 //! handed to init (pid 1). When pid 1 ends, the machine's run is over.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
@@ -42,8 +43,8 @@ const SIGINT: u32 = 2;
 
 /// What a process is now.
 enum Life {
-    /// Running, ready or blocked.
-    Live(Task),
+    /// Running, ready or blocked (boxed: a zombie is small).
+    Live(Box<Task>),
     /// Ended; waiting for its parent to collect the status.
     Zombie(Ended),
 }
@@ -126,7 +127,7 @@ impl System {
                 ppid: 0,
                 pgid: 1,
                 name: name.to_vec(),
-                life: Life::Live(init),
+                life: Life::Live(Box::new(init)),
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit: 0,
@@ -514,7 +515,7 @@ impl System {
                 ppid: caller,
                 pgid: pgid_of_child.unwrap_or(pid),
                 name,
-                life: Life::Live(task),
+                life: Life::Live(Box::new(task)),
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit: request.fuel_limit,

@@ -187,42 +187,69 @@ pub struct SpawnRequest {
     pub fuel_limit: u64,
 }
 
-/// Size of the request structure in guest memory.
-const SPAWN_REQUEST_SIZE: u32 = 64;
+/// The request's layout in guest memory (64 bytes, 8-aligned), before its pointers are
+/// followed.
+struct RawRequest {
+    words: [u32; 12],
+    memory_limit: u64,
+    fuel_limit: u64,
+}
+
+impl GuestType for RawRequest {
+    const SIZE: u32 = 64;
+    const ALIGN: u32 = 8;
+    fn decode(bytes: &Bytes<'_>) -> Self {
+        let mut words = [0u32; 12];
+        for (word, offset) in words.iter_mut().zip((0..48).step_by(4)) {
+            *word = bytes.u32(offset);
+        }
+        RawRequest {
+            words,
+            memory_limit: bytes.u64(48),
+            fuel_limit: bytes.u64(56),
+        }
+    }
+    fn encode(&self, out: &mut BytesMut<'_>) {
+        for (word, offset) in self.words.iter().zip((0..48).step_by(4)) {
+            out.u32(offset, *word);
+        }
+        out.u64(48, self.memory_limit);
+        out.u64(56, self.fuel_limit);
+    }
+}
 
 impl SpawnRequest {
-    /// Reads the request at `ptr`: a pointer out of memory traps; a malformed request
-    /// (empty argv, strings too long or not NUL-terminated, too many preopens, a reserved
-    /// flag) is `EINVAL`; strings over [`MAX_STRINGS_BYTES`] are `E2BIG`.
+    /// Reads the request at `ptr`: a pointer out of memory or misaligned traps; a malformed
+    /// request (empty argv, strings not NUL-terminated, too many preopens, a reserved flag)
+    /// is `EINVAL`; strings over [`MAX_STRINGS_BYTES`] are `E2BIG`.
     pub fn read(mem: &GuestMemory<'_>, ptr: u32) -> SysResult<SpawnRequest> {
-        if ptr % 8 != 0 {
-            return Err(crate::outcome::Trap::Misaligned.into());
-        }
-        let raw = mem.slice(ptr, SPAWN_REQUEST_SIZE)?;
-        let word = |n: usize| {
-            let at = n * 4;
-            raw.get(at..at + 4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map_or(0, u32::from_le_bytes)
-        };
-        let long = |at: usize| {
-            raw.get(at..at + 8)
-                .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                .map_or(0, u64::from_le_bytes)
-        };
-        if word(11) != 0 {
+        let raw = mem.read::<RawRequest>(ptr)?;
+        let [
+            program_fd,
+            argv,
+            argv_len,
+            env,
+            env_len,
+            stdin,
+            stdout,
+            stderr,
+            table,
+            count,
+            group,
+            flags,
+        ] = raw.words;
+        if flags != 0 {
             return Err(Errno::Inval.into());
         }
-        let args = strings(mem, word(1), word(2))?;
+        let args = strings(mem, argv, argv_len)?;
         if args.is_empty() {
             return Err(Errno::Inval.into());
         }
-        let env = strings(mem, word(3), word(4))?;
-        let count = word(9);
+        let env = strings(mem, env, env_len)?;
         if count > MAX_PREOPENS {
             return Err(Errno::Inval.into());
         }
-        let table = mem.array::<u32>(word(8), count.saturating_mul(3))?;
+        let table = mem.array::<u32>(table, count.saturating_mul(3))?;
         let mut preopens = Vec::new();
         let mut entries = table.ptrs();
         while let (Some(fd), Some(name), Some(len)) =
@@ -231,20 +258,20 @@ impl SpawnRequest {
             let name = mem.slice(mem.read::<u32>(name)?, mem.read::<u32>(len)?)?;
             preopens.push((mem.read::<u32>(fd)?, name.to_vec()));
         }
-        let group = match word(10) {
+        let group = match group {
             0 => Group::Caller,
             u32::MAX => Group::New,
             pgid => Group::Join(pgid),
         };
         Ok(SpawnRequest {
-            program_fd: word(0),
+            program_fd,
             args,
             env,
-            stdio: [word(5), word(6), word(7)],
+            stdio: [stdin, stdout, stderr],
             preopens,
             group,
-            memory_limit: long(48),
-            fuel_limit: long(56),
+            memory_limit: raw.memory_limit,
+            fuel_limit: raw.fuel_limit,
         })
     }
 }

@@ -9,9 +9,10 @@
 //!   or looks for the replacement character. Preview1 paths are UTF-8, so no file name is lost.
 //! - Tools that take paths call [`enter_working_directory`] first: every program starts in
 //!   `/`, and the shell passes its directory in `PWD`.
-//! - Standard output goes through [`Output`]: buffered, and a write error (`EPIPE` once the
-//!   reader of a pipe is gone) ends the tool the way GNU tools end when `SIGPIPE` is ignored:
-//!   `cat: write error: Broken pipe` on stderr and the tool's failure status (1; 2 for `ls`,
+//! - Standard output goes through [`Output`]: buffered, and written to fd 1 directly. When
+//!   the reader of a pipe is gone (`EPIPE`), the tool ends quietly with status 141, as a Unix
+//!   tool killed by `SIGPIPE` does (preview1 has no signals); any other write error prints
+//!   `cat: write error: REASON` and exits with the tool's failure status (1; 2 for `ls`,
 //!   `grep` and `sort`, 125 for `env`), instead of a panic. Messages to stderr never panic.
 use std::io::{self, BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
@@ -36,9 +37,13 @@ pub fn enter_working_directory() {
     }
 }
 
-/// A tool's buffered standard output. Writes never return an error: one ends the program
-/// with `NAME: write error: REASON` and the tool's failure status, its `usage_status` (GNU's
-/// behaviour with `SIGPIPE` ignored).
+/// The exit status of a tool whose reader went away: 128 + SIGPIPE, as on Unix.
+pub const BROKEN_PIPE_STATUS: i32 = 141;
+
+/// A tool's buffered standard output. Writes never return an error: a closed pipe ends the
+/// program quietly with [`BROKEN_PIPE_STATUS`] (what a Unix tool killed by `SIGPIPE` shows);
+/// any other error ends it with `NAME: write error: REASON` and the tool's failure status,
+/// its `usage_status`.
 /// Call [`Output::exit`] rather than `std::process::exit`, which would drop what is buffered.
 pub struct Output {
     name: &'static str,
@@ -86,6 +91,11 @@ impl Output {
     }
 
     fn broken(&mut self, error: &io::Error) -> ! {
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            // Nobody reads any more (`yes | head -1`): end quietly with the status a
+            // Unix process killed by SIGPIPE shows, as the user would see it there.
+            std::process::exit(BROKEN_PIPE_STATUS)
+        }
         let _ = writeln!(
             io::stderr(),
             "{}: write error: {}",

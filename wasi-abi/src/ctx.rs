@@ -16,6 +16,8 @@ pub struct WasiCtx<P: Platform> {
     pub(crate) fds: FdTable,
     /// When a `poll_oneoff` that blocked first ran: its repeats measure timeouts from there.
     pub(crate) poll_started: Option<Timestamp>,
+    /// A `sched_yield` has given up the CPU and is being repeated.
+    pub(crate) yielding: bool,
 }
 
 impl<P: Platform> WasiCtx<P> {
@@ -36,6 +38,7 @@ impl<P: Platform> WasiCtx<P> {
             env,
             fds,
             poll_started: None,
+            yielding: false,
         }
     }
 

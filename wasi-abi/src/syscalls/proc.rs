@@ -72,8 +72,13 @@ pub fn proc_raise<P: Platform>(
     Ok(())
 }
 
-/// Lets other work run.
+/// Lets other work run: the first attempt blocks the process until "now", which sends it
+/// to the back of the run queue; the kernel's repeat of the call then returns.
 pub fn sched_yield<P: Platform>(ctx: &mut WasiCtx<P>, _mem: &mut GuestMemory<'_>) -> SysResult {
+    if core::mem::take(&mut ctx.yielding) {
+        return Ok(());
+    }
+    ctx.yielding = true;
     ctx.platform.sched_yield();
-    Ok(())
+    Err(Fault::Block(Some(0)))
 }

@@ -883,6 +883,17 @@ fn sched_yield_reaches_the_platform() {
     h.ok("sched_yield", &[]);
     h.ok("sched_yield", &[]);
     assert_eq!(h.fake().yields, 2);
+    // The kernel sees a block that is due at once (the process goes to the back of the run
+    // queue), and the repeat returns.
+    let index = lookup("sched_yield").unwrap();
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &[]),
+        Outcome::Block { deadline: Some(0) }
+    );
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &[]),
+        Outcome::Return(Errno::Success)
+    );
 }
 
 // ---- poll_oneoff ----

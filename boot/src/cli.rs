@@ -405,7 +405,10 @@ mod tests {
             Ok(Command::Run(o)) => o,
             other => panic!("{other:?}"),
         };
-        assert_eq!(o.env, ["PATHX=1", "PATH=/bin", "HOME=/"].map(OsString::from));
+        assert_eq!(
+            o.env,
+            ["PATHX=1", "PATH=/bin", "HOME=/"].map(OsString::from)
+        );
         // A program run gets none of them.
         assert!(options(&["p.wasm"]).env.is_empty());
     }

@@ -370,16 +370,20 @@ impl Project {
     }
 }
 
-/// NAME of every `NAME.rs` in `dir` (userland/src/bin), sorted.
+/// NAME of every program in `dir` (userland/src/bin), sorted: `NAME.rs`, or `NAME/main.rs`
+/// as cargo finds them.
 fn userland_bin_names(dir: &Path) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
         .filter_map(|entry| {
             let path = entry.ok()?.path();
-            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(String::from))?
+            let program = path.extension().is_some_and(|e| e == "rs")
+                || (path.is_dir() && path.join("main.rs").is_file());
+            program.then(|| path.file_stem()?.to_str().map(String::from))?
         })
         .collect();
     names.sort();
+    names.dedup();
     Ok(names)
 }
 
@@ -415,9 +419,18 @@ mod tests {
 
     #[test]
     fn bin_holds_every_program_but_the_test_ones() {
-        let all: Vec<String> = ["cat", "hello", "init", "ls", "napms", "sh", "sleep-test", "trap"]
-            .map(String::from)
-            .to_vec();
+        let all: Vec<String> = [
+            "cat",
+            "hello",
+            "init",
+            "ls",
+            "napms",
+            "sh",
+            "sleep-test",
+            "trap",
+        ]
+        .map(String::from)
+        .to_vec();
         assert_eq!(system_program_names(&all), ["cat", "init", "ls", "sh"]);
     }
 

@@ -345,7 +345,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         match terminal::RawMode::enter() {
             Ok(raw) => Some(raw),
             Err(e) => {
-                eprintln!("cella: cannot put the terminal in raw mode ({e}): line editing stays the host's");
+                eprintln!(
+                    "cella: cannot put the terminal in raw mode ({e}): line editing stays the host's"
+                );
                 None
             }
         }

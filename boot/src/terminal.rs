@@ -95,9 +95,13 @@ fn restore() {
     }
     // SAFETY: SAVED_READY says SAVED was initialised, and it is not written again while set.
     // tcsetattr reads the termios and is async-signal-safe; fd 0 is our stdin.
+    // `MaybeUninit<T>` has `T`'s layout, so the cast pointer is a valid `*const termios`.
     unsafe {
-        let saved = (*(&raw const SAVED)).assume_init_ref();
-        libc::tcsetattr(libc::STDIN_FILENO, libc::TCSADRAIN, saved);
+        libc::tcsetattr(
+            libc::STDIN_FILENO,
+            libc::TCSADRAIN,
+            (&raw const SAVED).cast::<libc::termios>(),
+        );
     }
 }
 

@@ -101,7 +101,10 @@ mod tests {
                 path: path.as_bytes().to_vec(),
                 kind: *kind,
                 mode: if *kind == Kind::Dir { 0o755 } else { 0o644 },
-                mtime: Time { secs: 1000, nanos: 0 },
+                mtime: Time {
+                    secs: 1000,
+                    nanos: 0,
+                },
                 atime: None,
                 link: link.as_bytes().to_vec(),
                 data,
@@ -168,7 +171,10 @@ mod tests {
         assert_eq!(program(&vfs, b"/bin/ls").unwrap(), b"\0asm ls");
         assert!(program(&vfs, b"/bin/sh").unwrap_err().contains("/bin/sh"));
         assert!(program(&vfs, b"/bin").unwrap_err().contains("directory"));
-        assert_eq!(vfs.stat(b"/tmp").unwrap().filetype, wasi_abi::types::Filetype::Directory);
+        assert_eq!(
+            vfs.stat(b"/tmp").unwrap().filetype,
+            wasi_abi::types::Filetype::Directory
+        );
         // Without a ramdisk (an image built without programs) there is no init.
         let bare = Vfs::new(T0);
         build(&bare, None, None, &[], T0).unwrap();
@@ -199,8 +205,14 @@ mod tests {
         assert_eq!(
             mounts,
             [
-                Mount { path: b"data/x".to_vec(), root: 0 },
-                Mount { path: b"work".to_vec(), root: 1 },
+                Mount {
+                    path: b"data/x".to_vec(),
+                    root: 0
+                },
+                Mount {
+                    path: b"work".to_vec(),
+                    root: 1
+                },
             ]
         );
         assert_eq!(program(&vfs, b"/data/x/a.txt").unwrap(), b"alpha");
@@ -210,13 +222,16 @@ mod tests {
         assert!(vfs.stat(b"/.cella-dirs").is_err());
 
         // Changes inside the trees go back; the system and the symlinks do not.
-        vfs.write_file(b"/data/x/new", b"made in the guest", T0).unwrap();
+        vfs.write_file(b"/data/x/new", b"made in the guest", T0)
+            .unwrap();
         vfs.write_file(b"/bin/other", b"not a tree", T0).unwrap();
         let exported = export(&vfs, &mounts);
         let paths: Vec<&str> = exported.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             paths,
-            ["0", "0/a.txt", "0/hard", "0/new", "0/sub", "0/sub/b", "1", "1/c"]
+            [
+                "0", "0/a.txt", "0/hard", "0/new", "0/sub", "0/sub/b", "1", "1/c"
+            ]
         );
         let hard = exported.iter().find(|e| e.0 == "0/hard").unwrap();
         assert_eq!((hard.1, hard.2.as_str()), (Kind::HardLink, "0/a.txt"));
@@ -231,7 +246,10 @@ mod tests {
         vfs.hard_link(b"/tmp/first", b"/b/second", T0).unwrap();
         let exported = export(&vfs, &mounts);
         let second = exported.iter().find(|e| e.0 == "1/second").unwrap();
-        assert_eq!((second.1, second.3.as_slice()), (Kind::File, &b"shared"[..]));
+        assert_eq!(
+            (second.1, second.3.as_slice()),
+            (Kind::File, &b"shared"[..])
+        );
     }
 
     #[test]
@@ -244,7 +262,10 @@ mod tests {
             (&[preopen(".", 0, ""), preopen("b", 1, "")], "below /"),
             (&[preopen("/a/../b", 0, ""), preopen("c", 1, "")], "`..`"),
             (&[preopen("/a", 0, ""), preopen("/a/b", 1, "")], "overlap"),
-            (&[preopen("/bin", 0, ""), preopen("/b", 1, "")], "taken by the system"),
+            (
+                &[preopen("/bin", 0, ""), preopen("/b", 1, "")],
+                "taken by the system",
+            ),
         ];
         for (preopens, expected) in cases {
             let vfs = Vfs::new(T0);

@@ -77,7 +77,13 @@ mod tests {
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
         let listed: Vec<_> = entries
             .iter()
-            .map(|e| (String::from_utf8_lossy(&e.path).into_owned(), e.kind, e.data))
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(&e.path).into_owned(),
+                    e.kind,
+                    e.data,
+                )
+            })
             .collect();
         assert_eq!(
             listed,
@@ -88,7 +94,11 @@ mod tests {
             ]
         );
         assert!(entries.iter().all(|e| e.mode == 0o755));
-        assert!(build(&[sh.clone(), sh]).unwrap_err().contains("two programs"));
+        assert!(
+            build(&[sh.clone(), sh])
+                .unwrap_err()
+                .contains("two programs")
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

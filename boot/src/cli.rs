@@ -104,6 +104,7 @@ pub fn parse(
     };
     let program = loop {
         let Some(arg) = args.next() else {
+            check_shell_dirs(&options.dirs)?;
             add_shell_env(&mut options.env, &host_env);
             return Ok(Command::Run(options));
         };
@@ -174,6 +175,29 @@ pub fn parse(
     options.program = Some(PathBuf::from(program));
     options.args = args.collect();
     Ok(Command::Run(options))
+}
+
+/// In shell mode every `--dir` appears at its guest path in one file system whose `/` holds
+/// the system: a guest path must name a directory below `/` and stay there.
+fn check_shell_dirs(dirs: &[DirSpec]) -> Result<(), UsageError> {
+    for dir in dirs {
+        let parts = || dir.guest.as_bytes().split(|&b| b == b'/');
+        let shown = dir.guest.to_string_lossy();
+        if parts().any(|part| part == b"..") {
+            return Err(UsageError(format!(
+                "--dir {}::{shown}: `..` is not allowed in a guest path",
+                dir.host.display()
+            )));
+        }
+        if parts().all(|part| part.is_empty() || part == b".") && !dir.guest.is_empty() {
+            return Err(UsageError(format!(
+                "--dir {}::{shown}: in shell mode / holds the system; give a guest path below it, such as {}::/data",
+                dir.host.display(),
+                dir.host.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Shell mode's environment: `PATH=/bin`, `HOME=/` and the host's `TERM` (so the shell knows
@@ -411,5 +435,11 @@ mod tests {
         );
         // A program run gets none of them.
         assert!(options(&["p.wasm"]).env.is_empty());
+        // The root and `..` cannot be guest paths in shell mode, but can in a program run.
+        for bad in ["x::/", "x::.", "x::./", "x::a/../b", "."] {
+            let UsageError(message) = run(&["--dir", bad]).unwrap_err();
+            assert!(message.contains("--dir"), "{message}");
+        }
+        assert!(run(&["--dir", "x::/", "p.wasm"]).is_ok());
     }
 }

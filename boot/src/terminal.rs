@@ -55,13 +55,7 @@ impl RawMode {
         unsafe { (&raw mut SAVED).write(MaybeUninit::new(saved)) };
         SAVED_READY.store(true, Ordering::Release);
         install_handlers();
-        let mut raw = saved;
-        raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
-        raw.c_iflag &= !(libc::IXON | libc::ICRNL | libc::INLCR | libc::IGNCR | libc::ISTRIP);
-        raw.c_iflag &= !(libc::BRKINT | libc::PARMRK);
-        raw.c_oflag |= libc::OPOST | libc::ONLCR;
-        raw.c_cc[libc::VMIN] = 1;
-        raw.c_cc[libc::VTIME] = 0;
+        let raw = raw(saved);
         // SAFETY: `raw` is a fully initialised termios derived from the terminal's own.
         if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) } != 0 {
             return Err(io::Error::last_os_error());
@@ -86,6 +80,19 @@ impl Drop for RawMode {
         restore();
         SAVED_READY.store(false, Ordering::Release);
     }
+}
+
+/// `settings` in raw mode for the session: see the module documentation.
+fn raw(settings: libc::termios) -> libc::termios {
+    let mut raw = settings;
+    raw.c_lflag &= !(libc::ECHO | libc::ECHONL | libc::ICANON | libc::ISIG | libc::IEXTEN);
+    raw.c_iflag &= !(libc::IXON | libc::ICRNL | libc::INLCR | libc::IGNCR | libc::ISTRIP);
+    raw.c_iflag &= !(libc::BRKINT | libc::PARMRK);
+    raw.c_oflag |= libc::OPOST | libc::ONLCR;
+    // Each read returns as soon as one byte is there.
+    raw.c_cc[libc::VMIN] = 1;
+    raw.c_cc[libc::VTIME] = 0;
+    raw
 }
 
 /// Puts the saved settings back, if any; async-signal-safe.
@@ -130,5 +137,27 @@ fn install_handlers() {
                 on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_mode_keeps_output_processing_and_drops_the_rest() {
+        // SAFETY: termios is plain integers and arrays, for which all zeros is valid.
+        let mut cooked: libc::termios = unsafe { std::mem::zeroed() };
+        cooked.c_lflag = libc::ECHO | libc::ICANON | libc::ISIG | libc::IEXTEN | libc::ECHOE;
+        cooked.c_iflag = libc::IXON | libc::ICRNL | libc::IUTF8;
+        cooked.c_oflag = libc::OPOST | libc::ONLCR;
+        let made = raw(cooked);
+        assert_eq!(made.c_lflag, libc::ECHOE);
+        assert_eq!(made.c_iflag, libc::IUTF8);
+        assert_eq!(made.c_oflag, libc::OPOST | libc::ONLCR);
+        assert_eq!((made.c_cc[libc::VMIN], made.c_cc[libc::VTIME]), (1, 0));
+        // Output processing is switched on even if it was off.
+        cooked.c_oflag = 0;
+        assert_eq!(raw(cooked).c_oflag, libc::OPOST | libc::ONLCR);
     }
 }

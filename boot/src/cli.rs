@@ -1,5 +1,6 @@
 //! The command line of `./qemu.sh`, shaped like `wasmtime run`: options first, then the
-//! program and its arguments, which are passed through untouched.
+//! program and its arguments, which are passed through untouched. Without a program, shell
+//! mode: Cella boots `/bin/init` from its image with the system's file system.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -14,15 +15,22 @@ pub const DEFAULT_MEMORY: &str = "512M";
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
 usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
+       ./qemu.sh [OPTIONS]
 
 Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
+Without a program, boots Cella's shell: /bin/init from the disk image, with /bin (the
+system's programs), an empty /tmp and the --dir trees in one file system. A terminal on
+stdin is put in raw mode for the session (Cella echoes and edits lines itself; Ctrl-C goes
+to the guest); piped stdin goes to the shell as it is.
 
 options:
   --dir HOST[::GUEST]
                      preopen the host directory HOST as GUEST (default: HOST as given);
-                     repeatable. What the program changes there is written back at exit
+                     repeatable. What the program changes there is written back at exit.
+                     In shell mode GUEST is a path below / (`data` and `./data` mean /data)
   --env NAME=VALUE   set an environment variable (repeatable); `--env NAME` copies NAME from
-                     the host environment, which is otherwise not inherited
+                     the host environment, which is otherwise not inherited. Shell mode adds
+                     PATH=/bin, HOME=/ and the host's TERM unless given
   -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
   -v, --verbose      show the kernel log and boot timing on stderr
   --uefi             boot the UEFI image instead of the BIOS one
@@ -31,7 +39,7 @@ options:
   --setup            build everything that is missing, then exit
   -h, --help         show this help
 
-exit status: the program's (0-255), 134 if it trapped, 1 if it could not be loaded,
+exit status: the program's (0-255) (in shell mode, init's), 134 if it trapped, 1 if it could not be loaded,
 2 for a bad command line, 71 if the kernel failed, 124 on timeout, 125 if the guest did
 not boot.
 ";
@@ -43,15 +51,15 @@ pub enum Command {
     Help,
     /// Build kernel, images and every userland program, then exit.
     Setup,
-    /// Run a program.
+    /// Run a program, or the shell when [`RunOptions::program`] is `None`.
     Run(RunOptions),
 }
 
 /// Options of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
-    /// The wasm file as given.
-    pub program: PathBuf,
+    /// The wasm file as given; `None` for shell mode.
+    pub program: Option<PathBuf>,
     /// Arguments after the program (argv\[1..\]).
     pub args: Vec<OsString>,
     /// Environment entries `NAME=VALUE`, in order.
@@ -83,7 +91,7 @@ pub fn parse(
 ) -> Result<Command, UsageError> {
     let mut args = args.into_iter();
     let mut options = RunOptions {
-        program: PathBuf::new(),
+        program: None,
         args: Vec::new(),
         env: Vec::new(),
         dirs: Vec::new(),
@@ -96,9 +104,9 @@ pub fn parse(
     };
     let program = loop {
         let Some(arg) = args.next() else {
-            return Err(UsageError(
-                "no program given: try `./qemu.sh userland/hello.wasm` (see --help)".into(),
-            ));
+            check_shell_dirs(&options.dirs)?;
+            add_shell_env(&mut options.env, &host_env);
+            return Ok(Command::Run(options));
         };
         let Some(text) = arg.to_str() else {
             break arg;
@@ -164,9 +172,57 @@ pub fn parse(
             }
         }
     };
-    options.program = PathBuf::from(program);
+    options.program = Some(PathBuf::from(program));
     options.args = args.collect();
     Ok(Command::Run(options))
+}
+
+/// In shell mode every `--dir` appears at its guest path in one file system whose `/` holds
+/// the system: a guest path must name a directory below `/` and stay there.
+fn check_shell_dirs(dirs: &[DirSpec]) -> Result<(), UsageError> {
+    for dir in dirs {
+        let parts = || dir.guest.as_bytes().split(|&b| b == b'/');
+        let shown = dir.guest.to_string_lossy();
+        if parts().any(|part| part == b"..") {
+            return Err(UsageError(format!(
+                "--dir {}::{shown}: `..` is not allowed in a guest path",
+                dir.host.display()
+            )));
+        }
+        if parts().all(|part| part.is_empty() || part == b".") && !dir.guest.is_empty() {
+            return Err(UsageError(format!(
+                "--dir {}::{shown}: in shell mode / holds the system; give a guest path below it, such as {}::/data",
+                dir.host.display(),
+                dir.host.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Shell mode's environment: `PATH=/bin`, `HOME=/` and the host's `TERM` (so the shell knows
+/// the terminal), each unless `--env` set it.
+fn add_shell_env(env: &mut Vec<OsString>, host_env: &impl Fn(&str) -> Option<OsString>) {
+    let given = |env: &[OsString], name: &str| {
+        env.iter().any(|entry| {
+            entry
+                .as_bytes()
+                .strip_prefix(name.as_bytes())
+                .is_some_and(|rest| rest.first() == Some(&b'='))
+        })
+    };
+    let defaults = [
+        ("PATH", Some(OsString::from("/bin"))),
+        ("HOME", Some(OsString::from("/"))),
+        ("TERM", host_env("TERM")),
+    ];
+    for (name, value) in defaults {
+        if let Some(value) = value.filter(|_| !given(env, name)) {
+            let mut entry = OsString::from(format!("{name}="));
+            entry.push(value);
+            env.push(entry);
+        }
+    }
 }
 
 /// Accepts QEMU's `-m` syntax: a number with an optional K/M/G/T suffix (MiB by default),
@@ -247,7 +303,11 @@ mod tests {
     use super::*;
 
     fn run(args: &[&str]) -> Result<Command, UsageError> {
-        let host = |name: &str| (name == "HOME").then(|| OsString::from("/root"));
+        let host = |name: &str| match name {
+            "HOME" => Some(OsString::from("/root")),
+            "TERM" => Some(OsString::from("xterm-256color")),
+            _ => None,
+        };
         parse(args.iter().map(OsString::from), host)
     }
 
@@ -261,7 +321,7 @@ mod tests {
     #[test]
     fn options_stop_at_the_program_and_its_arguments_pass_through() {
         let o = options(&["-v", "--uefi", "prog.wasm", "-v", "--env", "X=1"]);
-        assert_eq!(o.program, PathBuf::from("prog.wasm"));
+        assert_eq!(o.program, Some(PathBuf::from("prog.wasm")));
         assert_eq!(o.args, ["-v", "--env", "X=1"].map(OsString::from));
         assert!(o.verbose && o.uefi);
         assert!(o.env.is_empty());
@@ -336,14 +396,50 @@ mod tests {
             message.contains("--frobnicate") && message.contains("--help"),
             "{message}"
         );
-        let UsageError(message) = run(&[]).unwrap_err();
-        assert!(message.contains("no program"), "{message}");
         assert!(run(&["--timeout"]).is_err());
+        assert!(run(&["--"]).is_err());
         assert_eq!(run(&["-h", "p.wasm"]), Ok(Command::Help));
         assert_eq!(run(&["--setup"]), Ok(Command::Setup));
         assert_eq!(
             options(&["--", "-odd.wasm", "x"]).program,
-            PathBuf::from("-odd.wasm")
+            Some(PathBuf::from("-odd.wasm"))
         );
+    }
+
+    #[test]
+    fn no_program_is_shell_mode_with_its_default_environment() {
+        let o = options(&[]);
+        assert_eq!(o.program, None);
+        assert!(o.args.is_empty());
+        assert_eq!(
+            o.env,
+            ["PATH=/bin", "HOME=/", "TERM=xterm-256color"].map(OsString::from)
+        );
+        // Options alone are shell mode too; --env wins over the defaults.
+        let o = options(&["--dir", "x::/data", "--env", "PATH=/usr/bin", "-m", "1G"]);
+        assert_eq!(o.program, None);
+        assert_eq!(o.memory, "1024M");
+        assert_eq!(o.dirs[0].guest, OsString::from("/data"));
+        assert_eq!(
+            o.env,
+            ["PATH=/usr/bin", "HOME=/", "TERM=xterm-256color"].map(OsString::from)
+        );
+        // `--env PATHX=1` does not set PATH, and a host without TERM gives none.
+        let o = match parse(["--env", "PATHX=1"].map(OsString::from), |_| None) {
+            Ok(Command::Run(o)) => o,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            o.env,
+            ["PATHX=1", "PATH=/bin", "HOME=/"].map(OsString::from)
+        );
+        // A program run gets none of them.
+        assert!(options(&["p.wasm"]).env.is_empty());
+        // The root and `..` cannot be guest paths in shell mode, but can in a program run.
+        for bad in ["x::/", "x::.", "x::./", "x::a/../b", "."] {
+            let UsageError(message) = run(&["--dir", bad]).unwrap_err();
+            assert!(message.contains("--dir"), "{message}");
+        }
+        assert!(run(&["--dir", "x::/", "p.wasm"]).is_ok());
     }
 }

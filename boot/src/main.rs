@@ -1,11 +1,13 @@
 //! `cella`, the host runner behind `./qemu.sh`: parses a `wasmtime run`-shaped command line,
 //! builds whatever is missing (kernel, disk images, the named userland program), boots Cella
-//! in QEMU with the program, and exits with the program's status.
+//! in QEMU with the program, and exits with the program's status. Without a program it boots
+//! Cella's shell (`/bin/init` from the image) and exits with init's status.
 
 mod cli;
 mod dirs;
 mod project;
 mod qemu;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -33,12 +35,14 @@ fn main() -> ExitCode {
         }
         Command::Run(options) => {
             let project = Project::locate(options.verbose);
-            // A userland program is built before it is checked: it may not exist yet.
-            if let Err(message) = project.refresh_userland(&options.program) {
-                return fail(&message, status::BOOT_FAILED);
-            }
-            if let Err(failure) = qemu::check_program(&options.program) {
-                return fail(&failure.message, failure.status);
+            if let Some(program) = &options.program {
+                // A userland program is built before it is checked: it may not exist yet.
+                if let Err(message) = project.refresh_userland(program) {
+                    return fail(&message, status::BOOT_FAILED);
+                }
+                if let Err(failure) = qemu::check_program(program) {
+                    return fail(&failure.message, failure.status);
+                }
             }
             let images = match project.images() {
                 Ok(images) => images,

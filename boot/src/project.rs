@@ -17,6 +17,24 @@ const KERNEL_TARGET: &str = "x86_64-unknown-none";
 const USERLAND_TARGET: &str = "wasm32-wasip1";
 /// The C compiler for userland/c (wasi-libc's sysroot is /usr on Debian).
 const CLANG: &str = "clang";
+/// Programs of `userland/src/bin` that exist for the tests and benchmarks and stay out of the
+/// system's `/bin`. Every other program there goes into the images' ramdisk as `/bin/NAME`.
+pub const TEST_ONLY_PROGRAMS: &[&str] = &[
+    "hello",
+    "printargs",
+    "printenv",
+    "exit",
+    "trap",
+    "stdio",
+    "clocks",
+    "random",
+    "alloc",
+    "files",
+    "fsbench",
+    "bench",
+    "napms",
+    "sleep-test",
+];
 
 /// Paths of a built system.
 #[derive(Debug, Clone)]
@@ -61,8 +79,9 @@ impl Project {
             .join("release/cella-kernel")
     }
 
-    /// Builds the kernel (cargo decides whether anything changed) and, when the kernel is
-    /// newer than them, the disk images.
+    /// Builds the kernel (cargo decides whether anything changed) and the system programs
+    /// (when older than their sources) and, when the kernel or one of those programs is newer
+    /// than them, the disk images, whose ramdisk holds the system programs as `/bin`.
     pub fn images(&self) -> Result<Images, String> {
         let elf = self.kernel_elf();
         if !elf.exists() {
@@ -89,16 +108,43 @@ impl Project {
         };
         let kernel_time =
             modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
+        let programs = self.system_programs()?;
+        let inputs = programs
+            .iter()
+            .try_fold(kernel_time, |newest, program| {
+                modified(program).map(|time| newest.max(time))
+            })
+            .ok_or("a system program was not built")?;
         let fresh = [&images.bios, &images.uefi]
             .iter()
-            .all(|image| modified(image).is_some_and(|time| time >= kernel_time));
+            .all(|image| modified(image).is_some_and(|time| time >= inputs));
         if !fresh {
-            self.build_images(&elf, &out)?;
+            self.build_images(&elf, &out, &programs)?;
         }
         Ok(images)
     }
 
-    fn build_images(&self, elf: &Path, out: &Path) -> Result<(), String> {
+    /// The programs of the system's `/bin` (see [`TEST_ONLY_PROGRAMS`]), as
+    /// `userland/NAME.wasm`, built first when one is missing or older than the sources.
+    pub fn system_programs(&self) -> Result<Vec<PathBuf>, String> {
+        let userland = self.root.join("userland");
+        let names = system_program_names(&userland_bin_names(&userland.join("src/bin"))?);
+        let programs: Vec<PathBuf> = names
+            .iter()
+            .map(|name| userland.join(format!("{name}.wasm")))
+            .collect();
+        let sources = self.newest_userland_source();
+        let stale = programs.iter().any(|program| {
+            modified(program).is_none_or(|built| sources.is_some_and(|s| built < s))
+        });
+        if stale {
+            eprintln!("cella: building the system programs (/bin)");
+            self.build_userland(None)?;
+        }
+        Ok(programs)
+    }
+
+    fn build_images(&self, elf: &Path, out: &Path, programs: &[PathBuf]) -> Result<(), String> {
         let target_dir = self.root.join("target/image-builder");
         let builder = target_dir.join("release/cella-image");
         if !builder.exists() {
@@ -117,6 +163,7 @@ impl Project {
         let status = Command::new(&builder)
             .arg(elf)
             .arg(out)
+            .args(programs)
             .status()
             .map_err(|e| format!("cannot run {}: {e}", builder.display()))?;
         if !status.success() {
@@ -264,14 +311,7 @@ impl Project {
             .join("release");
         let names: Vec<String> = match name {
             Some(name) => vec![name.to_string()],
-            None => fs::read_dir(userland.join("src/bin"))
-                .map_err(|e| format!("cannot list userland/src/bin: {e}"))?
-                .filter_map(|entry| {
-                    let path = entry.ok()?.path();
-                    (path.extension()? == "rs")
-                        .then(|| path.file_stem()?.to_str().map(String::from))?
-                })
-                .collect(),
+            None => userland_bin_names(&userland.join("src/bin"))?,
         };
         for name in names {
             let from = built.join(format!("{name}.wasm"));
@@ -330,6 +370,31 @@ impl Project {
     }
 }
 
+/// NAME of every program in `dir` (userland/src/bin), sorted: `NAME.rs`, or `NAME/main.rs`
+/// as cargo finds them.
+fn userland_bin_names(dir: &Path) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let program = path.extension().is_some_and(|e| e == "rs")
+                || (path.is_dir() && path.join("main.rs").is_file());
+            program.then(|| path.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The programs of `all` that belong in the system's `/bin`.
+fn system_program_names(all: &[String]) -> Vec<String> {
+    all.iter()
+        .filter(|name| !TEST_ONLY_PROGRAMS.contains(&name.as_str()))
+        .cloned()
+        .collect()
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -345,5 +410,36 @@ fn newest_in(dir: &Path, newest: &mut Option<SystemTime>) {
         } else {
             *newest = (*newest).max(modified(&path));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_holds_every_program_but_the_test_ones() {
+        let all: Vec<String> = [
+            "cat",
+            "hello",
+            "init",
+            "ls",
+            "napms",
+            "sh",
+            "sleep-test",
+            "trap",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(system_program_names(&all), ["cat", "init", "ls", "sh"]);
+    }
+
+    #[test]
+    fn the_repository_has_system_programs_and_no_test_program_among_them() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let all = userland_bin_names(&root.join("userland/src/bin")).unwrap();
+        let system = system_program_names(&all);
+        assert!(system.iter().any(|n| n == "ls"), "{system:?}");
+        assert!(!system.iter().any(|n| n == "hello" || n == "trap"));
     }
 }

@@ -1,7 +1,8 @@
 //! Runs one program on Cella: writes the run configuration, starts QEMU with the program and
 //! configuration as fw_cfg files and the host link on the second serial port (QEMU's stdio),
 //! then relays the link — stdin in, stdout, stderr and the kernel log out — until the guest
-//! reports how the program ended.
+//! reports how the program ended. In shell mode there is no program file: the kernel starts
+//! `/bin/init` from the image, and a terminal on stdin is in raw mode for the session.
 
 use std::ffi::OsString;
 use std::fs;
@@ -22,6 +23,7 @@ use cella_proto::{
 use crate::cli::{self, RunOptions};
 use crate::dirs::{self, Trees};
 use crate::project::Images;
+use crate::terminal;
 
 /// The QEMU binary, overridable for unusual installs.
 const QEMU: &str = "qemu-system-x86_64";
@@ -107,12 +109,27 @@ pub fn check_program(program: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// argv\[0\]: the program's basename, or `init` in shell mode.
+fn program_name(options: &RunOptions) -> OsString {
+    match &options.program {
+        Some(program) => program
+            .file_name()
+            .unwrap_or(program.as_os_str())
+            .to_os_string(),
+        None => OsString::from(SHELL_ARGV0),
+    }
+}
+
+/// argv\[0\] of init in shell mode.
+const SHELL_ARGV0: &str = "init";
+
 /// The configuration the kernel reads from fw_cfg.
-fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Failure> {
-    let name = options
-        .program
-        .file_name()
-        .unwrap_or(options.program.as_os_str());
+fn run_config(
+    options: &RunOptions,
+    trees: Option<&Trees>,
+    interactive: bool,
+) -> Result<Vec<u8>, Failure> {
+    let name = program_name(options);
     let bytes = |s: &OsString| s.as_bytes().to_vec();
     let config = RunConfig {
         args: std::iter::once(name.as_bytes().to_vec())
@@ -121,6 +138,7 @@ fn run_config(options: &RunOptions, trees: Option<&Trees>) -> Result<Vec<u8>, Fa
         env: options.env.iter().map(bytes).collect(),
         host_link: true,
         verbose: options.verbose,
+        interactive,
         preopens: trees.map(|t| t.preopens.clone()).unwrap_or_default(),
         inject_fault: options.inject_fault,
     };
@@ -176,7 +194,6 @@ fn qemu_command(
         arg.push(file);
         ["-fw_cfg".into(), arg]
     };
-    let program = fs::canonicalize(&options.program).unwrap_or_else(|_| options.program.clone());
     qemu.args([
         "-machine",
         "q35",
@@ -209,8 +226,12 @@ fn qemu_command(
     .args(["-device", "virtio-serial-pci,id=link-bus"])
     .args(["-device", "virtconsole,chardev=link,bus=link-bus.0"])
     .args(["-device", DEBUG_EXIT_DEVICE])
-    .args(fw_cfg(FW_CFG_PROGRAM, &program))
     .args(fw_cfg(FW_CFG_CONFIG, config));
+    // Without a program the kernel boots shell mode.
+    if let Some(program) = &options.program {
+        let program = fs::canonicalize(program).unwrap_or_else(|_| program.clone());
+        qemu.args(fw_cfg(FW_CFG_PROGRAM, &program));
+    }
     if options.icount {
         qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
     }
@@ -311,12 +332,28 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         let limit = memory.saturating_sub(DIRS_RESERVE).min(memory / 4 * 3);
         Some(dirs::pack(&options.dirs, limit).map_err(Failure::usage)?)
     };
-    let config = run_config(options, trees.as_ref())?;
+    // Shell mode at a terminal: the guest's line discipline replaces the host's.
+    let interactive = options.program.is_none() && terminal::stdin_is_terminal();
+    let config = run_config(options, trees.as_ref(), interactive)?;
     let run_dir = RunDir::create(output_dir)?;
     let config_path = run_dir.0.join("config");
     fs::write(&config_path, &config)
         .map_err(|e| Failure::boot(format!("cannot write {}: {e}", config_path.display())))?;
     let mut qemu = qemu_command(options, images, &run_dir.0, &config_path, trees.as_ref())?;
+    // Entered before QEMU starts and restored when this function returns, however it does.
+    let raw_mode = if interactive {
+        match terminal::RawMode::enter() {
+            Ok(raw) => Some(raw),
+            Err(e) => {
+                eprintln!(
+                    "cella: cannot put the terminal in raw mode ({e}): line editing stays the host's"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let launched = Instant::now();
     let mut child = qemu
         .stdin(Stdio::piped())
@@ -332,6 +369,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
             })
         })?;
 
+    if raw_mode.is_some() {
+        terminal::RawMode::set_child(child.id());
+    }
     let started = Arc::new(Started::default());
     let (Some(link_out), Some(link_in), Some(mut qemu_err)) =
         (child.stdout.take(), child.stdin.take(), child.stderr.take())
@@ -387,6 +427,8 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     }
     let qemu_errors = errors.join().unwrap_or_default();
     started.set();
+    // The terminal is the user's again before anything more is said on it.
+    drop(raw_mode);
 
     let Some(qemu_status) = qemu_status else {
         let seconds = options.timeout.map_or(0.0, |t| t.as_secs_f64());
@@ -399,11 +441,8 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
             boot_time.as_millis()
         );
     }
-    let program = options
-        .program
-        .file_name()
-        .unwrap_or(options.program.as_os_str())
-        .to_string_lossy();
+    let program = program_name(options);
+    let program = program.to_string_lossy();
     let mut write_back_failed = false;
     match (&trees, &report.exit) {
         (Some(trees), Some(Exit::Exited(_) | Exit::Trapped(_))) => {

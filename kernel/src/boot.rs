@@ -1,5 +1,7 @@
 //! The kernel's entry point and boot sequence: machine set-up, then the program from
-//! fw_cfg, run with the console or the host link — or, without a program, a banner.
+//! fw_cfg, run with the console or the host link — or, without a program, shell mode:
+//! `/bin/init` from the image's ramdisk with the whole file system as `/` (see [`shell`]),
+//! or a banner when the image has no init.
 
 use alloc::format;
 use alloc::string::String;
@@ -17,7 +19,7 @@ use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
 use crate::wasm::{self, End, NotStarted, Task};
-use crate::{console, dirs, entropy, fault, logger, mm, time, writeback};
+use crate::{console, dirs, entropy, fault, initrd, logger, mm, time, writeback};
 
 /// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
 const VFS_KEEP_FREE: u64 = 8 << 20;
@@ -49,11 +51,11 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     arch::pic::init();
     time::init(entry_tsc);
     entropy::init();
+    let ramdisk = ramdisk(boot_info);
 
     let (config, program, trees) = load_run();
     let Some(program) = program else {
-        banner();
-        qemu_exit::exit(qemu_exit::SUCCESS);
+        shell(config, trees, ramdisk);
     };
     let config = match config {
         Ok(config) => config,
@@ -66,10 +68,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
             console::finish(&Exit::LoadFailed(message.into_bytes()));
         }
     };
-    console::set_link(config.host_link);
-    // On the link, stdin is the host's: a pipe or file unless the runner says it is a
-    // terminal. On COM1 a person types.
-    console::set_terminal(!config.host_link);
+    set_console(&config);
     logger::start(config.verbose);
     let stats = mm::stats();
     log::info!(
@@ -80,13 +79,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         program.len() >> 10,
         time::monotonic_ns() / 1_000_000
     );
-    let vfs = Vfs::new(time::realtime_ns());
-    // Files stop growing (ENOSPC) while the kernel still has memory of its own; a program's
-    // linear memory stops earlier still (see `wasm.rs`).
-    vfs.set_memory_guard(Some(MemoryGuard {
-        free: || mm::available_bytes() as u64,
-        keep: VFS_KEEP_FREE,
-    }));
+    let vfs = new_vfs();
     let preopens = match trees.map(|trees| mount(&vfs, &trees, &config)).transpose() {
         Ok(preopens) => preopens.unwrap_or_default(),
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
@@ -105,6 +98,14 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         write_back(&vfs, &config);
     }
     console::finish(&exit)
+}
+
+/// Chooses the console: the host link or COM1. On the link, stdin is the host's: a pipe or
+/// file unless the runner says it is a terminal (which it then put in raw mode, so the
+/// kernel's line discipline does the echo and editing). On COM1 a person types.
+fn set_console(config: &RunConfig) {
+    console::set_link(config.host_link);
+    console::set_terminal(!config.host_link || config.interactive);
 }
 
 /// Runs `program` as pid 1 with the arguments, environment and preopens of `config`, until
@@ -138,6 +139,136 @@ fn run_program(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHa
         End::Exited(status) => Exit::Exited(status),
         End::Trapped(message) => Exit::Trapped(message.into_bytes()),
         End::FuelExhausted => Exit::Trapped(b"fuel limit exhausted".to_vec()),
+    }
+}
+
+/// The ramdisk the bootloader loaded from the image (the system's `/bin`, see [`initrd`]),
+/// if the image has one.
+fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
+    let address = boot_info.ramdisk_addr.into_option()?;
+    let len = usize::try_from(boot_info.ramdisk_len).ok()?;
+    if len == 0 {
+        return None;
+    }
+    // SAFETY: bootloader 0.11 maps the ramdisk into the kernel's address space at
+    // `ramdisk_addr` (a virtual address), `ramdisk_len` bytes, readable, for good: its frames
+    // are reported as `MemoryRegionKind::Bootloader`, which `mm` never hands out, and its
+    // level-4 entries are taken, which `mm` never maps over. Nothing writes to it.
+    Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) })
+}
+
+/// A VFS whose files stop growing (ENOSPC) while the kernel still has memory of its own (a
+/// program's linear memory stops earlier still, see `wasm.rs`).
+fn new_vfs() -> Vfs {
+    let vfs = Vfs::new(time::realtime_ns());
+    vfs.set_memory_guard(Some(MemoryGuard {
+        free: || mm::available_bytes() as u64,
+        keep: VFS_KEEP_FREE,
+    }));
+    vfs
+}
+
+/// Shell mode, entered when fw_cfg carries no program: builds the system's file system and
+/// runs `/bin/init` with it preopened as `/`. Booted by hand from an image without
+/// `/bin/init`, prints the banner and halts.
+fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Option<&[u8]>) -> ! {
+    let config = match config {
+        Ok(config) => shell_config(config),
+        Err(message) => {
+            console::print(message.as_bytes());
+            console::print(b"\n");
+            console::set_link(true);
+            logger::start(false);
+            console::finish(&Exit::LoadFailed(message.into_bytes()));
+        }
+    };
+    if ramdisk.is_none() && !config.host_link {
+        banner();
+        qemu_exit::exit(qemu_exit::SUCCESS);
+    }
+    set_console(&config);
+    logger::start(config.verbose);
+    let vfs = new_vfs();
+    let (root, mounts) = match system_root(&vfs, ramdisk, trees.as_deref(), &config) {
+        Ok(system) => system,
+        Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
+    };
+    let init = match initrd::program(&vfs, initrd::INIT) {
+        Ok(init) => init,
+        Err(_) if !config.host_link => {
+            banner();
+            qemu_exit::exit(qemu_exit::SUCCESS);
+        }
+        Err(message) => console::finish(&Exit::LoadFailed(
+            format!("shell mode needs /bin/init in the image's ramdisk: {message}").into_bytes(),
+        )),
+    };
+    log::info!(
+        "Cella {}: shell mode, /bin has {} KiB of programs, {} --dir trees, booted in {} ms",
+        env!("CARGO_PKG_VERSION"),
+        ramdisk.map_or(0, <[u8]>::len) >> 10,
+        mounts.len(),
+        time::monotonic_ns() / 1_000_000
+    );
+    // init is pid 1 with the whole file system as "/"; everything else it starts.
+    let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)]);
+    drop(init);
+    if matches!(exit, Exit::Exited(_) | Exit::Trapped(_)) {
+        write_back_mounts(&vfs, &mounts);
+    }
+    console::finish(&exit)
+}
+
+/// The configuration of `/bin/init`: as the runner gave it, or when the image was booted by
+/// hand (no configuration, so no argv), `init` with `PATH=/bin` and `HOME=/`.
+pub fn shell_config(mut config: RunConfig) -> RunConfig {
+    if config.args.is_empty() {
+        config.args.push(b"init".to_vec());
+        if config.env.is_empty() {
+            config.env = alloc::vec![b"PATH=/bin".to_vec(), b"HOME=/".to_vec()];
+        }
+    }
+    config
+}
+
+/// Builds the system's file system in `vfs` — `/bin` from the ramdisk, an empty `/tmp`, and
+/// the `--dir` trees of `trees` at their guest paths (`config.preopens`) — and returns its
+/// root, to preopen as "/" for init, with where the trees went, for [`write_back_mounts`].
+pub fn system_root(
+    vfs: &Vfs,
+    ramdisk: Option<&[u8]>,
+    trees: Option<&[u8]>,
+    config: &RunConfig,
+) -> Result<(DirHandle, Vec<dirs::Mount>), String> {
+    let started = time::monotonic_ns();
+    let mounts = initrd::build(vfs, ramdisk, trees, &config.preopens, time::realtime_ns())?;
+    log::debug!(
+        "system file system: {} KiB of files, built in {} ms",
+        vfs.used_bytes() >> 10,
+        (time::monotonic_ns() - started) / 1_000_000
+    );
+    Ok((vfs.root(), mounts))
+}
+
+/// Shell mode's write-back: packs the `--dir` trees from where [`system_root`] mounted them
+/// and writes them to the write-back disk (a no-op without trees). A failure is logged, and
+/// the runner, finding no archive, says the host directories were left unchanged.
+pub fn write_back_mounts(vfs: &Vfs, mounts: &[dirs::Mount]) {
+    if mounts.is_empty() {
+        return;
+    }
+    let started = time::monotonic_ns();
+    let written = writeback::Disk::open().and_then(|mut disk| {
+        dirs::export_mounts(vfs, mounts, &mut |bytes| disk.write(bytes))?;
+        disk.finish()
+    });
+    match written {
+        Ok(bytes) => log::debug!(
+            "--dir trees: {} KiB written back in {} ms",
+            bytes >> 10,
+            (time::monotonic_ns() - started) / 1_000_000
+        ),
+        Err(message) => log::error!("{message}"),
     }
 }
 
@@ -281,7 +412,8 @@ fn banner() {
     let total = mm::stats().total;
     let text = format!(
         "\nCella {version} - a micro-OS that runs WebAssembly (wasm32-wasip1) programs\n\
-         {memory} MiB of memory for programs. No program was given.\n\n\
+         {memory} MiB of memory for programs. No program was given, and this image has\n\
+         no /bin/init to start a shell with.\n\n\
          Run one with:   ./qemu.sh PROGRAM.wasm [ARGS...]\n\
          or by hand:     qemu-system-x86_64 ... -fw_cfg name={path},file=PROGRAM.wasm\n\n\
          Halting.\n",

@@ -26,6 +26,14 @@ mod civil;
     )
 )]
 mod dirs;
+#[cfg_attr(
+    not(target_os = "none"),
+    allow(
+        dead_code,
+        reason = "the kernel build uses it; the host only runs its tests"
+    )
+)]
+mod initrd;
 
 // `arch::paging` and `mm`'s bookkeeping are pure enough to be tested on the host; the rest
 // of both modules exists for `x86_64-unknown-none` only.

@@ -1,7 +1,9 @@
-//! `cella-image KERNEL OUT_DIR`: writes `OUT_DIR/bios.img` and `OUT_DIR/uefi.img`, each a
-//! bootable disk holding the kernel ELF and nothing else, made by `bootloader` and then
-//! compacted (see [`compact`]). Programs never go into the image:
-//! the runner hands them to the kernel per run through QEMU's fw_cfg.
+//! `cella-image KERNEL OUT_DIR [PROGRAM.wasm...]`: writes `OUT_DIR/bios.img` and
+//! `OUT_DIR/uefi.img`, each a bootable disk holding the kernel ELF and, when programs are
+//! given, a ramdisk with them (see [`initrd`]), made by `bootloader` and then compacted (see
+//! [`compact`]). The ramdisk holds the system's `/bin` for shell mode; a program run with
+//! `./qemu.sh PROGRAM.wasm` never goes into the image: the runner hands it to the kernel per
+//! run through QEMU's fw_cfg.
 //!
 //! Each image is written beside its final name and renamed into place, so a runner that
 //! starts QEMU while another one rebuilds never sees half an image.
@@ -12,14 +14,15 @@ use std::process::ExitCode;
 use bootloader::{BiosBoot, BootConfig, UefiBoot};
 
 mod compact;
+mod initrd;
 
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    let [kernel, out_dir] = args.as_slice() else {
-        eprintln!("usage: cella-image KERNEL_ELF OUT_DIR");
+    let [kernel, out_dir, programs @ ..] = args.as_slice() else {
+        eprintln!("usage: cella-image KERNEL_ELF OUT_DIR [PROGRAM.wasm...]");
         return ExitCode::from(2);
     };
-    match build(kernel, out_dir) {
+    match build(kernel, out_dir, programs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("cella-image: {message}");
@@ -28,7 +31,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
+fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), String> {
     std::fs::create_dir_all(out_dir)
         .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     // The bootloader stays silent: the serial ports belong to the program and the host link.
@@ -36,10 +39,26 @@ fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
     config.serial_logging = false;
     config.frame_buffer_logging = false;
 
+    let ramdisk = if programs.is_empty() {
+        None
+    } else {
+        let path = out_dir.join(initrd::FILE_NAME);
+        let temp = temp_path(&path);
+        let bytes = initrd::build(programs)?;
+        std::fs::write(&temp, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+        rename(&temp, &path)?;
+        Some(path)
+    };
+
     let bios = out_dir.join("bios.img");
     let temp = temp_path(&bios);
-    BiosBoot::new(kernel)
-        .set_boot_config(&config)
+    let mut builder = BiosBoot::new(kernel);
+    builder.set_boot_config(&config);
+    if let Some(ramdisk) = &ramdisk {
+        builder.set_ramdisk(ramdisk);
+    }
+    builder
         .create_disk_image(&temp)
         .map_err(|e| format!("cannot build the BIOS image: {e:#}"))?;
     compact::bios(&temp).map_err(|e| format!("cannot compact the BIOS image: {e}"))?;
@@ -47,8 +66,12 @@ fn build(kernel: &Path, out_dir: &Path) -> Result<(), String> {
 
     let uefi = out_dir.join("uefi.img");
     let temp = temp_path(&uefi);
-    UefiBoot::new(kernel)
-        .set_boot_config(&config)
+    let mut builder = UefiBoot::new(kernel);
+    builder.set_boot_config(&config);
+    if let Some(ramdisk) = &ramdisk {
+        builder.set_ramdisk(ramdisk);
+    }
+    builder
         .create_disk_image(&temp)
         .map_err(|e| format!("cannot build the UEFI image: {e:#}"))?;
     compact::uefi(&temp).map_err(|e| format!("cannot compact the UEFI image: {e}"))?;

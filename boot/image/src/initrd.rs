@@ -1,0 +1,104 @@
+//! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
+//! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given. The kernel unpacks it into its
+//! VFS at boot (`kernel/src/initrd.rs`).
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::UNIX_EPOCH;
+
+use cella_proto::archive::{Entry, Kind, Time, Writer};
+
+/// The ramdisk file beside the images (kept for inspection: `tar tvf target/cella/initrd`).
+pub const FILE_NAME: &str = "initrd";
+/// Permission bits of `/bin` and of its programs.
+const EXECUTABLE: u32 = 0o755;
+
+/// The archive holding `programs` as `bin/NAME` (NAME: the file name without `.wasm`).
+pub fn build(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let mut writer = Writer::new();
+    let mut names = Vec::new();
+    for path in programs {
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .ok_or_else(|| format!("{}: not a program file name", path.display()))?;
+        let data = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mtime = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(Time::default(), |d| Time {
+                secs: d.as_secs() as i64,
+                nanos: d.subsec_nanos(),
+            });
+        names.push((name.to_string(), data, mtime));
+    }
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(twice) = names.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!("two programs are called {}", twice[0].0));
+    }
+    let newest = names.iter().map(|(_, _, t)| *t).max().unwrap_or_default();
+    writer.append(&entry(b"bin".to_vec(), Kind::Dir, newest, &[]));
+    for (name, data, mtime) in &names {
+        let path = format!("bin/{name}").into_bytes();
+        writer.append(&entry(path, Kind::File, *mtime, data));
+    }
+    Ok(writer.finish())
+}
+
+fn entry(path: Vec<u8>, kind: Kind, mtime: Time, data: &[u8]) -> Entry<'_> {
+    Entry {
+        path,
+        kind,
+        mode: EXECUTABLE,
+        mtime,
+        atime: None,
+        link: Vec::new(),
+        data,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cella_proto::archive::Reader;
+
+    #[test]
+    fn programs_become_bin_entries_without_their_extension() {
+        let dir = std::env::temp_dir().join(format!("cella-initrd-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let sh = dir.join("sh.wasm");
+        let ls = dir.join("ls.wasm");
+        fs::write(&sh, b"\0asm-sh").unwrap();
+        fs::write(&ls, b"\0asm-ls").unwrap();
+        let archive = build(&[sh.clone(), ls]).unwrap();
+        let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
+        let listed: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(&e.path).into_owned(),
+                    e.kind,
+                    e.data,
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("bin".to_string(), Kind::Dir, &b""[..]),
+                ("bin/ls".to_string(), Kind::File, &b"\0asm-ls"[..]),
+                ("bin/sh".to_string(), Kind::File, &b"\0asm-sh"[..]),
+            ]
+        );
+        assert!(entries.iter().all(|e| e.mode == 0o755));
+        assert!(
+            build(&[sh.clone(), sh])
+                .unwrap_err()
+                .contains("two programs")
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

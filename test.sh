@@ -7,5 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # --with-c: clang and wasi-libc, for the C test programs in userland/c.
 boot/setup.sh --with-c
+# The shell's parser, expansion and line editor: a host crate of the userland workspace.
+cargo test --manifest-path userland/shell-core/Cargo.toml "$@"
 # Everything but the image builder, which needs RUSTC_BOOTSTRAP and is built by the runner.
 cargo test --workspace --exclude cella-image "$@"

@@ -287,7 +287,10 @@ impl Project {
         for path in [userland.join("Cargo.toml"), userland.join("Cargo.lock")] {
             newest = newest.max(modified(&path));
         }
-        newest_in(&userland.join("src"), &mut newest);
+        // The programs, and the crates of this repository they depend on.
+        for dir in ["src", "process", "shell-core"] {
+            newest_in(&userland.join(dir), &mut newest);
+        }
         newest
     }
 

@@ -56,8 +56,7 @@ fn main() {
             }
         }
     }
-    while let Some(arg) = args.next_if(|a| a.split_once('=').is_some_and(|(n, _)| !n.is_empty()))
-    {
+    while let Some(arg) = args.next_if(|a| a.split_once('=').is_some_and(|(n, _)| !n.is_empty())) {
         let (name, value) = arg.split_once('=').unwrap_or_default();
         match vars.iter_mut().find(|(n, _)| *n == *name) {
             Some(slot) => slot.1 = value.into(),
@@ -84,7 +83,11 @@ fn run(command: &str, args: Vec<String>, vars: &[(OsString, OsString)]) -> ! {
         std::process::exit(NOT_FOUND)
     });
     let mut child = Command::new(&path);
-    child.arg0(command).args(&args).inherit_preopens().env_clear();
+    child
+        .arg0(command)
+        .args(&args)
+        .inherit_preopens()
+        .env_clear();
     for (name, value) in vars {
         child.env(name, value);
     }

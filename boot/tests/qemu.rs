@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -362,12 +363,12 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
 }
 
 #[test]
-fn the_image_booted_without_a_program_shows_a_banner_and_halts() {
+fn the_image_booted_by_hand_runs_the_shell_on_the_serial_console() {
     setup();
     let image = root().join("target/cella/bios.img");
-    let output = Command::new("timeout")
+    let mut qemu = Command::new("timeout")
         .args([
-            "60",
+            "90",
             "qemu-system-x86_64",
             "-machine",
             "q35",
@@ -393,16 +394,39 @@ fn the_image_booted_without_a_program_shows_a_banner_and_halts() {
             "-drive",
         ])
         .arg(format!("format=raw,snapshot=on,file={}", image.display()))
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("run qemu");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        text.contains("No program was given") && text.contains("./qemu.sh"),
-        "{text}"
-    );
-    // isa-debug-exit: value 0 ends QEMU with status 1.
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    let mut stdin = qemu.stdin.take().expect("stdin");
+    let mut stdout = qemu.stdout.take().expect("stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    // A person at the serial console: wait for the prompt, then type.
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let started = std::time::Instant::now();
+    while !text().contains("$ ") && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stdin
+        .write_all(b"echo typed on $TERM-less COM1; ls /bin | grep -c '^sh$'\rexit 5\r")
+        .unwrap();
+    let status = qemu.wait().expect("wait for qemu");
+    reader.join().unwrap();
+    let text = text();
+    assert!(text.contains("\r\ntyped on -less COM1\r\n"), "{text}");
+    assert!(text.contains("\r\n1\r\n"), "{text}");
+    // isa-debug-exit: value v ends QEMU with status (v << 1) | 1; init passes on exit 5.
+    assert_eq!(status.code(), Some(11), "{text}");
 }
 
 #[test]

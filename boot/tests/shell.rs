@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Run, cella_with};
+use common::{Run, Scratch, cella_with};
 
 /// Runs `script` through the shell of a freshly booted Cella.
 fn session(script: &str) -> Run {
@@ -143,6 +143,29 @@ fn every_coreutil_in_one_session() {
     );
     assert_eq!(run.stdout(), expected, "stderr:\n{}", run.stderr);
     assert_eq!(run.status, 0, "{}", run.stderr);
+}
+
+#[test]
+fn dir_trees_appear_at_their_guest_paths_and_are_written_back() {
+    let scratch = Scratch::new("shell-dir");
+    std::fs::create_dir_all(scratch.path("data")).unwrap();
+    std::fs::write(scratch.path("data/in.txt"), "from the host\n").unwrap();
+    let run = cella_with(
+        &["--dir", &scratch.arg("data", "/data")],
+        b"cat /data/in.txt; cd /data && echo made here > out.txt; cat out.txt; ls\n",
+        &[],
+    );
+    assert_eq!(
+        run.stdout(),
+        "from the host\nmade here\nin.txt\nout.txt\n",
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.status, 0);
+    assert_eq!(
+        std::fs::read_to_string(scratch.path("data/out.txt")).unwrap(),
+        "made here\n"
+    );
 }
 
 #[test]

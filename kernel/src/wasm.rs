@@ -17,9 +17,9 @@ use core::fmt;
 use wasi_abi::{Outcome, ValType, WasiCtx};
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
-    Caller, CompilationMode, Config, Engine, ExternType, Func, FuncType, Linker, Memory, Module,
-    ResourceLimiter, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, Store,
-    StoreLimits, Val,
+    Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Linker,
+    Memory, Module, ResourceLimiter, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel,
+    Store, StoreLimits, Val,
 };
 use wasmi_core::LimiterError;
 
@@ -170,7 +170,15 @@ pub fn load(bytes: &[u8]) -> Result<Program, String> {
         .compilation_mode(CompilationMode::LazyTranslation)
         .set_max_recursion_depth(MAX_RECURSION_DEPTH)
         .set_max_stack_height(MAX_VALUE_STACK_BYTES)
-        .consume_fuel(true);
+        .consume_fuel(true)
+        // Translating a function on its first call costs no fuel: wasmi cannot resume a call
+        // that runs out of fuel while translating (the error is final), and translation is
+        // bounded by the module's size anyway. Copies cost wasmi's default.
+        .fuel_cost(CustomFuelCosts {
+            bytes_copied_per_fuel: 64,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        });
     let engine = Engine::new(&config);
     let module = Module::new(&engine, bytes)
         .map_err(|error| format!("invalid WebAssembly module: {error}"))?;

@@ -12,7 +12,7 @@ iterations=${1:-300}
 runs=5
 
 ./qemu.sh --setup >/dev/null
-cargo build -q --release --manifest-path userland/Cargo.toml --bin hello --bin bench
+(cd userland && cargo build -q --release --bin hello --bin bench)
 hello=userland/target/wasm32-wasip1/release/hello.wasm
 bench=userland/target/wasm32-wasip1/release/bench.wasm
 ./qemu.sh "$hello" >/dev/null  # build kernel and images before timing anything

@@ -33,7 +33,11 @@ pub const TEST_ONLY_PROGRAMS: &[&str] = &[
     "fsbench",
     "bench",
     "napms",
-    "sleep-test",
+    "oom",
+    "proctest",
+    "spawnloop",
+    "pingpong",
+    "pipebench",
 ];
 
 /// Paths of a built system.
@@ -429,7 +433,7 @@ mod tests {
             "ls",
             "napms",
             "sh",
-            "sleep-test",
+            "proctest",
             "trap",
         ]
         .map(String::from)

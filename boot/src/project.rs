@@ -427,14 +427,7 @@ mod tests {
     #[test]
     fn bin_holds_every_program_but_the_test_ones() {
         let all: Vec<String> = [
-            "cat",
-            "hello",
-            "init",
-            "ls",
-            "napms",
-            "sh",
-            "proctest",
-            "trap",
+            "cat", "hello", "init", "ls", "napms", "sh", "proctest", "trap",
         ]
         .map(String::from)
         .to_vec();

@@ -128,6 +128,7 @@ fn run_config(
     options: &RunOptions,
     trees: Option<&Trees>,
     interactive: bool,
+    terminal: bool,
 ) -> Result<Vec<u8>, Failure> {
     let name = program_name(options);
     let bytes = |s: &OsString| s.as_bytes().to_vec();
@@ -139,6 +140,7 @@ fn run_config(
         host_link: true,
         verbose: options.verbose,
         interactive,
+        terminal,
         preopens: trees.map(|t| t.preopens.clone()).unwrap_or_default(),
         inject_fault: options.inject_fault,
     };
@@ -332,9 +334,11 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         let limit = memory.saturating_sub(DIRS_RESERVE).min(memory / 4 * 3);
         Some(dirs::pack(&options.dirs, limit).map_err(Failure::usage)?)
     };
-    // Shell mode at a terminal: the guest's line discipline replaces the host's.
-    let interactive = options.program.is_none() && terminal::stdin_is_terminal();
-    let config = run_config(options, trees.as_ref(), interactive)?;
+    // Shell mode at a terminal: the guest's line discipline replaces the host's. A program
+    // at a terminal keeps the host's, but sees its stdio as a terminal, as under wasmtime.
+    let at_terminal = terminal::stdin_is_terminal();
+    let interactive = options.program.is_none() && at_terminal;
+    let config = run_config(options, trees.as_ref(), interactive, at_terminal)?;
     let run_dir = RunDir::create(output_dir)?;
     let config_path = run_dir.0.join("config");
     fs::write(&config_path, &config)

@@ -101,11 +101,13 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
 }
 
 /// Chooses the console: the host link or COM1. On the link, stdin is the host's: a pipe or
-/// file unless the runner says it is a terminal (which it then put in raw mode, so the
-/// kernel's line discipline does the echo and editing). On COM1 a person types.
+/// file, or a terminal — which in shell mode the runner put in raw mode, so the kernel's line
+/// discipline does the echo and editing, and for a program stays the host's to edit. On
+/// COM1 a person types.
 fn set_console(config: &RunConfig) {
     console::set_link(config.host_link);
-    console::set_terminal(!config.host_link || config.interactive);
+    let discipline = !config.host_link || config.interactive;
+    console::set_terminal(discipline || config.terminal, discipline);
 }
 
 /// Runs `program` as pid 1 with the arguments, environment and preopens of `config`, until

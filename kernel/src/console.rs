@@ -43,8 +43,11 @@ const SLOW_POLL_NS: u64 = 20_000_000;
 static LINK: AtomicBool = AtomicBool::new(false);
 /// Bytes the guest may still send on a virtio link (see [`cella_proto::LINK_WINDOW`]).
 static CREDIT: AtomicUsize = AtomicUsize::new(cella_proto::LINK_WINDOW);
-/// stdin is a terminal (typed by a person): a line discipline applies.
+/// stdin is a terminal (typed by a person): programs see character devices.
 static TERMINAL: AtomicBool = AtomicBool::new(true);
+/// The kernel's line discipline edits the input (COM1, or the runner's raw terminal); off
+/// when the host's terminal does it or stdin is a pipe.
+static DISCIPLINE: AtomicBool = AtomicBool::new(true);
 /// Raw input: bytes as typed, no echo (a line editor asked for it).
 static RAW: AtomicBool = AtomicBool::new(false);
 /// Ctrl-C was typed in cooked mode and not yet handled.
@@ -189,12 +192,12 @@ fn pump(stdin: &mut Stdin) -> Vec<u8> {
         let Stdin {
             decoder, data, eof, ..
         } = stdin;
-        let terminal = is_terminal();
+        let discipline = DISCIPLINE.load(Ordering::Relaxed);
         let mut arrived = false;
         link::receive(&mut |byte| {
             if let Some((tag, payload)) = decoder.push(byte) {
                 match tag {
-                    to_guest::STDIN if terminal => received.extend_from_slice(payload),
+                    to_guest::STDIN if discipline => received.extend_from_slice(payload),
                     to_guest::STDIN => {
                         data.extend(payload);
                         arrived = true;
@@ -333,14 +336,22 @@ pub fn read_stdin(buf: &mut [u8]) -> Result<usize, WouldBlock> {
     result
 }
 
-/// Says whether stdin is a terminal (the console, or the runner's terminal on the link).
-pub fn set_terminal(terminal: bool) {
+/// Says whether stdin is a terminal (the console, or the runner's terminal on the link),
+/// and whether the kernel's line discipline edits its input (not when the host's does).
+pub fn set_terminal(terminal: bool, discipline: bool) {
     TERMINAL.store(terminal, Ordering::Relaxed);
+    DISCIPLINE.store(discipline, Ordering::Relaxed);
 }
 
 /// Whether stdin is a terminal.
 pub fn is_terminal() -> bool {
     TERMINAL.load(Ordering::Relaxed)
+}
+
+/// Whether the kernel's line discipline edits the input, so that a program may switch it
+/// to raw input (not when the host's terminal does the editing).
+pub fn has_discipline() -> bool {
+    DISCIPLINE.load(Ordering::Relaxed)
 }
 
 /// Switches the line discipline between raw and cooked input. Going raw hands over the line

@@ -381,7 +381,7 @@ impl System {
                 })
             }
             Call::ConsoleMode { raw } => self.with_caller(pid, |_, wasi| {
-                if wasi.stdin_is_terminal() {
+                if wasi.stdin_is_terminal() && console::has_discipline() {
                     console::set_raw(raw);
                     Answer::Done(Errno::Success)
                 } else {

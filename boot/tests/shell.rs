@@ -28,6 +28,7 @@ fn shell_syntax() {
         "ls /nonexistent 2> /tmp/err; echo \"ls $?\"; cat /tmp/err\n",
         "cd /tmp; pwd; cat out | head -1; cd /; pwd\n",
         "nosuchcmd; echo \"after $?\"\n",
+        "echo gone > /dev/null; cat /dev/null | wc -c; ls /nope 2>/dev/null; echo \"quiet $?\"\n",
         "spin bg 1 > /tmp/bg & jobs; wait; echo waited; tail -1 /tmp/bg\n",
         "exit 7\n",
         "echo not reached\n",
@@ -50,6 +51,8 @@ fn shell_syntax() {
         "1\n",
         "/\n",
         "after 127\n",
+        "0\n",
+        "quiet 2\n",
     );
     assert!(
         stdout.starts_with(expected_start),

@@ -141,6 +141,10 @@ pub fn export_mounts(
             continue;
         };
         let stat = &exported.stat;
+        if stat.filetype == Filetype::CharacterDevice {
+            // A device (`/dev/null` moved into a tree) has no content for the host.
+            continue;
+        }
         let first = match stat.filetype {
             Filetype::Directory => None,
             _ if stat.nlink > 1 => match first_paths.get(&exported.ino) {

@@ -1,6 +1,6 @@
 //! The system's file system in shell mode: the ramdisk of the disk image (an archive in
 //! [`cella_proto::archive`] format holding `bin/NAME` for each system program, written by
-//! `boot/image/src/initrd.rs`) unpacked into the VFS as `/bin`, an empty writable `/tmp`, and
+//! `boot/image/src/initrd.rs`) unpacked into the VFS as `/bin`, an empty writable `/tmp`, `/dev/null`, and
 //! the `--dir` trees at their guest paths (see [`dirs::mount`]). The whole VFS is then one
 //! namespace, preopened as `/` for `/bin/init`.
 //!
@@ -15,7 +15,7 @@ use cella_proto::Preopen;
 use cella_proto::archive::Reader;
 use wasi_abi::Vfs;
 use wasi_abi::types::Timestamp;
-use wasi_abi::vfs::{OpenOptions, Opened};
+use wasi_abi::vfs::{Device, OpenOptions, Opened};
 
 use crate::dirs::{self, Mount};
 
@@ -60,6 +60,12 @@ pub fn build(
         Err(wasi_abi::Errno::Exist) => {}
         Err(errno) => return Err(format!("cannot create /tmp: {errno:?}")),
     }
+    // /dev/null, unless a `--dir` took /dev.
+    if vfs.create_dir(b"/dev", now).is_ok() {
+        vfs.root()
+            .make_device(b"dev/null", Device::Null, now)
+            .map_err(|errno| format!("cannot create /dev/null: {errno:?}"))?;
+    }
     Ok(mounts)
 }
 
@@ -74,6 +80,7 @@ pub fn program(vfs: &Vfs, path: &[u8]) -> Result<Vec<u8>, String> {
     let node = match vfs.root().open(relative, options, 0) {
         Ok(Opened::File(node)) => node,
         Ok(Opened::Dir(_)) => return Err(format!("{} is a directory", shown())),
+        Ok(Opened::Device(_)) => return Err(format!("{} is a device", shown())),
         Err(errno) => return Err(format!("cannot open {}: {errno:?}", shown())),
     };
     let node = node.borrow();

@@ -278,34 +278,48 @@ fn main() {
         })(),
     );
 
-    checks.check("the-process-limit-is-an-error-not-a-crash", (|| {
-        let mut children = Vec::new();
-        let refusal = loop {
-            match program("napms").arg("60000").stdout(Stdio::Fd(devnull()?)).spawn() {
-                Ok(pid) => children.push(pid),
-                Err(e) => break e,
+    checks.check(
+        "the-process-limit-is-an-error-not-a-crash",
+        (|| {
+            let mut children = Vec::new();
+            let refusal = loop {
+                match program("napms")
+                    .arg("60000")
+                    .stdout(Stdio::Fd(devnull()?))
+                    .spawn()
+                {
+                    Ok(pid) => children.push(pid),
+                    Err(e) => break e,
+                }
+                if children.len() > 500 {
+                    return Err("500 processes and no refusal".into());
+                }
+            };
+            let errno = refusal.raw_os_error();
+            if errno != Some(6) && errno != Some(48) {
+                return Err(format!("refused with {refusal}, not EAGAIN or ENOMEM"));
             }
-            if children.len() > 500 {
-                return Err("500 processes and no refusal".into());
+            for &pid in &children {
+                kill(pid as i32, 9).map_err(|e| format!("kill {pid}: {e}"))?;
+                let (_, status) = wait(Some(pid), false)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no status")?;
+                expect("status", status, Status::Signaled(9))?;
             }
-        };
-        let errno = refusal.raw_os_error();
-        if errno != Some(6) && errno != Some(48) {
-            return Err(format!("refused with {refusal}, not EAGAIN or ENOMEM"));
-        }
-        for &pid in &children {
-            kill(pid as i32, 9).map_err(|e| format!("kill {pid}: {e}"))?;
-            let (_, status) = wait(Some(pid), false)
-                .map_err(|e| e.to_string())?
-                .ok_or("no status")?;
-            expect("status", status, Status::Signaled(9))?;
-        }
-        // All gone: starting programs works again.
-        let (out, _) = output(&mut program("hello"))?;
-        expect("hello", String::from_utf8_lossy(&out).as_ref(), "Hello, world!\n")?;
-        println!("  ({} processes before the refusal: {refusal})", children.len());
-        Ok(())
-    })());
+            // All gone: starting programs works again.
+            let (out, _) = output(&mut program("hello"))?;
+            expect(
+                "hello",
+                String::from_utf8_lossy(&out).as_ref(),
+                "Hello, world!\n",
+            )?;
+            println!(
+                "  ({} processes before the refusal: {refusal})",
+                children.len()
+            );
+            Ok(())
+        })(),
+    );
 
     std::process::exit(i32::from(checks.failed));
 }

@@ -15,7 +15,7 @@ use crate::outcome::SysResult;
 use crate::platform::Platform;
 use crate::types::{Dirent, Fdflags, Filestat, Lookupflags, Oflags, Rights};
 use crate::vfs::open::now;
-use crate::vfs::{DirHandle, OpenDir, OpenFile, OpenOptions, Opened};
+use crate::vfs::{DirHandle, OpenDevice, OpenDir, OpenFile, OpenOptions, Opened};
 
 use super::fd::times_to_set;
 
@@ -107,6 +107,12 @@ pub fn path_open<P: Platform>(
         Opened::File(node) => {
             let file = OpenFile::new(node, fdflags.contains(Fdflags::APPEND));
             let mut entry = FdEntry::new(Box::new(file), allowed(requested, FILE_RIGHTS));
+            entry.rights_inheriting = rights_inheriting;
+            entry
+        }
+        Opened::Device(node) => {
+            let device = OpenDevice::new(node);
+            let mut entry = FdEntry::new(Box::new(device), allowed(requested, FILE_RIGHTS));
             entry.rights_inheriting = rights_inheriting;
             entry
         }

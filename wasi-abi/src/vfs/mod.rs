@@ -37,7 +37,8 @@ use self::path::{Parent, resolve, resolve_parent, validate};
 use crate::errno::{Errno, Result};
 use crate::types::{Filestat, Filetype, Timestamp};
 
-pub use self::open::{OpenDir, OpenFile};
+pub use self::node::Device;
+pub use self::open::{OpenDevice, OpenDir, OpenFile};
 
 /// Device number reported in `filestat.dev` for every inode of a [`Vfs`].
 pub const VFS_DEV: u64 = 1;
@@ -80,6 +81,8 @@ pub enum Opened {
     File(NodeRef),
     /// A directory.
     Dir(DirHandle),
+    /// A device.
+    Device(NodeRef),
 }
 
 /// Times to set; `None` leaves one unchanged.
@@ -205,6 +208,7 @@ impl Vfs {
                 Ok(())
             }
             Opened::Dir(_) => Err(Errno::Isdir),
+            Opened::Device(_) => Err(Errno::Inval),
         }
     }
 
@@ -519,7 +523,7 @@ impl DirHandle {
         };
         match self.open(path, options, 0)? {
             Opened::Dir(dir) => Ok(dir),
-            Opened::File(_) => Err(Errno::Notdir),
+            Opened::File(_) | Opened::Device(_) => Err(Errno::Notdir),
         }
     }
 
@@ -561,6 +565,10 @@ impl DirHandle {
         }
         if options.directory {
             return Err(Errno::Notdir);
+        }
+        if node.borrow().device().is_some() {
+            // Nothing to truncate: a device has no data.
+            return Ok(Opened::Device(node));
         }
         if options.truncate {
             let mut file = node.borrow_mut();
@@ -739,6 +747,16 @@ impl DirHandle {
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
         let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now)?;
+        add_entry(&dir, &parent.name, node, now)
+    }
+
+    /// Creates `path` as device `device` (the kernel makes `/dev/null` this way).
+    pub fn make_device(&self, path: &[u8], device: Device, now: Timestamp) -> Result<()> {
+        validate(path)?;
+        let parent = resolve_parent(&self.node, path)?;
+        check_free_for_non_dir(&parent)?;
+        let dir = live_dir(&parent)?;
+        let node = self.vfs.new_node(Kind::Device(device), now)?;
         add_entry(&dir, &parent.name, node, now)
     }
 

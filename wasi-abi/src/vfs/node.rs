@@ -45,7 +45,7 @@ pub struct Node {
     pub kind: Kind,
 }
 
-/// The three kinds of inode.
+/// The kinds of inode.
 pub enum Kind {
     /// A regular file and its data.
     File(FileData),
@@ -53,6 +53,15 @@ pub enum Kind {
     Dir(Dir),
     /// A symbolic link and its target, as bytes.
     Symlink(Vec<u8>),
+    /// A character device the kernel provides (`/dev/null`).
+    Device(Device),
+}
+
+/// The devices an inode can be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// Reads end at once, writes go nowhere.
+    Null,
 }
 
 /// One directory entry: its readdir cookie position and the inode it names.
@@ -183,6 +192,7 @@ impl Node {
             Kind::File(_) => Filetype::RegularFile,
             Kind::Dir(_) => Filetype::Directory,
             Kind::Symlink(_) => Filetype::SymbolicLink,
+            Kind::Device(_) => Filetype::CharacterDevice,
         }
     }
 
@@ -193,6 +203,7 @@ impl Node {
             Kind::File(data) => data.size(),
             Kind::Dir(dir) => dir.len() as u64,
             Kind::Symlink(target) => target.len() as u64,
+            Kind::Device(_) => 0,
         }
     }
 
@@ -246,6 +257,14 @@ impl Node {
     pub fn symlink_target(&self) -> Option<&[u8]> {
         match &self.kind {
             Kind::Symlink(target) => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The device, if it is one.
+    pub fn device(&self) -> Option<Device> {
+        match self.kind {
+            Kind::Device(device) => Some(device),
             _ => None,
         }
     }

@@ -182,6 +182,81 @@ impl WasiFile for OpenFile {
     }
 }
 
+/// An open device (`/dev/null`): reads are at end of file, writes take everything, as on
+/// Linux; its attributes are its inode's.
+#[derive(Clone)]
+pub struct OpenDevice {
+    node: NodeRef,
+}
+
+impl OpenDevice {
+    /// Opens the device inode `node`.
+    pub fn new(node: NodeRef) -> Self {
+        OpenDevice { node }
+    }
+}
+
+impl WasiFile for OpenDevice {
+    fn filetype(&self) -> Filetype {
+        Filetype::CharacterDevice
+    }
+
+    fn read(&mut self, _platform: &mut dyn Platform, _buf: &mut [u8]) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn write(&mut self, _platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
+        Ok(data.len())
+    }
+
+    fn read_at(&mut self, _buf: &mut [u8], _offset: Filesize) -> Result<usize> {
+        Ok(0)
+    }
+
+    fn write_at(
+        &mut self,
+        _platform: &mut dyn Platform,
+        data: &[u8],
+        _offset: Filesize,
+    ) -> Result<usize> {
+        Ok(data.len())
+    }
+
+    fn seek(&mut self, _offset: i64, _whence: Whence) -> Result<Filesize> {
+        Ok(0)
+    }
+
+    fn tell(&self) -> Result<Filesize> {
+        Ok(0)
+    }
+
+    fn filestat(&self) -> Result<Filestat> {
+        Ok(self.node.borrow().filestat(VFS_DEV))
+    }
+
+    fn set_size(&mut self, _platform: &mut dyn Platform, _size: Filesize) -> Result<()> {
+        Ok(())
+    }
+
+    fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Ok(Readiness::Ready {
+            nbytes: 0,
+            hangup: false,
+        })
+    }
+
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Ok(Readiness::Ready {
+            nbytes: 0,
+            hangup: false,
+        })
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        Some(Box::new(self.clone()))
+    }
+}
+
 /// An open directory: the handle `path_*` calls resolve through, and the name it was
 /// preopened under, if it is a preopen.
 #[derive(Clone)]

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use super::data::CHUNK_SIZE;
 use super::*;
+use crate::file::WasiFile;
 
 const T0: Timestamp = 1_000;
 const T1: Timestamp = 2_000;
@@ -27,6 +28,7 @@ fn file(dir: &DirHandle, path: &str, options: OpenOptions) -> Result<NodeRef> {
     match dir.open(path.as_bytes(), options, T1)? {
         Opened::File(node) => Ok(node),
         Opened::Dir(_) => Err(Errno::Isdir),
+        Opened::Device(_) => Err(Errno::Inval),
     }
 }
 
@@ -717,4 +719,35 @@ fn memory_guard_stops_growth_before_memory_runs_out() {
     root.unlink_file(b"a", 4).unwrap();
     FAKE_FREE.store(u64::MAX, core::sync::atomic::Ordering::Relaxed);
     root.create_dir(b"d", 5).unwrap();
+}
+
+#[test]
+fn a_null_device_reads_empty_takes_writes_and_is_a_character_device() {
+    let vfs = Vfs::new(T0);
+    let root = vfs.root();
+    root.create_dir(b"dev", T1).unwrap();
+    root.make_device(b"dev/null", Device::Null, T1).unwrap();
+    assert_eq!(
+        root.make_device(b"dev/null", Device::Null, T1),
+        Err(Errno::Exist)
+    );
+    let options = OpenOptions {
+        write: true,
+        truncate: true,
+        ..OpenOptions::default()
+    };
+    let Ok(Opened::Device(node)) = root.open(b"dev/null", options, T1) else {
+        panic!("/dev/null did not open as a device");
+    };
+    let mut device = OpenDevice::new(node);
+    let mut platform = crate::syscalls::tests::Fake::default();
+    assert_eq!(device.write(&mut platform, b"gone"), Ok(4));
+    assert_eq!(device.read(&mut platform, &mut [0; 8]), Ok(0));
+    let stat = device.filestat().unwrap();
+    assert_eq!(stat.filetype, Filetype::CharacterDevice);
+    assert_eq!(stat.size, 0);
+    assert_eq!(root.stat(b"dev/null", true).unwrap().size, 0);
+    // Not a directory, and gone like any other name.
+    assert_eq!(root.open_dir(b"dev/null").err(), Some(Errno::Notdir));
+    root.unlink_file(b"dev/null", T1).unwrap();
 }

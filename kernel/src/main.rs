@@ -1,6 +1,8 @@
 //! The Cella kernel: boots from bootloader 0.11, sets up the machine (descriptor tables,
 //! interrupts, heap, clocks, entropy), fetches a WASI program and its run configuration from
-//! QEMU's fw_cfg, and runs it on wasmi with the console or the host link as its stdio.
+//! QEMU's fw_cfg — or, without one, builds the system's file system and starts `/bin/init` —
+//! and runs WASI processes on wasmi, scheduled in fuel slices, with the console or the host
+//! link as their terminal.
 //!
 //! Only the pure modules (see [`civil`]) are built on the host, so that `cargo clippy
 //! --workspace` and `cargo test -p cella-kernel` work there; everything else exists for

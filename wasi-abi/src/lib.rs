@@ -1,10 +1,13 @@
 //! The platform-independent WASI preview1 layer of Cella.
 //!
 //! It holds the preview1 types and errno, typed access to guest memory, the fd table, the
-//! in-memory file system ([`vfs`]), and one function per `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel
-//! implements (clocks, entropy, console streams, waiting). The kernel registers the functions
-//! of [`FUNCTIONS`] with its wasm interpreter and forwards each call to [`dispatch`], which
-//! answers with an [`Outcome`]: an errno for the program, a trap, or an exit.
+//! in-memory file system ([`vfs`]), pipes ([`pipe`]), one function per
+//! `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel implements
+//! (clocks, entropy, console streams), and the decoding of Cella's process-control calls
+//! ([`control`]). The kernel registers the functions of [`FUNCTIONS`] with its wasm
+//! interpreter and forwards each call to [`dispatch`], which answers with an [`Outcome`]: an
+//! errno for the program, a trap, an exit, or a block (the call must wait: the kernel parks
+//! the process and repeats the call later).
 //!
 //! Nothing here panics on guest input: outside tests, clippy denies `unwrap`, indexing and
 //! unchecked arithmetic.

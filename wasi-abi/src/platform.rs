@@ -1,5 +1,5 @@
-//! What the machine provides to the WASI layer: clocks, entropy, the console streams and a way
-//! to wait. The kernel implements [`Platform`] over its drivers; tests implement it with fakes.
+//! What the machine provides to the WASI layer: clocks, entropy and the console streams.
+//! The kernel implements [`Platform`] over its drivers; tests implement it with fakes.
 
 use crate::errno::Result;
 use crate::types::{ClockId, Timestamp};
@@ -53,6 +53,7 @@ pub trait Platform {
         true
     }
 
-    /// Lets other work run; a single-process machine may do nothing.
+    /// Told that the process gives up the CPU (`sched_yield`; the scheduler then runs the
+    /// others first). Nothing to do by default.
     fn sched_yield(&mut self) {}
 }

@@ -3,8 +3,10 @@
 //! scheduler loop: [`poll`] once per turn, and [`next_poll`] bounds how long an idle CPU
 //! may halt.
 //!
-//! The card raises no interrupt the kernel routes, so received frames are found by polling:
-//! every [`FAST_POLL_NS`] for [`FAST_WINDOW_NS`] after the last frame, then every
+//! A frame's arrival wakes a halted CPU through the card's interrupt, when the firmware
+//! routed one to the PIC; the stack still looks every [`IRQ_POLL_NS`] in case one was
+//! missed. Without an interrupt, received frames are found by polling: every
+//! [`FAST_POLL_NS`] for [`FAST_WINDOW_NS`] after the last frame, then every
 //! [`SLOW_POLL_NS`], so a quiet machine stays quiet and a busy connection stays quick.
 //!
 //! For now the only service is a self-test: on each port of the run configuration's
@@ -19,7 +21,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 use spin::Mutex;
 
-use crate::drivers::net::NetCard;
+use crate::drivers::{self, net::NetCard};
 use crate::{entropy, time};
 
 /// The guest's address under QEMU user networking, its prefix and the gateway.
@@ -31,6 +33,8 @@ const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 const FAST_POLL_NS: u64 = 1_000_000;
 const FAST_WINDOW_NS: u64 = 500_000_000;
 const SLOW_POLL_NS: u64 = 10_000_000;
+/// The safety-net polling period when the card interrupts.
+const IRQ_POLL_NS: u64 = 50_000_000;
 /// Bytes of each echo socket's receive and send buffers.
 const ECHO_BUFFER: usize = 16 * 1024;
 
@@ -102,6 +106,7 @@ pub fn poll() {
     let Some(stack) = guard.as_mut() else {
         return;
     };
+    stack.card.take_interrupt();
     if stack.card.has_frame() {
         stack.last_frame_ns = time::monotonic_ns();
     }
@@ -158,7 +163,12 @@ pub fn next_poll() -> Option<u64> {
     let mut guard = STACK.lock();
     let stack = guard.as_mut()?;
     let now_ns = time::monotonic_ns();
-    let period = if now_ns.saturating_sub(stack.last_frame_ns) < FAST_WINDOW_NS {
+    if drivers::net::interrupted() {
+        return Some(now_ns);
+    }
+    let period = if stack.card.has_interrupt() {
+        IRQ_POLL_NS
+    } else if now_ns.saturating_sub(stack.last_frame_ns) < FAST_WINDOW_NS {
         FAST_POLL_NS
     } else {
         SLOW_POLL_NS

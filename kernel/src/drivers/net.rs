@@ -5,10 +5,13 @@
 //! card as soon as smoltcp has read it. Sending waits for the card to take the frame (QEMU
 //! copies it out at once), so a transmit buffer never outlives its call.
 //!
-//! No interrupt is routed for the card (the kernel has only the legacy PIC): the network
-//! stack polls it, see `net.rs`.
+//! The card's legacy interrupt (INTx, on the PIC line the firmware assigned) only wakes the
+//! CPU: the handler masks the line, and [`NetCard::take_interrupt`], called by the network
+//! stack's poll outside interrupt context, acknowledges the card and unmasks it. Without a
+//! line the stack polls the card (see `net.rs`).
 
 use core::cell::RefCell;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
@@ -16,7 +19,31 @@ use virtio_drivers::device::net::{RxBuffer, VirtIONet};
 use virtio_drivers::transport::DeviceType;
 use virtio_drivers::transport::pci::PciTransport;
 
+use crate::arch::pic;
+use crate::drivers::link;
 use crate::drivers::virtio::{self, KernelHal};
+
+/// [`IRQ`] when the card has no interrupt line.
+const NO_IRQ: u8 = u8::MAX;
+/// The card's PIC line.
+static IRQ: AtomicU8 = AtomicU8::new(NO_IRQ);
+/// The card interrupted and its line is masked until [`NetCard::take_interrupt`].
+static RAISED: AtomicBool = AtomicBool::new(false);
+
+/// Called for PIC lines no other driver claims, with interrupts disabled.
+pub fn on_irq(irq: u8) {
+    if irq == IRQ.load(Ordering::Relaxed) {
+        // The line is level-triggered and only reading the card's ISR lowers it, which needs
+        // the card: mask it until the poll does that.
+        pic::set_masked(irq, true);
+        RAISED.store(true, Ordering::Release);
+    }
+}
+
+/// Whether the card interrupted since the last [`NetCard::take_interrupt`].
+pub fn interrupted() -> bool {
+    RAISED.load(Ordering::Acquire)
+}
 
 /// Descriptors per queue: receive buffers posted at once, and sends in flight.
 const QUEUE_SIZE: usize = 64;
@@ -37,9 +64,29 @@ impl NetCard {
     pub fn open() -> Option<NetCard> {
         let transport = virtio::find(DeviceType::Network).into_iter().next()?;
         match VirtIONet::new(transport, RX_BUFFER_LEN) {
-            Ok(card) => Some(NetCard {
-                card: RefCell::new(card),
-            }),
+            Ok(card) => {
+                // A line the kernel's own devices use means the firmware assigned none.
+                let own = [
+                    pic::IRQ_TIMER,
+                    pic::CASCADE_IRQ,
+                    pic::IRQ_COM1,
+                    pic::IRQ_COM2,
+                ];
+                match virtio::interrupt_line(DeviceType::Network).filter(|irq| !own.contains(irq)) {
+                    Some(irq) => {
+                        log::debug!(
+                            "virtio-net: interrupt on PIC line {irq} (console's: {:?})",
+                            virtio::interrupt_line(DeviceType::Console)
+                        );
+                        IRQ.store(irq, Ordering::Relaxed);
+                        pic::set_masked(irq, false);
+                    }
+                    None => log::debug!("virtio-net: no interrupt line; polling"),
+                }
+                Some(NetCard {
+                    card: RefCell::new(card),
+                })
+            }
             Err(error) => {
                 log::warn!("virtio network card: {error}");
                 None
@@ -50,6 +97,21 @@ impl NetCard {
     /// The card's MAC address.
     pub fn mac(&self) -> [u8; 6] {
         self.card.borrow().mac_address()
+    }
+
+    /// Whether the card wakes the CPU when a frame arrives.
+    pub fn has_interrupt(&self) -> bool {
+        IRQ.load(Ordering::Relaxed) != NO_IRQ
+    }
+
+    /// Acknowledges the card's interrupt, if it raised one, and lets it interrupt again.
+    pub fn take_interrupt(&mut self) {
+        if RAISED.swap(false, Ordering::AcqRel) {
+            self.card.get_mut().ack_interrupt();
+            // q35 shares its few PCI interrupt lines: the link's console may be on this one.
+            link::ack_interrupt();
+            pic::set_masked(IRQ.load(Ordering::Relaxed), false);
+        }
     }
 
     /// Whether a received frame is waiting.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{cella, program, setup};
 
 /// How long the guest program (`napms`) keeps the machine up, in ms.
-const GUEST_MS: &str = "20000";
+const GUEST_MS: &str = "15000";
 /// How long the host keeps trying to reach the echo (the guest boots meanwhile).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -50,12 +50,31 @@ fn connect_to_echo(port: u16) -> TcpStream {
 }
 
 #[test]
-fn the_kernel_echoes_tcp_on_a_forwarded_port() {
+fn the_kernel_echoes_tcp_on_a_forwarded_port_bios() {
+    echo_end_to_end(&[]);
+}
+
+#[test]
+fn the_kernel_echoes_tcp_on_a_forwarded_port_uefi() {
+    echo_end_to_end(&["--uefi"]);
+}
+
+/// Boots `napms` with `--tcplisten` (and `options`) and talks to the kernel's echo.
+fn echo_end_to_end(options: &[&str]) {
     setup();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let napms = program("napms");
-    let guest = thread::spawn(move || cella(&["--tcplisten", &listen, &napms, GUEST_MS]));
+    let mut args: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+    args.extend([
+        "--tcplisten".into(),
+        listen,
+        program("napms"),
+        GUEST_MS.into(),
+    ]);
+    let guest = thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cella(&args)
+    });
 
     let mut stream = connect_to_echo(port);
     // Many small round trips, then a payload larger than the socket buffers.

@@ -16,7 +16,8 @@ napms=userland/target/wasm32-wasip1/release/napms.wasm
 idle_cpu() {
     ./qemu.sh "$@" "$napms" 12000 >/dev/null &
     local runner=$! pid=
-    while [ -z "$pid" ]; do pid=$(pgrep -n -f "qemu-system-x86_64.*cella" || true); sleep 0.05; done
+    # QEMU is the runner's child (qemu.sh execs the runner); other QEMUs on the machine are not ours.
+    while [ -z "$pid" ]; do pid=$(pgrep -P "$runner" -f qemu-system || true); sleep 0.05; done
     ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
     sleep 4
     local t1 t2

@@ -1,5 +1,6 @@
 //! The two cascaded 8259 programmable interrupt controllers, remapped to vectors 32–47 with
-//! everything masked but the timer and the two serial ports.
+//! everything masked but the timer and the two serial ports; a driver unmasks its own line
+//! with [`set_masked`].
 
 use x86_64::instructions::port::Port;
 

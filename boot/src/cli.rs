@@ -3,6 +3,7 @@
 //! mode: Cella boots `/bin/init` from its image with the system's file system.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,6 +79,8 @@ pub struct RunOptions {
     pub icount: bool,
     /// Make the kernel fail on purpose (for the tests of fault reporting).
     pub inject_fault: Option<cella_proto::InjectedFault>,
+    /// `--tcplisten`: host addresses whose port QEMU forwards to the same guest port.
+    pub listen: Vec<SocketAddr>,
 }
 
 /// A command-line error: one sentence saying what is wrong and what to do.
@@ -101,6 +104,7 @@ pub fn parse(
         timeout: None,
         icount: false,
         inject_fault: None,
+        listen: Vec::new(),
     };
     let program = loop {
         let Some(arg) = args.next() else {
@@ -148,6 +152,12 @@ pub fn parse(
                         )
                     })?,
                 );
+            }
+            // Not in --help yet: the kernel only serves a TCP echo on the port (a self-test
+            // of its network stack) until programs get sockets.
+            "--tcplisten" => {
+                let address = value("HOST:PORT, such as 127.0.0.1:8080")?;
+                options.listen.push(parse_listen(&address)?);
             }
             "-m" | "--memory" => {
                 let size = value("a size such as 512M or 1G")?;
@@ -260,6 +270,17 @@ fn parse_memory(size: &OsString) -> Result<String, UsageError> {
 /// Bytes of a `-m` value as [`parse`] normalised it (`NNNM`).
 pub fn memory_bytes(memory: &str) -> u64 {
     memory.trim_end_matches('M').parse::<u64>().unwrap_or(0) << 20
+}
+
+/// `--tcplisten`'s `IP:PORT`, with a port other than 0 (the guest listens on the same one).
+fn parse_listen(address: &OsString) -> Result<SocketAddr, UsageError> {
+    match address.to_str().and_then(|a| a.parse::<SocketAddr>().ok()) {
+        Some(address) if address.port() != 0 => Ok(address),
+        _ => Err(UsageError(format!(
+            "--tcplisten takes IP:PORT with a port from 1 to 65535, such as 127.0.0.1:8080, not `{}`",
+            address.to_string_lossy()
+        ))),
+    }
 }
 
 fn parse_timeout(seconds: &OsString) -> Result<Duration, UsageError> {
@@ -384,6 +405,25 @@ mod tests {
         for bad in ["0", "-1", "soon", "inf", "NaN"] {
             assert!(
                 run(&["--timeout", bad, "p.wasm"]).is_err(),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn tcplisten_takes_ip_and_port_and_repeats() {
+        let listen = options(&[
+            "--tcplisten",
+            "127.0.0.1:8080",
+            "--tcplisten=[::1]:80",
+            "p.wasm",
+        ])
+        .listen;
+        let ports: Vec<u16> = listen.iter().map(SocketAddr::port).collect();
+        assert_eq!(ports, [8080, 80]);
+        for bad in ["8080", "localhost:80", "127.0.0.1:0", "127.0.0.1:70000"] {
+            assert!(
+                run(&["--tcplisten", bad, "p.wasm"]).is_err(),
                 "{bad} accepted"
             );
         }

@@ -143,6 +143,11 @@ fn run_config(
         terminal,
         preopens: trees.map(|t| t.preopens.clone()).unwrap_or_default(),
         inject_fault: options.inject_fault,
+        listen: options
+            .listen
+            .iter()
+            .map(|address| address.port())
+            .collect(),
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(
@@ -182,6 +187,24 @@ impl Drop for RunDir {
 const DIRS_RESERVE: u64 = 64 << 20;
 /// Spare room on the write-back disk beyond guest RAM: archive headers and padding.
 const WRITEBACK_SLACK: u64 = 64 << 20;
+
+/// QEMU user networking with each `--tcplisten` address forwarded to the same port of the
+/// guest: the guest is reachable only there (loopback, as a rule).
+fn netdev(listen: &[std::net::SocketAddr]) -> String {
+    let mut netdev = String::from("user,id=net0");
+    for address in listen {
+        let port = address.port();
+        match address.ip() {
+            std::net::IpAddr::V4(ip) => {
+                netdev.push_str(&format!(",hostfwd=tcp:{ip}:{port}-:{port}"));
+            }
+            std::net::IpAddr::V6(ip) => {
+                netdev.push_str(&format!(",hostfwd=tcp:[{ip}]:{port}-:{port}"));
+            }
+        }
+    }
+    netdev
+}
 
 fn qemu_command(
     options: &RunOptions,
@@ -236,6 +259,10 @@ fn qemu_command(
     }
     if options.icount {
         qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
+    }
+    if !options.listen.is_empty() {
+        qemu.args(["-netdev", &netdev(&options.listen)]);
+        qemu.args(["-device", "virtio-net-pci,netdev=net0"]);
     }
     if let Some(trees) = trees {
         let archive = run_dir.join("dirs.tar");

@@ -19,7 +19,7 @@ use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
 use crate::wasm::{self, End, NotStarted, Task};
-use crate::{console, dirs, entropy, fault, initrd, logger, mm, time, writeback};
+use crate::{console, dirs, entropy, fault, initrd, logger, mm, net, time, writeback};
 
 /// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
 const VFS_KEEP_FREE: u64 = 8 << 20;
@@ -87,6 +87,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     if let Some(fault) = config.inject_fault {
         inject(fault);
     }
+    net::init(&config.listen);
     log_memory("before the program");
     let exit = run_program(&program, &config, preopens);
     drop(program);
@@ -212,6 +213,7 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
         mounts.len(),
         time::monotonic_ns() / 1_000_000
     );
+    net::init(&config.listen);
     // init is pid 1 with the whole file system as "/"; everything else it starts.
     let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)]);
     drop(init);

@@ -68,6 +68,8 @@ mod logger;
 )]
 mod mm;
 #[cfg(target_os = "none")]
+mod net;
+#[cfg(target_os = "none")]
 mod platform;
 #[cfg(target_os = "none")]
 mod process;

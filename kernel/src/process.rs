@@ -24,7 +24,7 @@ use wasi_abi::outcome::Fault;
 use crate::platform::KernelPlatform;
 use crate::sched::{Pid, Scheduler};
 use crate::wasm::{self, End, PendingCall, Slice, Stop, Task};
-use crate::{console, mm, time};
+use crate::{console, mm, net, time};
 
 /// Fuel per slice: about this many wasm instructions run before the next process gets the
 /// CPU (a few milliseconds of interpretation under QEMU's TCG).
@@ -108,6 +108,14 @@ impl From<Result<(), Fault>> for Answer {
     }
 }
 
+/// The earlier of two optional deadlines.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl System {
     /// A machine whose pid 1 is `init`, already instantiated; `name` is its `argv[0]`.
     pub fn new(init: Task, name: &[u8], report_init_traps: bool) -> System {
@@ -145,6 +153,7 @@ impl System {
             if console::take_interrupt() && self.foreground != 0 {
                 self.signal(-(self.foreground as i64), SIGINT, 0);
             }
+            net::poll();
             self.retry_blocked();
             if let Some(end) = self.init_end.take() {
                 log::debug!(
@@ -157,7 +166,7 @@ impl System {
             }
             match self.sched.next() {
                 Some(pid) => self.run_slice(pid),
-                None => console::idle(self.sched.next_deadline()),
+                None => console::idle(earliest(self.sched.next_deadline(), net::next_poll())),
             }
         }
     }

@@ -228,7 +228,7 @@ extern "C" fn dispatch(frame: &mut InterruptFrame) {
         pic::IRQ_TIMER => {}
         pic::IRQ_COM1 => crate::drivers::serial::on_irq(crate::drivers::serial::Com::Com1),
         pic::IRQ_COM2 => crate::drivers::serial::on_irq(crate::drivers::serial::Com::Com2),
-        _ => {}
+        _ => crate::drivers::net::on_irq(irq),
     }
     pic::end_of_interrupt(irq);
 }

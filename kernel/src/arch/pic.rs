@@ -1,5 +1,6 @@
 //! The two cascaded 8259 programmable interrupt controllers, remapped to vectors 32–47 with
-//! everything masked but the timer and the two serial ports.
+//! everything masked but the timer and the two serial ports; a driver unmasks its own line
+//! with [`set_masked`].
 
 use x86_64::instructions::port::Port;
 
@@ -19,7 +20,7 @@ const EOI: u8 = 0x20;
 /// OCW3: the next command-port read returns the in-service register.
 const READ_ISR: u8 = 0x0b;
 /// The master's line the slave is cascaded on.
-const CASCADE_IRQ: u8 = 2;
+pub const CASCADE_IRQ: u8 = 2;
 
 /// Vector of IRQ 0.
 pub const MASTER_OFFSET: u8 = 32;
@@ -70,6 +71,30 @@ pub fn init() {
     let enabled: u8 = (1 << IRQ_TIMER) | (1 << IRQ_COM1) | (1 << IRQ_COM2);
     outb(MASTER_DATA, !enabled);
     outb(SLAVE_DATA, 0xff);
+}
+
+/// Masks (`true`) or unmasks line `irq` (0–15); unmasking a slave line unmasks the cascade.
+pub fn set_masked(irq: u8, masked: bool) {
+    let (port, bit) = match irq {
+        0..8 => (MASTER_DATA, irq),
+        8..16 => (SLAVE_DATA, irq - 8),
+        _ => return,
+    };
+    // A read-modify-write of the mask, which an interrupt handler may also change.
+    super::cpu::without_interrupts(|| {
+        let mask = inb(port);
+        outb(
+            port,
+            if masked {
+                mask | 1 << bit
+            } else {
+                mask & !(1 << bit)
+            },
+        );
+        if !masked && port == SLAVE_DATA {
+            outb(MASTER_DATA, inb(MASTER_DATA) & !(1 << CASCADE_IRQ));
+        }
+    });
 }
 
 /// Whether `irq` is a spurious interrupt (lines 7 and 15 with their in-service bit clear),

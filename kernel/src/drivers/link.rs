@@ -46,6 +46,17 @@ pub fn is_virtio() -> bool {
     VIRTIO.lock().is_some()
 }
 
+/// Acknowledges the virtio console's interrupt, for a driver whose interrupt line it shares
+/// (the PIC's lines are few): until acknowledged, the console holds the line up. Received
+/// bytes wait for [`receive`] as before.
+pub fn ack_interrupt() {
+    if let Some(mut guard) = VIRTIO.try_lock()
+        && let Some(console) = guard.as_mut()
+    {
+        let _ = console.ack_interrupt();
+    }
+}
+
 /// Sends `bytes`. Never blocks on a lock held by the code it interrupted: a log line sent
 /// from inside the driver is dropped rather than deadlock.
 pub fn write(bytes: &[u8]) {

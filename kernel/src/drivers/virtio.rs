@@ -9,7 +9,7 @@ use alloc::alloc::Layout;
 use core::ptr::NonNull;
 
 use virtio_drivers::transport::pci::PciTransport;
-use virtio_drivers::transport::pci::bus::{BarInfo, DeviceFunction, PciRoot};
+use virtio_drivers::transport::pci::bus::{BarInfo, ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
@@ -18,6 +18,11 @@ use crate::mm;
 
 /// Device numbers on one PCI bus.
 const DEVICES_PER_BUS: u8 = 32;
+/// The configuration register whose low byte is the interrupt line the firmware assigned
+/// (0xff: none).
+const INTERRUPT_LINE_REGISTER: u8 = 0x3c;
+/// Lines of the two 8259 PICs.
+const PIC_LINES: u8 = 16;
 
 /// `virtio-drivers`' view of the kernel.
 pub struct KernelHal;
@@ -113,6 +118,18 @@ fn usable_bars(root: &mut PciRoot<PortAccess>, function: DeviceFunction) -> bool
         }
         BarInfo::IO { .. } => true,
     })
+}
+
+/// The legacy interrupt line (PIC IRQ 0–15) the firmware routed for the first virtio device
+/// of `kind` on bus 0 (the one [`find`] lists first), if any.
+pub fn interrupt_line(kind: DeviceType) -> Option<u8> {
+    let access = PortAccess::new();
+    let (function, _) = PciRoot::new(PortAccess::new())
+        .enumerate_bus(0)
+        .filter(|(function, _)| function.device < DEVICES_PER_BUS)
+        .find(|(_, info)| virtio_drivers::transport::pci::virtio_device_type(info) == Some(kind))?;
+    let line = (access.read_word(function, INTERRUPT_LINE_REGISTER) & 0xff) as u8;
+    (line < PIC_LINES).then_some(line)
 }
 
 /// Every virtio device of `kind` on bus 0 (QEMU's q35 puts `-device`s there), as a transport.

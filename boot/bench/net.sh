@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Network figures of the kernel's stack bring-up, printed (not a test): with `--tcplisten`
+# the kernel serves a TCP echo on the port while `napms` sleeps, and this measures
+#   - host CPU used by QEMU while the guest sleeps, with and without the network card;
+#   - the echo's round trip from the host (small messages, one at a time) and a 1 MB echo.
+# The client is a few lines of python3. Usage: boot/bench/net.sh [PORT] (default 18080).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+port="${1:-18080}"
+./qemu.sh --setup >/dev/null
+(cd userland && cargo build -q --release --bin napms)
+napms=userland/target/wasm32-wasip1/release/napms.wasm
+
+# QEMU's CPU time (/proc/PID/stat) over 5 s, from 4 s after the runner started (the guest has
+# booted and sleeps).
+idle_cpu() {
+    ./qemu.sh "$@" "$napms" 12000 >/dev/null &
+    local runner=$! pid=
+    # QEMU is the runner's child (qemu.sh execs the runner); other QEMUs on the machine are not ours.
+    while [ -z "$pid" ]; do pid=$(pgrep -P "$runner" -f qemu-system || true); sleep 0.05; done
+    ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+    sleep 4
+    local t1 t2
+    t1=$(ticks)
+    sleep 5
+    t2=$(ticks)
+    wait "$runner"
+    awk -v a="$t1" -v b="$t2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        printf "%.1f%% of one core (%.2f s in 5 s)\n", (b - a) / hz / 5 * 100, (b - a) / hz }'
+}
+
+echo "== host CPU of QEMU while the guest sleeps"
+echo "  without a network card: $(idle_cpu)"
+echo "  with the card and an idle listener: $(idle_cpu --tcplisten "127.0.0.1:$port")"
+
+echo "== echo round trips from the host"
+./qemu.sh --tcplisten "127.0.0.1:$port" "$napms" 20000 >/dev/null &
+runner=$!
+python3 - "$port" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+started = time.time()
+while True:  # QEMU accepts before the guest listens: an answer is what counts
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.settimeout(3)
+        s.sendall(b"ping")
+        if s.recv(4) == b"ping":
+            break
+    except OSError:
+        pass
+    if time.time() - started > 60:
+        sys.exit("no echo within 60 s")
+    time.sleep(0.1)
+s.settimeout(10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+def rtt(message):
+    t = time.perf_counter()
+    s.sendall(message)
+    got = b""
+    while len(got) < len(message):
+        got += s.recv(65536)
+    return (time.perf_counter() - t) * 1e3
+times = sorted(rtt(b"x" * 64) for _ in range(1000))
+print("  64-byte round trip over 1000: p50 %.2f ms, p99 %.2f ms, max %.2f ms"
+      % (times[500], times[990], times[-1]))
+quiet = []
+for _ in range(5):
+    time.sleep(1)
+    quiet.append(rtt(b"q" * 64))
+print("  after 1 s of quiet: " + ", ".join("%.2f" % q for q in quiet) + " ms")
+big = bytes(range(256)) * 4096
+t = time.perf_counter()
+sender = __import__("threading").Thread(target=s.sendall, args=(big,))
+sender.start()
+got = bytearray()
+while len(got) < len(big):
+    got += s.recv(65536)
+sender.join()
+ms = (time.perf_counter() - t) * 1e3
+assert got == big, "the 1 MB echo came back altered"
+print("  1 MB echo: %.0f ms (%.1f MB/s each way)" % (ms, len(big) / ms / 1e3))
+EOF
+wait "$runner"

@@ -1,0 +1,108 @@
+//! The kernel's network stack end to end: with `--tcplisten`, QEMU forwards a host loopback
+//! port to the guest, where the kernel serves a TCP echo (its self-test) while the program
+//! runs; the host connects, sends and reads the bytes back.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{cella, program, setup};
+
+/// How long the guest program (`napms`) keeps the machine up, in ms.
+const GUEST_MS: &str = "15000";
+/// How long the host keeps trying to reach the echo (the guest boots meanwhile).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A loopback port free right now: the system picks one, and it is released at once.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// Connects and checks that the echo answers. Before the guest listens, QEMU accepts the
+/// connection and then closes it, so an answer (not the connection) is what counts.
+fn connect_to_echo(port: u16) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        let attempt = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"ping")?;
+            let mut answer = [0u8; 4];
+            stream.read_exact(&mut answer)?;
+            Ok((stream, answer))
+        });
+        match attempt {
+            Ok((stream, answer)) => {
+                assert_eq!(&answer, b"ping");
+                return stream;
+            }
+            Err(error) if started.elapsed() > CONNECT_TIMEOUT => {
+                panic!("no echo on port {port} within {CONNECT_TIMEOUT:?}: {error}")
+            }
+            Err(_) => thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+#[test]
+fn the_kernel_echoes_tcp_on_a_forwarded_port_bios() {
+    echo_end_to_end(&[]);
+}
+
+#[test]
+fn the_kernel_echoes_tcp_on_a_forwarded_port_uefi() {
+    echo_end_to_end(&["--uefi"]);
+}
+
+/// Boots `napms` with `--tcplisten` (and `options`) and talks to the kernel's echo.
+fn echo_end_to_end(options: &[&str]) {
+    setup();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut args: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+    args.extend([
+        "--tcplisten".into(),
+        listen,
+        program("napms"),
+        GUEST_MS.into(),
+    ]);
+    let guest = thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cella(&args)
+    });
+
+    let mut stream = connect_to_echo(port);
+    // Many small round trips, then a payload larger than the socket buffers.
+    for round in 0..20u8 {
+        let message = [round; 100];
+        stream.write_all(&message).unwrap();
+        let mut answer = [0u8; 100];
+        stream.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, message);
+    }
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        let big = big.clone();
+        thread::spawn(move || stream.write_all(&big))
+    };
+    let mut echoed = vec![0u8; big.len()];
+    stream.read_exact(&mut echoed).unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(echoed == big, "the large payload came back altered");
+    // A clean close from the host: the guest closes its side too.
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    // A second connection on the same port works once the first has ended.
+    drop(connect_to_echo(port));
+
+    let run = guest.join().unwrap();
+    assert_eq!(run.status, 0, "{}", run.stderr);
+}

@@ -48,7 +48,8 @@ echo "== host CPU of QEMU while the guest sleeps"
 ./qemu.sh "$bin/napms.wasm" 12000 >/dev/null &
 runner=$!
 pid=
-while [ -z "$pid" ]; do pid=$(pgrep -n -f "qemu-system-x86_64.*cella" || true); sleep 0.05; done
+# ./qemu.sh execs the runner, whose child is this run's QEMU (not another one on the machine).
+while [ -z "$pid" ]; do pid=$(pgrep -P "$runner" qemu-system-x86 || true); sleep 0.05; done
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 sleep 4
 t1=$(ticks)

@@ -254,9 +254,9 @@ pub fn system_root(
     Ok((vfs.root(), mounts))
 }
 
-/// Shell mode's write-back: packs the `--dir` trees from where [`system_root`] mounted them
-/// and writes them to the write-back disk (a no-op without trees). A failure is logged, and
-/// the runner, finding no archive, says the host directories were left unchanged.
+/// Packs the `--dir` trees at `mounts` (where [`system_root`] or `mount` put them) and writes
+/// them to the write-back disk as they are packed (a no-op without trees). A failure is
+/// logged, and the runner, finding no archive, says the host directories were left unchanged.
 pub fn write_back_mounts(vfs: &Vfs, mounts: &[dirs::Mount]) {
     if mounts.is_empty() {
         return;
@@ -324,28 +324,15 @@ fn mount(vfs: &Vfs, trees: &[u8], config: &RunConfig) -> Result<Vec<(Vec<u8>, Di
         .collect()
 }
 
-/// Packs the trees and writes them to the write-back disk as they are packed; a failure is
-/// logged, and the runner, finding no archive, says the host directories were left unchanged.
+/// A program run's write-back: its `--dir` trees are the numbered ones (see `mount`).
 fn write_back(vfs: &Vfs, config: &RunConfig) {
-    let started = time::monotonic_ns();
     let roots = config
         .preopens
         .iter()
         .map(|p| p.root as usize + 1)
         .max()
         .unwrap_or(0);
-    let written = writeback::Disk::open().and_then(|mut disk| {
-        dirs::export(vfs, roots, &mut |bytes| disk.write(bytes))?;
-        disk.finish()
-    });
-    match written {
-        Ok(bytes) => log::debug!(
-            "--dir trees: {} KiB written back in {} ms",
-            bytes >> 10,
-            (time::monotonic_ns() - started) / 1_000_000
-        ),
-        Err(message) => log::error!("{message}"),
-    }
+    write_back_mounts(vfs, &dirs::numbered_mounts(roots));
 }
 
 /// What fw_cfg carries for a run.

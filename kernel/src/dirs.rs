@@ -78,22 +78,15 @@ pub fn import_under(
 /// Bytes of file data read from the VFS at a time while exporting.
 const EXPORT_PIECE: usize = 64 * 1024;
 
-/// Packs the subtrees `/0` .. `/{roots - 1}` of `vfs` (including the roots themselves) into an
-/// archive whose paths are `N/...`, as [`import`] reads them, handing it to `sink` piece by
-/// piece: the archive is never held in memory whole, so a VFS filling most of RAM can still
-/// be written back. Returns the archive's length.
-pub fn export(
-    vfs: &Vfs,
-    roots: usize,
-    sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
-) -> Result<u64, String> {
-    let mounts: Vec<Mount> = (0..roots)
+/// The numbered trees `/0` .. `/{roots - 1}` where a program run unpacks its `--dir`s (see
+/// [`import`]), as mounts for [`export_mounts`].
+pub fn numbered_mounts(roots: usize) -> Vec<Mount> {
+    (0..roots)
         .map(|root| Mount {
             path: format!("{root}").into_bytes(),
             root: root as u32,
         })
-        .collect();
-    export_mounts(vfs, &mounts, sink)
+        .collect()
 }
 
 /// Where a `--dir` tree sits in the VFS: its path from the root (no leading slash) and its
@@ -120,8 +113,10 @@ impl Mount {
 }
 
 /// Packs the trees at `mounts` into an archive whose paths are `N/...` (N: [`Mount::root`]), as
-/// [`export`] does for trees at `/N`. A file with several names in the trees is stored once
-/// and then as hard links to that name; names outside the trees do not count.
+/// [`import`] reads them, handing it to `sink` piece by piece: the archive is never held in
+/// memory whole, so a VFS filling most of RAM can still be written back. A file with several
+/// names in the trees is stored once and then as hard links to that name; names outside the
+/// trees do not count. Returns the archive's length.
 pub fn export_mounts(
     vfs: &Vfs,
     mounts: &[Mount],
@@ -359,7 +354,7 @@ mod tests {
 
     fn export_all(vfs: &Vfs, roots: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        let len = export(vfs, roots, &mut |bytes| {
+        let len = export_mounts(vfs, &numbered_mounts(roots), &mut |bytes| {
             out.extend_from_slice(bytes);
             Ok(())
         })

@@ -57,17 +57,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let Some(program) = program else {
         shell(config, trees, ramdisk);
     };
-    let config = match config {
-        Ok(config) => config,
-        Err(message) => {
-            // The runner may be waiting on the link: say it there and on the console.
-            console::print(message.as_bytes());
-            console::print(b"\n");
-            console::set_link(true);
-            logger::start(false);
-            console::finish(&Exit::LoadFailed(message.into_bytes()));
-        }
-    };
+    let config = config.unwrap_or_else(|message| bad_config(message));
     set_console(&config);
     logger::start(config.verbose);
     let stats = mm::stats();
@@ -99,6 +89,16 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         write_back(&vfs, &config);
     }
     console::finish(&exit)
+}
+
+/// Ends the run on a run configuration the kernel cannot read. The runner may be waiting on
+/// the link: the message goes there and to the console.
+fn bad_config(message: String) -> ! {
+    console::print(message.as_bytes());
+    console::print(b"\n");
+    console::set_link(true);
+    logger::start(false);
+    console::finish(&Exit::LoadFailed(message.into_bytes()))
 }
 
 /// Chooses the console: the host link or COM1. On the link, stdin is the host's: a pipe or
@@ -175,16 +175,7 @@ fn new_vfs() -> Vfs {
 /// runs `/bin/init` with it preopened as `/`. Booted by hand from an image without
 /// `/bin/init`, prints the banner and halts.
 fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Option<&[u8]>) -> ! {
-    let config = match config {
-        Ok(config) => shell_config(config),
-        Err(message) => {
-            console::print(message.as_bytes());
-            console::print(b"\n");
-            console::set_link(true);
-            logger::start(false);
-            console::finish(&Exit::LoadFailed(message.into_bytes()));
-        }
-    };
+    let config = shell_config(config.unwrap_or_else(|message| bad_config(message)));
     if ramdisk.is_none() && !config.host_link {
         banner();
         qemu_exit::exit(qemu_exit::SUCCESS);

@@ -161,6 +161,22 @@ impl Tool {
         }
     }
 
+    /// For `head` and `tail`: reports a count that is not a number, and exits with 1.
+    pub fn invalid_count(&self, by_bytes: bool, value: &str) -> ! {
+        let what = if by_bytes { "bytes" } else { "lines" };
+        self.fail(&format!("invalid number of {what}: '{value}'"))
+    }
+
+    /// For `cp` and `mv`: a usage error, with GNU's words, unless `operands` hold a SOURCE
+    /// and a DEST.
+    pub fn require_source_and_destination(&self, operands: &[String]) {
+        match operands {
+            [] => self.usage_error("missing file operand"),
+            [only] => self.usage_error(&format!("missing destination file operand after '{only}'")),
+            _ => {}
+        }
+    }
+
     /// Prints `NAME: MESSAGE` on stderr.
     pub fn warn(&self, message: &str) {
         // Not `eprintln!`, which panics when stderr is a pipe nobody reads any more.
@@ -168,7 +184,8 @@ impl Tool {
     }
 
     /// Runs `act(source, target)` for each source of `SOURCE... DEST` (as `cp`, `mv` and `ln`
-    /// take them; the caller has checked there are at least two operands), where the target
+    /// take them; the caller has checked there are at least two operands, e.g. with
+    /// [`Tool::require_source_and_destination`]), where the target
     /// is DEST, or DEST/NAME when DEST is a directory. Several sources need DEST to be a
     /// directory. Each failure is reported; exits with 1 if any failed, else 0.
     pub fn each_into_destination(
@@ -391,6 +408,25 @@ pub fn read_input(name: &str) -> io::Result<Vec<u8>> {
         open(name)?.read_to_end(&mut bytes)?;
     }
     Ok(bytes)
+}
+
+/// For `head` and `tail`: rewrites the obsolete `-N` form (`head -5`), still common in
+/// pipelines, as `-nN`; GNU takes it as the first argument only.
+pub fn expand_obsolete_count(args: &mut [String]) {
+    if let Some(first) = args.first_mut()
+        && first.len() > 1
+        && first.starts_with('-')
+        && first[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        *first = format!("-n{}", &first[1..]);
+    }
+}
+
+/// For `head` and `tail` with several files: the `==> NAME <==` line before each (`-` is
+/// standard input), after a blank line from the second file on.
+pub fn file_header(name: &str, first: bool) -> String {
+    let shown = if name == "-" { "standard input" } else { name };
+    format!("{}==> {shown} <==\n", if first { "" } else { "\n" })
 }
 
 /// Splits `bytes` into lines without their `\n`; a last line without one still counts.

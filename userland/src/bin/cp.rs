@@ -17,14 +17,7 @@ fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "rR", "");
     let recursive = !options.is_empty();
-    if operands.len() < 2 {
-        match operands.first() {
-            None => TOOL.usage_error("missing file operand"),
-            Some(only) => {
-                TOOL.usage_error(&format!("missing destination file operand after '{only}'"))
-            }
-        }
-    }
+    TOOL.require_source_and_destination(&operands);
     TOOL.each_into_destination(operands, |source, target| {
         let same = |a: &Path, b: &Path| match (stat(a, true), stat(b, true)) {
             (Ok(a), Ok(b)) => (a.dev, a.ino) == (b.dev, b.ino),

@@ -3,7 +3,10 @@
 //! `-N` (first) is `-n N`. Several files get GNU's `==> NAME <==` headers.
 use std::io::{self, Read, Write};
 
-use cella_userland::{Tool, after_lines, args, describe, enter_working_directory, lines, open};
+use cella_userland::{
+    Tool, after_lines, args, describe, enter_working_directory, expand_obsolete_count, file_header,
+    lines, open,
+};
 
 const TOOL: Tool = Tool {
     name: "head",
@@ -57,14 +60,7 @@ fn copy_head(
 fn main() {
     enter_working_directory();
     let mut args = args();
-    // The obsolete `-N` form (`head -5`), still common in pipelines: GNU takes it first only.
-    if let Some(first) = args.first_mut()
-        && first.len() > 1
-        && first.starts_with('-')
-        && first[1..].bytes().all(|b| b.is_ascii_digit())
-    {
-        *first = format!("-n{}", &first[1..]);
-    }
+    expand_obsolete_count(&mut args);
     let (options, mut operands) = TOOL.parse(args, "", "nc");
     let (mut by_bytes, mut count, mut all_but) = (false, DEFAULT_LINES, false);
     for (letter, value) in options {
@@ -73,11 +69,7 @@ fn main() {
         all_but = digits.is_some();
         count = match digits.unwrap_or(&value).parse() {
             Ok(count) => count,
-            Err(_) => {
-                let what = if by_bytes { "bytes" } else { "lines" };
-                TOOL.warn(&format!("invalid number of {what}: '{value}'"));
-                std::process::exit(1);
-            }
+            Err(_) => TOOL.invalid_count(by_bytes, &value),
         };
     }
     if operands.is_empty() {
@@ -105,8 +97,7 @@ fn main() {
             }
         };
         if headers {
-            let shown = if name == "-" { "standard input" } else { name };
-            let _ = writeln!(stdout, "{}==> {shown} <==", if first { "" } else { "\n" });
+            stdout.put(file_header(name, first).as_bytes());
         }
         first = false;
         let result = if all_but {

@@ -33,14 +33,7 @@ fn move_one(source: &str, target: &Path) -> io::Result<()> {
 fn main() {
     enter_working_directory();
     let (_, operands) = TOOL.parse(args(), "f", "");
-    if operands.len() < 2 {
-        match operands.first() {
-            None => TOOL.usage_error("missing file operand"),
-            Some(only) => {
-                TOOL.usage_error(&format!("missing destination file operand after '{only}'"))
-            }
-        }
-    }
+    TOOL.require_source_and_destination(&operands);
     TOOL.each_into_destination(operands, |source, target| {
         match fs::symlink_metadata(source) {
             Err(e) => Err(format!("cannot stat '{source}': {}", describe(&e))),

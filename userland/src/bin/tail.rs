@@ -3,7 +3,8 @@
 //! files get GNU's `==> NAME <==` headers.
 
 use cella_userland::{
-    Tool, after_lines, args, describe, enter_working_directory, lines, read_input,
+    Tool, after_lines, args, describe, enter_working_directory, expand_obsolete_count, file_header,
+    lines, read_input,
 };
 
 const TOOL: Tool = Tool {
@@ -36,14 +37,7 @@ fn select(data: &[u8], by_bytes: bool, count: usize, from_start: bool) -> &[u8] 
 fn main() {
     enter_working_directory();
     let mut args = args();
-    // The obsolete `-N` form (`head -5`), still common in pipelines: GNU takes it first only.
-    if let Some(first) = args.first_mut()
-        && first.len() > 1
-        && first.starts_with('-')
-        && first[1..].bytes().all(|b| b.is_ascii_digit())
-    {
-        *first = format!("-n{}", &first[1..]);
-    }
+    expand_obsolete_count(&mut args);
     let (options, mut operands) = TOOL.parse(args, "", "nc");
     let (mut by_bytes, mut count, mut from_start) = (false, DEFAULT_LINES, false);
     for (letter, value) in options {
@@ -55,11 +49,7 @@ fn main() {
             .parse()
         {
             Ok(count) => count,
-            Err(_) => {
-                let what = if by_bytes { "bytes" } else { "lines" };
-                TOOL.warn(&format!("invalid number of {what}: '{value}'"));
-                std::process::exit(1);
-            }
+            Err(_) => TOOL.invalid_count(by_bytes, &value),
         };
     }
     if operands.is_empty() {
@@ -83,10 +73,7 @@ fn main() {
         };
         let mut out = Vec::new();
         if headers {
-            let shown = if name == "-" { "standard input" } else { name };
-            out.extend_from_slice(
-                format!("{}==> {shown} <==\n", if first { "" } else { "\n" }).as_bytes(),
-            );
+            out.extend_from_slice(file_header(name, first).as_bytes());
         }
         first = false;
         out.extend_from_slice(select(&data, by_bytes, count, from_start));

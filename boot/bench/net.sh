@@ -11,27 +11,11 @@ port="${1:-18080}"
 (cd userland && cargo build -q --release --bin napms)
 napms=userland/target/wasm32-wasip1/release/napms.wasm
 
-# QEMU's CPU time (/proc/PID/stat) over 5 s, from 4 s after the runner started (the guest has
-# booted and sleeps).
-idle_cpu() {
-    ./qemu.sh "$@" "$napms" 12000 >/dev/null &
-    local runner=$! pid=
-    # QEMU is the runner's child (qemu.sh execs the runner); other QEMUs on the machine are not ours.
-    while [ -z "$pid" ]; do pid=$(pgrep -P "$runner" -f qemu-system || true); sleep 0.05; done
-    ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-    sleep 4
-    local t1 t2
-    t1=$(ticks)
-    sleep 5
-    t2=$(ticks)
-    wait "$runner"
-    awk -v a="$t1" -v b="$t2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-        printf "%.1f%% of one core (%.2f s in 5 s)\n", (b - a) / hz / 5 * 100, (b - a) / hz }'
-}
+source boot/bench/lib.sh
 
 echo "== host CPU of QEMU while the guest sleeps"
-echo "  without a network card: $(idle_cpu)"
-echo "  with the card and an idle listener: $(idle_cpu --tcplisten "127.0.0.1:$port")"
+echo "  without a network card: $(idle_cpu "$napms")"
+echo "  with the card and an idle listener: $(idle_cpu "$napms" --tcplisten "127.0.0.1:$port")"
 
 echo "== echo round trips from the host"
 ./qemu.sh --tcplisten "127.0.0.1:$port" "$napms" 20000 >/dev/null &

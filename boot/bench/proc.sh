@@ -11,6 +11,7 @@
 #   boot/bench/proc.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source boot/bench/lib.sh
 
 ./qemu.sh --setup >/dev/null
 (cd userland && cargo build -q --release \
@@ -43,18 +44,4 @@ echo "== pipe throughput: cat 32 MiB | wc -c"
     awk '/MB\/s/ {print "  " $2 " MB/s"}'
 
 echo "== host CPU of QEMU while the guest sleeps"
-# The guest sleeps 12 s (`napms 12000`); QEMU's CPU time (/proc/PID/stat) is sampled 4 s after
-# it started (booted and asleep) and 5 s later.
-./qemu.sh "$bin/napms.wasm" 12000 >/dev/null &
-runner=$!
-pid=
-# ./qemu.sh execs the runner, whose child is this run's QEMU (not another one on the machine).
-while [ -z "$pid" ]; do pid=$(pgrep -P "$runner" qemu-system-x86 || true); sleep 0.05; done
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-sleep 4
-t1=$(ticks)
-sleep 5
-t2=$(ticks)
-wait "$runner"
-awk -v a="$t1" -v b="$t2" -v hz="$(getconf CLK_TCK)" 'BEGIN {
-    printf "  QEMU CPU while the guest sleeps: %.1f%% of one core (%.2f s in 5 s)\n", (b - a) / hz / 5 * 100, (b - a) / hz }'
+echo "  QEMU CPU while the guest sleeps: $(idle_cpu "$bin/napms.wasm")"

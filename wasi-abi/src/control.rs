@@ -18,7 +18,7 @@ use crate::outcome::{Fault, SysResult};
 use crate::pipe::{PIPE_READ_RIGHTS, PIPE_WRITE_RIGHTS, pipe};
 use crate::platform::Platform;
 use crate::syscalls::{Function, ValType};
-use crate::types::{Fd, Rights};
+use crate::types::{Fd, Filetype, Rights};
 use crate::vfs::OpenDir;
 
 /// The import module name.
@@ -289,8 +289,10 @@ fn strings(mem: &GuestMemory<'_>, ptr: u32, len: u32) -> SysResult<Vec<Vec<u8>>>
     }
 }
 
-/// The child's fd table: the caller's `stdio` fds as 0, 1, 2, then each preopen (which must
-/// be a directory: `ENOTDIR`) under its new name, with the rights the caller has on it.
+/// The child's fd table: the caller's `stdio` fds as 0, 1, 2, then each preopen in order:
+/// a directory under its new name, with the rights the caller has on it, or a socket (a
+/// listener handed on, as a shell passes `--tcplisten` sockets to its commands; the name is
+/// ignored); anything else is `ENOTDIR`.
 pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Result<FdTable> {
     let mut entries = Vec::new();
     for fd in request.stdio {
@@ -298,6 +300,10 @@ pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Re
     }
     for (fd, name) in &request.preopens {
         let entry = caller.fds.get(*fd)?;
+        if entry.filetype() == Filetype::SocketStream {
+            entries.push(caller.fds.duplicate(*fd)?);
+            continue;
+        }
         let dir = entry.dir()?;
         entries.push(FdEntry::directory(
             OpenDir {

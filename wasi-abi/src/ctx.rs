@@ -1,9 +1,13 @@
 //! The per-process WASI state: the platform, arguments, environment and fd table.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::errno::Result;
-use crate::fdtable::{DIR_RIGHTS, FIRST_FILE_FD, FdEntry, FdTable, PREOPEN_INHERITING};
+use crate::fdtable::{
+    DIR_RIGHTS, FIRST_FILE_FD, FdEntry, FdTable, LISTENER_RIGHTS, PREOPEN_INHERITING,
+};
+use crate::file::WasiFile;
 use crate::platform::Platform;
 use crate::types::{Fd, Timestamp};
 use crate::vfs::{DirHandle, OpenDir};
@@ -56,6 +60,15 @@ impl<P: Platform> WasiCtx<P> {
             PREOPEN_INHERITING,
         );
         self.fds.insert_from(FIRST_FILE_FD, entry)
+    }
+
+    /// Hands the program a listening socket (wasmi's and wasmtime's `--tcplisten`): it
+    /// gets the lowest free fd from 3 on, so listeners added right after [`WasiCtx::new`]
+    /// come first, before the preopened directories. The fd is blocking, as a socket from
+    /// `listen(2)`: `sock_accept` waits for a connection unless the program sets `NONBLOCK`.
+    pub fn add_listener(&mut self, listener: Box<dyn WasiFile>) -> Result<Fd> {
+        self.fds
+            .insert_from(FIRST_FILE_FD, FdEntry::new(listener, LISTENER_RIGHTS))
     }
 
     /// The platform, for the kernel's own use between syscalls.

@@ -70,6 +70,23 @@ pub const DIR_RIGHTS: Rights = Rights::PATH_CREATE_DIRECTORY
 /// wasmtime gives (its directory rights plus its file rights).
 pub const PREOPEN_INHERITING: Rights = DIR_RIGHTS.union(FILE_RIGHTS);
 
+/// Rights of a listening socket: accepting, polling, its flags (`NONBLOCK`) and attributes,
+/// and `sock_shutdown`, which answers `ENOTCONN` as on Linux.
+pub const LISTENER_RIGHTS: Rights = Rights::SOCK_ACCEPT
+    .union(Rights::SOCK_SHUTDOWN)
+    .union(Rights::POLL_FD_READWRITE)
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_FILESTAT_GET);
+
+/// Rights of a connected socket: reading, writing, polling, shutting down, its flags and
+/// attributes.
+pub const STREAM_RIGHTS: Rights = Rights::FD_READ
+    .union(Rights::FD_WRITE)
+    .union(Rights::POLL_FD_READWRITE)
+    .union(Rights::SOCK_SHUTDOWN)
+    .union(Rights::FD_FDSTAT_SET_FLAGS)
+    .union(Rights::FD_FILESTAT_GET);
+
 /// What an fd refers to.
 pub enum FdObject {
     /// A file-like object: stdio or an open regular file.

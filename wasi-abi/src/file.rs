@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 
 use crate::errno::{Errno, Result};
 use crate::platform::{Platform, StdinPoll, Stream};
-use crate::types::{Advice, Fdflags, Filesize, Filestat, Filetype, Timestamp, Whence};
+use crate::types::{Advice, Fdflags, Filesize, Filestat, Filetype, Sdflags, Timestamp, Whence};
 use crate::vfs::SetTimes;
 
 /// Whether an fd is ready for a `poll_oneoff` subscription.
@@ -118,6 +118,25 @@ pub trait WasiFile {
     /// Readiness for an `fd_write` subscription.
     fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
         Err(Errno::Badf)
+    }
+
+    /// `sock_accept` on a listening socket: the next established connection, without
+    /// waiting (`EAGAIN` when none is queued; the syscall then blocks unless the listener
+    /// is non-blocking). Anything but a socket is `ENOTSOCK`.
+    fn accept(&mut self, _platform: &mut dyn Platform) -> Result<Box<dyn WasiFile>> {
+        Err(Errno::Notsock)
+    }
+
+    /// `sock_recv` with `RECV_PEEK`: copies what [`WasiFile::read`] would return into `buf`
+    /// but leaves it queued.
+    fn peek(&mut self, _platform: &mut dyn Platform, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::Notsock)
+    }
+
+    /// `sock_shutdown`: no more receiving (`RD`), no more sending (`WR`, which sends the
+    /// peer an end of stream once queued data is out), or both.
+    fn shutdown(&mut self, _platform: &mut dyn Platform, _how: Sdflags) -> Result<()> {
+        Err(Errno::Notsock)
     }
 
     /// Another handle to the same object, for a child process's fd table (its stdio and

@@ -24,7 +24,11 @@ const FIXED_FDFLAGS: Fdflags = Fdflags::DSYNC.union(Fdflags::RSYNC).union(Fdflag
 
 /// Checks an iovec array and every buffer it points to. The buffers' total length must fit
 /// the `u32` result (`EINVAL` otherwise, as `readv`/`writev` on Linux when it overflows).
-fn checked_iovecs(mem: &GuestMemory<'_>, iovs: u32, iovs_len: u32) -> SysResult<GuestArray<Iovec>> {
+pub(super) fn checked_iovecs(
+    mem: &GuestMemory<'_>,
+    iovs: u32,
+    iovs_len: u32,
+) -> SysResult<GuestArray<Iovec>> {
     let array = mem.array::<Iovec>(iovs, iovs_len)?;
     let mut total: u32 = 0;
     for ptr in array.ptrs() {
@@ -45,7 +49,7 @@ fn count(done: usize, len: u32) -> u32 {
 /// bytes it moved. A short transfer ends the call; an error is returned only if nothing has
 /// moved yet (otherwise the next call reports it), while a trap always ends the call.
 /// Returns the bytes moved.
-fn each_iovec(
+pub(super) fn each_iovec(
     mem: &mut GuestMemory<'_>,
     array: GuestArray<Iovec>,
     mut transfer: impl FnMut(&mut GuestMemory<'_>, Iovec, u32) -> SysResult<usize>,
@@ -97,7 +101,7 @@ pub fn fd_write<P: Platform>(
 
 /// A stream that has nothing to give or no room yet answers `EAGAIN`; on a blocking fd that
 /// becomes a blocked process, repeated once something changed.
-fn would_block(fault: Fault, nonblocking: bool) -> Fault {
+pub(super) fn would_block(fault: Fault, nonblocking: bool) -> Fault {
     match fault {
         Fault::Errno(Errno::Again) if !nonblocking => Fault::Block(None),
         fault => fault,

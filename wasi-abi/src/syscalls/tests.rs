@@ -223,6 +223,7 @@ impl Harness {
 }
 
 mod fs;
+mod sock;
 
 // ---- the table ----
 

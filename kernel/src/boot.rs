@@ -11,7 +11,7 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
 use wasi_abi::vfs::MemoryGuard;
-use wasi_abi::{DirHandle, Vfs, WasiCtx};
+use wasi_abi::{DirHandle, Errno, Vfs, WasiCtx};
 
 use crate::arch::{self, cpu};
 use crate::drivers::fw_cfg::{self, FwCfg};
@@ -79,7 +79,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     }
     net::init(&config.listen);
     log_memory("before the program");
-    let exit = run_program(&program, &config, preopens);
+    let exit = run_program(&program, &config, preopens, true);
     drop(program);
     // Everything the program had is freed by now: the figures should match the first ones.
     log_memory("after the program");
@@ -111,38 +111,74 @@ fn set_console(config: &RunConfig) {
     console::set_terminal(discipline || config.terminal, discipline);
 }
 
-/// Runs `program` as pid 1 with the arguments, environment and preopens of `config`, until
-/// it ends.
-fn run_program(program: &[u8], config: &RunConfig, preopens: Vec<(Vec<u8>, DirHandle)>) -> Exit {
-    let loaded = match wasm::load(program) {
-        Ok(loaded) => loaded,
-        Err(message) => return Exit::LoadFailed(message.into_bytes()),
-    };
+/// Runs `program` as pid 1 with the arguments, environment, preopens and listening sockets
+/// of `config`, until it ends. The sockets come right after stdio when `listeners_first`
+/// (wasmi's and wasmtime's `--tcplisten` order), else after the directories (for init: a
+/// socket at fd 3 would end wasi-libc's preopen scan before "/").
+fn run_program(
+    program: &[u8],
+    config: &RunConfig,
+    preopens: Vec<(Vec<u8>, DirHandle)>,
+    listeners_first: bool,
+) -> Exit {
+    match start(program, config, preopens, listeners_first) {
+        Ok(exit) | Err(exit) => exit,
+    }
+}
+
+/// [`run_program`]'s body: `Err` when the program cannot start.
+fn start(
+    program: &[u8],
+    config: &RunConfig,
+    preopens: Vec<(Vec<u8>, DirHandle)>,
+    listeners_first: bool,
+) -> Result<Exit, Exit> {
+    let loaded = wasm::load(program).map_err(|message| Exit::LoadFailed(message.into_bytes()))?;
     let mut wasi = WasiCtx::new(
         KernelPlatform::new(),
         config.args.clone(),
         config.env.clone(),
     );
+    if listeners_first {
+        add_listeners(&mut wasi, config)?;
+    }
     for (name, dir) in preopens {
         if let Err(errno) = wasi.add_preopen(&name, dir) {
             let message = format!(
                 "cannot preopen {}: {errno:?}",
                 String::from_utf8_lossy(&name)
             );
-            return Exit::LoadFailed(message.into_bytes());
+            return Err(Exit::LoadFailed(message.into_bytes()));
         }
+    }
+    if !listeners_first {
+        add_listeners(&mut wasi, config)?;
     }
     let task = match Task::new(loaded, wasi, usize::MAX) {
         Ok(task) => task,
-        Err(NotStarted::Trapped(message)) => return Exit::Trapped(message.into_bytes()),
-        Err(NotStarted::Invalid(message)) => return Exit::LoadFailed(message.into_bytes()),
+        Err(NotStarted::Trapped(message)) => return Err(Exit::Trapped(message.into_bytes())),
+        Err(NotStarted::Invalid(message)) => return Err(Exit::LoadFailed(message.into_bytes())),
     };
     let name = config.args.first().cloned().unwrap_or_default();
-    match System::new(task, &name, false).run() {
+    Ok(match System::new(task, &name, false).run() {
         End::Exited(status) => Exit::Exited(status),
         End::Trapped(message) => Exit::Trapped(message.into_bytes()),
         End::FuelExhausted => Exit::Trapped(b"fuel limit exhausted".to_vec()),
+    })
+}
+
+/// Hands the program a listening socket for each port of `config.listen`, in order.
+fn add_listeners(wasi: &mut WasiCtx<KernelPlatform>, config: &RunConfig) -> Result<(), Exit> {
+    for &port in &config.listen {
+        let added = net::listener(port)
+            .ok_or(Errno::Netdown)
+            .and_then(|listener| wasi.add_listener(listener));
+        if let Err(errno) = added {
+            let message = format!("cannot listen on port {port}: {errno:?}");
+            return Err(Exit::LoadFailed(message.into_bytes()));
+        }
     }
+    Ok(())
 }
 
 /// The ramdisk the bootloader loaded from the image (the system's `/bin`, see [`initrd`]),
@@ -206,7 +242,7 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
     );
     net::init(&config.listen);
     // init is pid 1 with the whole file system as "/"; everything else it starts.
-    let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)]);
+    let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)], false);
     drop(init);
     if matches!(exit, Exit::Exited(_) | Exit::Trapped(_)) {
         write_back_mounts(&vfs, &mounts);

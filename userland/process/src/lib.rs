@@ -202,8 +202,9 @@ impl Command {
         self
     }
 
-    /// Hands every preopen of the caller to the child under the same name, before those
-    /// added with [`Command::preopen`].
+    /// Hands every preopen of the caller to the child under the same name, and every
+    /// listening socket (`--tcplisten`) at the same place among them, before those added
+    /// with [`Command::preopen`].
     pub fn inherit_preopens(&mut self) -> &mut Command {
         self.inherit_preopens = true;
         self
@@ -312,10 +313,26 @@ fn nul_joined(strings: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// The caller's preopened directories: fds from 3 up whose prestat is a directory.
+/// The caller's preopened directories and listening sockets, in fd order: fds from 3 up
+/// (until the first closed one) whose prestat is a directory, with its name, or which are
+/// sockets, with an empty name (the kernel hands a socket on as it is).
 fn own_preopens() -> Vec<(RawFd, Vec<u8>)> {
+    /// preview1's `filetype` of a stream socket.
+    const SOCKET_STREAM: u8 = 6;
     let mut found = Vec::new();
     for fd in 3..1024u32 {
+        /// preview1's `fdstat`: the file type comes first.
+        #[repr(C, align(8))]
+        struct Fdstat([u8; 24]);
+        let mut stat = Fdstat([0; 24]);
+        // SAFETY: `stat` has the size and alignment of preview1's `fdstat`.
+        if unsafe { preview1::fd_fdstat_get(fd as i32, stat.0.as_mut_ptr() as i32) } != 0 {
+            break;
+        }
+        if stat.0[0] == SOCKET_STREAM {
+            found.push((fd as RawFd, Vec::new()));
+            continue;
+        }
         #[repr(C)]
         struct Prestat {
             tag: u8,
@@ -327,10 +344,7 @@ fn own_preopens() -> Vec<(RawFd, Vec<u8>)> {
         };
         // SAFETY: `prestat` has the layout of preview1's `prestat` (tag, then a u32 length).
         let errno = unsafe { preview1::fd_prestat_get(fd as i32, &mut prestat as *mut _ as i32) };
-        if errno != 0 {
-            break;
-        }
-        if prestat.tag != 0 {
+        if errno != 0 || prestat.tag != 0 {
             continue;
         }
         let mut name = vec![0u8; prestat.name_len as usize];
@@ -348,6 +362,7 @@ fn own_preopens() -> Vec<(RawFd, Vec<u8>)> {
 mod preview1 {
     #[link(wasm_import_module = "wasi_snapshot_preview1")]
     unsafe extern "C" {
+        pub fn fd_fdstat_get(fd: i32, stat: i32) -> i32;
         pub fn fd_prestat_get(fd: i32, prestat: i32) -> i32;
         pub fn fd_prestat_dir_name(fd: i32, path: i32, len: i32) -> i32;
     }

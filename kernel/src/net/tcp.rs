@@ -1,0 +1,286 @@
+//! TCP sockets as file descriptors: the listeners programs get for the `--tcplisten` ports,
+//! and the connections `sock_accept` hands out, each a [`WasiFile`] over a socket of the
+//! stack. Every call first lets the stack catch up ([`Stack::refresh`]), answers without
+//! waiting (`EAGAIN` when it would have to: `wasi-abi` turns that into a blocked process
+//! unless the fd is non-blocking), and leaves sending to the stack's next run.
+//!
+//! A listener or connection handed to a child process is shared: the port stops listening,
+//! and the connection closes, when the last fd on it is gone.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use smoltcp::iface::SocketHandle;
+use smoltcp::socket::tcp::{RecvError, Socket, State};
+use wasi_abi::file::{Readiness, WasiFile};
+use wasi_abi::types::{Filetype, Sdflags};
+use wasi_abi::{Errno, Platform, Result};
+
+use super::{STACK, Stack};
+
+/// A listener on the `listen` port `port` for the program's fd table, or `None` when the
+/// machine has no network or the port is not in the list. The port listens from now on.
+pub fn listener(port: u16) -> Option<Box<dyn WasiFile>> {
+    let mut guard = STACK.lock();
+    let stack = guard.as_mut()?;
+    let index = stack.ports.iter().position(|p| p.number == port)?;
+    Some(Box::new(TcpListener::hold(stack, index)))
+}
+
+/// Runs `f` on the stack after letting it catch up; `ENETDOWN` if there is none (it never
+/// goes away once up, so this cannot happen to an existing socket).
+fn with_stack<T>(f: impl FnOnce(&mut Stack) -> Result<T>) -> Result<T> {
+    let mut guard = STACK.lock();
+    let stack = guard.as_mut().ok_or(Errno::Netdown)?;
+    stack.refresh();
+    f(stack)
+}
+
+/// A listening socket: an index into the stack's ports.
+struct TcpListener {
+    port: usize,
+}
+
+impl TcpListener {
+    fn hold(stack: &mut Stack, port: usize) -> TcpListener {
+        stack.ports[port].holders += 1;
+        if stack.ports[port].holders == 1 {
+            stack.tend_ports();
+            stack.unsent = true;
+        }
+        TcpListener { port }
+    }
+}
+
+impl Drop for TcpListener {
+    fn drop(&mut self) {
+        if let Some(stack) = STACK.lock().as_mut() {
+            let port = &mut stack.ports[self.port];
+            port.holders -= 1;
+            if port.holders == 0 {
+                stack.close_port(self.port);
+            }
+        }
+    }
+}
+
+impl WasiFile for TcpListener {
+    fn filetype(&self) -> Filetype {
+        Filetype::SocketStream
+    }
+
+    fn accept(&mut self, _platform: &mut dyn Platform) -> Result<Box<dyn WasiFile>> {
+        with_stack(|stack| {
+            while let Some(handle) = stack.ports[self.port].ready.pop_front() {
+                // A connection reset before it was accepted is dropped, as Linux does.
+                if stack.sockets.get::<Socket>(handle).state() == State::Closed {
+                    stack.closing.push((handle, 0));
+                    continue;
+                }
+                stack.tend_ports();
+                return Ok(Box::new(TcpStream(Arc::new(Connection {
+                    handle,
+                    peer_finished: AtomicBool::new(false),
+                    read_shut: AtomicBool::new(false),
+                    write_shut: AtomicBool::new(false),
+                }))) as Box<dyn WasiFile>);
+            }
+            Err(Errno::Again)
+        })
+    }
+
+    fn read(&mut self, _platform: &mut dyn Platform, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::Notconn)
+    }
+
+    fn write(&mut self, _platform: &mut dyn Platform, _data: &[u8]) -> Result<usize> {
+        Err(Errno::Notconn)
+    }
+
+    fn shutdown(&mut self, _platform: &mut dyn Platform, _how: Sdflags) -> Result<()> {
+        Err(Errno::Notconn)
+    }
+
+    fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        with_stack(|stack| {
+            Ok(match stack.ports[self.port].ready.len() {
+                0 => Readiness::Pending,
+                queued => Readiness::Ready {
+                    nbytes: queued as u64,
+                    hangup: false,
+                },
+            })
+        })
+    }
+
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        Ok(Readiness::Pending)
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        let mut guard = STACK.lock();
+        let stack = guard.as_mut()?;
+        Some(Box::new(TcpListener::hold(stack, self.port)))
+    }
+}
+
+/// One accepted connection, shared by the fds on it.
+struct Connection {
+    handle: SocketHandle,
+    /// The peer ended its side (seen before the socket may have forgotten it).
+    peer_finished: AtomicBool,
+    /// `sock_shutdown(RD)`: reads see the end.
+    read_shut: AtomicBool,
+    /// `sock_shutdown(WR)`: writes are `EPIPE`.
+    write_shut: AtomicBool,
+}
+
+impl Connection {
+    /// The connection's socket, noting whether the peer has ended its side.
+    fn socket<'a>(&self, stack: &'a mut Stack) -> &'a mut Socket<'static> {
+        let socket = stack.sockets.get_mut::<Socket>(self.handle);
+        if matches!(
+            socket.state(),
+            State::CloseWait | State::LastAck | State::Closing | State::TimeWait
+        ) {
+            self.peer_finished.store(true, Ordering::Relaxed);
+        }
+        socket
+    }
+
+    /// Why the socket can no longer carry data: the peer reset it, or it was closed.
+    fn broken(&self, socket: &Socket, closed: Errno) -> Errno {
+        if socket.state() == State::Closed && !self.peer_finished.load(Ordering::Relaxed) {
+            Errno::Connreset
+        } else {
+            closed
+        }
+    }
+
+    fn receive(&self, stack: &mut Stack, buf: &mut [u8], peek: bool) -> Result<usize> {
+        if self.read_shut.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        let socket = self.socket(stack);
+        let received = if peek {
+            socket.peek_slice(buf)
+        } else {
+            socket.recv_slice(buf)
+        };
+        match received {
+            Ok(0) if !buf.is_empty() => Err(Errno::Again),
+            Ok(count) => {
+                // Room in the window: the peer hears of it at the next run.
+                stack.unsent |= !peek;
+                Ok(count)
+            }
+            Err(RecvError::Finished) => {
+                self.peer_finished.store(true, Ordering::Relaxed);
+                Ok(0)
+            }
+            Err(RecvError::InvalidState) => match self.broken(socket, Errno::Notconn) {
+                Errno::Notconn => Ok(0),
+                errno => Err(errno),
+            },
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(stack) = STACK.lock().as_mut() {
+            stack.close(self.handle);
+        }
+    }
+}
+
+/// An fd on an accepted connection.
+struct TcpStream(Arc<Connection>);
+
+impl WasiFile for TcpStream {
+    fn filetype(&self) -> Filetype {
+        Filetype::SocketStream
+    }
+
+    fn read(&mut self, _platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
+        with_stack(|stack| self.0.receive(stack, buf, false))
+    }
+
+    fn peek(&mut self, _platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
+        with_stack(|stack| self.0.receive(stack, buf, true))
+    }
+
+    fn write(&mut self, _platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
+        with_stack(|stack| {
+            if self.0.write_shut.load(Ordering::Relaxed) {
+                return Err(Errno::Pipe);
+            }
+            let socket = self.0.socket(stack);
+            match socket.send_slice(data) {
+                Ok(0) if !data.is_empty() => Err(Errno::Again),
+                Ok(count) => {
+                    stack.unsent = true;
+                    Ok(count)
+                }
+                Err(_) => Err(self.0.broken(socket, Errno::Pipe)),
+            }
+        })
+    }
+
+    fn shutdown(&mut self, _platform: &mut dyn Platform, how: Sdflags) -> Result<()> {
+        with_stack(|stack| {
+            if how.contains(Sdflags::RD) {
+                self.0.read_shut.store(true, Ordering::Relaxed);
+            }
+            if how.contains(Sdflags::WR) && !self.0.write_shut.swap(true, Ordering::Relaxed) {
+                self.0.socket(stack).close();
+                stack.unsent = true;
+            }
+            Ok(())
+        })
+    }
+
+    fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        with_stack(|stack| {
+            let read_shut = self.0.read_shut.load(Ordering::Relaxed);
+            let socket = self.0.socket(stack);
+            Ok(if socket.can_recv() && !read_shut {
+                Readiness::Ready {
+                    nbytes: socket.recv_queue() as u64,
+                    hangup: false,
+                }
+            } else if !socket.may_recv() || read_shut {
+                Readiness::Ready {
+                    nbytes: 0,
+                    hangup: true,
+                }
+            } else {
+                Readiness::Pending
+            })
+        })
+    }
+
+    fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
+        with_stack(|stack| {
+            let socket = self.0.socket(stack);
+            Ok(if socket.can_send() {
+                Readiness::Ready {
+                    nbytes: (socket.send_capacity() - socket.send_queue()) as u64,
+                    hangup: false,
+                }
+            } else if !socket.may_send() || self.0.write_shut.load(Ordering::Relaxed) {
+                Readiness::Ready {
+                    nbytes: 0,
+                    hangup: true,
+                }
+            } else {
+                Readiness::Pending
+            })
+        })
+    }
+
+    fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+        Some(Box::new(TcpStream(self.0.clone())))
+    }
+}

@@ -32,6 +32,11 @@ options:
   --env NAME=VALUE   set an environment variable (repeatable); `--env NAME` copies NAME from
                      the host environment, which is otherwise not inherited. Shell mode adds
                      PATH=/bin, HOME=/ and the host's TERM unless given
+  --tcplisten IP:PORT
+                     forward the host's IP:PORT to the guest's PORT and hand the program a
+                     listening socket on it, as fd 3, 4, ... right after stdio (wasmi's
+                     order; in shell mode after /, and the shell passes it on to commands);
+                     repeatable. IP is normally 127.0.0.1: only the host can connect
   -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
   -v, --verbose      show the kernel log and boot timing on stderr
   --uefi             boot the UEFI image instead of the BIOS one
@@ -81,6 +86,8 @@ pub struct RunOptions {
     pub inject_fault: Option<cella_proto::InjectedFault>,
     /// `--tcplisten`: host addresses whose port QEMU forwards to the same guest port.
     pub listen: Vec<SocketAddr>,
+    /// Sample the guest's instruction pointer and log the profile at the end.
+    pub profile: bool,
 }
 
 /// A command-line error: one sentence saying what is wrong and what to do.
@@ -105,6 +112,7 @@ pub fn parse(
         icount: false,
         inject_fault: None,
         listen: Vec::new(),
+        profile: false,
     };
     let program = loop {
         let Some(arg) = args.next() else {
@@ -153,8 +161,8 @@ pub fn parse(
                     })?,
                 );
             }
-            // Not in --help yet: the kernel only serves a TCP echo on the port (a self-test
-            // of its network stack) until programs get sockets.
+            // Not in --help: a benchmarking aid, documented in the README's Benchmarks.
+            "--profile" => options.profile = true,
             "--tcplisten" => {
                 let address = value("HOST:PORT, such as 127.0.0.1:8080")?;
                 options.listen.push(parse_listen(&address)?);

@@ -148,6 +148,7 @@ fn run_config(
             .iter()
             .map(|address| address.port())
             .collect(),
+        profile: options.profile,
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(

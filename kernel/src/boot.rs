@@ -19,7 +19,7 @@ use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
 use crate::wasm::{self, End, NotStarted, Task};
-use crate::{console, dirs, entropy, fault, initrd, logger, mm, net, time, writeback};
+use crate::{console, dirs, entropy, fault, initrd, logger, mm, net, profile, time, writeback};
 
 /// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
 const VFS_KEEP_FREE: u64 = 8 << 20;
@@ -78,8 +78,12 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         inject(fault);
     }
     net::init(&config.listen);
+    if config.profile {
+        profile::start();
+    }
     log_memory("before the program");
     let exit = run_program(&program, &config, preopens, true);
+    profile::report();
     drop(program);
     // Everything the program had is freed by now: the figures should match the first ones.
     log_memory("after the program");
@@ -241,8 +245,12 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
         time::monotonic_ns() / 1_000_000
     );
     net::init(&config.listen);
+    if config.profile {
+        profile::start();
+    }
     // init is pid 1 with the whole file system as "/"; everything else it starts.
     let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)], false);
+    profile::report();
     drop(init);
     if matches!(exit, Exit::Exited(_) | Exit::Trapped(_)) {
         write_back_mounts(&vfs, &mounts);

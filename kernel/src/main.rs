@@ -73,6 +73,8 @@ mod net;
 mod platform;
 #[cfg(target_os = "none")]
 mod process;
+#[cfg(target_os = "none")]
+mod profile;
 // The scheduler's policy is pure: tested on the host.
 #[cfg_attr(
     not(target_os = "none"),

@@ -92,6 +92,9 @@ pub fn idle(max_ns: u64) {
     pit::arm_oneshot(pit::ticks_for_ns(max_ns));
     let before = cpu::rdtsc();
     cpu::enable_and_hlt();
+    if crate::profile::running() {
+        cpu::enable_interrupts();
+    }
     let halted = ticks_to_ns(cpu::rdtsc().saturating_sub(before));
     HALTED_NS.fetch_add(halted, Ordering::Relaxed);
 }

@@ -118,6 +118,12 @@ pub fn cr2() -> u64 {
     x86_64::registers::control::Cr2::read_raw()
 }
 
+/// Sets the interrupt flag (the kernel normally runs without it, taking interrupts only
+/// while halted; the profiler needs them everywhere).
+pub fn enable_interrupts() {
+    x86_64::instructions::interrupts::enable();
+}
+
 /// Clears the interrupt flag.
 pub fn disable_interrupts() {
     x86_64::instructions::interrupts::disable();

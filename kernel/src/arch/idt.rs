@@ -226,6 +226,7 @@ extern "C" fn dispatch(frame: &mut InterruptFrame) {
     }
     match irq {
         pic::IRQ_TIMER => {}
+        super::rtc::IRQ => crate::profile::on_irq(frame.rip),
         pic::IRQ_COM1 => crate::drivers::serial::on_irq(crate::drivers::serial::Com::Com1),
         pic::IRQ_COM2 => crate::drivers::serial::on_irq(crate::drivers::serial::Com::Com2),
         _ => crate::drivers::net::on_irq(irq),

@@ -66,3 +66,37 @@ pub fn read_raw() -> RawRtc {
     }
     previous
 }
+
+/// The RTC's interrupt line on the PIC.
+pub const IRQ: u8 = 8;
+const REG_STATUS_C: u8 = 0x0c;
+/// Status A's rate field (low 4 bits): the periodic interrupt runs at 32768 >> (rate - 1) Hz.
+const STATUS_A_RATE: u8 = 0x0f;
+/// Rate 6: 1024 Hz.
+const RATE_1024_HZ: u8 = 6;
+const STATUS_B_PERIODIC: u8 = 0x40;
+
+fn write(register: u8, value: u8) {
+    // SAFETY: selecting and writing a CMOS status register changes only the RTC's own
+    // settings, not memory.
+    unsafe {
+        Port::new(CMOS_INDEX).write(register);
+        Port::new(CMOS_DATA).write(value);
+    }
+}
+
+/// Starts the periodic interrupt at 1024 Hz (independent of the PIT, which idle waits use).
+/// Each interrupt must be acknowledged with [`acknowledge`] or no other comes.
+pub fn start_periodic() {
+    write(
+        REG_STATUS_A,
+        (read(REG_STATUS_A) & !STATUS_A_RATE) | RATE_1024_HZ,
+    );
+    write(REG_STATUS_B, read(REG_STATUS_B) | STATUS_B_PERIODIC);
+    acknowledge();
+}
+
+/// Acknowledges an RTC interrupt (reading status C lets the next one come).
+pub fn acknowledge() {
+    read(REG_STATUS_C);
+}

@@ -16,13 +16,11 @@ log=target/profile.log
 status=0
 ./qemu.sh --profile -v "$@" 2>"$log" || status=$?
 echo "== run ended with status $status (kernel log: $log)"
-# The same kernel with its symbols (the image's is stripped); only the strip step differs.
-CARGO_PROFILE_RELEASE_STRIP=none cargo build -q --release --target x86_64-unknown-none \
-    --target-dir target/kernel-symbols --manifest-path kernel/Cargo.toml
-elf=target/kernel-symbols/x86_64-unknown-none/release/cella-kernel
-python3 - "$log" <(nm -n -C --defined-only "$elf") <<'PY'
-import bisect, collections, re, sys
-log, symbols_file = sys.argv[1], sys.argv[2]
+# The kernel that ran, with its symbols (the runner strips only the images' copy).
+elf=target/kernel/x86_64-unknown-none/release/cella-kernel
+python3 - "$log" "$elf" <<'PY'
+import bisect, collections, re, subprocess, sys
+log, elf = sys.argv[1], sys.argv[2]
 anchor, dropped, samples = None, 0, []
 for line in open(log, errors="replace"):
     m = re.search(r"profile: (anchor|dropped|0x[0-9a-f]+) (\S+)", line)
@@ -37,18 +35,39 @@ for line in open(log, errors="replace"):
 if anchor is None:
     sys.exit("no profile in the log: did the run end normally (not by --timeout)?")
 addresses, names = [], []
-for line in open(symbols_file):
-    parts = line.rstrip("\n").split(" ", 2)
-    if len(parts) == 3 and parts[1].lower() in ("t", "w"):
+nm = subprocess.run(["nm", "-n", "-C", "--defined-only", elf], capture_output=True, text=True)
+for line in nm.stdout.splitlines():
+    parts = line.split(" ", 2)
+    if len(parts) == 3 and parts[1] in "tTwW":
         addresses.append(int(parts[0], 16))
-        names.append(parts[2])
-anchor_elf = addresses[names.index("cella_profile_anchor")]
-by_function = collections.Counter()
+        names.append(re.sub(r"::h[0-9a-f]{16}$", "", parts[2]))
+anchor_elf = next(int(line.split()[0], 16) for line in nm.stdout.splitlines()
+                  if line.endswith(" CELLA_PROFILE_ANCHOR"))
+# The ELF's bytes by address, to recognise a sample taken right after `hlt` (idle).
+text = {}
+headers = subprocess.run(["readelf", "-lW", elf], capture_output=True, text=True).stdout
+data = open(elf, "rb").read()
+segments = [(int(m[1], 16), int(m[0], 16), int(m[2], 16)) for m in
+            re.findall(r"LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", headers)]
+def byte_at(vaddr):
+    for start, offset, size in segments:
+        if start <= vaddr < start + size:
+            return data[offset + vaddr - start]
+    return None
+HLT = 0xf4
+by_function, hot = collections.Counter(), collections.Counter()
+idle = 0
 for address, count in samples:
-    elf = address - anchor + anchor_elf
-    i = bisect.bisect_right(addresses, elf) - 1
-    by_function[names[i] if i >= 0 else hex(elf)] += count
-total = sum(by_function.values()) + dropped
+    at = address - anchor + anchor_elf
+    if byte_at(at - 1) == HLT:
+        idle += count
+        continue
+    i = bisect.bisect_right(addresses, at) - 1
+    name = names[i] if i >= 0 else "?"
+    by_function[name] += count
+    hot[(name, at)] += count
+total = sum(by_function.values()) + idle + dropped
+busy = total - idle
 def crate(name):
     name = re.sub(r"^<(.*?) as .*", r"\1", name).lstrip("<&")
     head = name.split("::")[0]
@@ -56,11 +75,15 @@ def crate(name):
 by_crate = collections.Counter()
 for name, count in by_function.items():
     by_crate[crate(name)] += count
-print(f"== {total} samples ({total / 1024:.1f} s), {dropped} dropped")
+print(f"== {total} samples ({total / 1024:.1f} s): idle (hlt) {100 * idle / total:.1f}%, "
+      f"busy {100 * busy / total:.1f}%, {dropped} dropped; shares below are of the busy samples")
 print("== by crate")
 for name, count in by_crate.most_common(12):
-    print(f"  {100 * count / total:5.1f}%  {name}")
-print("== by function")
+    print(f"  {100 * count / busy:5.1f}%  {name}")
+print("== by function (LTO inlines much of the kernel into boot::start)")
 for name, count in by_function.most_common(40):
-    print(f"  {100 * count / total:5.1f}%  {name[:150]}")
+    print(f"  {100 * count / busy:5.1f}%  {name[:140]}")
+print("== hottest addresses (for llvm-objdump -d --start-address=... " + elf + ")")
+for (name, at), count in hot.most_common(10):
+    print(f"  {100 * count / busy:5.1f}%  {at:#x} in {name[:100]}")
 PY

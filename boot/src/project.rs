@@ -165,8 +165,23 @@ impl Project {
             &self.root.join("Cargo.toml"),
             &[("RUSTC_BOOTSTRAP", "1")],
         )?;
-        let status = Command::new(&builder)
+        // The kernel build keeps its symbols (for fault reports and `boot/bench/profile.sh`,
+        // which must resolve addresses of exactly the kernel that ran); the images get a
+        // stripped copy, as BIOS stage 2 loads it through slow int13 calls.
+        let stripped = out.join("kernel");
+        fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+        let status = Command::new(llvm_strip()?)
+            .arg("--strip-all")
+            .arg("-o")
+            .arg(&stripped)
             .arg(elf)
+            .status()
+            .map_err(|e| format!("cannot run llvm-strip: {e}"))?;
+        if !status.success() {
+            return Err("stripping the kernel failed (see above)".into());
+        }
+        let status = Command::new(&builder)
+            .arg(&stripped)
             .arg(out)
             .args(programs)
             .status()
@@ -376,6 +391,25 @@ impl Project {
             ))
         }
     }
+}
+
+/// rustup's `llvm-strip` (the `llvm-tools` component, which the bootloader build needs too).
+fn llvm_strip() -> Result<PathBuf, String> {
+    let missing = || {
+        "llvm-strip not found: run `rustup component add llvm-tools` (or ./qemu.sh --setup)"
+            .to_string()
+    };
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|_| missing())?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    fs::read_dir(sysroot.join("lib/rustlib"))
+        .map_err(|_| missing())?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("bin/llvm-strip"))
+        .find(|path| path.exists())
+        .ok_or_else(missing)
 }
 
 /// NAME of every program in `dir` (userland/src/bin), sorted: `NAME.rs`, or `NAME/main.rs`

@@ -27,10 +27,10 @@ static COUNTS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 static DROPPED: AtomicU32 = AtomicU32::new(0);
 
 /// The symbol whose run-time address the report gives, so the host can relocate the
-/// addresses against the kernel ELF (the kernel is position-independent).
+/// addresses against the kernel ELF (the kernel is position-independent). A static: an
+/// empty function would share its address with other empty functions.
 #[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn cella_profile_anchor() {}
+pub static CELLA_PROFILE_ANCHOR: AtomicU32 = AtomicU32::new(0);
 
 /// Starts sampling.
 pub fn start() {
@@ -78,7 +78,7 @@ pub fn report() {
     pic::set_masked(rtc::IRQ, true);
     log::info!(
         "profile: anchor {:#x}",
-        cella_profile_anchor as *const () as usize
+        &CELLA_PROFILE_ANCHOR as *const AtomicU32 as usize
     );
     log::info!("profile: dropped {}", DROPPED.load(Ordering::Relaxed));
     for (address, count) in ADDRESSES.iter().zip(&COUNTS) {

@@ -170,11 +170,9 @@ impl Connection {
         };
         match received {
             Ok(0) if !buf.is_empty() => Err(Errno::Again),
-            Ok(count) => {
-                // Room in the window: the peer hears of it at the next run.
-                stack.unsent |= !peek;
-                Ok(count)
-            }
+            // Room freed in the window reaches the peer with the next segment (the answer,
+            // usually) or the stack's next run: no frame of its own just for that.
+            Ok(count) => Ok(count),
             Err(RecvError::Finished) => {
                 self.peer_finished.store(true, Ordering::Relaxed);
                 Ok(0)

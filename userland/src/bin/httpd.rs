@@ -3,8 +3,10 @@
 //! preopened directory (default: the first preopen; with none, only `/hello` is served and
 //! every other path is 404). It listens on the sockets the host hands over as fds right
 //! after stdio: `wasmi run --tcplisten HOST:PORT httpd.wasm`, `./qemu.sh --tcplisten
-//! HOST:PORT userland/httpd.wasm`. Each request is logged on stdout as `METHOD TARGET STATUS
-//! BYTES` unless `--quiet`; the startup line on stderr names the listening fds.
+//! HOST:PORT userland/httpd.wasm` (wasmtime 49 cannot host it: its `-S tcplisten` needs the
+//! legacy preview1 implementation it has dropped). Each request is logged on stdout as
+//! `METHOD TARGET STATUS BYTES` (BYTES: the body's length) unless `--quiet`; the startup
+//! line on stderr names the listening fds.
 //!
 //! One thread runs one event loop. Preview1 has no threads, and hosts hand the listener over
 //! non-blocking (under wasmi a blocking `accept` gets `EAGAIN`), so every socket is made
@@ -144,6 +146,16 @@ struct Request<'a> {
     /// The request has a `Transfer-Encoding` (chunked or other), which is not supported.
     transfer_encoding: bool,
 }
+
+/// Stands for a head that could not be parsed, in the access log and for the response.
+const UNPARSED: Request = Request {
+    method: b"-",
+    target: b"-",
+    http10: false,
+    keep_alive: false,
+    content_length: 0,
+    transfer_encoding: false,
+};
 
 /// What the bytes received so far hold.
 #[derive(Debug, PartialEq)]
@@ -453,12 +465,15 @@ impl Drop for Socket {
     }
 }
 
-/// Makes `fd` non-blocking, keeping its other flags.
+/// Makes `fd` non-blocking, keeping its other flags; one call when it is already.
 fn set_nonblocking(fd: wasi::Fd) -> Result<(), wasi::Errno> {
     // SAFETY: fd_fdstat_get and fd_fdstat_set_flags only take an fd number; an fd that is not
     // ours or not open just gets an errno.
     unsafe {
         let flags = wasi::fd_fdstat_get(fd)?.fs_flags;
+        if flags & wasi::FDFLAGS_NONBLOCK != 0 {
+            return Ok(());
+        }
         wasi::fd_fdstat_set_flags(fd, flags | wasi::FDFLAGS_NONBLOCK)
     }
 }
@@ -493,18 +508,16 @@ impl Site {
         let _ = writeln!(self.log, " {} {bytes}", status.code());
     }
 
-    /// Appends an error response (its text as body) and logs it.
-    #[allow(clippy::too_many_arguments, reason = "the log line wants the request's fields")]
-    fn error(
-        &mut self,
-        out: &mut Vec<u8>,
-        status: Status,
-        method: &[u8],
-        target: &[u8],
-        keep_alive: bool,
-        http10: bool,
-        head_only: bool,
-    ) {
+    /// Appends an error response to `request` (the status's text as body) and logs it.
+    fn error(&mut self, out: &mut Vec<u8>, status: Status, request: &Request) {
+        let Request {
+            method,
+            target,
+            http10,
+            keep_alive,
+            ..
+        } = *request;
+        let head_only = method == b"HEAD";
         let body = status.text();
         // "\n" ends the body, as it ends /hello's.
         let length = body.len() as u64 + 1;
@@ -541,7 +554,7 @@ impl Site {
             } else {
                 Status::NotImplemented
             };
-            self.error(out, status, method, target, keep_alive, http10, false);
+            self.error(out, status, request);
             return None;
         }
         let path = target_path(target);
@@ -579,7 +592,7 @@ impl Site {
                 })
             }
             Err(status) => {
-                self.error(out, status, method, target, keep_alive, http10, head_only);
+                self.error(out, status, request);
                 None
             }
         }
@@ -784,7 +797,7 @@ impl Connection {
             match parse_request(input) {
                 Parsed::Partial => break,
                 Parsed::Invalid(status) => {
-                    site.error(&mut self.output, status, b"-", b"-", false, false, false);
+                    site.error(&mut self.output, status, &UNPARSED);
                     self.close_after = true;
                     consumed = self.input.len();
                 }
@@ -800,22 +813,11 @@ impl Connection {
                     };
                     if let Some(status) = refusal {
                         // The body cannot be skipped: the connection ends after this.
-                        let Request {
-                            method,
-                            target,
-                            http10,
-                            ..
-                        } = request;
-                        let head_only = method == b"HEAD";
-                        site.error(
-                            &mut self.output,
-                            status,
-                            method,
-                            target,
-                            false,
-                            http10,
-                            head_only,
-                        );
+                        let closing = Request {
+                            keep_alive: false,
+                            ..request
+                        };
+                        site.error(&mut self.output, status, &closing);
                         self.close_after = true;
                         consumed = self.input.len();
                     } else {

@@ -135,7 +135,8 @@ for port in "$port_cella" "$port_wasmi" "$port_node"; do
     port_free "$port" || { echo "http.sh: port $port is in use"; exit 1; }
 done
 
-echo "== wrk -t2 -c$connections -d${seconds}s --latency, one server at a time"
+# CPU is in % of one core; wrk runs on the same machine and competes for the same cores.
+echo "== wrk -t2 -c$connections -d${seconds}s --latency, one server at a time ($(nproc) cores)"
 printf "$table_format" server path kReq/min "p50 ms" "p99 ms" "errors (wrk)" CPU
 
 # (a) Cella: the runner is qemu.sh's process (it execs); QEMU is the runner's child.

@@ -1,7 +1,7 @@
 //! `httpd [--root DIR] [--quiet]`: a small HTTP/1.1 server for GET and HEAD. It answers
 //! `/hello` with "Hello, world!\n" and serves the files under DIR, the guest path of a
-//! preopened directory (default: the first preopen; with none, only `/hello` is served and
-//! every other path is 404). It listens on the sockets the host hands over as fds right
+//! preopened directory or of a directory below one (default: the first preopen; with none,
+//! only `/hello` is served and every other path is 404). It listens on the sockets the host hands over as fds right
 //! after stdio: `wasmi run --tcplisten HOST:PORT httpd.wasm`, `./qemu.sh --tcplisten
 //! HOST:PORT userland/httpd.wasm` (wasmtime 49 cannot host it: its `-S tcplisten` needs the
 //! legacy preview1 implementation it has dropped). Each request is logged on stdout as
@@ -1073,6 +1073,42 @@ fn preopen_name(fd: wasi::Fd) -> Option<String> {
     Some(name.trim_end_matches('\0').to_owned())
 }
 
+/// The directory `--root` names, as an fd and a name: a preopen itself, or a directory
+/// below one (in Cella's shell, where `/` is the only preopen, `--root /www`).
+fn resolve_root(preopens: &[Preopen], wanted: &str) -> Option<(wasi::Fd, String)> {
+    if let Some(preopen) = preopens.iter().find(|p| same_dir(&p.name, wanted)) {
+        return Some((preopen.fd, preopen.name.clone()));
+    }
+    // The preopen with the longest name that is a whole-component prefix of `wanted`.
+    let (preopen, rest) = preopens
+        .iter()
+        .filter_map(|p| {
+            let base = p.name.trim_end_matches('/');
+            let rest = wanted.strip_prefix(base)?;
+            (rest.starts_with('/') || base.is_empty()).then(|| (p, rest.trim_start_matches('/')))
+        })
+        .max_by_key(|(p, _)| p.name.len())?;
+    const DIR_RIGHTS: wasi::Rights = wasi::RIGHTS_PATH_OPEN
+        | wasi::RIGHTS_FD_READDIR
+        | wasi::RIGHTS_FD_FILESTAT_GET
+        | wasi::RIGHTS_PATH_FILESTAT_GET;
+    const INHERITED: wasi::Rights = DIR_RIGHTS | wasi::RIGHTS_FD_READ | wasi::RIGHTS_FD_SEEK;
+    // SAFETY: path_open reads `rest`'s bytes during the call and returns a new fd.
+    let fd = unsafe {
+        wasi::path_open(
+            preopen.fd,
+            wasi::LOOKUPFLAGS_SYMLINK_FOLLOW,
+            rest,
+            wasi::OFLAGS_DIRECTORY,
+            DIR_RIGHTS,
+            INHERITED,
+            0,
+        )
+    }
+    .ok()?;
+    Some((fd, wanted.to_owned()))
+}
+
 /// A preopen's name compared without trailing slashes or a leading `./`.
 fn same_dir(a: &str, b: &str) -> bool {
     let normal = |s: &str| -> String {
@@ -1114,12 +1150,12 @@ fn main() {
         std::process::exit(USAGE_STATUS);
     }
     let root = match &root_name {
-        Some(wanted) => match preopens.iter().find(|p| same_dir(&p.name, wanted)) {
-            Some(preopen) => Some(preopen),
+        Some(wanted) => match resolve_root(&preopens, wanted) {
+            Some(root) => Some(root),
             None => {
                 let names: Vec<&str> = preopens.iter().map(|p| p.name.as_str()).collect();
                 usage_error(&format!(
-                    "--root {wanted} is not a preopened directory (preopened: {})",
+                    "--root {wanted} is not a directory in a preopen (preopened: {})",
                     if names.is_empty() {
                         "none".into()
                     } else {
@@ -1128,7 +1164,7 @@ fn main() {
                 ))
             }
         },
-        None => preopens.first(),
+        None => preopens.first().map(|p| (p.fd, p.name.clone())),
     };
     for &fd in &listeners {
         if let Err(e) = set_nonblocking(fd) {
@@ -1136,12 +1172,10 @@ fn main() {
         }
     }
     let fds: Vec<String> = listeners.iter().map(|fd| fd.to_string()).collect();
-    match root {
-        Some(root) => eprintln!(
-            "httpd: listening on fd {}; serving {} (fd {})",
+    match &root {
+        Some((fd, name)) => eprintln!(
+            "httpd: listening on fd {}; serving {name} (fd {fd})",
             fds.join(", "),
-            root.name,
-            root.fd
         ),
         None => eprintln!(
             "httpd: listening on fd {}; no preopened directory: serving /hello only",
@@ -1151,7 +1185,7 @@ fn main() {
     Server {
         listeners,
         site: Site {
-            root: root.map(|p| p.fd),
+            root: root.map(|(fd, _)| fd),
             quiet,
             log: Vec::new(),
             decoded: Vec::new(),

@@ -1,0 +1,349 @@
+//! `httpd` on Cella, fetched from the host through `--tcplisten`: status codes and bodies,
+//! keep-alive, static files from a `--dir` tree, malformed and early-ending clients,
+//! hundreds of concurrent connections and a slow reader (backpressure) — and in shell mode,
+//! `httpd` in the background while the shell goes on and then reads its access log.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Scratch, program, root, setup};
+
+/// How long the host keeps trying to reach the server (the guest boots meanwhile).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// Connections the server holds open at once in the concurrency check.
+const CONCURRENT: usize = 300;
+/// A read that takes longer than this means the server is stuck.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A loopback port free right now: the system picks one, and it is released at once.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// One response: status code, head (lowercased header lines) and body.
+struct Response {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+/// Reads one response from `stream`; `head_only` for a HEAD request (no body follows).
+fn read_response(stream: &mut TcpStream, head_only: bool) -> Response {
+    let mut data = Vec::new();
+    let mut byte = [0u8; 1];
+    while !data.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("read a response head");
+        assert!(n == 1, "connection closed in a response head: {data:?}");
+        data.push(byte[0]);
+    }
+    let head = String::from_utf8(data).unwrap().to_lowercase();
+    let status = head[9..12].parse().expect("a status code");
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0u8; if head_only { 0 } else { length }];
+    stream.read_exact(&mut body).expect("read a response body");
+    Response { status, head, body }
+}
+
+fn get(port: u16, path: &str) -> Response {
+    let mut stream = connect(port);
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: cella\r\n\r\n").unwrap();
+    read_response(&mut stream, false)
+}
+
+/// Waits until `/hello` answers (QEMU accepts connections before the guest listens, so an
+/// answer is what counts).
+fn wait_ready(port: u16, runner: &mut Child) {
+    let started = Instant::now();
+    loop {
+        let answer = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.write_all(b"GET /hello HTTP/1.1\r\nHost: cella\r\n\r\n")?;
+            let mut buf = Vec::new();
+            stream.read_to_end(&mut buf).or_else(|e| {
+                (e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut)
+                    .then_some(0)
+                    .ok_or(e)
+            })?;
+            Ok(buf)
+        });
+        if answer.is_ok_and(|buf| buf.ends_with(b"Hello, world!\n")) {
+            return;
+        }
+        if let Some(status) = runner.try_wait().unwrap() {
+            panic!("the runner ended ({status}) before httpd answered");
+        }
+        assert!(started.elapsed() < READY_TIMEOUT, "httpd never answered");
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts the runner with `args` (stdin piped, output captured into files of `scratch`).
+fn start_runner(args: &[String], scratch: &Scratch) -> Child {
+    setup();
+    Command::new(env!("CARGO_BIN_EXE_cella"))
+        .args(["--timeout", "300"])
+        .args(args)
+        .env("CELLA_ROOT", root())
+        .stdin(Stdio::piped())
+        .stdout(std::fs::File::create(scratch.path("stdout")).unwrap())
+        .stderr(std::fs::File::create(scratch.path("stderr")).unwrap())
+        .spawn()
+        .expect("start the runner")
+}
+
+/// A site of a few files: an index, a text file and a 2 MiB binary.
+fn site(scratch: &Scratch) -> Vec<u8> {
+    let www = scratch.path("www");
+    std::fs::create_dir_all(www.join("docs")).unwrap();
+    std::fs::write(www.join("index.html"), "<h1>Cella</h1>\n").unwrap();
+    std::fs::write(www.join("docs/note.txt"), "plain text\n").unwrap();
+    let big: Vec<u8> = (0..2 << 20)
+        .map(|i: u32| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    std::fs::write(www.join("big.bin"), &big).unwrap();
+    big
+}
+
+#[test]
+fn httpd_serves_the_host_over_tcplisten() {
+    let scratch = Scratch::new("httpd");
+    let big = site(&scratch);
+    let port = free_port();
+    let args = vec![
+        "--tcplisten".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--dir".to_string(),
+        scratch.arg("www", "/www"),
+        program("httpd"),
+        "--quiet".to_string(),
+    ];
+    let mut runner = start_runner(&args, &scratch);
+    wait_ready(port, &mut runner);
+
+    // Status, headers and body.
+    let hello = get(port, "/hello");
+    assert_eq!(hello.status, 200);
+    assert!(
+        hello.head.contains("content-type: text/plain"),
+        "{}",
+        hello.head
+    );
+    assert_eq!(hello.body, b"Hello, world!\n");
+    let index = get(port, "/");
+    assert_eq!(
+        (index.status, &index.body[..]),
+        (200, &b"<h1>Cella</h1>\n"[..])
+    );
+    assert!(
+        index.head.contains("content-type: text/html"),
+        "{}",
+        index.head
+    );
+    assert_eq!(get(port, "/docs/note.txt").body, b"plain text\n");
+    assert_eq!(get(port, "/missing").status, 404);
+    assert_eq!(get(port, "/docs/../../etc/passwd").status, 403);
+    assert_eq!(get(port, "/%2e%2e/secret").status, 403);
+
+    // Keep-alive: several requests on one connection, HEAD among them, then a POST (405).
+    let mut stream = connect(port);
+    for _ in 0..3 {
+        stream
+            .write_all(b"GET /hello HTTP/1.1\r\nHost: c\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut stream, false).body, b"Hello, world!\n");
+    }
+    stream
+        .write_all(b"HEAD /index.html HTTP/1.1\r\nHost: c\r\n\r\n")
+        .unwrap();
+    let head = read_response(&mut stream, true);
+    assert!(head.head.contains("content-length: 15"), "{}", head.head);
+    stream
+        .write_all(b"POST /hello HTTP/1.1\r\nHost: c\r\nContent-Length: 3\r\n\r\nabc")
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).status, 405);
+    // Pipelined: two requests in one write, answered in order.
+    stream
+        .write_all(
+            b"GET /docs/note.txt HTTP/1.1\r\nHost: c\r\n\r\nGET /hello HTTP/1.1\r\nHost: c\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_response(&mut stream, false).body, b"plain text\n");
+    assert_eq!(read_response(&mut stream, false).body, b"Hello, world!\n");
+
+    // A malformed request is 400, and the server closes the connection.
+    let mut bad = connect(port);
+    bad.write_all(b"garbage\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut bad, false).status, 400);
+    let mut rest = Vec::new();
+    bad.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    // An unsupported version is 505; an oversized head is 431.
+    let mut old = connect(port);
+    old.write_all(b"GET /hello HTTP/2.0\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut old, false).status, 505);
+    let mut huge = connect(port);
+    let header = format!(
+        "GET /hello HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(16 * 1024)
+    );
+    let _ = huge.write_all(header.as_bytes());
+    assert_eq!(read_response(&mut huge, false).status, 431);
+
+    // Clients that go away early: half a request, then a reset in the middle of a big
+    // answer. The server carries on.
+    let mut half = connect(port);
+    half.write_all(b"GET /hel").unwrap();
+    drop(half);
+    let mut reset = connect(port);
+    reset
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: c\r\n\r\n")
+        .unwrap();
+    let mut some = [0u8; 1000];
+    reset.read_exact(&mut some).unwrap();
+    socket_reset(reset);
+    assert_eq!(get(port, "/hello").status, 200);
+
+    // A slow reader gets the whole 2 MiB, byte for byte (the server waits for room).
+    let mut slow = connect(port);
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: c\r\n\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_secs(2));
+    let response = read_response(&mut slow, false);
+    assert!(response.body == big, "the big file came back altered");
+
+    // Hundreds of connections open at once, each served in turn and then all at the same
+    // time. They are opened one after the other: QEMU's user networking accepts host
+    // connections with a listen backlog of 1, so a burst of simultaneous connects loses
+    // some to the host kernel's full accept queue before any reaches the guest.
+    let mut streams: Vec<TcpStream> = (0..CONCURRENT)
+        .map(|_| {
+            let mut stream = connect(port);
+            stream
+                .write_all(b"GET /hello HTTP/1.1\r\nHost: c\r\n\r\n")
+                .unwrap();
+            assert_eq!(read_response(&mut stream, false).status, 200);
+            stream
+        })
+        .collect();
+    let clients: Vec<_> = streams
+        .drain(..)
+        .enumerate()
+        .map(|(client, mut stream)| {
+            thread::spawn(move || {
+                for _ in 0..3 {
+                    stream
+                        .write_all(b"GET /hello HTTP/1.1\r\nHost: c\r\n\r\n")
+                        .unwrap();
+                    let response = read_response(&mut stream, false);
+                    assert_eq!(response.body, b"Hello, world!\n", "client {client}");
+                }
+                stream.shutdown(Shutdown::Both).unwrap();
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("a concurrent client failed");
+    }
+    assert_eq!(get(port, "/hello").status, 200);
+
+    assert!(runner.try_wait().unwrap().is_none(), "httpd ended");
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    let stderr = std::fs::read_to_string(scratch.path("stderr")).unwrap();
+    assert!(!stderr.contains("panic"), "{stderr}");
+}
+
+/// Closes `stream` with a reset (SO_LINGER 0) rather than a FIN.
+fn socket_reset(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Linger {
+        onoff: i32,
+        linger: i32,
+    }
+    let linger = Linger {
+        onoff: 1,
+        linger: 0,
+    };
+    const SOL_SOCKET: i32 = 1;
+    const SO_LINGER: i32 = 13;
+    unsafe extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const Linger, len: u32) -> i32;
+    }
+    // SAFETY: `linger` is a valid `struct linger` for the duration of the call.
+    let result = unsafe {
+        setsockopt(
+            stream.as_raw_fd(),
+            SOL_SOCKET,
+            SO_LINGER,
+            &linger,
+            size_of::<Linger>() as u32,
+        )
+    };
+    assert_eq!(result, 0);
+    drop(stream);
+}
+
+#[test]
+fn httpd_serves_in_the_background_of_the_shell() {
+    let scratch = Scratch::new("httpd-shell");
+    site(&scratch);
+    let port = free_port();
+    let args = vec![
+        "--tcplisten".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--dir".to_string(),
+        scratch.arg("www", "/www"),
+    ];
+    let mut runner = start_runner(&args, &scratch);
+    let mut stdin = runner.stdin.take().unwrap();
+    stdin
+        .write_all(b"httpd --root /www > /tmp/access.log &\necho started\n")
+        .unwrap();
+    wait_ready(port, &mut runner);
+    assert_eq!(get(port, "/docs/note.txt").body, b"plain text\n");
+    assert_eq!(get(port, "/nothing").status, 404);
+    // The shell is still there, with httpd as a job, and reads the log.
+    stdin
+        .write_all(b"cat /tmp/access.log\nkill %1\nwait\necho done\nexit\n")
+        .unwrap();
+    drop(stdin);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = runner.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the shell did not exit");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = std::fs::read_to_string(scratch.path("stdout")).unwrap();
+    assert!(status.success(), "{stdout}");
+    for line in [
+        "started",
+        "GET /hello 200 14",
+        "GET /docs/note.txt 200 11",
+        "GET /nothing 404",
+        "done",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
+}

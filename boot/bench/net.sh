@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Network figures of the kernel's stack bring-up, printed (not a test): with `--tcplisten`
-# the kernel serves a TCP echo on the port while `napms` sleeps, and this measures
+# Network figures of the stack, printed (not a test): with `--tcplisten`, `echoserver` (a
+# plain std program with blocking preview1 sockets) echoes one connection, and this measures
 #   - host CPU used by QEMU while the guest sleeps, with and without the network card;
 #   - the echo's round trip from the host (small messages, one at a time) and a 1 MB echo.
 # The client is a few lines of python3. Usage: boot/bench/net.sh [PORT] (default 18080).
@@ -8,17 +8,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 port="${1:-18080}"
 ./qemu.sh --setup >/dev/null
-(cd userland && cargo build -q --release --bin napms)
+(cd userland && cargo build -q --release --bin napms --bin echoserver)
 napms=userland/target/wasm32-wasip1/release/napms.wasm
+echoserver=userland/target/wasm32-wasip1/release/echoserver.wasm
 
 source boot/bench/lib.sh
 
 echo "== host CPU of QEMU while the guest sleeps"
 echo "  without a network card: $(idle_cpu "$napms")"
-echo "  with the card and an idle listener: $(idle_cpu "$napms" --tcplisten "127.0.0.1:$port")"
+echo "  with the card and a listening port: $(idle_cpu "$napms" --tcplisten "127.0.0.1:$port")"
 
 echo "== echo round trips from the host"
-./qemu.sh --tcplisten "127.0.0.1:$port" "$napms" 20000 >/dev/null &
+./qemu.sh --tcplisten "127.0.0.1:$port" "$echoserver" 1 >/dev/null 2>&1 &
 runner=$!
 python3 - "$port" <<'EOF'
 import socket, sys, time
@@ -64,5 +65,6 @@ sender.join()
 ms = (time.perf_counter() - t) * 1e3
 assert got == big, "the 1 MB echo came back altered"
 print("  1 MB echo: %.0f ms (%.1f MB/s each way)" % (ms, len(big) / ms / 1e3))
+s.close()
 EOF
 wait "$runner"

@@ -33,8 +33,9 @@ echo "== guest instructions, kernel entry to _start (-icount shift=0: 1 TSC tick
 ./qemu.sh --icount -v "$hello" 2>&1 >/dev/null | grep -i 'to _start' | sed 's/^/  /'
 
 echo "== sizes"
-kernel=target/kernel/x86_64-unknown-none/release/cella-kernel
-printf '  kernel ELF  %8d bytes\n' "$(stat -c %s "$kernel")"
+printf '  kernel (stripped, as in the images) %8d bytes\n' "$(stat -c %s target/cella/kernel)"
+printf '  kernel ELF with symbols             %8d bytes\n' \
+    "$(stat -c %s target/kernel/x86_64-unknown-none/release/cella-kernel)"
 for img in target/cella/bios.img target/cella/uefi.img; do
     printf '  %-11s %8d bytes\n' "$(basename "$img")" "$(stat -c %s "$img")"
 done

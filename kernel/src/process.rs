@@ -282,9 +282,10 @@ impl System {
             task.wasi().write_stderr(line.as_bytes());
         }
         log::debug!(
-            "pid {pid} ({}) ended: {end:?} after {} ms of CPU",
+            "pid {pid} ({}) ended: {end:?} after {} ms of CPU and {} fuel",
             String::from_utf8_lossy(&process.name),
-            process.cpu_ns / 1_000_000
+            process.cpu_ns / 1_000_000,
+            process.fuel_used
         );
         // Dropping the task frees its memory and closes its fds (pipe ends included).
         process.life = Life::Zombie(ended);

@@ -299,7 +299,12 @@ impl System {
         self.sched.remove(pid);
         if let Some(process) = self.procs.get_mut(&pid) {
             process.life = Life::Zombie(Ended::Signaled(signal));
-            log::debug!("pid {pid} killed by signal {signal}");
+            log::debug!(
+                "pid {pid} ({}) killed by signal {signal} after {} ms of CPU and {} fuel",
+                String::from_utf8_lossy(&process.name),
+                process.cpu_ns / 1_000_000,
+                process.fuel_used
+            );
         }
         self.orphan_children(pid);
         if pid == 1 {

@@ -410,12 +410,42 @@ fn write_head(
         (true, true) => "Connection: keep-alive\r\n",
         (true, false) => "",
     };
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "HTTP/1.1 {}\r\n{SERVER_HEADER}Content-Type: {kind}\r\nContent-Length: {length}\r\n{extra}{connection}\r\n",
-        status.text()
-    );
+    // Pieces rather than `write!`: core::fmt costs thousands of wasm instructions a head.
+    for piece in [
+        b"HTTP/1.1 ".as_slice(),
+        status.text().as_bytes(),
+        b"\r\n",
+        SERVER_HEADER.as_bytes(),
+        b"Content-Type: ",
+        kind.as_bytes(),
+        b"\r\nContent-Length: ",
+    ] {
+        out.extend_from_slice(piece);
+    }
+    push_decimal(out, length);
+    for piece in [
+        b"\r\n".as_slice(),
+        extra.as_bytes(),
+        connection.as_bytes(),
+        b"\r\n",
+    ] {
+        out.extend_from_slice(piece);
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// The result of `fd_read` or `fd_write`, with `EINTR` retried.
@@ -505,7 +535,11 @@ impl Site {
         self.log.extend_from_slice(method);
         self.log.push(b' ');
         self.log.extend_from_slice(target);
-        let _ = writeln!(self.log, " {} {bytes}", status.code());
+        self.log.push(b' ');
+        push_decimal(&mut self.log, status.code().into());
+        self.log.push(b' ');
+        push_decimal(&mut self.log, bytes);
+        self.log.push(b'\n');
     }
 
     /// Appends an error response to `request` (the status's text as body) and logs it.

@@ -96,10 +96,10 @@ impl Queues {
                 log::warn!("virtio-net: the card returned an unknown send");
                 return;
             }
+            let buffer = &self.tx[index].0[..len];
             // SAFETY: the same buffer and length that `transmit_begin` took under `token`.
-            if let Err(error) =
-                unsafe { self.card.transmit_complete(token, &self.tx[index].0[..len]) }
-            {
+            let completed = unsafe { self.card.transmit_complete(token, buffer) };
+            if let Err(error) = completed {
                 log::warn!("virtio-net: a send did not complete: {error}");
             }
             self.tx_free.push(index);

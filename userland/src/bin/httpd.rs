@@ -1,12 +1,12 @@
 //! `httpd [--root DIR] [--quiet]`: a small HTTP/1.1 server for GET and HEAD. It answers
 //! `/hello` with "Hello, world!\n" and serves the files under DIR, the guest path of a
 //! preopened directory or of a directory below one (default: the first preopen; with none,
-//! only `/hello` is served and every other path is 404). It listens on the sockets the host hands over as fds right
-//! after stdio: `wasmi run --tcplisten HOST:PORT httpd.wasm`, `./qemu.sh --tcplisten
-//! HOST:PORT userland/httpd.wasm` (wasmtime 49 cannot host it: its `-S tcplisten` needs the
-//! legacy preview1 implementation it has dropped). Each request is logged on stdout as
-//! `METHOD TARGET STATUS BYTES` (BYTES: the body's length) unless `--quiet`; the startup
-//! line on stderr names the listening fds.
+//! only `/hello` is served and every other path is 404). It listens on the sockets the host
+//! hands over as fds right after stdio: `wasmi run --tcplisten HOST:PORT httpd.wasm`,
+//! `./qemu.sh --tcplisten HOST:PORT userland/httpd.wasm` (wasmtime 49 cannot host it: its
+//! `-S tcplisten` needs the legacy preview1 implementation it has dropped). Each request is
+//! logged on stdout as `METHOD TARGET STATUS BYTES` (BYTES: the body's length) unless
+//! `--quiet`; the startup line on stderr names the listening fds.
 //!
 //! One thread runs one event loop. Preview1 has no threads, and hosts hand the listener over
 //! non-blocking (under wasmi a blocking `accept` gets `EAGAIN`), so every socket is made

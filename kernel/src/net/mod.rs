@@ -295,9 +295,14 @@ impl Stack {
         let handles: Vec<SocketHandle> =
             port.pending.drain(..).chain(port.ready.drain(..)).collect();
         for handle in handles {
-            self.sockets.get_mut::<Socket>(handle).abort();
-            self.closing.push((handle, 0));
+            self.discard(handle);
         }
+    }
+
+    /// Resets a connection no program has (or will have) and lets it go at the next reap.
+    fn discard(&mut self, handle: SocketHandle) {
+        self.sockets.get_mut::<Socket>(handle).abort();
+        self.closing.push((handle, 0));
         self.unsent = true;
     }
 

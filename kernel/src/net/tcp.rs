@@ -75,7 +75,7 @@ impl WasiFile for TcpListener {
             while let Some(handle) = stack.ports[self.port].ready.pop_front() {
                 // A connection reset before it was accepted is dropped, as Linux does.
                 if stack.sockets.get::<Socket>(handle).state() == State::Closed {
-                    stack.closing.push((handle, 0));
+                    stack.discard(handle);
                     continue;
                 }
                 stack.tend_ports();

@@ -6,12 +6,12 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, program, root, setup};
+use common::{Scratch, free_port, program, root, setup};
 
 /// How long the host keeps trying to reach the server (the guest boots meanwhile).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -19,14 +19,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const CONCURRENT: usize = 300;
 /// A read that takes longer than this means the server is stuck.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A loopback port free right now: the system picks one, and it is released at once.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
 
 fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");

@@ -6,24 +6,16 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{cella, program, setup};
+use common::{cella, free_port, program, setup};
 
 /// Connections the guest serves before it exits.
 const CONNECTIONS: &str = "2";
 /// How long the host keeps trying to reach the echo (the guest boots meanwhile).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// A loopback port free right now: the system picks one, and it is released at once.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
 
 /// Connects and checks that the echo answers. Before the guest listens, QEMU accepts the
 /// connection and then closes it (or resets it): only then is it tried again. A connection

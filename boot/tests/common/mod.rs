@@ -116,6 +116,15 @@ pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
     }
 }
 
+/// A loopback port free right now (for `--tcplisten`): the system picks one, and it is
+/// released at once.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
 pub fn cella(args: &[&str]) -> Run {
     cella_with(args, b"", &[])
 }

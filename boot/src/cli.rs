@@ -38,6 +38,9 @@ options:
                      order; in shell mode after /, and the shell passes it on to commands);
                      repeatable. IP is normally 127.0.0.1: only the host can connect
   -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
+  --fs-size SIZE     the in-memory file system's size (files, directories, names, links),
+                     as tmpfs's size= (256M, 1G); default half of the guest RAM. Beyond
+                     it programs get ENOSPC
   -v, --verbose      show the kernel log and boot timing on stderr
   --uefi             boot the UEFI image instead of the BIOS one
   --timeout SECONDS  stop the guest after SECONDS (exit status 124)
@@ -74,6 +77,8 @@ pub struct RunOptions {
     pub dirs: Vec<DirSpec>,
     /// Guest RAM, QEMU syntax.
     pub memory: String,
+    /// `--fs-size` in bytes; `None` for the kernel's default.
+    pub fs_size: Option<u64>,
     /// Show the kernel log.
     pub verbose: bool,
     /// Boot the UEFI image.
@@ -106,6 +111,7 @@ pub fn parse(
         env: Vec::new(),
         dirs: Vec::new(),
         memory: DEFAULT_MEMORY.to_string(),
+        fs_size: None,
         verbose: false,
         uefi: false,
         timeout: None,
@@ -170,6 +176,10 @@ pub fn parse(
             "-m" | "--memory" => {
                 let size = value("a size such as 512M or 1G")?;
                 options.memory = parse_memory(&size)?;
+            }
+            "--fs-size" => {
+                let size = value("a size such as 128M or 1G")?;
+                options.fs_size = Some(parse_fs_size(&size)?);
             }
             "--timeout" => {
                 let seconds = value("a number of seconds")?;
@@ -243,36 +253,46 @@ fn add_shell_env(env: &mut Vec<OsString>, host_env: &impl Fn(&str) -> Option<OsS
     }
 }
 
-/// Accepts QEMU's `-m` syntax: a number with an optional K/M/G/T suffix (MiB by default),
-/// at least 64 MiB (the kernel and wasmi need room) and at most the host's addressable range.
-fn parse_memory(size: &OsString) -> Result<String, UsageError> {
-    let text = size.to_string_lossy();
-    let bad = || {
-        UsageError(format!(
-            "bad memory size `{text}`: give a size such as 256M, 512M or 2G (at least 64M)"
-        ))
-    };
+/// QEMU's size syntax: a number with an optional K/M/G/T suffix (MiB by default), in bytes.
+fn parse_size(text: &str) -> Option<u64> {
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(at) => text.split_at(at),
-        None => (&*text, "M"),
+        None => (text, "M"),
     };
-    let number: u64 = digits.parse().map_err(|_| bad())?;
+    let number: u64 = digits.parse().ok()?;
     let shift = match unit.to_ascii_uppercase().as_str() {
         "K" | "KB" | "KIB" => 10,
         "M" | "MB" | "MIB" => 20,
         "G" | "GB" | "GIB" => 30,
         "T" | "TB" | "TIB" => 40,
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let bytes = number
-        .checked_shl(shift)
-        .filter(|b| b >> shift == number)
-        .ok_or_else(bad)?;
+    number.checked_shl(shift).filter(|b| b >> shift == number)
+}
+
+/// Accepts QEMU's `-m` syntax, at least 64 MiB (the kernel and wasmi need room).
+fn parse_memory(size: &OsString) -> Result<String, UsageError> {
     const MIN_MEMORY: u64 = 64 << 20;
-    if bytes < MIN_MEMORY {
-        return Err(bad());
+    let text = size.to_string_lossy();
+    match parse_size(&text) {
+        Some(bytes) if bytes >= MIN_MEMORY => Ok(format!("{}M", bytes >> 20)),
+        _ => Err(UsageError(format!(
+            "bad memory size `{text}`: give a size such as 256M, 512M or 2G (at least 64M)"
+        ))),
     }
-    Ok(format!("{}M", bytes >> 20))
+}
+
+/// `--fs-size`: the same syntax, at least 1 MiB (the kernel caps it at what the guest's
+/// memory can hold).
+fn parse_fs_size(size: &OsString) -> Result<u64, UsageError> {
+    const MIN_FS_SIZE: u64 = 1 << 20;
+    let text = size.to_string_lossy();
+    match parse_size(&text) {
+        Some(bytes) if bytes >= MIN_FS_SIZE => Ok(bytes),
+        _ => Err(UsageError(format!(
+            "bad file system size `{text}`: give a size such as 64M or 1G (at least 1M)"
+        ))),
+    }
 }
 
 /// Bytes of a `-m` value as [`parse`] normalised it (`NNNM`).
@@ -392,6 +412,22 @@ mod tests {
             ]
         );
         assert!(run(&["--dir"]).is_err());
+    }
+
+    #[test]
+    fn file_system_sizes_follow_qemu_syntax() {
+        assert_eq!(
+            options(&["--fs-size", "64M", "p.wasm"]).fs_size,
+            Some(64 << 20)
+        );
+        assert_eq!(options(&["--fs-size=2g"]).fs_size, Some(2 << 30));
+        assert_eq!(options(&["p.wasm"]).fs_size, None);
+        for bad in ["0", "512K", "x", "1Q", ""] {
+            assert!(
+                run(&["--fs-size", bad, "p.wasm"]).is_err(),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

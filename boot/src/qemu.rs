@@ -149,6 +149,7 @@ fn run_config(
             .map(|address| address.port())
             .collect(),
         profile: options.profile,
+        fs_size: options.fs_size,
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(

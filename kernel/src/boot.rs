@@ -10,7 +10,6 @@ use alloc::vec::Vec;
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
-use wasi_abi::vfs::MemoryGuard;
 use wasi_abi::{DirHandle, Errno, Vfs, WasiCtx};
 
 use crate::arch::{self, cpu};
@@ -19,10 +18,9 @@ use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
 use crate::wasm::{self, End, NotStarted, Task};
-use crate::{console, dirs, entropy, fault, initrd, logger, mm, net, profile, time, writeback};
-
-/// Free memory the VFS leaves to the kernel: files and inodes stop at this floor.
-const VFS_KEEP_FREE: u64 = 8 << 20;
+use crate::{
+    console, dirs, entropy, fault, initrd, limits, logger, mm, net, profile, time, writeback,
+};
 /// Size of the kernel stack the bootloader sets up (with a guard page below it).
 const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
 
@@ -74,6 +72,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         Ok(preopens) => preopens.unwrap_or_default(),
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
     };
+    size_vfs(&vfs, &config);
     if let Some(fault) = config.inject_fault {
         inject(fault);
     }
@@ -82,7 +81,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         profile::start();
     }
     log_memory("before the program");
-    let exit = run_program(&program, &config, preopens, true);
+    let exit = run_program(&program, &config, preopens, true, u64::MAX);
     profile::report();
     drop(program);
     // Everything the program had is freed by now: the figures should match the first ones.
@@ -118,14 +117,16 @@ fn set_console(config: &RunConfig) {
 /// Runs `program` as pid 1 with the arguments, environment, preopens and listening sockets
 /// of `config`, until it ends. The sockets come right after stdio when `listeners_first`
 /// (wasmi's and wasmtime's `--tcplisten` order), else after the directories (for init: a
-/// socket at fd 3 would end wasi-libc's preopen scan before "/").
+/// socket at fd 3 would end wasi-libc's preopen scan before "/"). `memory_limit` bounds
+/// what the program (and every process it starts) holds.
 fn run_program(
     program: &[u8],
     config: &RunConfig,
     preopens: Vec<(Vec<u8>, DirHandle)>,
     listeners_first: bool,
+    memory_limit: u64,
 ) -> Exit {
-    match start(program, config, preopens, listeners_first) {
+    match start(program, config, preopens, listeners_first, memory_limit) {
         Ok(exit) | Err(exit) => exit,
     }
 }
@@ -136,8 +137,10 @@ fn start(
     config: &RunConfig,
     preopens: Vec<(Vec<u8>, DirHandle)>,
     listeners_first: bool,
+    memory_limit: u64,
 ) -> Result<Exit, Exit> {
-    let loaded = wasm::load(program).map_err(|message| Exit::LoadFailed(message.into_bytes()))?;
+    let loaded = wasm::load(program, memory_limit)
+        .map_err(|message| Exit::LoadFailed(message.into_bytes()))?;
     let mut wasi = WasiCtx::new(
         KernelPlatform::new(),
         config.args.clone(),
@@ -158,10 +161,16 @@ fn start(
     if !listeners_first {
         add_listeners(&mut wasi, config)?;
     }
-    let task = match Task::new(loaded, wasi, usize::MAX) {
+    wasi.account().set_limit(memory_limit);
+    let task = match Task::new(loaded, wasi) {
         Ok(task) => task,
         Err(NotStarted::Trapped(message)) => return Err(Exit::Trapped(message.into_bytes())),
         Err(NotStarted::Invalid(message)) => return Err(Exit::LoadFailed(message.into_bytes())),
+        Err(NotStarted::NoMemory) => {
+            let message =
+                "the machine has no memory for the program's code: give QEMU more with -m";
+            return Err(Exit::LoadFailed(message.into()));
+        }
     };
     let name = config.args.first().cloned().unwrap_or_default();
     Ok(match System::new(task, &name, false).run() {
@@ -200,15 +209,25 @@ fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) })
 }
 
-/// A VFS whose files stop growing (ENOSPC) while the kernel still has memory of its own (a
-/// program's linear memory stops earlier still, see `wasm.rs`).
+/// A VFS whose files stop growing (ENOSPC) where programs stop, leaving the kernel its
+/// reserve (see `limits`); it has no size until [`size_vfs`], so that the `--dir` trees
+/// and `/bin` always fit.
 fn new_vfs() -> Vfs {
     let vfs = Vfs::new(time::realtime_ns());
-    vfs.set_memory_guard(Some(MemoryGuard {
-        free: || mm::available_bytes() as u64,
-        keep: VFS_KEEP_FREE,
-    }));
+    vfs.set_memory_guard(Some(limits::guard()));
     vfs
+}
+
+/// Gives the VFS its size once the system's own files are in: `--fs-size`, or half of the
+/// RAM. What is there already stays, even beyond it.
+fn size_vfs(vfs: &Vfs, config: &RunConfig) {
+    let size = config.fs_size.unwrap_or_else(limits::default_fs_size);
+    vfs.set_capacity(size);
+    log::debug!(
+        "file system: {} KiB of {} KiB used",
+        vfs.used_bytes() >> 10,
+        size >> 10
+    );
 }
 
 /// Shell mode, entered when fw_cfg carries no program: builds the system's file system and
@@ -222,11 +241,13 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
     }
     set_console(&config);
     logger::start(config.verbose);
+    limits::keep_recovery_reserve();
     let vfs = new_vfs();
     let (root, mounts) = match system_root(&vfs, ramdisk, trees.as_deref(), &config) {
         Ok(system) => system,
         Err(message) => console::finish(&Exit::LoadFailed(message.into_bytes())),
     };
+    size_vfs(&vfs, &config);
     let init = match initrd::program(&vfs, initrd::INIT) {
         Ok(init) => init,
         Err(_) if !config.host_link => {
@@ -249,7 +270,14 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
         profile::start();
     }
     // init is pid 1 with the whole file system as "/"; everything else it starts.
-    let exit = run_program(&init, &config, alloc::vec![(b"/".to_vec(), root)], false);
+    let root = alloc::vec![(b"/".to_vec(), root)];
+    let exit = run_program(
+        &init,
+        &config,
+        root,
+        false,
+        limits::default_process_memory(),
+    );
     profile::report();
     drop(init);
     if matches!(exit, Exit::Exited(_) | Exit::Trapped(_)) {

@@ -131,7 +131,7 @@ pub fn export_mounts(
     };
     let mut first_paths = alloc::collections::BTreeMap::new();
     let mut piece = vec![0u8; EXPORT_PIECE];
-    for exported in vfs.export() {
+    for exported in vfs.walk() {
         let Some(path) = mounts.iter().find_map(|m| m.archive_path(&exported.path)) else {
             continue;
         };

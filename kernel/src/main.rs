@@ -58,6 +58,8 @@ mod entropy;
 #[cfg(target_os = "none")]
 mod fault;
 #[cfg(target_os = "none")]
+mod limits;
+#[cfg(target_os = "none")]
 mod logger;
 #[cfg_attr(
     not(target_os = "none"),

@@ -23,7 +23,7 @@ use wasi_abi::outcome::Fault;
 
 use crate::platform::KernelPlatform;
 use crate::sched::{Pid, Scheduler};
-use crate::wasm::{self, End, PendingCall, Slice, Stop, Task};
+use crate::wasm::{self, End, NotStarted, PendingCall, Slice, Stop, Task};
 use crate::{console, mm, net, time};
 
 /// Fuel per slice: about this many wasm instructions run before the next process gets the
@@ -35,7 +35,7 @@ pub const MAX_PROCESSES: usize = 128;
 /// engine, the store, the first pages of linear memory and the kernel's reserve.
 const SPAWN_MIN_FREE: usize = 20 << 20;
 /// Bytes of kernel memory per byte of module while it is compiled and instantiated.
-const COMPILE_FACTOR: usize = 4;
+const COMPILE_FACTOR: usize = wasm::CODE_BYTES_PER_MODULE_BYTE as usize;
 /// The highest signal number `kill` accepts.
 const MAX_SIGNAL: u32 = 31;
 /// Ctrl-C's signal.
@@ -58,6 +58,9 @@ struct Process {
     fuel_used: u64,
     /// 0 for no limit.
     fuel_limit: u64,
+    /// Its memory limit, which its children inherit (the account keeps it while it
+    /// runs; a zombie keeps it for children reparented to init).
+    memory_limit: u64,
 }
 
 /// The machine's processes and scheduler.
@@ -117,8 +120,10 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 impl System {
-    /// A machine whose pid 1 is `init`, already instantiated; `name` is its `argv[0]`.
-    pub fn new(init: Task, name: &[u8], report_init_traps: bool) -> System {
+    /// A machine whose pid 1 is `init`, already instantiated with its limits; `name` is its
+    /// `argv[0]`.
+    pub fn new(mut init: Task, name: &[u8], report_init_traps: bool) -> System {
+        let memory_limit = init.wasi().account().limit();
         let mut system = System {
             procs: BTreeMap::new(),
             sched: Scheduler::new(),
@@ -139,6 +144,7 @@ impl System {
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit: 0,
+                memory_limit,
             },
         );
         system.sched.make_ready(1);
@@ -452,7 +458,7 @@ impl System {
                         } else {
                             ProcessState::Running
                         },
-                        task.memory_bytes(),
+                        task.charged_bytes(),
                     ),
                     Life::Zombie(_) => (ProcessState::Zombie, 0),
                 };
@@ -470,7 +476,16 @@ impl System {
     }
 
     fn spawn(&mut self, caller: Pid, request: u32, pid_out: u32) -> Answer {
-        let caller_pgid = self.procs.get(&caller).map_or(0, |p| p.pgid);
+        let Some(parent) = self.procs.get(&caller) else {
+            return Answer::Done(Errno::Srch);
+        };
+        let caller_pgid = parent.pgid;
+        // Limits are inherited, and a child may only narrow them (0: none, for fuel).
+        let parent_fuel = match parent.fuel_limit {
+            0 => u64::MAX,
+            limit => limit,
+        };
+        let parent_memory = parent.memory_limit;
         // Everything from the caller first: the request, the module bytes, the child's fds.
         let prepared = self.with_caller_result(caller, |mem, wasi| {
             mem.check::<u32>(pid_out)?;
@@ -501,7 +516,12 @@ impl System {
             }
         };
         let name = request.args.first().cloned().unwrap_or_default();
-        let program = match wasm::load(&bytes) {
+        let memory_limit = control::narrowed(parent_memory, request.memory_limit);
+        let fuel_limit = match control::narrowed(parent_fuel, request.fuel_limit) {
+            u64::MAX => 0,
+            limit => limit,
+        };
+        let program = match wasm::load(&bytes, memory_limit) {
             Ok(program) => program,
             Err(message) => {
                 log::debug!("spawn of {}: {message}", String::from_utf8_lossy(&name));
@@ -511,12 +531,10 @@ impl System {
         drop(bytes);
         let wasi =
             wasi_abi::WasiCtx::with_fds(KernelPlatform::new(), request.args, request.env, fds);
-        let limit = match request.memory_limit {
-            0 => usize::MAX,
-            limit => usize::try_from(limit).unwrap_or(usize::MAX),
-        };
-        let task = match Task::new(program, wasi, limit) {
+        wasi.account().set_limit(memory_limit);
+        let task = match Task::new(program, wasi) {
             Ok(task) => task,
+            Err(NotStarted::NoMemory) => return Answer::Done(Errno::Nomem),
             Err(reason) => {
                 log::debug!("spawn of {}: {reason:?}", String::from_utf8_lossy(&name));
                 return Answer::Done(Errno::Noexec);
@@ -533,7 +551,8 @@ impl System {
                 life: Life::Live(Box::new(task)),
                 cpu_ns: 0,
                 fuel_used: 0,
-                fuel_limit: request.fuel_limit,
+                fuel_limit,
+                memory_limit,
             },
         );
         self.sched.make_ready(pid);

@@ -11,9 +11,11 @@
 //! answers the call later with [`Task::resume_with`].
 
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::String;
 use core::fmt;
 
+use wasi_abi::budget::{Budget, Charge};
 use wasi_abi::{Outcome, ValType, WasiCtx};
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
@@ -24,15 +26,19 @@ use wasmi::{
 use wasmi_core::LimiterError;
 
 use crate::platform::KernelPlatform;
+use crate::{limits, mm};
 
 /// wasmi's default of 1000 nested calls is far below what ordinary recursive programs use
 /// (wasmtime allows tens of thousands); the call stack lives on the heap, so be generous.
 const MAX_RECURSION_DEPTH: usize = 64 * 1024;
-/// Upper bound of wasmi's value stack, in bytes.
+/// Upper bound of wasmi's value stack, in bytes; a process's own is at most a quarter of
+/// its memory limit, and at least [`MIN_VALUE_STACK_BYTES`].
 const MAX_VALUE_STACK_BYTES: usize = 64 * 1024 * 1024;
-/// Free frames kept back from every linear memory for the kernel itself: growth of the
-/// heap, wasmi's stacks, I/O buffers, the page tables of the memory.
-const KERNEL_RESERVE_BYTES: usize = 16 * 1024 * 1024;
+/// The smallest value stack a process gets, whatever its memory limit.
+const MIN_VALUE_STACK_BYTES: usize = 1024 * 1024;
+/// What interpreting a module costs the kernel per byte of the module (wasmi's translated
+/// code and its bookkeeping), charged to the process for as long as it runs.
+pub const CODE_BYTES_PER_MODULE_BYTE: u64 = 4;
 /// The most parameters any imported function takes (`path_open`).
 const MAX_PARAMS: usize = 9;
 /// Fuel for a module's start function and initialisers: a bound, not a slice.
@@ -101,13 +107,16 @@ pub struct ProcessData {
     pending: Option<(PendingCall, Stop)>,
 }
 
-/// The store's resource limits: a linear memory grows only up to the process's limit and
-/// while the kernel has free frames for it (beyond [`KERNEL_RESERVE_BYTES`]), checked at each
-/// growth since memory is shared with the kernel and the other processes.
+/// The store's resource limits: a linear memory grows only while the process's account
+/// has room for it (its memory limit) and the machine has free frames for it beyond its
+/// floor (see `limits`), checked at each growth since memory is shared with the kernel and
+/// the other processes. The growth is charged to the account.
 struct Limits {
     defaults: StoreLimits,
-    /// The process's cap on linear memory in bytes.
-    memory_limit: usize,
+    /// The process's account (shared with its WASI state).
+    account: Rc<Budget>,
+    /// Bytes charged by the growth wasmi is carrying out, given back if it then fails.
+    growing: u64,
 }
 
 impl ResourceLimiter for Limits {
@@ -117,16 +126,25 @@ impl ResourceLimiter for Limits {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool, LimiterError> {
-        if maximum.is_some_and(|maximum| desired > maximum) || desired > self.memory_limit {
+        if maximum.is_some_and(|maximum| desired > maximum) {
             return Ok(false);
         }
         // Only the new bytes need frames: the pages below `current` are mapped already, and
         // a larger capacity of the buffer costs address space only (see `mm`).
-        let room = crate::mm::available_bytes().saturating_sub(KERNEL_RESERVE_BYTES);
-        Ok(desired.saturating_sub(current) <= room)
+        let delta = desired.saturating_sub(current);
+        let charged = self.account.used().saturating_add(delta as u64);
+        if charged > self.account.limit() || !limits::may_grow(charged, delta) {
+            return Ok(false);
+        }
+        // Held to the limit and the floor just above (the account's own guard keeps the
+        // recovery reserve from files and pipes, which small processes may take here).
+        self.account.force(delta as u64);
+        self.growing = delta as u64;
+        Ok(true)
     }
 
     fn memory_grow_failed(&mut self, error: &MemoryError) -> Result<(), LimiterError> {
+        self.account.give(core::mem::take(&mut self.growing));
         self.defaults.memory_grow_failed(error)
     }
 
@@ -161,15 +179,21 @@ impl ResourceLimiter for Limits {
 pub struct Program {
     engine: Engine,
     module: Module,
+    /// The module's size in bytes.
+    size: usize,
 }
 
-/// Compiles `bytes` and checks its imports; the error is one line for the user.
-pub fn load(bytes: &[u8]) -> Result<Program, String> {
+/// Compiles `bytes` and checks its imports, for a process whose memory limit is
+/// `memory_limit` bytes; the error is one line for the user.
+pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
+    let stack = usize::try_from(memory_limit / 4)
+        .unwrap_or(usize::MAX)
+        .clamp(MIN_VALUE_STACK_BYTES, MAX_VALUE_STACK_BYTES);
     let mut config = Config::default();
     config
         .compilation_mode(CompilationMode::LazyTranslation)
         .set_max_recursion_depth(MAX_RECURSION_DEPTH)
-        .set_max_stack_height(MAX_VALUE_STACK_BYTES)
+        .set_max_stack_height(stack)
         .consume_fuel(true)
         // Translating a function on its first call costs no fuel: wasmi cannot resume a call
         // that runs out of fuel while translating (the error is final), and translation is
@@ -180,7 +204,7 @@ pub fn load(bytes: &[u8]) -> Result<Program, String> {
             fuel_per_bytes_validated: 0,
         });
     let engine = Engine::new(&config);
-    let module = Module::new(&engine, bytes)
+    let module = mm::guest_context(|| Module::new(&engine, bytes))
         .map_err(|error| format!("invalid WebAssembly module: {error}"))?;
     check_imports(&module)?;
     if !module.exports().any(|export| {
@@ -191,7 +215,11 @@ pub fn load(bytes: &[u8]) -> Result<Program, String> {
             "the module exports no `_start` function of type () -> (): it is not a WASI command",
         ));
     }
-    Ok(Program { engine, module })
+    Ok(Program {
+        engine,
+        module,
+        size: bytes.len(),
+    })
 }
 
 fn start_type() -> FuncType {
@@ -214,6 +242,8 @@ enum Resume {
 pub struct Task {
     store: Store<ProcessData>,
     resume: Option<Resume>,
+    /// The interpreter's code for the module, charged to the process.
+    _code: Charge,
 }
 
 /// Why a module could not start.
@@ -223,6 +253,8 @@ pub enum NotStarted {
     Trapped(String),
     /// It could not be instantiated (a failed link, an unmet limit).
     Invalid(String),
+    /// Its code does not fit in the process's memory limit, or the machine's memory.
+    NoMemory,
 }
 
 /// How a process ended, with a message for a trap or a failed start.
@@ -248,13 +280,18 @@ pub enum Slice {
 
 impl Task {
     /// Instantiates `program` (running its start function and initialisers) with `wasi` as
-    /// its WASI state.
-    pub fn new(
-        program: Program,
-        wasi: WasiCtx<KernelPlatform>,
-        memory_limit: usize,
-    ) -> Result<Task, NotStarted> {
-        let Program { engine, module } = program;
+    /// its WASI state; everything it holds is charged to `wasi`'s account, whose limit is
+    /// the process's memory limit.
+    pub fn new(program: Program, wasi: WasiCtx<KernelPlatform>) -> Result<Task, NotStarted> {
+        let Program {
+            engine,
+            module,
+            size,
+        } = program;
+        let account = Rc::clone(wasi.account());
+        account.set_guard(Some(limits::guard()));
+        let code = (size as u64).saturating_mul(CODE_BYTES_PER_MODULE_BYTE);
+        let code = account.charge(code).map_err(|_| NotStarted::NoMemory)?;
         let linker = linker(&engine)
             .map_err(|error| NotStarted::Invalid(format!("linking failed: {error}")))?;
         let data = ProcessData {
@@ -262,7 +299,8 @@ impl Task {
             memory: None,
             limits: Limits {
                 defaults: StoreLimits::default(),
-                memory_limit,
+                account,
+                growing: 0,
             },
             pending: None,
         };
@@ -271,8 +309,7 @@ impl Task {
         store
             .set_fuel(INSTANTIATION_FUEL)
             .map_err(|error| NotStarted::Invalid(format!("{error}")))?;
-        let instance = linker
-            .instantiate_and_start(&mut store, &module)
+        let instance = mm::guest_context(|| linker.instantiate_and_start(&mut store, &module))
             .map_err(|error| match error.as_trap_code() {
                 Some(_) => NotStarted::Trapped(one_line(&error)),
                 None => {
@@ -286,20 +323,19 @@ impl Task {
         Ok(Task {
             store,
             resume: Some(Resume::Start(start)),
+            _code: code,
         })
+    }
+
+    /// What the process holds, charged to its account: linear memory, code, pipes,
+    /// connections.
+    pub fn charged_bytes(&self) -> u64 {
+        self.store.data().limits.account.used()
     }
 
     /// The process's WASI state.
     pub fn wasi(&mut self) -> &mut WasiCtx<KernelPlatform> {
         &mut self.store.data_mut().wasi
-    }
-
-    /// Bytes of linear memory.
-    pub fn memory_bytes(&self) -> u64 {
-        self.store
-            .data()
-            .memory
-            .map_or(0, |memory| memory.data(&self.store).len() as u64)
     }
 
     /// The suspended call and why it stopped, if a call is suspended.
@@ -325,7 +361,7 @@ impl Task {
         if call.api != Api::Preview1 {
             return self.pending().map(|(_, stop)| stop);
         }
-        match run_preview1(&mut self.store, call) {
+        match mm::guest_context(|| run_preview1(&mut self.store, call)) {
             Outcome::Return(errno) => {
                 self.resume_with(errno);
                 None
@@ -352,12 +388,17 @@ impl Task {
                 Slice::Ended(End::Trapped(String::from("fuel is disabled"))),
             );
         }
+        let store = &mut self.store;
         let result = match self.resume.take() {
-            Some(Resume::Start(start)) => start.call_resumable(&mut self.store, &[], &mut []),
-            Some(Resume::OutOfFuel(call)) => call.resume(&mut self.store, &mut []),
+            Some(Resume::Start(start)) => {
+                mm::guest_context(|| start.call_resumable(&mut *store, &[], &mut []))
+            }
+            Some(Resume::OutOfFuel(call)) => {
+                mm::guest_context(|| call.resume(&mut *store, &mut []))
+            }
             // Every import that returns at all returns an errno (`proc_exit` never does).
             Some(Resume::Answered(call, errno)) => {
-                call.resume(&mut self.store, &[Val::I32(errno)], &mut [])
+                mm::guest_context(|| call.resume(&mut *store, &[Val::I32(errno)], &mut []))
             }
             Some(Resume::Suspended(call)) => {
                 // Not answered yet: nothing to run.

@@ -181,10 +181,14 @@ pub struct SpawnRequest {
     pub preopens: Vec<(Fd, Vec<u8>)>,
     /// The child's process group.
     pub group: Group,
-    /// Cap on linear memory in bytes; 0 for the default.
+    /// Cap on the child's memory (linear memory and what the kernel holds for it) in
+    /// bytes; 0 for the caller's own. Never above the caller's.
     pub memory_limit: u64,
-    /// Total fuel before the child is ended; 0 for none.
+    /// Total fuel before the child is ended; 0 for the caller's own limit (none if it has
+    /// none). Never above the caller's.
     pub fuel_limit: u64,
+    /// The most fds the child may have open; 0 for the caller's own limit. Never above it.
+    pub max_fds: u32,
 }
 
 /// The request's layout in guest memory (64 bytes, 8-aligned), before its pointers are
@@ -220,8 +224,7 @@ impl GuestType for RawRequest {
 
 impl SpawnRequest {
     /// Reads the request at `ptr`: a pointer out of memory or misaligned traps; a malformed
-    /// request (empty argv, strings not NUL-terminated, too many preopens, a reserved flag)
-    /// is `EINVAL`; strings over [`MAX_STRINGS_BYTES`] are `E2BIG`.
+    /// request (empty argv, strings not NUL-terminated, too many preopens) is `EINVAL`; strings over [`MAX_STRINGS_BYTES`] are `E2BIG`.
     pub fn read(mem: &GuestMemory<'_>, ptr: u32) -> SysResult<SpawnRequest> {
         let raw = mem.read::<RawRequest>(ptr)?;
         let [
@@ -236,11 +239,8 @@ impl SpawnRequest {
             table,
             count,
             group,
-            flags,
+            max_fds,
         ] = raw.words;
-        if flags != 0 {
-            return Err(Errno::Inval.into());
-        }
         let args = strings(mem, argv, argv_len)?;
         if args.is_empty() {
             return Err(Errno::Inval.into());
@@ -272,6 +272,7 @@ impl SpawnRequest {
             group,
             memory_limit: raw.memory_limit,
             fuel_limit: raw.fuel_limit,
+            max_fds,
         })
     }
 }
@@ -314,7 +315,19 @@ pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Re
             entry.rights_inheriting,
         ));
     }
-    Ok(FdTable::from_entries(entries))
+    let mut table = FdTable::from_entries(entries);
+    table.set_limit(narrowed(caller.fds.limit(), request.max_fds as usize));
+    Ok(table)
+}
+
+/// A child's limit from its parent's and the one requested (0: the parent's): never wider
+/// than the parent's, as `setrlimit` lets a process lower its limits only.
+pub fn narrowed<T: Ord + Default>(parent: T, requested: T) -> T {
+    if requested == T::default() {
+        parent
+    } else {
+        requested.min(parent)
+    }
 }
 
 /// The most bytes a program file may have.
@@ -352,7 +365,10 @@ pub fn open_pipe<P: Platform>(
     fds_out: u32,
 ) -> SysResult {
     let out = mem.array::<u32>(fds_out, 2)?;
-    let (reader, writer) = pipe();
+    if !caller.fds.has_room_for(2) {
+        return Err(Errno::Mfile.into());
+    }
+    let (reader, writer) = pipe(&caller.account)?;
     let read_fd = caller.fds.insert(FdEntry::new(reader, PIPE_READ_RIGHTS))?;
     let write_fd = match caller.fds.insert(FdEntry::new(writer, PIPE_WRITE_RIGHTS)) {
         Ok(fd) => fd,
@@ -557,7 +573,9 @@ pub fn errno_of(result: SysResult) -> core::result::Result<Errno, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fdtable::MAX_FDS;
     use crate::outcome::Trap;
+    use crate::pipe::PIPE_CAPACITY;
     use crate::syscalls::tests::Fake;
     use crate::types::Filetype;
     use crate::vfs::Vfs;
@@ -613,11 +631,19 @@ mod tests {
     }
 
     #[test]
+    fn a_child_limit_is_the_parents_or_narrower() {
+        assert_eq!(narrowed(1024usize, 0), 1024, "0 inherits");
+        assert_eq!(narrowed(1024usize, 16), 16);
+        assert_eq!(narrowed(16usize, 1024), 16, "never wider");
+        assert_eq!(narrowed(u64::MAX, 0), u64::MAX);
+    }
+
+    #[test]
     fn hostile_requests_get_an_errno_or_a_trap() {
         let good = [9, 1024, 3, 0, 0, 0, 1, 2, 0, 0, 0, 0];
         let argv: &[(u32, &[u8])] = &[(1024, b"ls\0")];
         assert!(request(good, argv).is_ok());
-        // Empty argv, a string without its NUL, a reserved flag, too many preopens.
+        // Empty argv, a string without its NUL, too many preopens.
         let mut empty = good;
         empty[2] = 0;
         assert_eq!(request(empty, argv), Err(Fault::Errno(Errno::Inval)));
@@ -625,9 +651,9 @@ mod tests {
             request(good, &[(1024, b"lsx")]),
             Err(Fault::Errno(Errno::Inval))
         );
-        let mut flags = good;
-        flags[11] = 1;
-        assert_eq!(request(flags, argv), Err(Fault::Errno(Errno::Inval)));
+        let mut max_fds = good;
+        max_fds[11] = 7;
+        assert_eq!(request(max_fds, argv).map(|r| r.max_fds), Ok(7));
         let mut preopens = good;
         preopens[9] = MAX_PREOPENS + 1;
         assert_eq!(request(preopens, argv), Err(Fault::Errno(Errno::Inval)));
@@ -678,7 +704,42 @@ mod tests {
             group: Group::Caller,
             memory_limit: 0,
             fuel_limit: 0,
+            max_fds: 0,
         }
+    }
+
+    #[test]
+    fn the_childs_open_files_limit_is_its_parents_or_lower() {
+        let (mut caller, _vfs) = context_with_root();
+        let mut request = spawn_of([0, 1, 2], vec![]);
+        assert_eq!(child_fds(&caller, &request).unwrap().limit(), MAX_FDS);
+        request.max_fds = 10;
+        assert_eq!(child_fds(&caller, &request).unwrap().limit(), 10);
+        caller.fds().set_limit(8);
+        assert_eq!(child_fds(&caller, &request).unwrap().limit(), 8);
+        request.max_fds = 0;
+        assert_eq!(child_fds(&caller, &request).unwrap().limit(), 8);
+    }
+
+    #[test]
+    fn a_pipe_needs_two_free_fds_and_room_in_its_makers_account() {
+        let (mut caller, _vfs) = context_with_root();
+        let mut memory = vec![0u8; 64];
+        let mut mem = GuestMemory::new(&mut memory);
+        caller.account().set_limit(PIPE_CAPACITY as u64);
+        assert_eq!(open_pipe(&mut caller, &mut mem, 8), Ok(()));
+        assert_eq!(
+            open_pipe(&mut caller, &mut mem, 8),
+            Err(Fault::Errno(Errno::Nomem))
+        );
+        caller.account().set_limit(u64::MAX);
+        caller.fds().set_limit(7);
+        assert_eq!(
+            open_pipe(&mut caller, &mut mem, 8),
+            Err(Fault::Errno(Errno::Mfile)),
+            "one fd left"
+        );
+        assert_eq!(caller.fds().open_count(), 6, "nothing half made");
     }
 
     #[test]

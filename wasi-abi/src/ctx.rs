@@ -1,9 +1,11 @@
 //! The per-process WASI state: the platform, arguments, environment and fd table.
 
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
 
-use crate::errno::Result;
+use crate::budget::Budget;
+use crate::errno::{Errno, Result};
 use crate::fdtable::{
     DIR_RIGHTS, FIRST_FILE_FD, FdEntry, FdTable, LISTENER_RIGHTS, PREOPEN_INHERITING,
 };
@@ -22,6 +24,10 @@ pub struct WasiCtx<P: Platform> {
     pub(crate) poll_started: Option<Timestamp>,
     /// A `sched_yield` has given up the CPU and is being repeated.
     pub(crate) yielding: bool,
+    /// What the process holds in the kernel, against its memory limit (`ENOMEM` beyond):
+    /// the pipes it made and the connections it accepted here, and whatever the kernel
+    /// charges besides (linear memory, the interpreter's code).
+    pub(crate) account: Rc<Budget>,
 }
 
 impl<P: Platform> WasiCtx<P> {
@@ -43,7 +49,13 @@ impl<P: Platform> WasiCtx<P> {
             fds,
             poll_started: None,
             yielding: false,
+            account: Budget::new(u64::MAX, Errno::Nomem),
         }
+    }
+
+    /// The process's account: its memory limit and what is charged to it.
+    pub fn account(&self) -> &Rc<Budget> {
+        &self.account
     }
 
     /// Opens `dir` as a preopened directory the program knows as `name` (`/` works, as does

@@ -188,15 +188,48 @@ impl FdEntry {
 }
 
 /// Open descriptors by number.
-#[derive(Default)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
+    /// Fds may be numbered below this only (`RLIMIT_NOFILE`), at most [`MAX_FDS`].
+    limit: usize,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable::new()
+    }
 }
 
 impl FdTable {
     /// An empty table.
     pub fn new() -> Self {
-        FdTable { slots: Vec::new() }
+        FdTable {
+            slots: Vec::new(),
+            limit: MAX_FDS,
+        }
+    }
+
+    /// The most fds the process may have open (and one more than the highest number).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Lowers (never raises beyond [`MAX_FDS`]) the open-files limit; fds already open
+    /// above it stay open, as with `setrlimit`.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(MAX_FDS);
+    }
+
+    /// Fds open now.
+    pub fn open_count(&self) -> usize {
+        self.slots.iter().filter(|slot| slot.is_some()).count()
+    }
+
+    /// Whether `count` more fds fit under the limit.
+    pub fn has_room_for(&self, count: usize) -> bool {
+        let below = self.slots.iter().take(self.limit).filter(|s| s.is_none());
+        let above = self.limit.saturating_sub(self.slots.len());
+        below.count().saturating_add(above) >= count
     }
 
     /// A table holding the console's stdin, stdout and stderr as fds 0, 1 and 2; `terminal`
@@ -235,6 +268,7 @@ impl FdTable {
     pub fn from_entries(entries: Vec<FdEntry>) -> Self {
         FdTable {
             slots: entries.into_iter().map(Some).collect(),
+            limit: MAX_FDS,
         }
     }
 
@@ -274,8 +308,14 @@ impl FdTable {
         let Ok(min) = Self::slot(min) else {
             return false;
         };
-        min < MAX_FDS
-            && (self.slots.len() < MAX_FDS || self.slots.iter().skip(min).any(Option::is_none))
+        min < self.limit
+            && (self.slots.len() < self.limit
+                || self
+                    .slots
+                    .iter()
+                    .take(self.limit)
+                    .skip(min)
+                    .any(Option::is_none))
     }
 
     /// Stores `entry` under the lowest free number that is at least `min` and returns it;
@@ -284,7 +324,7 @@ impl FdTable {
     /// next written to by `printf` (wasmtime never reuses numbers at all).
     pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
         let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
-        if min >= MAX_FDS {
+        if min >= self.limit {
             return Err(Errno::Mfile);
         }
         while self.slots.len() < min {
@@ -294,12 +334,13 @@ impl FdTable {
             .slots
             .iter()
             .enumerate()
+            .take(self.limit)
             .skip(min)
             .find(|(_, slot)| slot.is_none())
             .map(|(index, _)| index);
         let index = match free {
             Some(index) => index,
-            None if self.slots.len() < MAX_FDS => {
+            None if self.slots.len() < self.limit => {
                 self.slots.push(None);
                 self.slots.len().saturating_sub(1)
             }
@@ -380,6 +421,25 @@ mod tests {
         );
         assert!(empty.has_room_from(3));
         assert!(!empty.has_room_from(MAX_FDS as Fd));
+    }
+
+    #[test]
+    fn a_lowered_limit_bounds_new_fds_and_keeps_open_ones() {
+        let mut table = FdTable::with_stdio(false);
+        table.set_limit(5);
+        assert!(table.has_room_for(2));
+        assert!(!table.has_room_for(3));
+        let entry = || FdEntry::new(Stdio::Stdin.boxed(), STDIN_RIGHTS);
+        assert_eq!(table.insert(entry()), Ok(3));
+        assert_eq!(table.insert(entry()), Ok(4));
+        assert_eq!(table.insert(entry()).err(), Some(Errno::Mfile));
+        table.remove(1).unwrap();
+        assert_eq!(table.insert(entry()), Ok(1));
+        table.set_limit(2);
+        assert_eq!(table.open_count(), 5, "fds above a lowered limit stay open");
+        assert_eq!(table.insert_from(0, entry()).err(), Some(Errno::Mfile));
+        table.set_limit(usize::MAX);
+        assert_eq!(table.limit(), MAX_FDS);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! kind of object ([`crate::fdtable::FdObject::Dir`]) that carries the `path_*` family.
 
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 
+use crate::budget::Budget;
 use crate::errno::{Errno, Result};
 use crate::platform::{Platform, StdinPoll, Stream};
 use crate::types::{Advice, Fdflags, Filesize, Filestat, Filetype, Sdflags, Timestamp, Whence};
@@ -122,8 +124,14 @@ pub trait WasiFile {
 
     /// `sock_accept` on a listening socket: the next established connection, without
     /// waiting (`EAGAIN` when none is queued; the syscall then blocks unless the listener
-    /// is non-blocking). Anything but a socket is `ENOTSOCK`.
-    fn accept(&mut self, _platform: &mut dyn Platform) -> Result<Box<dyn WasiFile>> {
+    /// is non-blocking). The connection's buffers are charged to `owner`, the accepting
+    /// process (`ENOMEM`, the connection left queued, when it has no room). Anything but a
+    /// socket is `ENOTSOCK`.
+    fn accept(
+        &mut self,
+        _platform: &mut dyn Platform,
+        _owner: &Rc<Budget>,
+    ) -> Result<Box<dyn WasiFile>> {
         Err(Errno::Notsock)
     }
 

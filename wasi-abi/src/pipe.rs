@@ -12,6 +12,7 @@ use alloc::collections::VecDeque;
 use alloc::rc::Rc;
 use core::cell::RefCell;
 
+use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
@@ -39,6 +40,9 @@ pub struct PipeBuffer {
     data: VecDeque<u8>,
     readers: usize,
     writers: usize,
+    /// The buffer's bytes, charged to the process that made the pipe until no one can read
+    /// it any more.
+    charge: Option<Charge>,
 }
 
 impl PipeBuffer {
@@ -129,16 +133,23 @@ impl PipeBuffer {
 type Shared = Rc<RefCell<PipeBuffer>>;
 
 /// A new pipe: its read end and its write end, each one handle.
-pub fn pipe() -> (Box<dyn WasiFile>, Box<dyn WasiFile>) {
+pub fn pipe(owner: &Rc<Budget>) -> Result<(Box<dyn WasiFile>, Box<dyn WasiFile>)> {
+    // The whole buffer up front, as Linux gives a pipe its pages: a write never has to
+    // allocate, and what a process holds in pipes is known when it makes them.
+    let charge = owner.charge(PIPE_CAPACITY as u64)?;
+    let mut data = VecDeque::new();
+    data.try_reserve_exact(PIPE_CAPACITY)
+        .map_err(|_| Errno::Nomem)?;
     let shared = Rc::new(RefCell::new(PipeBuffer {
-        data: VecDeque::new(),
+        data,
         readers: 1,
         writers: 1,
+        charge: Some(charge),
     }));
-    (
+    Ok((
         Box::new(PipeReader(shared.clone())),
         Box::new(PipeWriter(shared)),
-    )
+    ))
 }
 
 /// A handle to a pipe's read end.
@@ -154,6 +165,7 @@ impl Drop for PipeReader {
         if pipe.readers == 0 {
             // Nobody will read it: let its memory go now.
             pipe.data = VecDeque::new();
+            pipe.charge = None;
         }
     }
 }
@@ -215,6 +227,7 @@ mod tests {
             data: VecDeque::new(),
             readers: 1,
             writers: 1,
+            charge: None,
         }
     }
 
@@ -285,7 +298,9 @@ mod tests {
 
     #[test]
     fn handles_count_ends_and_dropping_the_last_reader_frees_the_data() {
-        let (reader, writer) = pipe();
+        let owner = Budget::new(u64::MAX, Errno::Nomem);
+        let (reader, writer) = pipe(&owner).unwrap();
+        assert_eq!(owner.used(), PIPE_CAPACITY as u64, "the buffer is charged");
         let second_writer = writer.duplicate().unwrap();
         let mut platform = crate::syscalls::tests::Fake::default();
         let mut writer = writer;
@@ -299,9 +314,23 @@ mod tests {
         drop(second_writer);
         assert_eq!(reader.read(&mut platform, &mut buf), Ok(0));
 
-        let (reader, mut writer) = pipe();
+        assert_eq!(owner.used(), PIPE_CAPACITY as u64, "the reader holds it");
+        drop(reader);
+        assert_eq!(owner.used(), 0);
+
+        let (reader, mut writer) = pipe(&owner).unwrap();
         writer.write(&mut platform, b"unread").unwrap();
         drop(reader);
+        assert_eq!(owner.used(), 0, "no reader: the buffer went with it");
         assert_eq!(writer.write(&mut platform, b"more"), Err(Errno::Pipe));
+    }
+
+    #[test]
+    fn a_pipe_is_refused_when_its_maker_has_no_room_for_the_buffer() {
+        let owner = Budget::new(PIPE_CAPACITY as u64 * 2 - 1, Errno::Nomem);
+        let first = pipe(&owner).unwrap();
+        assert_eq!(pipe(&owner).err(), Some(Errno::Nomem));
+        drop(first);
+        assert!(pipe(&owner).is_ok());
     }
 }

@@ -89,6 +89,9 @@ struct Memory {
     /// Device registers mapped above 4 GiB: (first physical page, bytes, virtual base).
     mmio: [(u64, u64, u64); MAX_MMIO_MAPPINGS],
     mmio_len: usize,
+    /// A program is running (see [`guest_context`]): large blocks other than byte buffers
+    /// are backed when they grow, not when touched, and only while the reserve stays free.
+    strict: bool,
 }
 
 // SAFETY: `Memory` owns the frames, tables and heap it points into; there is one CPU and
@@ -256,9 +259,14 @@ impl Memory {
             if page_up(size) > self.frames.free_frames() as u64 * FRAME_SIZE {
                 return ptr::null_mut();
             }
-            return self
-                .reserve_slot(size)
-                .map_or(ptr::null_mut(), |slot| slot.base as *mut u8);
+            let Some(slot) = self.reserve_slot(size) else {
+                return ptr::null_mut();
+            };
+            if self.backs_at_once(layout) && !self.back(slot.base, slot.base + page_up(size)) {
+                self.slots.release(slot.index);
+                return ptr::null_mut();
+            }
+            return slot.base as *mut u8;
         }
         if let Ok(block) = self.heap.allocate_first_fit(layout) {
             return block.as_ptr();
@@ -306,14 +314,18 @@ impl Memory {
     /// Resizes the block in `slot` in place; false if it cannot be that large. Growth is not
     /// held to the free frames: `Vec` doubles its capacity and touches only what it uses, so
     /// a buffer may well be larger than what remains (programs' memories are held to the
-    /// free frames by `wasm.rs`'s limiter instead).
-    fn resize_block(&mut self, slot: Slot, new_size: usize) -> bool {
+    /// free frames by `wasm.rs`'s limiter instead) — except while a program runs, where a
+    /// block that is not a byte buffer is backed at once (see [`guest_context`]).
+    fn resize_block(&mut self, slot: Slot, layout: Layout, new_size: usize) -> bool {
         let new_size = new_size as u64;
         if new_size > self.max_block {
             return false;
         }
         let old_end = slot.base + page_up(self.slots.size(slot.index));
         let new_end = slot.base + page_up(new_size);
+        if new_end > old_end && self.backs_at_once(layout) && !self.back(old_end, new_end) {
+            return false;
+        }
         if new_end < old_end {
             // SAFETY: `realloc` gives up the bytes past `new_size`; the pages above
             // `new_end` hold none of the bytes it keeps.
@@ -321,6 +333,41 @@ impl Memory {
             self.block_frames -= done.pages;
         }
         self.slots.resize(slot.index, new_size)
+    }
+
+    /// Whether a large block of `layout` grown now must be backed at once: while a program
+    /// runs, for anything but a byte buffer. A program's own growth reaches the allocator
+    /// as byte buffers that are written as soon as they grow (wasmi zeroes a linear memory's
+    /// new pages, which `wasm.rs`'s limiter held to the free frames); its other growth is
+    /// wasmi's value stack (8-byte cells), which is touched a frame at a time, later. Backed
+    /// at once, a stack can never be promised frames another program's memory then takes,
+    /// which would fault in the middle of wasmi with nothing left to give.
+    fn backs_at_once(&self, layout: Layout) -> bool {
+        self.strict && layout.align() > 1
+    }
+
+    /// Maps every page of `[start, end)` (in one block) now, zeroed, if that leaves the
+    /// kernel's reserve free; otherwise maps nothing and returns false.
+    fn back(&mut self, start: u64, end: u64) -> bool {
+        let pages = (end - start) / FRAME_SIZE;
+        let reserve = (super::KERNEL_RESERVE as u64).div_ceil(FRAME_SIZE);
+        if (self.frames.free_frames() as u64) < pages + reserve {
+            return false;
+        }
+        for page in (start..end).step_by(FRAME_SIZE as usize) {
+            match self.map_page(page, true) {
+                Ok(()) => self.block_frames += 1,
+                Err(MapError::AlreadyMapped) => {}
+                Err(MapError::OutOfFrames) => {
+                    // SAFETY: the pages of `[start, page)` were mapped just now and hold
+                    // nothing anyone relies on.
+                    let done = unsafe { self.unmap(start, page) };
+                    self.block_frames -= done.pages;
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// Maps the page at `address` if it lies in a block and is not mapped yet; the rest of
@@ -478,7 +525,7 @@ unsafe impl GlobalAlloc for KernelAllocator {
         // A large block changes size in place; `Some(false)` means it cannot be that large.
         let in_place = with_memory(|memory| {
             let slot = memory.block_at(address)?;
-            Some(memory.resize_block(slot, new_size))
+            Some(memory.resize_block(slot, layout, new_size))
         })
         .flatten();
         match in_place {
@@ -548,6 +595,7 @@ pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
         dma_phys: 0,
         mmio: [(0, 0, 0); MAX_MMIO_MAPPINGS],
         mmio_len: 0,
+        strict: false,
     };
     memory.set_up_dma();
     let Some(heap_slot) = memory.reserve_slot(0) else {
@@ -744,6 +792,18 @@ pub fn stats() -> Stats {
 /// heap bytes do not count: they serve small blocks only.)
 pub fn available_bytes() -> usize {
     with_memory(|memory| memory.frames.free_frames() * FRAME_SIZE as usize).unwrap_or(0)
+}
+
+/// Runs `f` — a program's code, or the instantiation of its module — with large blocks
+/// backed as they grow rather than when touched (see `Memory::backs_at_once`), so that a
+/// program's growth is refused, as a failed allocation wasmi turns into a trap, while the
+/// kernel can still cope, instead of faulting later for want of a frame.
+pub fn guest_context<R>(f: impl FnOnce() -> R) -> R {
+    let set = |strict| with_memory(|memory| core::mem::replace(&mut memory.strict, strict));
+    let outer = set(true).unwrap_or(false);
+    let result = f();
+    set(outer);
+    result
 }
 
 /// Size of the last allocation that failed (0 if none did).

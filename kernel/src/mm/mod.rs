@@ -28,6 +28,10 @@ mod allocator;
 #[cfg(target_os = "none")]
 pub use allocator::*;
 
+/// Free memory no program's growth may take (linear memory, wasmi's stacks, files, pipes,
+/// sockets): the kernel's own heap, its bookkeeping and the write-back at exit live on it.
+pub const KERNEL_RESERVE: usize = 16 << 20;
+
 /// Allocations of at least this many bytes get a slot of their own; smaller ones come from
 /// the heap. Slots are few (hundreds), so the threshold sits above the VFS's 64 KiB file
 /// chunks, of which a large file has thousands; a linear memory that starts smaller moves

@@ -51,6 +51,8 @@ const IRQ_POLL_NS: u64 = 50_000_000;
 /// Bytes of each connection's receive buffer (its TCP window) and send buffer.
 const RX_BUFFER: usize = 16 * 1024;
 const TX_BUFFER: usize = 32 * 1024;
+/// What a connection is charged to the process that accepts it: its two buffers.
+pub const CONNECTION_BYTES: usize = RX_BUFFER + TX_BUFFER;
 /// Sockets kept listening on each open port.
 const LISTEN_POOL: usize = 8;
 /// Connections per port that may wait (half-open or established) to be accepted.
@@ -58,7 +60,7 @@ const MAX_QUEUED: usize = 1024;
 /// Sockets in all: listening, connected, or closing.
 const MAX_SOCKETS: usize = 2048;
 /// Free memory a new socket must leave to the rest of the system.
-const KEEP_FREE: usize = 16 << 20;
+const KEEP_FREE: usize = crate::mm::KERNEL_RESERVE;
 /// A connection with unacknowledged data and no word from the peer this long is reset
 /// (a peer that vanished).
 const PEER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -261,7 +263,7 @@ impl Stack {
 
     /// A fresh socket in the set, unless the socket limit or memory says no.
     fn new_socket(&mut self) -> Option<SocketHandle> {
-        if self.count >= MAX_SOCKETS || mm::available_bytes() < KEEP_FREE + RX_BUFFER + TX_BUFFER {
+        if self.count >= MAX_SOCKETS || mm::available_bytes() < KEEP_FREE + CONNECTION_BYTES {
             return None;
         }
         let mut socket = Socket::new(

@@ -8,16 +8,18 @@
 //! and the connection closes, when the last fd on it is gone.
 
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::{RecvError, Socket, State};
+use wasi_abi::budget::{Budget, Charge};
 use wasi_abi::file::{Readiness, WasiFile};
 use wasi_abi::types::{Filetype, Sdflags};
 use wasi_abi::{Errno, Platform, Result};
 
-use super::{STACK, Stack};
+use super::{CONNECTION_BYTES, STACK, Stack};
 
 /// A listener on the `listen` port `port` for the program's fd table, or `None` when the
 /// machine has no network or the port is not in the list. The port listens from now on.
@@ -70,8 +72,18 @@ impl WasiFile for TcpListener {
         Filetype::SocketStream
     }
 
-    fn accept(&mut self, _platform: &mut dyn Platform) -> Result<Box<dyn WasiFile>> {
+    fn accept(
+        &mut self,
+        _platform: &mut dyn Platform,
+        owner: &Rc<Budget>,
+    ) -> Result<Box<dyn WasiFile>> {
         with_stack(|stack| {
+            if stack.ports[self.port].ready.is_empty() {
+                return Err(Errno::Again);
+            }
+            // The connection's buffers are the acceptor's from now on (it stays queued if
+            // the acceptor has no room for them).
+            let charge = Rc::new(owner.charge(CONNECTION_BYTES as u64)?);
             while let Some(handle) = stack.ports[self.port].ready.pop_front() {
                 // A connection reset before it was accepted is dropped, as Linux does.
                 if stack.sockets.get::<Socket>(handle).state() == State::Closed {
@@ -79,12 +91,13 @@ impl WasiFile for TcpListener {
                     continue;
                 }
                 stack.tend_ports();
-                return Ok(Box::new(TcpStream(Arc::new(Connection {
+                let connection = Arc::new(Connection {
                     handle,
                     peer_finished: AtomicBool::new(false),
                     read_shut: AtomicBool::new(false),
                     write_shut: AtomicBool::new(false),
-                }))) as Box<dyn WasiFile>);
+                });
+                return Ok(Box::new(TcpStream(connection, charge)) as Box<dyn WasiFile>);
             }
             Err(Errno::Again)
         })
@@ -194,7 +207,9 @@ impl Drop for Connection {
 }
 
 /// An fd on an accepted connection.
-struct TcpStream(Arc<Connection>);
+/// A connection as an fd holds it, with its buffers' charge to the process that accepted
+/// it (shared by the fds a spawn hands on).
+struct TcpStream(Arc<Connection>, Rc<Charge>);
 
 impl WasiFile for TcpStream {
     fn filetype(&self) -> Filetype {
@@ -279,6 +294,6 @@ impl WasiFile for TcpStream {
     }
 
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
-        Some(Box::new(TcpStream(self.0.clone())))
+        Some(Box::new(TcpStream(self.0.clone(), Rc::clone(&self.1))))
     }
 }

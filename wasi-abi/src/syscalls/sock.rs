@@ -8,6 +8,7 @@
 //! acts. A call that finds nothing to do yet blocks the process unless the fd is
 //! non-blocking (`EAGAIN`), as `fd_read` does.
 
+use alloc::rc::Rc;
 use alloc::vec;
 
 use crate::ctx::WasiCtx;
@@ -49,6 +50,7 @@ pub fn sock_accept<P: Platform>(
     fd_out: u32,
 ) -> SysResult {
     let room = ctx.fds.has_room_from(0);
+    let owner = Rc::clone(&ctx.account);
     let (entry, platform) = socket(ctx, fd)?;
     let flags = u16::try_from(flags)
         .ok()
@@ -63,7 +65,7 @@ pub fn sock_accept<P: Platform>(
     let nonblocking = entry.flags.contains(Fdflags::NONBLOCK);
     let stream = entry
         .file_mut()?
-        .accept(platform)
+        .accept(platform, &owner)
         .map_err(|errno| would_block(errno.into(), nonblocking))?;
     let new_fd = ctx.fds.insert(FdEntry {
         object: FdObject::File(stream),

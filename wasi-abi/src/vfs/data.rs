@@ -3,15 +3,15 @@
 //! Only chunks that were written hold memory; the rest of the file (holes, and everything past
 //! a size extended by truncation or `fd_allocate`) reads as zeros. Shrinking a file frees the
 //! chunks past its new end, so a large file costs memory only for the data it really holds.
-//! Every chunk is accounted in the file system's [`Space`], which may be capped so that file
-//! data cannot take the whole kernel heap.
+//! Every chunk is charged to the file system's [`Budget`] (its size), so that file data
+//! cannot take the whole kernel heap.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
-use core::cell::Cell;
 
+use crate::budget::Budget;
 use crate::errno::{Errno, Result};
 
 /// Bytes per chunk: large enough that a multi-megabyte file is a few dozen map entries, small
@@ -24,108 +24,31 @@ const CHUNK: u64 = CHUNK_SIZE as u64;
 /// Largest size a file may reach: offsets are `i64` in `fd_seek`, as in Linux's `off_t`.
 pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
 
-/// The bytes of file data a file system holds, and the most it may hold.
-#[derive(Debug)]
-pub struct Space {
-    used: Cell<u64>,
-    limit: Cell<u64>,
-    /// The machine's free memory, and how much of it new files and data must leave alone.
-    guard: Cell<Option<MemoryGuard>>,
-}
-
-/// How the file system learns that the machine's memory runs low: a probe of the bytes
-/// still free, and the floor below which it refuses to grow (`ENOSPC`), so that files can
-/// never take the memory the kernel itself needs.
-#[derive(Debug, Clone, Copy)]
-pub struct MemoryGuard {
-    /// Bytes the machine can still give.
-    pub free: fn() -> u64,
-    /// Bytes that must stay free.
-    pub keep: u64,
-}
-
-/// What a new inode is reckoned to cost in memory (the node, its directory entry and a
-/// name), for the [`MemoryGuard`] check.
-pub const NODE_COST: u64 = 1024;
-
-impl Space {
-    /// An account with room for `limit` bytes of chunks.
-    pub fn new(limit: u64) -> Rc<Self> {
-        Rc::new(Space {
-            used: Cell::new(0),
-            limit: Cell::new(limit),
-            guard: Cell::new(None),
-        })
-    }
-
-    /// Bytes of chunks allocated now.
-    pub fn used(&self) -> u64 {
-        self.used.get()
-    }
-
-    /// The cap on [`Space::used`].
-    pub fn limit(&self) -> u64 {
-        self.limit.get()
-    }
-
-    /// Changes the cap; chunks already allocated stay.
-    pub fn set_limit(&self, limit: u64) {
-        self.limit.set(limit);
-    }
-
-    /// Sets (or clears) the memory guard.
-    pub fn set_guard(&self, guard: Option<MemoryGuard>) {
-        self.guard.set(guard);
-    }
-
-    /// `ENOSPC` if taking `bytes` more would leave less free memory than the guard keeps.
-    pub fn check_memory(&self, bytes: u64) -> Result<()> {
-        match self.guard.get() {
-            Some(guard) if (guard.free)() < guard.keep.saturating_add(bytes) => Err(Errno::Nospc),
-            _ => Ok(()),
-        }
-    }
-
-    /// Takes room for one chunk, or `ENOSPC`.
-    fn reserve(&self) -> Result<()> {
-        self.check_memory(CHUNK)?;
-        let used = self
-            .used
-            .get()
-            .checked_add(CHUNK)
-            .filter(|used| *used <= self.limit.get())
-            .ok_or(Errno::Nospc)?;
-        self.used.set(used);
-        Ok(())
-    }
-
-    /// Gives back the room of `chunks` chunks.
-    fn release(&self, chunks: usize) {
-        let bytes = (chunks as u64).saturating_mul(CHUNK);
-        self.used.set(self.used.get().saturating_sub(bytes));
-    }
-}
-
 /// Sparse file data: its size and the chunks written so far, keyed by chunk index.
 pub struct FileData {
     size: u64,
     chunks: BTreeMap<u64, Box<[u8]>>,
-    space: Rc<Space>,
+    budget: Rc<Budget>,
 }
 
 impl Drop for FileData {
     fn drop(&mut self) {
-        self.space.release(self.chunks.len());
+        self.budget.give(chunk_bytes(self.chunks.len()));
     }
 }
 
-/// A chunk of zeros accounted in `space`, or `ENOSPC` if `space` is full or the allocator
+/// What `chunks` chunks are charged.
+fn chunk_bytes(chunks: usize) -> u64 {
+    (chunks as u64).saturating_mul(CHUNK)
+}
+
+/// A chunk of zeros charged to `budget`, or `ENOSPC` if `budget` is full or the allocator
 /// cannot provide one (rather than aborting the kernel on a guest's request).
-fn zeroed_chunk(space: &Space) -> Result<Box<[u8]>> {
-    space.reserve()?;
+fn zeroed_chunk(budget: &Budget) -> Result<Box<[u8]>> {
+    budget.take(CHUNK)?;
     let mut chunk = Vec::new();
     if chunk.try_reserve_exact(CHUNK_SIZE).is_err() {
-        space.release(1);
+        budget.give(CHUNK);
         return Err(Errno::Nospc);
     }
     chunk.resize(CHUNK_SIZE, 0);
@@ -141,12 +64,12 @@ fn split(offset: u64) -> (u64, usize) {
 }
 
 impl FileData {
-    /// An empty file whose chunks are accounted in `space`.
-    pub fn new(space: Rc<Space>) -> Self {
+    /// An empty file whose chunks are charged to `budget`.
+    pub fn new(budget: Rc<Budget>) -> Self {
         FileData {
             size: 0,
             chunks: BTreeMap::new(),
-            space,
+            budget,
         }
     }
 
@@ -211,7 +134,7 @@ impl FileData {
             let chunk = match self.chunks.get_mut(&index) {
                 Some(chunk) => chunk,
                 None => {
-                    let chunk = match zeroed_chunk(&self.space) {
+                    let chunk = match zeroed_chunk(&self.budget) {
                         Ok(chunk) => chunk,
                         Err(errno) if done == 0 => return Err(errno),
                         Err(_) => break,
@@ -243,7 +166,7 @@ impl FileData {
             };
             // Everything from `first_free` on goes; `split_off` keeps the rest in `self`.
             let freed = self.chunks.split_off(&first_free);
-            self.space.release(freed.len());
+            self.budget.give(chunk_bytes(freed.len()));
             if within != 0
                 && let Some(tail) = self
                     .chunks
@@ -264,7 +187,7 @@ mod tests {
     use alloc::vec;
 
     fn unlimited() -> FileData {
-        FileData::new(Space::new(u64::MAX))
+        FileData::new(Budget::new(u64::MAX, Errno::Nospc))
     }
 
     #[test]
@@ -317,7 +240,7 @@ mod tests {
 
     #[test]
     fn space_is_accounted_and_capped() {
-        let space = Space::new(3 * CHUNK);
+        let space = Budget::new(3 * CHUNK, Errno::Nospc);
         let mut a = FileData::new(Rc::clone(&space));
         let mut b = FileData::new(Rc::clone(&space));
         assert_eq!(

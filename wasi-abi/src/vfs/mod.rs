@@ -13,15 +13,15 @@
 //! [`Vfs::write_file`] (then [`Vfs::write_at`] for the rest of a large file), [`Vfs::symlink`],
 //! [`Vfs::hard_link`], [`Vfs::set_times`] and [`Vfs::set_mode`]; hands a directory to each
 //! process with `WasiCtx::add_preopen(name, vfs.root())` (or [`DirHandle::open_dir`] for a
-//! subtree); and walks the tree for write-back with [`Vfs::export`]. [`Vfs::with_capacity`]
-//! caps the file data so that guests cannot exhaust the kernel heap through files.
+//! subtree); and walks the tree for write-back with [`Vfs::walk`]. [`Vfs::with_capacity`]
+//! gives it a size, as tmpfs has, so that guests cannot exhaust the kernel heap through files.
 
 pub mod data;
 pub mod node;
 pub mod open;
 pub mod path;
 // `data`, `node` and `path` are the building blocks; the kernel needs only `Vfs`, `DirHandle`,
-// `VfsNode` and `Exported` from here, which keep link counts and parent links consistent.
+// `VfsNode`, `Walk` and `Exported` from here, which keep link counts and parent links consistent.
 
 #[cfg(test)]
 mod tests;
@@ -30,10 +30,11 @@ use alloc::rc::{Rc, Weak};
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-pub use self::data::MemoryGuard;
-use self::data::{FileData, NODE_COST, Space};
-use self::node::{Dir, Kind, Node, NodeRef};
+use self::data::FileData;
+use self::node::{Dir, INODE_COST, Kind, Node, NodeRef, entry_cost};
 use self::path::{Parent, resolve, resolve_parent, validate};
+pub use crate::budget::MemoryGuard;
+use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
 use crate::types::{Filestat, Filetype, Timestamp};
 
@@ -49,7 +50,8 @@ pub const ROOT_INO: u64 = 1;
 struct Shared {
     next_ino: Cell<u64>,
     root: NodeRef,
-    space: Rc<Space>,
+    /// The file system's size: everything it holds is charged here.
+    space: Rc<Budget>,
 }
 
 /// A file system. Cloning gives another handle on the same tree.
@@ -114,20 +116,23 @@ impl Vfs {
         Vfs::with_capacity(now, u64::MAX)
     }
 
-    /// An empty file system holding at most `capacity` bytes of file data (counted in whole
-    /// 64 KiB chunks; metadata, names and symlink targets are not counted). Writes that need
-    /// more fail with `ENOSPC`, so guests cannot fill the kernel heap through files.
+    /// An empty file system of `capacity` bytes, as tmpfs has a size: file data in whole
+    /// 64 KiB chunks, [`node::INODE_COST`] per inode, [`node::entry_cost`] per directory
+    /// entry (its name included) and symlink targets all count. What needs more fails with
+    /// `ENOSPC`, so guests cannot fill the kernel's memory through files.
     pub fn with_capacity(now: Timestamp, capacity: u64) -> Self {
+        let space = Budget::new(capacity, Errno::Nospc);
         let root = Rc::new(RefCell::new(Node::new(
             ROOT_INO,
             Kind::Dir(Dir::new(Weak::new())),
             now,
+            space.force_charge(INODE_COST),
         )));
         Vfs {
             shared: Rc::new(Shared {
                 next_ino: Cell::new(ROOT_INO.saturating_add(1)),
                 root,
-                space: Space::new(capacity),
+                space,
             }),
         }
     }
@@ -140,7 +145,7 @@ impl Vfs {
         }
     }
 
-    /// Bytes of file data held now (whole chunks).
+    /// Bytes charged now: file data in whole chunks, inodes, entries, symlink targets.
     pub fn used_bytes(&self) -> u64 {
         self.shared.space.used()
     }
@@ -150,7 +155,7 @@ impl Vfs {
         self.shared.space.limit()
     }
 
-    /// Changes the cap on file data; data already stored stays even above it.
+    /// Changes the file system's size; what is stored stays even above it.
     pub fn set_capacity(&self, capacity: u64) {
         self.shared.space.set_limit(capacity);
     }
@@ -167,12 +172,25 @@ impl Vfs {
         self.shared.space.set_guard(guard);
     }
 
-    /// A new inode, or `ENOSPC` if memory is short (see [`Vfs::set_memory_guard`]).
+    /// A new inode, or `ENOSPC` if the file system is full or memory is short (see
+    /// [`Vfs::set_memory_guard`]).
     fn new_node(&self, kind: Kind, now: Timestamp) -> Result<NodeRef> {
-        self.shared.space.check_memory(NODE_COST)?;
+        let target = match &kind {
+            Kind::Symlink(target) => target.len() as u64,
+            _ => 0,
+        };
+        let charge = self
+            .shared
+            .space
+            .charge(INODE_COST.saturating_add(target))?;
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
-        Ok(Rc::new(RefCell::new(Node::new(ino, kind, now))))
+        Ok(Rc::new(RefCell::new(Node::new(ino, kind, now, charge))))
+    }
+
+    /// The charge of a new directory entry `name`, or `ENOSPC`.
+    fn entry_charge(&self, name: &[u8]) -> Result<Charge> {
+        self.shared.space.charge(entry_cost(name))
     }
 
     /// `path` relative to the root: leading slashes are dropped, since the kernel's paths
@@ -284,71 +302,87 @@ impl Vfs {
         Ok(self.lookup(path)?.borrow().filestat(VFS_DEV))
     }
 
-    /// Every inode reachable from the root, each under every name it has, parents before
-    /// children and siblings in byte order of their names. Directories come without the root
-    /// itself. A regular file or symlink with several names appears once per name, each
-    /// with the same [`Exported::ino`]; [`Exported::first_path`] gives the path it was first
-    /// listed under, so a writer can recreate the others as hard links.
-    pub fn export(&self) -> Vec<Exported> {
-        let mut out = Vec::new();
-        let mut first_paths: alloc::collections::BTreeMap<u64, Vec<u8>> =
-            alloc::collections::BTreeMap::new();
-        let mut pending: Vec<(Vec<u8>, NodeRef)> = Vec::new();
-        push_children(&mut pending, &[], &self.shared.root);
-        while let Some((path, node)) = pending.pop() {
+    /// Walks every inode reachable from the root, each under every name it has, parents
+    /// before children and siblings in byte order of their names; the root itself is not
+    /// listed. A regular file or symlink with several names comes once per name, each with
+    /// the same [`Exported::ino`]. The walk holds only a cursor per directory level, never a
+    /// list of the tree, so a file system that fills most of memory can still be written
+    /// back; it stays sound if the tree changes meanwhile (a name added behind a cursor is
+    /// missed, one removed is skipped).
+    pub fn walk(&self) -> Walk {
+        Walk {
+            levels: alloc::vec![Level {
+                dir: Rc::clone(&self.shared.root),
+                cursor: None,
+                path_len: 0,
+            }],
+            path: Vec::new(),
+        }
+    }
+}
+
+/// A walk of a file system: see [`Vfs::walk`].
+pub struct Walk {
+    /// The directories being listed, outermost first.
+    levels: Vec<Level>,
+    /// The path of the last inode listed.
+    path: Vec<u8>,
+}
+
+/// One directory being listed by a [`Walk`].
+struct Level {
+    dir: NodeRef,
+    /// The last name listed here.
+    cursor: Option<Vec<u8>>,
+    /// Length of the directory's own path (the prefix of `Walk::path`).
+    path_len: usize,
+}
+
+impl Iterator for Walk {
+    type Item = Exported;
+
+    fn next(&mut self) -> Option<Exported> {
+        loop {
+            let level = self.levels.last_mut()?;
+            let next = {
+                let dir = level.dir.borrow();
+                dir.as_dir()
+                    .and_then(|dir| dir.entry_after(level.cursor.as_deref()))
+                    .map(|(name, node)| (name.to_vec(), Rc::clone(node)))
+            };
+            let Some((name, node)) = next else {
+                self.levels.pop();
+                continue;
+            };
+            self.path.truncate(level.path_len);
+            if !self.path.is_empty() {
+                self.path.push(b'/');
+            }
+            self.path.extend_from_slice(&name);
+            level.cursor = Some(name);
             let (stat, mode, is_dir) = {
                 let node = node.borrow();
                 (node.filestat(VFS_DEV), node.mode, node.is_dir())
             };
-            let first_path = if is_dir {
-                None
-            } else {
-                match first_paths.get(&stat.ino) {
-                    Some(first) => Some(first.clone()),
-                    None => {
-                        first_paths.insert(stat.ino, path.clone());
-                        None
-                    }
-                }
-            };
             if is_dir {
-                push_children(&mut pending, &path, &node);
+                self.levels.push(Level {
+                    dir: Rc::clone(&node),
+                    cursor: None,
+                    path_len: self.path.len(),
+                });
             }
-            out.push(Exported {
-                path,
+            return Some(Exported {
+                path: self.path.clone(),
                 ino: stat.ino,
                 stat,
                 mode,
-                first_path,
                 node: VfsNode(node),
             });
         }
-        out
     }
 }
 
-/// Queues the entries of directory `dir` (at `path`) so that they pop in name order.
-fn push_children(pending: &mut Vec<(Vec<u8>, NodeRef)>, path: &[u8], dir: &NodeRef) {
-    let dir = dir.borrow();
-    let Some(dir) = dir.as_dir() else {
-        return;
-    };
-    let mut children: Vec<_> = dir
-        .iter()
-        .map(|(name, node)| {
-            let mut child = path.to_vec();
-            if !child.is_empty() {
-                child.push(b'/');
-            }
-            child.extend_from_slice(name);
-            (child, Rc::clone(node))
-        })
-        .collect();
-    children.reverse();
-    pending.extend(children);
-}
-
-/// One name of one inode, as [`Vfs::export`] lists it.
+/// One name of one inode, as [`Vfs::walk`] lists it.
 pub struct Exported {
     /// Path from the root, `/`-separated, without a leading slash.
     pub path: Vec<u8>,
@@ -358,8 +392,6 @@ pub struct Exported {
     pub stat: Filestat,
     /// Unix permission bits.
     pub mode: u32,
-    /// For the second and later names of a non-directory inode, the path listed first.
-    pub first_path: Option<Vec<u8>>,
     /// The inode, to read its contents or symlink target.
     pub node: VfsNode,
 }
@@ -427,26 +459,33 @@ fn live_dir(parent: &Parent) -> Result<NodeRef> {
     Ok(dir)
 }
 
-/// Adds entry `name` for `node` to `dir`, which the caller has checked is a directory.
-fn add_entry(dir: &NodeRef, name: &[u8], node: NodeRef, now: Timestamp) -> Result<()> {
+/// Adds entry `name` for `node` to `dir`, which the caller has checked is a directory; the
+/// entry holds `charge` (taken before anything changed, see [`Vfs::entry_charge`]).
+fn add_entry(
+    dir: &NodeRef,
+    name: &[u8],
+    node: NodeRef,
+    charge: Charge,
+    now: Timestamp,
+) -> Result<()> {
     dir.borrow_mut()
         .as_dir_mut()
         .ok_or(Errno::Notdir)?
-        .insert(name.to_vec(), node);
+        .insert(name.to_vec(), node, charge);
     touch_dir(dir, now);
     Ok(())
 }
 
-/// Removes entry `name` from `dir`.
-fn remove_entry(dir: &NodeRef, name: &[u8], now: Timestamp) -> Result<NodeRef> {
-    let node = dir
+/// Removes entry `name` from `dir`; returns its inode and the entry's charge.
+fn remove_entry(dir: &NodeRef, name: &[u8], now: Timestamp) -> Result<(NodeRef, Charge)> {
+    let removed = dir
         .borrow_mut()
         .as_dir_mut()
         .ok_or(Errno::Notdir)?
         .remove(name)
         .ok_or(Errno::Noent)?;
     touch_dir(dir, now);
-    Ok(node)
+    Ok(removed)
 }
 
 /// Checks that a symlink or hard link may be created at `parent`'s last component: an
@@ -538,9 +577,10 @@ impl DirHandle {
                 None if parent.trailing_slash => return Err(Errno::Isdir),
                 None => {
                     let dir = live_dir(&parent)?;
+                    let charge = self.vfs.entry_charge(&parent.name)?;
                     let data = FileData::new(Rc::clone(&self.vfs.shared.space));
                     let node = self.vfs.new_node(Kind::File(data), now)?;
-                    add_entry(&dir, &parent.name, Rc::clone(&node), now)?;
+                    add_entry(&dir, &parent.name, Rc::clone(&node), charge, now)?;
                     return Ok(Opened::File(node));
                 }
             }
@@ -587,10 +627,11 @@ impl DirHandle {
             return Err(Errno::Exist);
         }
         let dir = live_dir(&parent)?;
+        let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self
             .vfs
             .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now)?;
-        add_entry(&dir, &parent.name, node, now)?;
+        add_entry(&dir, &parent.name, node, charge, now)?;
         add_links(&dir, true);
         Ok(())
     }
@@ -677,6 +718,13 @@ impl DirHandle {
         if source_is_dir && is_within(&new_parent, &source) {
             return Err(Errno::Inval);
         }
+        // The old entry's charge becomes the new one's: a rename needs room only for a
+        // longer name, and a full file system leaves the old name as it was.
+        let (_, mut charge) = remove_entry(&old_parent, &old.name, now)?;
+        if let Err(errno) = charge.resize(entry_cost(&new.name)) {
+            add_entry(&old_parent, &old.name, Rc::clone(&source), charge, now)?;
+            return Err(errno);
+        }
         if let Some(target) = target {
             remove_entry(&new_parent, &new.name, now)?;
             if target.borrow().is_dir() {
@@ -685,8 +733,7 @@ impl DirHandle {
                 drop_name(&target, now);
             }
         }
-        remove_entry(&old_parent, &old.name, now)?;
-        add_entry(&new_parent, &new.name, Rc::clone(&source), now)?;
+        add_entry(&new_parent, &new.name, Rc::clone(&source), charge, now)?;
         {
             let mut node = source.borrow_mut();
             node.ctim = now;
@@ -727,7 +774,8 @@ impl DirHandle {
         let new = resolve_parent(&new_dir.node, new_path)?;
         check_free_for_non_dir(&new)?;
         let dir = live_dir(&new)?;
-        add_entry(&dir, &new.name, Rc::clone(&source), now)?;
+        let charge = self.vfs.entry_charge(&new.name)?;
+        add_entry(&dir, &new.name, Rc::clone(&source), charge, now)?;
         add_links(&source, true);
         source.borrow_mut().ctim = now;
         Ok(())
@@ -746,8 +794,9 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now)?;
-        add_entry(&dir, &parent.name, node, now)
+        add_entry(&dir, &parent.name, node, charge, now)
     }
 
     /// Creates `path` as device `device` (the kernel makes `/dev/null` this way).
@@ -756,8 +805,9 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self.vfs.new_node(Kind::Device(device), now)?;
-        add_entry(&dir, &parent.name, node, now)
+        add_entry(&dir, &parent.name, node, charge, now)
     }
 
     /// `path_readlink`: the target of the symbolic link at `path` (`EINVAL` if it is not one).

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::data::FileData;
+use crate::budget::Charge;
 use crate::types::{Filestat, Filetype, Timestamp};
 
 /// A shared inode.
@@ -25,6 +26,20 @@ pub const DEFAULT_FILE_MODE: u32 = 0o644;
 pub const DEFAULT_DIR_MODE: u32 = 0o755;
 /// Directory cookie of the first real entry; 0 and 1 are `.` and `..`.
 pub const FIRST_ENTRY_COOKIE: u64 = 2;
+/// What an inode is charged to the file system's size, besides a symlink's target: its
+/// allocation (`Node` in its `Rc<RefCell<_>>`) with the allocator's overhead, rounded up.
+pub const INODE_COST: u64 = 256;
+/// What a directory entry is charged besides twice its name (a directory keeps the name in
+/// its by-name and its by-cookie index): both index entries and their share of the trees'
+/// nodes, rounded up.
+pub const ENTRY_COST: u64 = 160;
+
+/// What the entry `name` is charged.
+pub fn entry_cost(name: &[u8]) -> u64 {
+    (name.len() as u64)
+        .saturating_mul(2)
+        .saturating_add(ENTRY_COST)
+}
 
 /// One inode.
 pub struct Node {
@@ -43,6 +58,9 @@ pub struct Node {
     pub mode: u32,
     /// What it is.
     pub kind: Kind,
+    /// Its share of the file system's size ([`INODE_COST`] and a symlink's target; file data
+    /// is charged by [`FileData`]).
+    _charge: Charge,
 }
 
 /// The kinds of inode.
@@ -64,10 +82,12 @@ pub enum Device {
     Null,
 }
 
-/// One directory entry: its readdir cookie position and the inode it names.
+/// One directory entry: its readdir cookie position, the inode it names, and its share of
+/// the file system's size ([`entry_cost`]).
 struct Entry {
     seq: u64,
     node: NodeRef,
+    _charge: Charge,
 }
 
 /// A directory's entries. Each entry gets a sequence number when it is added, and readdir
@@ -100,21 +120,27 @@ impl Dir {
         self.entries.get(name).map(|entry| Rc::clone(&entry.node))
     }
 
-    /// Adds (or replaces) the entry `name`.
-    pub fn insert(&mut self, name: Vec<u8>, node: NodeRef) {
+    /// Adds (or replaces) the entry `name`, which holds `charge` (see [`entry_cost`]).
+    pub fn insert(&mut self, name: Vec<u8>, node: NodeRef, charge: Charge) {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
-        if let Some(old) = self.entries.insert(name.clone(), Entry { seq, node }) {
+        let entry = Entry {
+            seq,
+            node,
+            _charge: charge,
+        };
+        if let Some(old) = self.entries.insert(name.clone(), entry) {
             self.order.remove(&old.seq);
         }
         self.order.insert(seq, name);
     }
 
-    /// Removes the entry `name`, returning its inode.
-    pub fn remove(&mut self, name: &[u8]) -> Option<NodeRef> {
+    /// Removes the entry `name`, returning its inode and what the entry held of the file
+    /// system (given back when dropped).
+    pub fn remove(&mut self, name: &[u8]) -> Option<(NodeRef, Charge)> {
         let entry = self.entries.remove(name)?;
         self.order.remove(&entry.seq);
-        Some(entry.node)
+        Some((entry.node, entry._charge))
     }
 
     /// Whether it has no entries besides `.` and `..`.
@@ -134,6 +160,17 @@ impl Dir {
             let entry = self.entries.get(name)?;
             Some((seq.saturating_add(1), name.as_slice(), &entry.node))
         })
+    }
+
+    /// The first entry whose name sorts after `name` (the first of all for `None`): a cursor
+    /// for walking a directory that stays valid whatever is added or removed meanwhile.
+    pub fn entry_after(&self, name: Option<&[u8]>) -> Option<(&[u8], &NodeRef)> {
+        use core::ops::Bound::{Excluded, Unbounded};
+        let start = name.map_or(Unbounded, Excluded);
+        self.entries
+            .range::<[u8], _>((start, Unbounded))
+            .next()
+            .map(|(name, entry)| (name.as_slice(), &entry.node))
     }
 
     /// Names and inodes, in name order.
@@ -169,8 +206,8 @@ impl Drop for Dir {
 }
 
 impl Node {
-    /// A new inode with every time set to `now`.
-    pub fn new(ino: u64, kind: Kind, now: Timestamp) -> Self {
+    /// A new inode with every time set to `now`, holding `charge` of the file system.
+    pub fn new(ino: u64, kind: Kind, now: Timestamp, charge: Charge) -> Self {
         let (nlink, mode) = match kind {
             Kind::Dir(_) => (2, DEFAULT_DIR_MODE),
             _ => (1, DEFAULT_FILE_MODE),
@@ -183,6 +220,7 @@ impl Node {
             ctim: now,
             mode,
             kind,
+            _charge: charge,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Host tests of the filesystem syscalls through `dispatch`, over a VFS preopened as `/` at
 //! fd 3, with hostile pointers where they matter.
 
+use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -13,6 +14,7 @@ use crate::types::{
     Lookupflags, Oflags, Rights, Subscription, SubscriptionKind,
 };
 use crate::vfs::Vfs;
+use crate::vfs::node::{INODE_COST, entry_cost};
 
 const ROOT: u32 = 3;
 const PATH: u32 = 0x1000;
@@ -302,7 +304,7 @@ fn create_write_seek_read_tell() {
         (101, Filetype::RegularFile, 1, 1)
     );
     assert_eq!(vfs.stat(b"notes.txt").unwrap().ino, st.ino);
-    let exported = vfs.export();
+    let exported: Vec<_> = vfs.walk().collect();
     let mut buf = [0xffu8; 8];
     assert_eq!(exported[0].node.read_at(95, &mut buf), 6);
     assert_eq!(&buf[..6], b"\0\0\0\0\0!", "the gap reads as zeros");
@@ -1270,7 +1272,9 @@ fn hostile_pointers_trap_before_any_change() {
 fn a_full_file_system_is_enospc_and_frees_on_unlink() {
     let mut h = Harness::new();
     let chunk = crate::vfs::data::CHUNK_SIZE;
-    let vfs = Vfs::with_capacity(0, 2 * chunk as u64);
+    // Two chunks of data, besides the root and the inodes and entries of `a` and `b`.
+    let file_cost = INODE_COST + entry_cost(b"a");
+    let vfs = Vfs::with_capacity(0, 2 * chunk as u64 + INODE_COST + 2 * file_cost);
     h.ctx.add_preopen(b"/", vfs.root()).unwrap();
     h.mem = vec![0; 4 * chunk];
     let fd = h.create("a");
@@ -1282,14 +1286,85 @@ fn a_full_file_system_is_enospc_and_frees_on_unlink() {
         "a short write up to the cap"
     );
     assert_eq!(h.write_fd(fd, b"more"), Err(Errno::Nospc));
-    assert_eq!(vfs.used_bytes(), vfs.capacity());
+    assert_eq!(
+        vfs.used_bytes(),
+        vfs.capacity() - file_cost,
+        "room for `b` only"
+    );
     let other = h.create("b");
     assert_eq!(h.write_fd(other, b"x"), Err(Errno::Nospc));
     h.unlink("a").unwrap();
     assert_eq!(h.write_fd(other, b"x"), Err(Errno::Nospc), "still open");
     h.ok("fd_close", &[fd.into()]);
-    assert_eq!(vfs.used_bytes(), 0);
+    assert_eq!(vfs.used_bytes(), INODE_COST + file_cost, "the root and `b`");
     assert_eq!(h.write_fd(other, b"x"), Ok(1));
+}
+
+/// A file system whose size runs out through metadata alone: names, inodes, symlink
+/// targets. Each is `ENOSPC`, nothing half-made stays, and removing gives the room back.
+#[test]
+fn names_inodes_and_symlink_targets_fill_the_file_system() {
+    let mut h = Harness::new();
+    let vfs = Vfs::with_capacity(0, 64 * 1024);
+    h.ctx.add_preopen(b"/", vfs.root()).unwrap();
+    let long = "n".repeat(200);
+    let mut made = 0;
+    loop {
+        let name = format!("{long}{made}");
+        match h.open(&name, Oflags::CREAT, FILE_RIGHTS) {
+            Ok(fd) => h.ok("fd_close", &[fd.into()]),
+            Err(errno) => {
+                assert_eq!(errno, Errno::Nospc);
+                break;
+            }
+        }
+        made += 1;
+    }
+    let per_file = INODE_COST + entry_cost(format!("{long}{made}").as_bytes());
+    assert!(
+        made > 50 && made < 64 * 1024 / per_file as usize + 1,
+        "{made} files"
+    );
+    assert_eq!(
+        vfs.stat(format!("{long}{made}").as_bytes()).err(),
+        Some(Errno::Noent)
+    );
+    // Fill what is left with a symlink target, so the file system is exactly full.
+    let left = vfs.capacity() - vfs.used_bytes() - INODE_COST - entry_cost(b"fill");
+    h.symlink(&"f".repeat(left as usize), "fill").unwrap();
+    assert_eq!(vfs.used_bytes(), vfs.capacity());
+    assert_eq!(h.mkdir("d"), Err(Errno::Nospc));
+    assert_eq!(h.symlink("x", "s"), Err(Errno::Nospc));
+    assert_eq!(vfs.stat(b"d").err(), Some(Errno::Noent));
+    assert_eq!(vfs.stat(b"s").err(), Some(Errno::Noent));
+    // A rename needs room only for a longer name: refused, the old name stays.
+    let first = format!("{long}0");
+    let same = format!("{}0", "x".repeat(200));
+    assert_eq!(h.rename(&first, &same), Ok(()));
+    assert_eq!(h.rename(&same, &format!("{long}0+")), Err(Errno::Nospc));
+    assert!(vfs.stat(same.as_bytes()).is_ok());
+    assert_eq!(
+        vfs.stat(format!("{long}0+").as_bytes()).err(),
+        Some(Errno::Noent)
+    );
+    h.rename(&same, &first).unwrap();
+    h.unlink("fill").unwrap();
+    for i in 0..made {
+        h.unlink(&format!("{long}{i}")).unwrap();
+    }
+    assert_eq!(vfs.used_bytes(), INODE_COST, "only the root is charged");
+    // A symlink's target counts: as many 4000-byte links fit as the size says, no more.
+    let target = "t/".repeat(2000);
+    let per_link = INODE_COST + entry_cost(b"s00") + target.len() as u64;
+    let fit = (vfs.capacity() - INODE_COST) / per_link;
+    let mut links = 0;
+    while h.symlink(&target, &format!("s{links:02}")).is_ok() {
+        links += 1;
+    }
+    assert_eq!(links, fit);
+    assert_eq!(h.symlink(&target, "s99"), Err(Errno::Nospc));
+    h.unlink("s00").unwrap();
+    assert_eq!(h.symlink(&target, "s99"), Ok(()));
 }
 
 #[test]

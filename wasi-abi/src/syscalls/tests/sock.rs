@@ -10,6 +10,7 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use super::{Harness, poll};
+use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
 use crate::fdtable::{FdEntry, LISTENER_RIGHTS, STREAM_RIGHTS};
 use crate::file::{Readiness, Stdio, WasiFile};
@@ -53,7 +54,13 @@ struct Peer {
 type Shared = Rc<RefCell<Peer>>;
 
 /// A connected socket of the fake stack.
-struct Stream(Shared);
+struct Stream(
+    Shared,
+    #[allow(dead_code, reason = "held for its drop")] Charge,
+);
+
+/// What the fake stack charges the acceptor for a connection.
+const CONNECTION_BYTES: u64 = 48 * 1024;
 
 impl Drop for Stream {
     fn drop(&mut self) {
@@ -174,9 +181,13 @@ impl WasiFile for Listener {
         Filetype::SocketStream
     }
 
-    fn accept(&mut self, _: &mut dyn Platform) -> Result<Box<dyn WasiFile>> {
+    fn accept(&mut self, _: &mut dyn Platform, owner: &Rc<Budget>) -> Result<Box<dyn WasiFile>> {
+        if self.queued() == 0 {
+            return Err(Errno::Again);
+        }
+        let charge = owner.charge(CONNECTION_BYTES)?;
         let peer = self.0.borrow_mut().pop_front().ok_or(Errno::Again)?;
-        Ok(Box::new(Stream(peer)))
+        Ok(Box::new(Stream(peer, charge)))
     }
 
     fn read(&mut self, _: &mut dyn Platform, _: &mut [u8]) -> Result<usize> {
@@ -359,6 +370,24 @@ fn accept_checks_the_fd_the_flags_and_the_output_before_taking_a_connection() {
     assert_eq!(listener.queued(), 1);
     h.ok("fd_close", &[100]);
     assert_eq!(accept(&mut h, Fdflags::EMPTY), Ok(100));
+}
+
+#[test]
+fn connections_are_charged_to_the_acceptor_and_refused_past_its_limit() {
+    let (mut h, listener) = listening();
+    listener.connect(10);
+    listener.connect(10);
+    let account = h.ctx.account().clone();
+    account.set_limit(account.used() + CONNECTION_BYTES);
+    let first = accept(&mut h, Fdflags::EMPTY).unwrap();
+    assert_eq!(account.room(), 0);
+    assert_eq!(accept(&mut h, Fdflags::EMPTY), Err(Errno::Nomem));
+    assert_eq!(listener.queued(), 1, "the refused connection stays queued");
+    h.ok("fd_close", &[first]);
+    assert!(
+        accept(&mut h, Fdflags::EMPTY).is_ok(),
+        "closing gave the room back"
+    );
 }
 
 #[test]
@@ -571,6 +600,7 @@ fn a_child_gets_the_callers_listener() {
         group: Group::Caller,
         memory_limit: 0,
         fuel_limit: 0,
+        max_fds: 0,
     };
     let mut table = child_fds(&h.ctx, &request).unwrap();
     let entry = table.get_mut(3).unwrap();
@@ -578,5 +608,11 @@ fn a_child_gets_the_callers_listener() {
     assert_eq!(entry.rights_base, LISTENER_RIGHTS);
     listener.connect(1);
     let mut fake = super::Fake::default();
-    assert!(entry.file_mut().unwrap().accept(&mut fake).is_ok());
+    assert!(
+        entry
+            .file_mut()
+            .unwrap()
+            .accept(&mut fake, &Budget::new(u64::MAX, Errno::Nomem))
+            .is_ok()
+    );
 }

@@ -1,0 +1,67 @@
+//! The machine's memory policy: how the RAM is shared between the kernel, the file system
+//! and the processes, so that no program can take the machine down.
+//!
+//! - The kernel keeps [`mm::KERNEL_RESERVE`] free for itself: nothing a program causes may
+//!   take it (linear memory, wasmi's stacks, files, pipes, sockets).
+//! - The file system has a size, as tmpfs has (`--fs-size`; half of the RAM by default).
+//! - Every process has a memory limit (its account, in `wasi-abi`'s budget terms), which
+//!   children inherit and may only narrow. In shell mode pid 1 starts with a quarter of
+//!   the RAM, so one program cannot starve the others.
+//! - In shell mode a further [`RECOVERY_RESERVE`] is kept for small processes only: after
+//!   any program grew as far as it may, the shell can still start `ps`, `kill` or `rm` and
+//!   recover.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use wasi_abi::budget::MemoryGuard;
+
+use crate::mm;
+
+/// Free memory, beyond the kernel's reserve, that only processes holding less than
+/// [`SMALL_PROCESS`] may take (shell mode): room to spawn a few commands.
+pub const RECOVERY_RESERVE: usize = 32 << 20;
+/// A process charged no more than this may grow into the recovery reserve.
+pub const SMALL_PROCESS: u64 = 8 << 20;
+
+/// Whether the recovery reserve is kept (shell mode).
+static RECOVERY: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the recovery reserve from now on (shell mode).
+pub fn keep_recovery_reserve() {
+    RECOVERY.store(true, Ordering::Relaxed);
+}
+
+/// Free memory that growth of a process charged `charged` bytes (after the growth) must
+/// leave: the kernel's reserve, and the recovery reserve unless the process is small.
+pub fn floor_for(charged: u64) -> usize {
+    if RECOVERY.load(Ordering::Relaxed) && charged > SMALL_PROCESS {
+        mm::KERNEL_RESERVE + RECOVERY_RESERVE
+    } else {
+        mm::KERNEL_RESERVE
+    }
+}
+
+/// Whether a process charged `charged` bytes after it may take `bytes` more of the free
+/// memory.
+pub fn may_grow(charged: u64, bytes: usize) -> bool {
+    mm::available_bytes().saturating_sub(floor_for(charged)) >= bytes
+}
+
+/// The guard on what files and pipes take: they stop where big processes stop, so the
+/// recovery reserve stays for the commands that clean up.
+pub fn guard() -> MemoryGuard {
+    MemoryGuard {
+        free: || mm::available_bytes() as u64,
+        keep: floor_for(u64::MAX) as u64,
+    }
+}
+
+/// The file system's size when the runner gave none: half of the RAM, as tmpfs.
+pub fn default_fs_size() -> u64 {
+    mm::stats().total as u64 / 2
+}
+
+/// pid 1's memory limit in shell mode, which every process inherits: a quarter of the RAM.
+pub fn default_process_memory() -> u64 {
+    mm::stats().total as u64 / 4
+}

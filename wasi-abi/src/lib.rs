@@ -32,6 +32,7 @@ extern crate std;
 pub mod control;
 pub mod ctx;
 pub mod errno;
+pub mod fallible;
 pub mod fdtable;
 pub mod file;
 pub mod memory;

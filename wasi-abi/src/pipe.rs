@@ -13,6 +13,7 @@ use alloc::rc::Rc;
 use core::cell::RefCell;
 
 use crate::errno::{Errno, Result};
+use crate::fallible::{infallible, reserve_queue};
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
 use crate::types::{Filesize, Filetype, Rights};
@@ -67,7 +68,8 @@ impl PipeBuffer {
     }
 
     /// Adds as much of `data` as fits (all or nothing up to [`PIPE_BUF`] bytes): `EPIPE`
-    /// with no reader left, `Err(Again)` when nothing can go in yet.
+    /// with no reader left, `Err(Again)` when nothing can go in yet, `ENOMEM` (nothing
+    /// written) when the queue cannot grow, as Linux's `pipe_write` when it gets no page.
     pub fn write(&mut self, data: &[u8]) -> Result<usize> {
         if self.readers == 0 {
             return Err(Errno::Pipe);
@@ -80,6 +82,7 @@ impl PipeBuffer {
             return Err(Errno::Again);
         }
         let count = data.len().min(room);
+        reserve_queue(&mut self.data, count)?;
         self.data.extend(data.get(..count).unwrap_or(&[]));
         Ok(count)
     }
@@ -128,17 +131,19 @@ impl PipeBuffer {
 
 type Shared = Rc<RefCell<PipeBuffer>>;
 
-/// A new pipe: its read end and its write end, each one handle.
+/// A new pipe: its read end and its write end, each one handle. Its three allocations are
+/// small and of fixed size (the queue allocates only when written to, fallibly).
 pub fn pipe() -> (Box<dyn WasiFile>, Box<dyn WasiFile>) {
-    let shared = Rc::new(RefCell::new(PipeBuffer {
-        data: VecDeque::new(),
-        readers: 1,
-        writers: 1,
-    }));
-    (
-        Box::new(PipeReader(shared.clone())),
-        Box::new(PipeWriter(shared)),
-    )
+    infallible(|| {
+        let shared = Rc::new(RefCell::new(PipeBuffer {
+            data: VecDeque::new(),
+            readers: 1,
+            writers: 1,
+        }));
+        let reader: Box<dyn WasiFile> = Box::new(PipeReader(shared.clone()));
+        let writer: Box<dyn WasiFile> = Box::new(PipeWriter(shared));
+        (reader, writer)
+    })
 }
 
 /// A handle to a pipe's read end.
@@ -181,7 +186,7 @@ impl WasiFile for PipeReader {
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
         let mut pipe = self.0.borrow_mut();
         pipe.readers = pipe.readers.saturating_add(1);
-        Some(Box::new(PipeReader(self.0.clone())))
+        Some(infallible(|| Box::new(PipeReader(self.0.clone()))))
     }
 }
 
@@ -201,7 +206,7 @@ impl WasiFile for PipeWriter {
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
         let mut pipe = self.0.borrow_mut();
         pipe.writers = pipe.writers.saturating_add(1);
-        Some(Box::new(PipeWriter(self.0.clone())))
+        Some(infallible(|| Box::new(PipeWriter(self.0.clone()))))
     }
 }
 

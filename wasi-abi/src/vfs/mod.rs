@@ -32,9 +32,10 @@ use core::cell::{Cell, RefCell};
 
 pub use self::data::MemoryGuard;
 use self::data::{FileData, NODE_COST, Space};
-use self::node::{Dir, Kind, Node, NodeRef};
+use self::node::{Dir, EntryName, Kind, Node, NodeRef};
 use self::path::{Parent, resolve, resolve_parent, validate};
 use crate::errno::{Errno, Result};
+use crate::fallible::{copy, infallible};
 use crate::types::{Filestat, Filetype, Timestamp};
 
 pub use self::node::Device;
@@ -172,7 +173,8 @@ impl Vfs {
         self.shared.space.check_memory(NODE_COST)?;
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
-        Ok(Rc::new(RefCell::new(Node::new(ino, kind, now))))
+        // A fixed-size allocation that stable Rust cannot make fallible (no `Rc::try_new`).
+        Ok(infallible(|| Rc::new(RefCell::new(Node::new(ino, kind, now)))))
     }
 
     /// `path` relative to the root: leading slashes are dropped, since the kernel's paths
@@ -428,11 +430,11 @@ fn live_dir(parent: &Parent) -> Result<NodeRef> {
 }
 
 /// Adds entry `name` for `node` to `dir`, which the caller has checked is a directory.
-fn add_entry(dir: &NodeRef, name: &[u8], node: NodeRef, now: Timestamp) -> Result<()> {
+fn add_entry(dir: &NodeRef, name: EntryName, node: NodeRef, now: Timestamp) -> Result<()> {
     dir.borrow_mut()
         .as_dir_mut()
         .ok_or(Errno::Notdir)?
-        .insert(name.to_vec(), node);
+        .insert(name, node);
     touch_dir(dir, now);
     Ok(())
 }
@@ -538,9 +540,10 @@ impl DirHandle {
                 None if parent.trailing_slash => return Err(Errno::Isdir),
                 None => {
                     let dir = live_dir(&parent)?;
+                    let name = EntryName::new(&parent.name)?;
                     let data = FileData::new(Rc::clone(&self.vfs.shared.space));
                     let node = self.vfs.new_node(Kind::File(data), now)?;
-                    add_entry(&dir, &parent.name, Rc::clone(&node), now)?;
+                    add_entry(&dir, name, Rc::clone(&node), now)?;
                     return Ok(Opened::File(node));
                 }
             }
@@ -587,10 +590,11 @@ impl DirHandle {
             return Err(Errno::Exist);
         }
         let dir = live_dir(&parent)?;
+        let name = EntryName::new(&parent.name)?;
         let node = self
             .vfs
             .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now)?;
-        add_entry(&dir, &parent.name, node, now)?;
+        add_entry(&dir, name, node, now)?;
         add_links(&dir, true);
         Ok(())
     }
@@ -677,6 +681,8 @@ impl DirHandle {
         if source_is_dir && is_within(&new_parent, &source) {
             return Err(Errno::Inval);
         }
+        // The only allocation, before the first change.
+        let name = EntryName::new(&new.name)?;
         if let Some(target) = target {
             remove_entry(&new_parent, &new.name, now)?;
             if target.borrow().is_dir() {
@@ -686,7 +692,7 @@ impl DirHandle {
             }
         }
         remove_entry(&old_parent, &old.name, now)?;
-        add_entry(&new_parent, &new.name, Rc::clone(&source), now)?;
+        add_entry(&new_parent, name, Rc::clone(&source), now)?;
         {
             let mut node = source.borrow_mut();
             node.ctim = now;
@@ -727,7 +733,7 @@ impl DirHandle {
         let new = resolve_parent(&new_dir.node, new_path)?;
         check_free_for_non_dir(&new)?;
         let dir = live_dir(&new)?;
-        add_entry(&dir, &new.name, Rc::clone(&source), now)?;
+        add_entry(&dir, EntryName::new(&new.name)?, Rc::clone(&source), now)?;
         add_links(&source, true);
         source.borrow_mut().ctim = now;
         Ok(())
@@ -746,8 +752,9 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
-        let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now)?;
-        add_entry(&dir, &parent.name, node, now)
+        let name = EntryName::new(&parent.name)?;
+        let node = self.vfs.new_node(Kind::Symlink(copy(target)?), now)?;
+        add_entry(&dir, name, node, now)
     }
 
     /// Creates `path` as device `device` (the kernel makes `/dev/null` this way).
@@ -756,18 +763,18 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        let name = EntryName::new(&parent.name)?;
         let node = self.vfs.new_node(Kind::Device(device), now)?;
-        add_entry(&dir, &parent.name, node, now)
+        add_entry(&dir, name, node, now)
     }
 
-    /// `path_readlink`: the target of the symbolic link at `path` (`EINVAL` if it is not one).
+    /// `path_readlink`: the target of the symbolic link at `path` (`EINVAL` if it is not one;
+    /// `ENOMEM` if there is no memory for the copy).
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>> {
         validate(path)?;
         let node = resolve(&self.node, path, false)?;
         let node = node.borrow();
-        node.symlink_target()
-            .map(<[u8]>::to_vec)
-            .ok_or(Errno::Inval)
+        node.symlink_target().ok_or(Errno::Inval).and_then(copy)
     }
 
     /// `path_filestat_get`.

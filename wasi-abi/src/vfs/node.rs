@@ -13,6 +13,8 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::data::FileData;
+use crate::errno::Result;
+use crate::fallible::{copy, infallible};
 use crate::types::{Filestat, Filetype, Timestamp};
 
 /// A shared inode.
@@ -70,6 +72,24 @@ struct Entry {
     node: NodeRef,
 }
 
+/// The name of an entry about to be added, copied twice (a directory keeps it in its name
+/// map and its cookie map) before anything changes, so that running out of memory for it
+/// is `ENOMEM` while the tree is still as it was.
+pub struct EntryName {
+    key: Vec<u8>,
+    in_order: Vec<u8>,
+}
+
+impl EntryName {
+    /// The copies of `name`, or `ENOMEM`.
+    pub fn new(name: &[u8]) -> Result<Self> {
+        Ok(EntryName {
+            key: copy(name)?,
+            in_order: copy(name)?,
+        })
+    }
+}
+
 /// A directory's entries. Each entry gets a sequence number when it is added, and readdir
 /// cookies are those numbers, so a listing resumed with a cookie neither repeats nor skips
 /// entries that were there all along, whatever was added or removed in between.
@@ -100,14 +120,17 @@ impl Dir {
         self.entries.get(name).map(|entry| Rc::clone(&entry.node))
     }
 
-    /// Adds (or replaces) the entry `name`.
-    pub fn insert(&mut self, name: Vec<u8>, node: NodeRef) {
+    /// Adds (or replaces) the entry `name`. The maps' nodes are the only allocations left
+    /// (fixed-size, one per few entries, and entries are bounded by the inodes they name).
+    pub fn insert(&mut self, name: EntryName, node: NodeRef) {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
-        if let Some(old) = self.entries.insert(name.clone(), Entry { seq, node }) {
+        let EntryName { key, in_order } = name;
+        let old = infallible(|| self.entries.insert(key, Entry { seq, node }));
+        if let Some(old) = old {
             self.order.remove(&old.seq);
         }
-        self.order.insert(seq, name);
+        infallible(|| self.order.insert(seq, in_order));
     }
 
     /// Removes the entry `name`, returning its inode.

@@ -286,7 +286,9 @@ impl FdTable {
     /// `EMFILE` when no number is free (for the first one; the others may still find the
     /// table full), `ENOMEM` when the table cannot grow.
     pub fn reserve_from(&mut self, min: Fd, count: usize) -> Result<()> {
-        let needed = self.slots_to_add(min)?.saturating_add(count.saturating_sub(1));
+        let needed = self
+            .slots_to_add(min)?
+            .saturating_add(count.saturating_sub(1));
         reserve(&mut self.slots, needed)
     }
 

@@ -174,7 +174,9 @@ impl Vfs {
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
         // A fixed-size allocation that stable Rust cannot make fallible (no `Rc::try_new`).
-        Ok(infallible(|| Rc::new(RefCell::new(Node::new(ino, kind, now)))))
+        Ok(infallible(|| {
+            Rc::new(RefCell::new(Node::new(ino, kind, now)))
+        }))
     }
 
     /// `path` relative to the root: leading slashes are dropped, since the kernel's paths

@@ -138,6 +138,11 @@ impl Charge {
         self.bytes
     }
 
+    /// Takes over what `other` holds, as one charge.
+    pub fn merge(&mut self, mut other: Charge) {
+        self.bytes = self.bytes.saturating_add(core::mem::take(&mut other.bytes));
+    }
+
     /// Changes the bytes held to `bytes`: growing may be refused (nothing changes then),
     /// shrinking never is.
     pub fn resize(&mut self, bytes: u64) -> Result<()> {

@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, Result};
+use crate::fallible::{copy, reserve};
 use crate::fdtable::{FdEntry, FdTable};
 use crate::memory::{Bytes, BytesMut, GuestMemory, GuestType};
 use crate::outcome::{Fault, SysResult};
@@ -224,7 +225,8 @@ impl GuestType for RawRequest {
 
 impl SpawnRequest {
     /// Reads the request at `ptr`: a pointer out of memory or misaligned traps; a malformed
-    /// request (empty argv, strings not NUL-terminated, too many preopens) is `EINVAL`; strings over [`MAX_STRINGS_BYTES`] are `E2BIG`.
+    /// request (empty argv, strings not NUL-terminated, too many preopens) is `EINVAL`;
+    /// strings over [`MAX_STRINGS_BYTES`] are `E2BIG`; no memory for the copies is `ENOMEM`.
     pub fn read(mem: &GuestMemory<'_>, ptr: u32) -> SysResult<SpawnRequest> {
         let raw = mem.read::<RawRequest>(ptr)?;
         let [
@@ -251,12 +253,13 @@ impl SpawnRequest {
         }
         let table = mem.array::<u32>(table, count.saturating_mul(3))?;
         let mut preopens = Vec::new();
+        reserve(&mut preopens, count as usize)?;
         let mut entries = table.ptrs();
         while let (Some(fd), Some(name), Some(len)) =
             (entries.next(), entries.next(), entries.next())
         {
             let name = mem.slice(mem.read::<u32>(name)?, mem.read::<u32>(len)?)?;
-            preopens.push((mem.read::<u32>(fd)?, name.to_vec()));
+            preopens.push((mem.read::<u32>(fd)?, copy(name)?));
         }
         let group = match group {
             0 => Group::Caller,
@@ -283,19 +286,30 @@ fn strings(mem: &GuestMemory<'_>, ptr: u32, len: u32) -> SysResult<Vec<Vec<u8>>>
         return Err(Errno::Toobig.into());
     }
     let bytes = mem.slice(ptr, len)?;
-    match bytes.split_last() {
-        None => Ok(Vec::new()),
-        Some((&0, body)) => Ok(body.split(|&b| b == 0).map(<[u8]>::to_vec).collect()),
-        Some(_) => Err(Errno::Inval.into()),
+    let body = match bytes.split_last() {
+        None => return Ok(Vec::new()),
+        Some((&0, body)) => body,
+        Some(_) => return Err(Errno::Inval.into()),
+    };
+    // A megabyte of NULs is a million strings: the list is counted and reserved first.
+    let mut out = Vec::new();
+    reserve(&mut out, body.split(|&b| b == 0).count())?;
+    for string in body.split(|&b| b == 0) {
+        out.push(copy(string)?);
     }
+    Ok(out)
 }
 
 /// The child's fd table: the caller's `stdio` fds as 0, 1, 2, then each preopen in order:
 /// a directory under its new name, with the rights the caller has on it, or a socket (a
 /// listener handed on, as a shell passes `--tcplisten` sockets to its commands; the name is
-/// ignored); anything else is `ENOTDIR`.
+/// ignored); anything else is `ENOTDIR`. No memory for the table is `ENOMEM`.
 pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Result<FdTable> {
     let mut entries = Vec::new();
+    reserve(
+        &mut entries,
+        request.stdio.len().saturating_add(request.preopens.len()),
+    )?;
     for fd in request.stdio {
         entries.push(caller.fds.duplicate(fd)?);
     }
@@ -309,13 +323,13 @@ pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Re
         entries.push(FdEntry::directory(
             OpenDir {
                 dir: dir.dir.clone(),
-                preopen: Some(name.clone()),
+                preopen: Some(copy(name)?),
             },
             entry.rights_base,
             entry.rights_inheriting,
         ));
     }
-    let mut table = FdTable::from_entries(entries);
+    let mut table = FdTable::from_entries(entries)?;
     table.set_limit(narrowed(caller.fds.limit(), request.max_fds as usize));
     Ok(table)
 }
@@ -368,6 +382,8 @@ pub fn open_pipe<P: Platform>(
     if !caller.fds.has_room_for(2) {
         return Err(Errno::Mfile.into());
     }
+    // Room for both fds first, so that the table cannot fail for memory in between.
+    caller.fds.reserve_from(0, 2)?;
     let (reader, writer) = pipe(&caller.account)?;
     let read_fd = caller.fds.insert(FdEntry::new(reader, PIPE_READ_RIGHTS))?;
     let write_fd = match caller.fds.insert(FdEntry::new(writer, PIPE_WRITE_RIGHTS)) {

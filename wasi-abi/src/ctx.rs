@@ -66,7 +66,7 @@ impl<P: Platform> WasiCtx<P> {
         let entry = FdEntry::directory(
             OpenDir {
                 dir,
-                preopen: Some(name.to_vec()),
+                preopen: Some(crate::fallible::copy(name)?),
             },
             DIR_RIGHTS,
             PREOPEN_INHERITING,

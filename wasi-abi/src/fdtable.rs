@@ -10,6 +10,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, Result};
+use crate::fallible::{copy, reserve};
 use crate::file::{Stdio, WasiFile};
 use crate::types::{Fd, Fdflags, Filetype, Rights};
 use crate::vfs::OpenDir;
@@ -249,12 +250,16 @@ impl FdTable {
     }
 
     /// Another entry for what `fd` refers to, with the same flags and rights, for a child's
-    /// table. `EBADF` for a free fd, `ENOTSUP` for an object that cannot be shared.
+    /// table. `EBADF` for a free fd, `ENOTSUP` for an object that cannot be shared, `ENOMEM`
+    /// when a preopen's name cannot be copied.
     pub fn duplicate(&self, fd: Fd) -> Result<FdEntry> {
         let entry = self.get(fd)?;
         let object = match &entry.object {
             FdObject::File(file) => FdObject::File(file.duplicate().ok_or(Errno::Notsup)?),
-            FdObject::Dir(dir) => FdObject::Dir(dir.clone()),
+            FdObject::Dir(dir) => FdObject::Dir(OpenDir {
+                dir: dir.dir.clone(),
+                preopen: dir.preopen.as_deref().map(copy).transpose()?,
+            }),
         };
         Ok(FdEntry {
             object,
@@ -264,12 +269,16 @@ impl FdTable {
         })
     }
 
-    /// A table whose fds 0, 1, 2, ... are `entries` in order, as a child starts with.
-    pub fn from_entries(entries: Vec<FdEntry>) -> Self {
-        FdTable {
-            slots: entries.into_iter().map(Some).collect(),
+    /// A table whose fds 0, 1, 2, ... are `entries` in order, as a child starts with;
+    /// `ENOMEM` if there is no memory for it.
+    pub fn from_entries(entries: Vec<FdEntry>) -> Result<Self> {
+        let mut slots = Vec::new();
+        reserve(&mut slots, entries.len())?;
+        slots.extend(entries.into_iter().map(Some));
+        Ok(FdTable {
+            slots,
             limit: MAX_FDS,
-        }
+        })
     }
 
     fn slot(fd: Fd) -> Result<usize> {
@@ -305,28 +314,52 @@ impl FdTable {
     /// Whether [`FdTable::insert_from`] with this `min` would find a number, so that a caller
     /// can refuse with `EMFILE` before doing anything it could not undo.
     pub fn has_room_from(&self, min: Fd) -> bool {
-        let Ok(min) = Self::slot(min) else {
-            return false;
-        };
-        min < self.limit
-            && (self.slots.len() < self.limit
-                || self
-                    .slots
-                    .iter()
-                    .take(self.limit)
-                    .skip(min)
-                    .any(Option::is_none))
+        self.slots_to_add(min).is_ok()
     }
 
-    /// Stores `entry` under the lowest free number that is at least `min` and returns it;
-    /// `EMFILE` when none is left. Files and directories are opened from
-    /// [`FIRST_FILE_FD`] on, so a program that closed stdout does not find a file it opens
-    /// next written to by `printf` (wasmtime never reuses numbers at all).
-    pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
+    /// Makes sure that the next `count` calls of [`FdTable::insert_from`] with this `min`
+    /// need no memory, so that a caller can refuse before doing anything it could not undo:
+    /// `EMFILE` when no number is free (for the first one; the others may still find the
+    /// table full), `ENOMEM` when the table cannot grow.
+    pub fn reserve_from(&mut self, min: Fd, count: usize) -> Result<()> {
+        let needed = self
+            .slots_to_add(min)?
+            .saturating_add(count.saturating_sub(1));
+        reserve(&mut self.slots, needed)
+    }
+
+    /// How many slots [`FdTable::insert_from`] with this `min` would add (padding up to
+    /// `min`, then one new slot if none is free), or `EMFILE` when no number is left.
+    fn slots_to_add(&self, min: Fd) -> Result<usize> {
         let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
         if min >= self.limit {
             return Err(Errno::Mfile);
         }
+        if self
+            .slots
+            .iter()
+            .take(self.limit)
+            .skip(min)
+            .any(Option::is_none)
+        {
+            return Ok(0);
+        }
+        let to_add = min.saturating_sub(self.slots.len()).saturating_add(1);
+        if self.slots.len().saturating_add(to_add) > self.limit {
+            return Err(Errno::Mfile);
+        }
+        Ok(to_add)
+    }
+
+    /// Stores `entry` under the lowest free number that is at least `min` and returns it;
+    /// `EMFILE` when none is left, `ENOMEM` when the table cannot grow (unless
+    /// [`FdTable::reserve_from`] made room). Files and directories are opened from
+    /// [`FIRST_FILE_FD`] on, so a program that closed stdout does not find a file it opens
+    /// next written to by `printf` (wasmtime never reuses numbers at all).
+    pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
+        let to_add = self.slots_to_add(min)?;
+        reserve(&mut self.slots, to_add)?;
+        let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
         while self.slots.len() < min {
             self.slots.push(None);
         }
@@ -340,11 +373,10 @@ impl FdTable {
             .map(|(index, _)| index);
         let index = match free {
             Some(index) => index,
-            None if self.slots.len() < self.limit => {
+            None => {
                 self.slots.push(None);
                 self.slots.len().saturating_sub(1)
             }
-            None => return Err(Errno::Mfile),
         };
         let slot = self.slots.get_mut(index).ok_or(Errno::Mfile)?;
         *slot = Some(entry);

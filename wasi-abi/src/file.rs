@@ -252,6 +252,6 @@ impl WasiFile for Console {
     }
 
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
-        Some(Box::new(*self))
+        Some(crate::fallible::infallible(|| Box::new(*self)))
     }
 }

@@ -33,6 +33,7 @@ pub mod budget;
 pub mod control;
 pub mod ctx;
 pub mod errno;
+pub mod fallible;
 pub mod fdtable;
 pub mod file;
 pub mod memory;

@@ -14,6 +14,7 @@ use core::cell::RefCell;
 
 use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
+use crate::fallible::{infallible, reserve_queue};
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
 use crate::types::{Filesize, Filetype, Rights};
@@ -71,7 +72,8 @@ impl PipeBuffer {
     }
 
     /// Adds as much of `data` as fits (all or nothing up to [`PIPE_BUF`] bytes): `EPIPE`
-    /// with no reader left, `Err(Again)` when nothing can go in yet.
+    /// with no reader left, `Err(Again)` when nothing can go in yet, `ENOMEM` (nothing
+    /// written) when the queue cannot grow, as Linux's `pipe_write` when it gets no page.
     pub fn write(&mut self, data: &[u8]) -> Result<usize> {
         if self.readers == 0 {
             return Err(Errno::Pipe);
@@ -84,6 +86,7 @@ impl PipeBuffer {
             return Err(Errno::Again);
         }
         let count = data.len().min(room);
+        reserve_queue(&mut self.data, count)?;
         self.data.extend(data.get(..count).unwrap_or(&[]));
         Ok(count)
     }
@@ -132,24 +135,26 @@ impl PipeBuffer {
 
 type Shared = Rc<RefCell<PipeBuffer>>;
 
-/// A new pipe: its read end and its write end, each one handle.
+/// A new pipe: its read end and its write end, each one handle, its buffer charged to
+/// `owner` (`ENOMEM` when it has no room, or the kernel no memory).
 pub fn pipe(owner: &Rc<Budget>) -> Result<(Box<dyn WasiFile>, Box<dyn WasiFile>)> {
     // The whole buffer up front, as Linux gives a pipe its pages: a write never has to
     // allocate, and what a process holds in pipes is known when it makes them.
     let charge = owner.charge(PIPE_CAPACITY as u64)?;
     let mut data = VecDeque::new();
-    data.try_reserve_exact(PIPE_CAPACITY)
-        .map_err(|_| Errno::Nomem)?;
-    let shared = Rc::new(RefCell::new(PipeBuffer {
-        data,
-        readers: 1,
-        writers: 1,
-        charge: Some(charge),
-    }));
-    Ok((
-        Box::new(PipeReader(shared.clone())),
-        Box::new(PipeWriter(shared)),
-    ))
+    reserve_queue(&mut data, PIPE_CAPACITY)?;
+    // The rest is three small allocations of fixed size.
+    Ok(infallible(|| {
+        let shared = Rc::new(RefCell::new(PipeBuffer {
+            data,
+            readers: 1,
+            writers: 1,
+            charge: Some(charge),
+        }));
+        let reader: Box<dyn WasiFile> = Box::new(PipeReader(shared.clone()));
+        let writer: Box<dyn WasiFile> = Box::new(PipeWriter(shared));
+        (reader, writer)
+    }))
 }
 
 /// A handle to a pipe's read end.
@@ -193,7 +198,7 @@ impl WasiFile for PipeReader {
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
         let mut pipe = self.0.borrow_mut();
         pipe.readers = pipe.readers.saturating_add(1);
-        Some(Box::new(PipeReader(self.0.clone())))
+        Some(infallible(|| Box::new(PipeReader(self.0.clone()))))
     }
 }
 
@@ -213,7 +218,7 @@ impl WasiFile for PipeWriter {
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
         let mut pipe = self.0.borrow_mut();
         pipe.writers = pipe.writers.saturating_add(1);
-        Some(Box::new(PipeWriter(self.0.clone())))
+        Some(infallible(|| Box::new(PipeWriter(self.0.clone()))))
     }
 }
 

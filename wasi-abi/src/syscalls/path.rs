@@ -9,6 +9,7 @@ use alloc::boxed::Box;
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
+use crate::fallible::infallible;
 use crate::fdtable::{DIR_RIGHTS, FILE_RIGHTS, FIRST_FILE_FD, FdEntry};
 use crate::memory::GuestMemory;
 use crate::outcome::SysResult;
@@ -94,10 +95,9 @@ pub fn path_open<P: Platform>(
         directory,
         write: requested.contains(Rights::FD_WRITE),
     };
-    if !ctx.fds.has_room_from(FIRST_FILE_FD) {
-        // Before anything is created or truncated.
-        return Err(Errno::Mfile.into());
-    }
+    // Before anything is created or truncated: a full table is EMFILE, one that cannot
+    // grow ENOMEM, and the insertion below cannot fail.
+    ctx.fds.reserve_from(FIRST_FILE_FD, 1)?;
     let now = now(&mut ctx.platform);
     let allowed = |rights: Rights, applicable: Rights| {
         Rights(rights.bits() & inheriting.bits() & applicable.bits())
@@ -106,13 +106,14 @@ pub fn path_open<P: Platform>(
     let mut entry = match dir.open(path, options, now)? {
         Opened::File(node) => {
             let file = OpenFile::new(node, fdflags.contains(Fdflags::APPEND));
-            let mut entry = FdEntry::new(Box::new(file), allowed(requested, FILE_RIGHTS));
+            let file = infallible(|| Box::new(file));
+            let mut entry = FdEntry::new(file, allowed(requested, FILE_RIGHTS));
             entry.rights_inheriting = rights_inheriting;
             entry
         }
         Opened::Device(node) => {
-            let device = OpenDevice::new(node);
-            let mut entry = FdEntry::new(Box::new(device), allowed(requested, FILE_RIGHTS));
+            let device = infallible(|| Box::new(OpenDevice::new(node)));
+            let mut entry = FdEntry::new(device, allowed(requested, FILE_RIGHTS));
             entry.rights_inheriting = rights_inheriting;
             entry
         }

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
+use crate::fallible::reserve;
 use crate::file::Readiness;
 use crate::memory::GuestMemory;
 use crate::outcome::{Fault, SysResult};
@@ -90,7 +91,9 @@ pub fn poll_oneoff<P: Platform>(
     let now = ctx.platform.clock_now(ClockId::Monotonic)?;
     // A repeat of a blocked call measures its timeouts from the first attempt.
     let start = ctx.poll_started.take().unwrap_or(now);
+    // One entry per subscription, whose count the program chooses.
     let mut waits = Vec::new();
+    reserve(&mut waits, nsubscriptions as usize)?;
     for ptr in subs.ptrs() {
         let sub = mem.read::<Subscription>(ptr)?;
         let source = match sub.kind {

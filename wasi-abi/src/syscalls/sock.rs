@@ -9,10 +9,11 @@
 //! non-blocking (`EAGAIN`), as `fd_read` does.
 
 use alloc::rc::Rc;
-use alloc::vec;
+use alloc::vec::Vec;
 
 use crate::ctx::WasiCtx;
 use crate::errno::Errno;
+use crate::fallible::reserve;
 use crate::fdtable::{FdEntry, FdObject, STREAM_RIGHTS};
 use crate::file::WasiFile;
 use crate::memory::{GuestArray, GuestMemory};
@@ -49,7 +50,8 @@ pub fn sock_accept<P: Platform>(
     flags: u32,
     fd_out: u32,
 ) -> SysResult {
-    let room = ctx.fds.has_room_from(0);
+    // Room in the table now (EMFILE, or ENOMEM when it cannot grow), reported in its turn.
+    let room = ctx.fds.reserve_from(0, 1);
     let owner = Rc::clone(&ctx.account);
     let (entry, platform) = socket(ctx, fd)?;
     let flags = u16::try_from(flags)
@@ -59,9 +61,7 @@ pub fn sock_accept<P: Platform>(
         .ok_or(Errno::Inval)?;
     entry.require_cap(Rights::SOCK_ACCEPT)?;
     mem.check::<u32>(fd_out)?;
-    if !room {
-        return Err(Errno::Mfile.into());
-    }
+    room?;
     let nonblocking = entry.flags.contains(Fdflags::NONBLOCK);
     let stream = entry
         .file_mut()?
@@ -129,7 +129,9 @@ fn peek_into(
         let len = mem.read::<Iovec>(ptr)?.buf_len;
         wanted = wanted.saturating_add(len as usize);
     }
-    let mut scratch = vec![0u8; wanted.min(MAX_PEEK)];
+    let mut scratch = Vec::new();
+    reserve(&mut scratch, wanted.min(MAX_PEEK))?;
+    scratch.resize(wanted.min(MAX_PEEK), 0);
     let peeked = file.peek(platform, &mut scratch)?.min(scratch.len());
     let mut rest = scratch.get(..peeked).unwrap_or_default();
     each_iovec(mem, array, |mem, iovec, _| {

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 
 use crate::budget::Budget;
 use crate::errno::{Errno, Result};
+use crate::fallible::infallible;
 
 /// Bytes per chunk: large enough that a multi-megabyte file is a few dozen map entries, small
 /// enough that a sparse write does not allocate much more than it stores.
@@ -139,7 +140,9 @@ impl FileData {
                         Err(errno) if done == 0 => return Err(errno),
                         Err(_) => break,
                     };
-                    self.chunks.entry(index).or_insert(chunk)
+                    // The map's node is the one allocation here that cannot fail softly: a
+                    // fixed size, one per several chunks, and chunks are capped by `Space`.
+                    infallible(|| self.chunks.entry(index).or_insert(chunk))
                 }
             };
             if let Some(dst) = chunk.get_mut(within..within.saturating_add(piece)) {
@@ -164,9 +167,18 @@ impl FileData {
             } else {
                 index.saturating_add(1)
             };
-            // Everything from `first_free` on goes; `split_off` keeps the rest in `self`.
-            let freed = self.chunks.split_off(&first_free);
-            self.budget.give(chunk_bytes(freed.len()));
+            // Everything from `first_free` on goes, one chunk at a time: `split_off` would
+            // allocate a new map, and a truncation must not be able to fail for memory.
+            let mut freed = 0usize;
+            while self
+                .chunks
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= first_free)
+            {
+                self.chunks.pop_last();
+                freed = freed.saturating_add(1);
+            }
+            self.budget.give(chunk_bytes(freed));
             if within != 0
                 && let Some(tail) = self
                     .chunks

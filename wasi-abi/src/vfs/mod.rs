@@ -31,11 +31,12 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use self::data::FileData;
-use self::node::{Dir, INODE_COST, Kind, Node, NodeRef, entry_cost};
+use self::node::{Dir, EntryName, INODE_COST, Kind, Node, NodeRef, entry_cost};
 use self::path::{Parent, resolve, resolve_parent, validate};
 pub use crate::budget::MemoryGuard;
 use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
+use crate::fallible::{copy, infallible};
 use crate::types::{Filestat, Filetype, Timestamp};
 
 pub use self::node::Device;
@@ -185,7 +186,10 @@ impl Vfs {
             .charge(INODE_COST.saturating_add(target))?;
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
-        Ok(Rc::new(RefCell::new(Node::new(ino, kind, now, charge))))
+        // A fixed-size allocation that stable Rust cannot make fallible (no `Rc::try_new`).
+        Ok(infallible(|| {
+            Rc::new(RefCell::new(Node::new(ino, kind, now, charge)))
+        }))
     }
 
     /// The charge of a new directory entry `name`, or `ENOSPC`.
@@ -463,7 +467,7 @@ fn live_dir(parent: &Parent) -> Result<NodeRef> {
 /// entry holds `charge` (taken before anything changed, see [`Vfs::entry_charge`]).
 fn add_entry(
     dir: &NodeRef,
-    name: &[u8],
+    name: EntryName,
     node: NodeRef,
     charge: Charge,
     now: Timestamp,
@@ -471,7 +475,7 @@ fn add_entry(
     dir.borrow_mut()
         .as_dir_mut()
         .ok_or(Errno::Notdir)?
-        .insert(name.to_vec(), node, charge);
+        .insert(name, node, charge);
     touch_dir(dir, now);
     Ok(())
 }
@@ -577,10 +581,11 @@ impl DirHandle {
                 None if parent.trailing_slash => return Err(Errno::Isdir),
                 None => {
                     let dir = live_dir(&parent)?;
+                    let name = EntryName::new(&parent.name)?;
                     let charge = self.vfs.entry_charge(&parent.name)?;
                     let data = FileData::new(Rc::clone(&self.vfs.shared.space));
                     let node = self.vfs.new_node(Kind::File(data), now)?;
-                    add_entry(&dir, &parent.name, Rc::clone(&node), charge, now)?;
+                    add_entry(&dir, name, Rc::clone(&node), charge, now)?;
                     return Ok(Opened::File(node));
                 }
             }
@@ -627,11 +632,12 @@ impl DirHandle {
             return Err(Errno::Exist);
         }
         let dir = live_dir(&parent)?;
+        let name = EntryName::new(&parent.name)?;
         let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self
             .vfs
             .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now)?;
-        add_entry(&dir, &parent.name, node, charge, now)?;
+        add_entry(&dir, name, node, charge, now)?;
         add_links(&dir, true);
         Ok(())
     }
@@ -718,13 +724,15 @@ impl DirHandle {
         if source_is_dir && is_within(&new_parent, &source) {
             return Err(Errno::Inval);
         }
-        // The old entry's charge becomes the new one's: a rename needs room only for a
-        // longer name, and a full file system leaves the old name as it was.
+        // The only allocation, and the room a longer name needs, before the first change;
+        // the old entry's charge then becomes the new one's.
+        let name = EntryName::new(&new.name)?;
+        let longer = entry_cost(&new.name).saturating_sub(entry_cost(&old.name));
+        let extra = self.vfs.shared.space.charge(longer)?;
         let (_, mut charge) = remove_entry(&old_parent, &old.name, now)?;
-        if let Err(errno) = charge.resize(entry_cost(&new.name)) {
-            add_entry(&old_parent, &old.name, Rc::clone(&source), charge, now)?;
-            return Err(errno);
-        }
+        charge.merge(extra);
+        // Shrinking only: cannot fail.
+        charge.resize(entry_cost(&new.name))?;
         if let Some(target) = target {
             remove_entry(&new_parent, &new.name, now)?;
             if target.borrow().is_dir() {
@@ -733,7 +741,7 @@ impl DirHandle {
                 drop_name(&target, now);
             }
         }
-        add_entry(&new_parent, &new.name, Rc::clone(&source), charge, now)?;
+        add_entry(&new_parent, name, Rc::clone(&source), charge, now)?;
         {
             let mut node = source.borrow_mut();
             node.ctim = now;
@@ -774,8 +782,9 @@ impl DirHandle {
         let new = resolve_parent(&new_dir.node, new_path)?;
         check_free_for_non_dir(&new)?;
         let dir = live_dir(&new)?;
+        let name = EntryName::new(&new.name)?;
         let charge = self.vfs.entry_charge(&new.name)?;
-        add_entry(&dir, &new.name, Rc::clone(&source), charge, now)?;
+        add_entry(&dir, name, Rc::clone(&source), charge, now)?;
         add_links(&source, true);
         source.borrow_mut().ctim = now;
         Ok(())
@@ -794,9 +803,10 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        let name = EntryName::new(&parent.name)?;
         let charge = self.vfs.entry_charge(&parent.name)?;
-        let node = self.vfs.new_node(Kind::Symlink(target.to_vec()), now)?;
-        add_entry(&dir, &parent.name, node, charge, now)
+        let node = self.vfs.new_node(Kind::Symlink(copy(target)?), now)?;
+        add_entry(&dir, name, node, charge, now)
     }
 
     /// Creates `path` as device `device` (the kernel makes `/dev/null` this way).
@@ -805,19 +815,19 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        let name = EntryName::new(&parent.name)?;
         let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self.vfs.new_node(Kind::Device(device), now)?;
-        add_entry(&dir, &parent.name, node, charge, now)
+        add_entry(&dir, name, node, charge, now)
     }
 
-    /// `path_readlink`: the target of the symbolic link at `path` (`EINVAL` if it is not one).
+    /// `path_readlink`: the target of the symbolic link at `path` (`EINVAL` if it is not one;
+    /// `ENOMEM` if there is no memory for the copy).
     pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>> {
         validate(path)?;
         let node = resolve(&self.node, path, false)?;
         let node = node.borrow();
-        node.symlink_target()
-            .map(<[u8]>::to_vec)
-            .ok_or(Errno::Inval)
+        node.symlink_target().ok_or(Errno::Inval).and_then(copy)
     }
 
     /// `path_filestat_get`.

@@ -14,6 +14,8 @@ use core::cell::RefCell;
 
 use super::data::FileData;
 use crate::budget::Charge;
+use crate::errno::Result;
+use crate::fallible::{copy, infallible};
 use crate::types::{Filestat, Filetype, Timestamp};
 
 /// A shared inode.
@@ -90,6 +92,24 @@ struct Entry {
     _charge: Charge,
 }
 
+/// The name of an entry about to be added, copied twice (a directory keeps it in its name
+/// map and its cookie map) before anything changes, so that running out of memory for it
+/// is `ENOMEM` while the tree is still as it was.
+pub struct EntryName {
+    key: Vec<u8>,
+    in_order: Vec<u8>,
+}
+
+impl EntryName {
+    /// The copies of `name`, or `ENOMEM`.
+    pub fn new(name: &[u8]) -> Result<Self> {
+        Ok(EntryName {
+            key: copy(name)?,
+            in_order: copy(name)?,
+        })
+    }
+}
+
 /// A directory's entries. Each entry gets a sequence number when it is added, and readdir
 /// cookies are those numbers, so a listing resumed with a cookie neither repeats nor skips
 /// entries that were there all along, whatever was added or removed in between.
@@ -120,19 +140,23 @@ impl Dir {
         self.entries.get(name).map(|entry| Rc::clone(&entry.node))
     }
 
-    /// Adds (or replaces) the entry `name`, which holds `charge` (see [`entry_cost`]).
-    pub fn insert(&mut self, name: Vec<u8>, node: NodeRef, charge: Charge) {
+    /// Adds (or replaces) the entry `name`, which holds `charge` (see [`entry_cost`]). The
+    /// maps' nodes are the only allocations left (fixed-size, one per few entries, and
+    /// entries are bounded by the file system's size).
+    pub fn insert(&mut self, name: EntryName, node: NodeRef, charge: Charge) {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
+        let EntryName { key, in_order } = name;
         let entry = Entry {
             seq,
             node,
             _charge: charge,
         };
-        if let Some(old) = self.entries.insert(name.clone(), entry) {
+        let old = infallible(|| self.entries.insert(key, entry));
+        if let Some(old) = old {
             self.order.remove(&old.seq);
         }
-        self.order.insert(seq, name);
+        infallible(|| self.order.insert(seq, in_order));
     }
 
     /// Removes the entry `name`, returning its inode and what the entry held of the file

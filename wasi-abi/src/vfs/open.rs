@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::node::NodeRef;
 use super::{DirHandle, SetTimes, VFS_DEV, apply_times};
 use crate::errno::{Errno, Result};
+use crate::fallible::infallible;
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
 use crate::types::{Advice, ClockId, Fdflags, Filesize, Filestat, Filetype, Timestamp, Whence};
@@ -178,7 +179,7 @@ impl WasiFile for OpenFile {
     }
 
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
-        Some(Box::new(self.clone()))
+        Some(infallible(|| Box::new(self.clone())))
     }
 }
 
@@ -253,7 +254,7 @@ impl WasiFile for OpenDevice {
     }
 
     fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
-        Some(Box::new(self.clone()))
+        Some(infallible(|| Box::new(self.clone())))
     }
 }
 

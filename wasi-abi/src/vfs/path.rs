@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 
 use super::node::NodeRef;
 use crate::errno::{Errno, Result};
+use crate::fallible::{copy, push, reserve, reserve_queue};
 
 /// Symbolic links followed in one lookup before giving up with `ELOOP` (Linux's
 /// `MAXSYMLINKS`).
@@ -49,20 +50,35 @@ pub fn validate(path: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The non-empty components of a path, and whether it ends with a slash. `ENAMETOOLONG` for a
-/// component longer than [`NAME_MAX`].
+/// The non-empty components of a path, and whether it ends with a slash, with room for
+/// one more component (the `.` a trailing slash or [`resolve_parent`] adds).
+/// `ENAMETOOLONG` for a component longer than [`NAME_MAX`]; `ENOMEM` when the copies do not
+/// fit in memory.
 fn components(path: &[u8]) -> Result<(VecDeque<Vec<u8>>, bool)> {
+    let pieces = || {
+        path.split(|byte| *byte == SEPARATOR)
+            .filter(|component| !component.is_empty())
+    };
+    if pieces().any(|component| component.len() > NAME_MAX) {
+        return Err(Errno::Nametoolong);
+    }
     let mut out = VecDeque::new();
-    for component in path.split(|byte| *byte == SEPARATOR) {
-        if component.len() > NAME_MAX {
-            return Err(Errno::Nametoolong);
-        }
-        if !component.is_empty() {
-            out.push_back(component.to_vec());
-        }
+    reserve_queue(&mut out, pieces().count().saturating_add(1))?;
+    for component in pieces() {
+        out.push_back(copy(component)?);
     }
     let trailing = path.last() == Some(&SEPARATOR);
     Ok((out, trailing))
+}
+
+/// A path's components as [`components`] gives them, plus a final `.` when `dot` (which
+/// makes a lookup end in a directory).
+fn components_then_dot(path: &[u8], dot: bool) -> Result<(VecDeque<Vec<u8>>, bool)> {
+    let (mut queue, trailing) = components(path)?;
+    if dot {
+        queue.push_back(copy(DOT)?);
+    }
+    Ok((queue, trailing))
 }
 
 /// Whether a final component is `.` or `..`, which name no entry of their own: operations
@@ -81,6 +97,13 @@ struct Walk {
 impl Walk {
     fn new(stack: Vec<NodeRef>) -> Self {
         Walk { stack, hops: 0 }
+    }
+
+    /// A lookup starting at `start`, or `ENOMEM`.
+    fn from(start: &NodeRef) -> Result<Self> {
+        let mut stack = Vec::new();
+        push(&mut stack, Rc::clone(start))?;
+        Ok(Walk::new(stack))
     }
 
     /// Consumes `queue` component by component and returns the inode it ends at. A final
@@ -113,7 +136,7 @@ impl Walk {
                 current = self.stack.last().cloned().ok_or(Errno::Noent)?;
                 continue;
             };
-            let target = child.borrow().symlink_target().map(<[u8]>::to_vec);
+            let target = child.borrow().symlink_target().map(copy).transpose()?;
             if let Some(target) = target
                 && (!is_last || follow_last)
             {
@@ -127,10 +150,10 @@ impl Walk {
                 if target.first() == Some(&SEPARATOR) {
                     return Err(Errno::Notcapable);
                 }
-                let (mut expanded, trailing) = components(&target)?;
-                if trailing {
-                    expanded.push_back(DOT.to_vec());
-                }
+                let trailing = target.last() == Some(&SEPARATOR);
+                let (mut expanded, _) = components_then_dot(&target, trailing)?;
+                // All the room first, so that a failure leaves no half-expanded queue.
+                reserve_queue(&mut queue, expanded.len())?;
                 while let Some(component) = expanded.pop_back() {
                     queue.push_front(component);
                 }
@@ -141,7 +164,7 @@ impl Walk {
             if is_last {
                 return Ok(child);
             }
-            self.stack.push(Rc::clone(&child));
+            push(&mut self.stack, Rc::clone(&child))?;
             current = child;
         }
         Ok(current)
@@ -152,11 +175,8 @@ impl Walk {
 /// `follow`. A trailing slash requires a directory (following a final symlink to find it).
 /// The path must have passed [`validate`].
 pub fn resolve(start: &NodeRef, path: &[u8], follow: bool) -> Result<NodeRef> {
-    let (mut queue, trailing) = components(path)?;
-    if trailing {
-        queue.push_back(DOT.to_vec());
-    }
-    Walk::new(alloc::vec![Rc::clone(start)]).run(queue, follow)
+    let (queue, _) = components_then_dot(path, path.last() == Some(&SEPARATOR))?;
+    Walk::from(start)?.run(queue, follow)
 }
 
 /// The directory that would hold the entry `path` names, and that entry's name.
@@ -196,11 +216,15 @@ impl Parent {
     /// `follow` (or if the path had a trailing slash, which also requires a directory).
     pub fn follow(&self, follow: bool) -> Result<NodeRef> {
         let mut queue = VecDeque::new();
-        queue.push_back(self.name.clone());
+        reserve_queue(&mut queue, 2)?;
+        queue.push_back(copy(&self.name)?);
         if self.trailing_slash {
-            queue.push_back(DOT.to_vec());
+            queue.push_back(copy(DOT)?);
         }
-        Walk::new(self.stack.clone()).run(queue, follow)
+        let mut stack = Vec::new();
+        reserve(&mut stack, self.stack.len())?;
+        stack.extend(self.stack.iter().cloned());
+        Walk::new(stack).run(queue, follow)
     }
 }
 
@@ -209,8 +233,8 @@ impl Parent {
 pub fn resolve_parent(start: &NodeRef, path: &[u8]) -> Result<Parent> {
     let (mut queue, trailing_slash) = components(path)?;
     let name = queue.pop_back().ok_or(Errno::Noent)?;
-    queue.push_back(DOT.to_vec());
-    let mut walk = Walk::new(alloc::vec![Rc::clone(start)]);
+    queue.push_back(copy(DOT)?);
+    let mut walk = Walk::from(start)?;
     let dir = walk.run(queue, true)?;
     if !dir.borrow().is_dir() {
         return Err(Errno::Notdir);

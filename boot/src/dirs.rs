@@ -302,14 +302,37 @@ pub fn write_back(roots: &[Root], archive: &[u8]) -> Result<(), String> {
                 root.host.display()
             ));
         }
-        apply(root, tree)?;
+        in_directory(&root.host, || apply(root, tree))?;
     }
     Ok(())
 }
 
-/// Whether every directory between `root` and `path` (exclusive) is a real directory.
-fn parents_are_dirs(root: &Path, relative: &Path) -> bool {
-    let mut current = root.to_path_buf();
+/// Runs `f` with `dir` as the working directory, then goes back. The write-back works
+/// with paths relative to the tree's top: a guest path may be up to 4095 bytes long, and
+/// with the host directory in front it would pass the host's `PATH_MAX`.
+fn in_directory(dir: &Path, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let back = std::env::current_dir()
+        .map_err(|e| format!("write-back: cannot tell the working directory: {e}"))?;
+    std::env::set_current_dir(dir).map_err(|e| format!("write-back of {}: {e}", dir.display()))?;
+    let result = f();
+    std::env::set_current_dir(&back)
+        .map_err(|e| format!("write-back: cannot return to {}: {e}", back.display()))?;
+    result
+}
+
+/// `relative` as a path for the calls: the tree's top is `.`.
+fn at(relative: &Path) -> &Path {
+    if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    }
+}
+
+/// Whether every directory between the tree's top and `relative` (exclusive) is a real
+/// directory.
+fn parents_are_dirs(relative: &Path) -> bool {
+    let mut current = PathBuf::new();
     let Some(parent) = relative.parent() else {
         return true;
     };
@@ -358,13 +381,14 @@ fn set_times(path: &Path, entry: &Entry<'_>) -> io::Result<()> {
     file.set_times(fs::FileTimes::new().set_accessed(atime).set_modified(mtime))
 }
 
+/// Makes the working directory (`root`'s host directory) what `tree` says.
 fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String> {
     let error = |path: &Path, e: io::Error| {
         format!("write-back of {}: {e}", root.host.join(path).display())
     };
     // 1. Remove what the program removed, or replaced by something of another kind.
     let mut existing = Vec::new();
-    list(&root.host, Path::new(""), &mut existing);
+    list(Path::new(""), &mut existing);
     for relative in existing.iter().rev() {
         if root.skipped.contains(relative)
             || root
@@ -374,81 +398,85 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
         {
             continue;
         }
-        let full = root.host.join(relative);
-        let keep = match (tree.get(relative), fs::symlink_metadata(&full)) {
+        let full = at(relative);
+        let keep = match (tree.get(relative), fs::symlink_metadata(full)) {
             (Some(entry), Ok(meta)) => same_kind(&meta, entry),
             (None, Err(_)) => true,
             _ => false,
         };
         if !keep {
-            remove(&full).map_err(|e| error(relative, e))?;
+            remove(full).map_err(|e| error(relative, e))?;
         }
     }
     // 2. Create and update, parents first (BTreeMap order puts `a` before `a/b`).
     for (relative, entry) in tree {
-        let full = root.host.join(relative);
-        if !parents_are_dirs(&root.host, relative) {
+        let full = at(relative);
+        if !parents_are_dirs(relative) {
             return Err(format!(
                 "write-back of {}: a parent is not a directory on the host",
-                full.display()
+                root.host.join(relative).display()
             ));
         }
         match entry.kind {
             Kind::Dir => {
                 if !full.is_dir() {
-                    fs::create_dir(&full).map_err(|e| error(relative, e))?;
+                    fs::create_dir(full).map_err(|e| error(relative, e))?;
                 }
             }
             Kind::File => {
-                let unchanged = fs::symlink_metadata(&full)
+                let unchanged = fs::symlink_metadata(full)
                     .is_ok_and(|m| m.is_file() && m.len() == entry.data.len() as u64)
-                    && fs::read(&full).is_ok_and(|old| old == entry.data);
+                    && fs::read(full).is_ok_and(|old| old == entry.data);
                 if !unchanged {
                     // A hard-linked file is replaced, not written through, so its other host
                     // names (inside or outside the tree) keep their contents unless the
                     // archive says they are links too.
-                    remove(&full).map_err(|e| error(relative, e))?;
-                    fs::write(&full, entry.data).map_err(|e| error(relative, e))?;
+                    remove(full).map_err(|e| error(relative, e))?;
+                    fs::write(full, entry.data).map_err(|e| error(relative, e))?;
                 }
             }
             Kind::Symlink => {
                 let target = PathBuf::from(OsString::from_vec(entry.link.clone()));
-                if fs::read_link(&full).ok().as_deref() != Some(target.as_path()) {
-                    remove(&full).map_err(|e| error(relative, e))?;
-                    symlink(&target, &full).map_err(|e| error(relative, e))?;
+                if fs::read_link(full).ok().as_deref() != Some(target.as_path()) {
+                    remove(full).map_err(|e| error(relative, e))?;
+                    symlink(&target, full).map_err(|e| error(relative, e))?;
                 }
             }
             Kind::HardLink => {
                 let first = match entry.link.splitn(2, |&b| b == b'/').nth(1) {
-                    Some(rest) => root.host.join(OsString::from_vec(rest.to_vec())),
-                    None => return Err(format!("write-back of {}: bad hard link", full.display())),
+                    Some(rest) => PathBuf::from(OsString::from_vec(rest.to_vec())),
+                    None => {
+                        let shown = root.host.join(relative);
+                        return Err(format!("write-back of {}: bad hard link", shown.display()));
+                    }
                 };
-                let same = match (fs::symlink_metadata(&full), fs::symlink_metadata(&first)) {
+                let same = match (fs::symlink_metadata(full), fs::symlink_metadata(&first)) {
                     (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
                     _ => false,
                 };
                 if !same {
-                    remove(&full).map_err(|e| error(relative, e))?;
-                    fs::hard_link(&first, &full).map_err(|e| error(relative, e))?;
+                    remove(full).map_err(|e| error(relative, e))?;
+                    fs::hard_link(&first, full).map_err(|e| error(relative, e))?;
                 }
             }
         }
         if matches!(entry.kind, Kind::File | Kind::Dir) {
-            let _ = fs::set_permissions(&full, fs::Permissions::from_mode(entry.mode));
+            let _ = fs::set_permissions(full, fs::Permissions::from_mode(entry.mode));
         }
     }
     // 3. Times last, children before parents: writing into a directory changes its mtime.
     for (relative, entry) in tree.iter().rev() {
         if matches!(entry.kind, Kind::File | Kind::Dir) {
-            let _ = set_times(&root.host.join(relative), entry);
+            let _ = set_times(at(relative), entry);
         }
     }
     Ok(())
 }
 
-/// Every path under `root/relative`, parents before children (no symlinks followed).
-fn list(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(root.join(relative)) else {
+/// Every path under `relative` (from the working directory), parents before children (no
+/// symlinks followed).
+fn list(relative: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(at(relative)) else {
         return;
     };
     let mut names: Vec<_> = entries.flatten().map(|e| e.file_name()).collect();
@@ -456,8 +484,8 @@ fn list(root: &Path, relative: &Path, out: &mut Vec<PathBuf>) {
     for name in names {
         let child = relative.join(name);
         out.push(child.clone());
-        if fs::symlink_metadata(root.join(&child)).is_ok_and(|m| m.file_type().is_dir()) {
-            list(root, &child, out);
+        if fs::symlink_metadata(&child).is_ok_and(|m| m.file_type().is_dir()) {
+            list(&child, out);
         }
     }
 }

@@ -187,8 +187,14 @@ impl Drop for RunDir {
 
 /// Guest RAM kept for the kernel and the program beyond the `--dir` trees.
 const DIRS_RESERVE: u64 = 64 << 20;
-/// Spare room on the write-back disk beyond guest RAM: archive headers and padding.
+/// Spare room on the write-back disk beyond its share of guest RAM.
 const WRITEBACK_SLACK: u64 = 64 << 20;
+/// Write-back disk bytes per byte of guest RAM. The archive of a full file system can be
+/// far larger than the file system: every name's path may be up to 4 KiB (and a hard
+/// link's target path too), while an entry is charged a few hundred bytes, so the worst
+/// case is a hard link of two long paths, some 9 KiB of archive for 162 bytes of file
+/// system. The disk is a sparse file: only what the guest writes takes host disk.
+const WRITEBACK_PER_RAM_BYTE: u64 = 64;
 
 /// QEMU user networking with each `--tcplisten` address forwarded to the same port of the
 /// guest: the guest is reachable only there (loopback, as a rule).
@@ -272,9 +278,9 @@ fn qemu_command(
             .map_err(|e| Failure::boot(format!("cannot write {}: {e}", archive.display())))?;
         qemu.args(fw_cfg(FW_CFG_DIRS, &archive));
         // The kernel writes the trees back onto this disk; sparse, so its size costs nothing.
-        // Everything the guest can hold fits: its RAM, plus archive overhead.
+        // Everything the guest can hold fits, whatever its shape (see the constants).
         let disk = run_dir.join("writeback.img");
-        let size = cli::memory_bytes(&options.memory) + WRITEBACK_SLACK;
+        let size = cli::memory_bytes(&options.memory) * WRITEBACK_PER_RAM_BYTE + WRITEBACK_SLACK;
         fs::File::create(&disk)
             .and_then(|file| file.set_len(size))
             .map_err(|e| Failure::boot(format!("cannot create {}: {e}", disk.display())))?;

@@ -692,17 +692,14 @@ fn write_grows_a_file() -> Scenario {
 /// What the file system charges for the tree itself: the root, and every inode, entry and
 /// symlink target the walk finds (no fd holds an unlinked file in these scenarios).
 fn metadata(vfs: &Vfs) -> u64 {
-    use wasi_abi::vfs::node::{INODE_COST, entry_cost};
+    use wasi_abi::vfs::node::{DIR_INODE_COST, entry_cost, inode_cost};
     let mut inodes = std::collections::BTreeSet::new();
-    let mut bytes = INODE_COST;
+    let mut bytes = DIR_INODE_COST;
     for entry in vfs.walk() {
         let name = entry.path.rsplit(|b| *b == b'/').next().unwrap_or_default();
         bytes += entry_cost(name);
         if inodes.insert(entry.ino) {
-            bytes += INODE_COST;
-            if entry.stat.filetype == Filetype::SymbolicLink {
-                bytes += entry.stat.size;
-            }
+            bytes += inode_cost(entry.stat.filetype, entry.stat.size);
         }
     }
     bytes

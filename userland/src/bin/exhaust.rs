@@ -16,11 +16,12 @@
 //! - `memory`: linear memory grown 1 MiB at a time;
 //! - `recurse`: a function calling itself until the stack runs out (this one ends in a trap);
 //! - `spawn PROGRAM`: copies of `PROGRAM sleep 600` started until refused, then killed;
-//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 256 MiB;
+//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 64 MiB;
 //! - `sleep SECONDS`.
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cella_process::Command;
@@ -159,11 +160,17 @@ fn deep(dir: &str) -> (&'static str, usize, &'static str, String) {
     ("deep", depth, "levels", error)
 }
 
-/// Calls itself until wasmi's stack runs out: a trap.
+/// Deepest level `recurse` reached (a side effect the optimiser must keep).
+static DEPTH: AtomicU64 = AtomicU64::new(0);
+
+/// Calls itself until wasmi's call stack runs out: a trap. Only integers in locals, so
+/// nothing lands on the program's own stack in linear memory.
+#[inline(never)]
 #[allow(unconditional_recursion, reason = "running out of stack is the point")]
 fn recurse(depth: u64) -> u64 {
-    let here = std::hint::black_box(depth);
-    here.wrapping_add(recurse(here + 1)).wrapping_add(std::hint::black_box(1))
+    DEPTH.store(depth, Ordering::Relaxed);
+    let below = recurse(depth + 1);
+    below ^ DEPTH.load(Ordering::Relaxed).wrapping_mul(depth)
 }
 
 /// Starts `program sleep 600` until the kernel refuses, then kills and reaps them all.
@@ -187,7 +194,7 @@ fn spawn_storm(program: &str) -> (&'static str, usize, &'static str, String) {
 /// Starts `program sleep 0` with ever larger arguments: each is refused or runs.
 fn huge_argv(program: &str) -> (&'static str, usize, &'static str, String) {
     let mut results = Vec::new();
-    for mib in [1, 16, 256] {
+    for mib in [1, 16, 64] {
         let big = "a".repeat(mib * MIB);
         let started = Command::new(program).args(["sleep", "0", &big]).spawn();
         results.push(match started {

@@ -31,8 +31,8 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use self::data::FileData;
-use self::node::{Dir, EntryName, INODE_COST, Kind, Node, NodeRef, entry_cost};
-use self::path::{Parent, resolve, resolve_parent, validate};
+use self::node::{DIR_INODE_COST, Dir, EntryName, Kind, Node, NodeRef, entry_cost, inode_cost};
+use self::path::{PATH_MAX, Parent, resolve, resolve_parent, validate};
 pub use crate::budget::MemoryGuard;
 use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
@@ -125,9 +125,9 @@ impl Vfs {
         let space = Budget::new(capacity, Errno::Nospc);
         let root = Rc::new(RefCell::new(Node::new(
             ROOT_INO,
-            Kind::Dir(Dir::new(Weak::new())),
+            Kind::Dir(Dir::new(Weak::new(), 0)),
             now,
-            space.force_charge(INODE_COST),
+            space.force_charge(DIR_INODE_COST),
         )));
         Vfs {
             shared: Rc::new(Shared {
@@ -176,14 +176,12 @@ impl Vfs {
     /// A new inode, or `ENOSPC` if the file system is full or memory is short (see
     /// [`Vfs::set_memory_guard`]).
     fn new_node(&self, kind: Kind, now: Timestamp) -> Result<NodeRef> {
-        let target = match &kind {
-            Kind::Symlink(target) => target.len() as u64,
-            _ => 0,
+        let (filetype, size) = match &kind {
+            Kind::Symlink(target) => (Filetype::SymbolicLink, target.len() as u64),
+            Kind::Dir(_) => (Filetype::Directory, 0),
+            _ => (Filetype::RegularFile, 0),
         };
-        let charge = self
-            .shared
-            .space
-            .charge(INODE_COST.saturating_add(target))?;
+        let charge = self.shared.space.charge(inode_cost(filetype, size))?;
         let ino = self.shared.next_ino.get();
         self.shared.next_ino.set(ino.saturating_add(1));
         // A fixed-size allocation that stable Rust cannot make fallible (no `Rc::try_new`).
@@ -480,6 +478,60 @@ fn add_entry(
     Ok(())
 }
 
+/// The path length from the root that `name` in directory `dir` would have, if a name
+/// there, with `below` more bytes of path under it, stays shorter than [`PATH_MAX`]; else
+/// `ENAMETOOLONG`. Every name's path from the root stays below `PATH_MAX`, as the tree must
+/// be written back to a host, whose calls take no longer paths.
+fn path_room(dir: &NodeRef, name: &[u8], below: usize) -> Result<usize> {
+    let len = dir
+        .borrow()
+        .as_dir()
+        .ok_or(Errno::Notdir)?
+        .path_len_of(name);
+    if len.saturating_add(below) >= PATH_MAX {
+        return Err(Errno::Nametoolong);
+    }
+    Ok(len)
+}
+
+/// How much longer than `dir`'s own path the longest path under it is.
+fn extent(dir: &NodeRef) -> usize {
+    let base = dir.borrow().as_dir().map_or(0, |d| d.path_len);
+    let mut longest = base;
+    let mut pending = infallible(|| alloc::vec![Rc::clone(dir)]);
+    while let Some(node) = pending.pop() {
+        let node = node.borrow();
+        let Some(dir) = node.as_dir() else {
+            continue;
+        };
+        for (name, child) in dir.iter() {
+            longest = longest.max(dir.path_len_of(name));
+            if child.borrow().is_dir() {
+                infallible(|| pending.push(Rc::clone(child)));
+            }
+        }
+    }
+    longest.saturating_sub(base)
+}
+
+/// Sets the path lengths of `dir` (now `len` long) and of every directory under it.
+fn set_path_lens(dir: &NodeRef, len: usize) {
+    let mut pending = infallible(|| alloc::vec![(Rc::clone(dir), len)]);
+    while let Some((node, len)) = pending.pop() {
+        let mut node = node.borrow_mut();
+        let Some(dir) = node.as_dir_mut() else {
+            continue;
+        };
+        dir.path_len = len;
+        for (name, child) in dir.iter() {
+            if child.borrow().is_dir() {
+                let child_len = dir.path_len_of(name);
+                infallible(|| pending.push((Rc::clone(child), child_len)));
+            }
+        }
+    }
+}
+
 /// Removes entry `name` from `dir`; returns its inode and the entry's charge.
 fn remove_entry(dir: &NodeRef, name: &[u8], now: Timestamp) -> Result<(NodeRef, Charge)> {
     let removed = dir
@@ -581,6 +633,7 @@ impl DirHandle {
                 None if parent.trailing_slash => return Err(Errno::Isdir),
                 None => {
                     let dir = live_dir(&parent)?;
+                    path_room(&dir, &parent.name, 0)?;
                     let name = EntryName::new(&parent.name)?;
                     let charge = self.vfs.entry_charge(&parent.name)?;
                     let data = FileData::new(Rc::clone(&self.vfs.shared.space));
@@ -632,11 +685,12 @@ impl DirHandle {
             return Err(Errno::Exist);
         }
         let dir = live_dir(&parent)?;
+        let path_len = path_room(&dir, &parent.name, 0)?;
         let name = EntryName::new(&parent.name)?;
         let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self
             .vfs
-            .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir))), now)?;
+            .new_node(Kind::Dir(Dir::new(Rc::downgrade(&dir), path_len)), now)?;
         add_entry(&dir, name, node, charge, now)?;
         add_links(&dir, true);
         Ok(())
@@ -724,6 +778,8 @@ impl DirHandle {
         if source_is_dir && is_within(&new_parent, &source) {
             return Err(Errno::Inval);
         }
+        let below = if source_is_dir { extent(&source) } else { 0 };
+        let path_len = path_room(&new_parent, &new.name, below)?;
         // The only allocation, and the room a longer name needs, before the first change;
         // the old entry's charge then becomes the new one's.
         let name = EntryName::new(&new.name)?;
@@ -748,6 +804,9 @@ impl DirHandle {
             if let Some(dir) = node.as_dir_mut() {
                 dir.parent = Rc::downgrade(&new_parent);
             }
+        }
+        if source_is_dir {
+            set_path_lens(&source, path_len);
         }
         if source_is_dir {
             add_links(&old_parent, false);
@@ -782,6 +841,7 @@ impl DirHandle {
         let new = resolve_parent(&new_dir.node, new_path)?;
         check_free_for_non_dir(&new)?;
         let dir = live_dir(&new)?;
+        path_room(&dir, &new.name, 0)?;
         let name = EntryName::new(&new.name)?;
         let charge = self.vfs.entry_charge(&new.name)?;
         add_entry(&dir, name, Rc::clone(&source), charge, now)?;
@@ -803,6 +863,7 @@ impl DirHandle {
         let parent = resolve_parent(&self.node, path)?;
         check_free_for_non_dir(&parent)?;
         let dir = live_dir(&parent)?;
+        path_room(&dir, &parent.name, 0)?;
         let name = EntryName::new(&parent.name)?;
         let charge = self.vfs.entry_charge(&parent.name)?;
         let node = self.vfs.new_node(Kind::Symlink(copy(target)?), now)?;

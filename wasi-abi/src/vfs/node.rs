@@ -31,6 +31,20 @@ pub const FIRST_ENTRY_COOKIE: u64 = 2;
 /// What an inode is charged to the file system's size, besides a symlink's target: its
 /// allocation (`Node` in its `Rc<RefCell<_>>`) with the allocator's overhead, rounded up.
 pub const INODE_COST: u64 = 256;
+/// What a directory's inode is charged: a directory's first entry makes a leaf in each of
+/// its two indexes (room for eleven entries each), so even an almost empty one holds
+/// about this much (measured: a chain of directories one inside the other takes about
+/// 1.2 KiB of kernel heap per level).
+pub const DIR_INODE_COST: u64 = 1024;
+
+/// What an inode of type `filetype` and size `size` is charged, besides its file data.
+pub fn inode_cost(filetype: Filetype, size: u64) -> u64 {
+    match filetype {
+        Filetype::Directory => DIR_INODE_COST,
+        Filetype::SymbolicLink => INODE_COST.saturating_add(size),
+        _ => INODE_COST,
+    }
+}
 /// What a directory entry is charged besides twice its name (a directory keeps the name in
 /// its by-name and its by-cookie index): both index entries and their share of the trees'
 /// nodes, rounded up.
@@ -121,17 +135,28 @@ pub struct Dir {
     pub parent: Weak<RefCell<Node>>,
     /// Set by `rmdir`: nothing may be created in it any more (`ENOENT`, as Linux).
     pub removed: bool,
+    /// Length of its path from the file system's root (0 for the root).
+    pub path_len: usize,
 }
 
 impl Dir {
-    /// An empty directory under `parent`.
-    pub fn new(parent: Weak<RefCell<Node>>) -> Self {
+    /// An empty directory under `parent`, whose path from the root is `path_len` long.
+    pub fn new(parent: Weak<RefCell<Node>>, path_len: usize) -> Self {
         Dir {
             entries: BTreeMap::new(),
             order: BTreeMap::new(),
             next_seq: FIRST_ENTRY_COOKIE,
             parent,
             removed: false,
+            path_len,
+        }
+    }
+
+    /// Length of the path from the root of its entry `name`.
+    pub fn path_len_of(&self, name: &[u8]) -> usize {
+        match self.path_len {
+            0 => name.len(),
+            len => len.saturating_add(1).saturating_add(name.len()),
         }
     }
 

@@ -561,11 +561,71 @@ fn import_and_export_round_trip() {
     assert_eq!(vfs.stat(b"/").unwrap().ino, ROOT_INO);
 }
 
+/// Every name's path from the root stays below `PATH_MAX` (the tree goes back to a host):
+/// a chain of directories ends in `ENAMETOOLONG`, through fds as through paths, and a rename
+/// that would push a subtree past it is refused, while one that fits updates the subtree.
+#[test]
+fn paths_from_the_root_stay_below_path_max() {
+    let vfs = Vfs::new(T0);
+    let mut dir = vfs.root();
+    let mut depth = 0;
+    let name = "d".repeat(99);
+    while dir.create_dir(name.as_bytes(), T0).is_ok() {
+        dir = subdir(&dir, &name).unwrap();
+        depth += 1;
+    }
+    // Paths of 99, 199, ... bytes: the 41st would be 4099 long.
+    assert_eq!(depth, 40);
+    assert_eq!(
+        dir.create_dir(&name.as_bytes()[..96], T0),
+        Err(Errno::Nametoolong)
+    );
+    assert_eq!(
+        dir.symlink(b"x", &name.as_bytes()[..96], T0),
+        Err(Errno::Nametoolong)
+    );
+    assert!(
+        dir.create_dir(&name.as_bytes()[..95], T0).is_ok(),
+        "4095 bytes fit"
+    );
+    // Moving the chain one level down pushes its deepest path past the limit...
+    let root = vfs.root();
+    root.create_dir(b"x", T0).unwrap();
+    let top = name.clone();
+    assert_eq!(
+        root.rename(
+            top.as_bytes(),
+            &root,
+            std::format!("x/{name}").as_bytes(),
+            T0
+        ),
+        Err(Errno::Nametoolong)
+    );
+    // ...while a shorter name for its top fits, and the levels below follow it.
+    root.rename(top.as_bytes(), &root, b"x/s", T0).unwrap();
+    let moved = subdir(&root, "x/s").unwrap();
+    assert_eq!(moved.node.borrow().as_dir().unwrap().path_len, 3);
+    let mut deepest = moved;
+    for _ in 1..depth {
+        deepest = subdir(&deepest, &name).unwrap();
+    }
+    assert_eq!(
+        deepest.node.borrow().as_dir().unwrap().path_len,
+        3 + 39 * 100
+    );
+    let long = "l".repeat(150);
+    assert!(
+        deepest.create_dir(long.as_bytes(), T0).is_ok(),
+        "room freed by the move"
+    );
+}
+
 #[test]
 fn very_deep_tree_is_freed_without_recursion() {
     let vfs = Vfs::new(T0);
     let mut dir = vfs.root();
-    for _ in 0..200_000 {
+    // As deep as paths allow: "d", "d/d", ... up to 4095 bytes.
+    for _ in 0..2048 {
         dir.create_dir(b"d", T0).unwrap();
         dir = subdir(&dir, "d").unwrap();
     }
@@ -597,15 +657,12 @@ impl XorShift {
 fn check_invariants(vfs: &Vfs) {
     let exported: Vec<_> = vfs.walk().collect();
     let mut seen = Vec::new();
-    let mut metadata = node::INODE_COST;
+    let mut metadata = node::DIR_INODE_COST;
     for entry in &exported {
         let name = entry.path.rsplit(|b| *b == b'/').next().unwrap();
         metadata += node::entry_cost(name);
         if !seen.contains(&entry.ino) {
-            metadata += node::INODE_COST;
-            if entry.stat.filetype == Filetype::SymbolicLink {
-                metadata += entry.stat.size;
-            }
+            metadata += node::inode_cost(entry.stat.filetype, entry.stat.size);
         }
         let names = exported.iter().filter(|e| e.ino == entry.ino).count() as u64;
         if entry.stat.filetype == Filetype::Directory {
@@ -693,7 +750,11 @@ fn random_operations_keep_the_tree_consistent() {
         }
     }
     assert!(vfs.walk().next().is_none());
-    assert_eq!(vfs.used_bytes(), node::INODE_COST, "only the root is left");
+    assert_eq!(
+        vfs.used_bytes(),
+        node::DIR_INODE_COST,
+        "only the root is left"
+    );
     assert_eq!(vfs.stat(b"/").unwrap().nlink, 2);
 }
 

@@ -14,7 +14,7 @@ use crate::types::{
     Lookupflags, Oflags, Rights, Subscription, SubscriptionKind,
 };
 use crate::vfs::Vfs;
-use crate::vfs::node::{INODE_COST, entry_cost};
+use crate::vfs::node::{DIR_INODE_COST, INODE_COST, entry_cost};
 
 const ROOT: u32 = 3;
 const PATH: u32 = 0x1000;
@@ -1274,7 +1274,7 @@ fn a_full_file_system_is_enospc_and_frees_on_unlink() {
     let chunk = crate::vfs::data::CHUNK_SIZE;
     // Two chunks of data, besides the root and the inodes and entries of `a` and `b`.
     let file_cost = INODE_COST + entry_cost(b"a");
-    let vfs = Vfs::with_capacity(0, 2 * chunk as u64 + INODE_COST + 2 * file_cost);
+    let vfs = Vfs::with_capacity(0, 2 * chunk as u64 + DIR_INODE_COST + 2 * file_cost);
     h.ctx.add_preopen(b"/", vfs.root()).unwrap();
     h.mem = vec![0; 4 * chunk];
     let fd = h.create("a");
@@ -1296,7 +1296,11 @@ fn a_full_file_system_is_enospc_and_frees_on_unlink() {
     h.unlink("a").unwrap();
     assert_eq!(h.write_fd(other, b"x"), Err(Errno::Nospc), "still open");
     h.ok("fd_close", &[fd.into()]);
-    assert_eq!(vfs.used_bytes(), INODE_COST + file_cost, "the root and `b`");
+    assert_eq!(
+        vfs.used_bytes(),
+        DIR_INODE_COST + file_cost,
+        "the root and `b`"
+    );
     assert_eq!(h.write_fd(other, b"x"), Ok(1));
 }
 
@@ -1352,11 +1356,11 @@ fn names_inodes_and_symlink_targets_fill_the_file_system() {
     for i in 0..made {
         h.unlink(&format!("{long}{i}")).unwrap();
     }
-    assert_eq!(vfs.used_bytes(), INODE_COST, "only the root is charged");
+    assert_eq!(vfs.used_bytes(), DIR_INODE_COST, "only the root is charged");
     // A symlink's target counts: as many 4000-byte links fit as the size says, no more.
     let target = "t/".repeat(2000);
     let per_link = INODE_COST + entry_cost(b"s00") + target.len() as u64;
-    let fit = (vfs.capacity() - INODE_COST) / per_link;
+    let fit = (vfs.capacity() - DIR_INODE_COST) / per_link;
     let mut links = 0;
     while h.symlink(&target, &format!("s{links:02}")).is_ok() {
         links += 1;

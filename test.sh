@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Cella test on a fresh machine: installs what is missing (boot/setup.sh), then the
-# host unit tests (wasi-abi, boot/proto, the runner, the kernel's pure modules), the QEMU
+# Runs every Cella test on a fresh machine: installs what is missing (boot/setup.sh), then
+# clippy over every crate (boot/lint.sh: a lint fails the run before any test), the host unit
+# tests (wasi-abi, boot/proto, the runner, the kernel's pure modules), the QEMU
 # integration tests in boot/tests, which build the kernel, both disk images and the userland
 # programs on first use (a few minutes), then boot them under BIOS and UEFI, and last
 # httpd's unit tests, on Cella.
@@ -8,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 # --with-c: clang and wasi-libc, for the C test programs in userland/c.
 boot/setup.sh --with-c
+# Clippy, warnings denied, over every crate for its own target: seconds once built.
+boot/lint.sh
 # The shell's parser, expansion and line editor: a host crate of the userland workspace.
 cargo test --manifest-path userland/shell-core/Cargo.toml "$@"
 # Everything but the image builder, which needs RUSTC_BOOTSTRAP and is built by the runner.

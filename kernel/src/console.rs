@@ -10,6 +10,17 @@
 //!
 //! Waiting (for stdin or a deadline) halts the CPU with `sti; hlt`; the serial interrupt or
 //! the PIT one-shot wakes it.
+// Programs and the host feed the console: nothing here panics on what they send.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -379,9 +390,9 @@ pub fn idle(deadline: Option<u64>) {
         return;
     }
     let now = time::monotonic_ns();
-    let remaining = match deadline {
-        Some(deadline) if deadline <= now => return,
-        Some(deadline) => deadline - now,
+    let remaining = match deadline.map(|deadline| deadline.saturating_sub(now)) {
+        Some(0) => return,
+        Some(remaining) => remaining,
         None => MAX_IDLE_NS,
     };
     // Input on the virtio link raises no interrupt here: poll it while idle, fast for a

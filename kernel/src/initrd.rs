@@ -5,6 +5,17 @@
 //! namespace, preopened as `/` for `/bin/init`.
 //!
 //! Pure logic over the VFS and the codec, so it is tested on the host.
+// The ramdisk and the `--dir` trees come from the host: nothing here panics on them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use alloc::format;
 use alloc::string::String;

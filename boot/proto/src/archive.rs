@@ -137,28 +137,45 @@ const TYPE_PAX_GLOBAL: u8 = b'g';
 const TYPE_GNU_LONGNAME: u8 = b'L';
 const TYPE_GNU_LONGLINK: u8 = b'K';
 
-fn field(header: &[u8], (at, len): (usize, usize)) -> &[u8] {
-    &header[at..at + len]
+fn field(header: &[u8; BLOCK], (at, len): (usize, usize)) -> &[u8] {
+    // The fields above all lie within a block.
+    header.get(at..at.saturating_add(len)).unwrap_or_default()
+}
+
+/// Copies as much of `bytes` as fits into a field.
+fn put(header: &mut [u8; BLOCK], (at, len): (usize, usize), bytes: &[u8]) {
+    for (slot, &b) in header.iter_mut().skip(at).take(len).zip(bytes) {
+        *slot = b;
+    }
+}
+
+/// `bytes` up to its first NUL, if any.
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    bytes.split(|&b| b == 0).next().unwrap_or_default()
+}
+
+/// `bytes` split around the first `separator`, if there is one.
+fn split_once(bytes: &[u8], separator: u8) -> Option<(&[u8], &[u8])> {
+    let mut parts = bytes.splitn(2, |&b| b == separator);
+    Some((parts.next()?, parts.next()?))
 }
 
 /// A NUL-terminated string field.
-fn text(header: &[u8], range: (usize, usize)) -> &[u8] {
-    let bytes = field(header, range);
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    &bytes[..end]
+fn text(header: &[u8; BLOCK], range: (usize, usize)) -> &[u8] {
+    until_nul(field(header, range))
 }
 
 /// An octal field, or GNU base-256 when the top bit of the first byte is set.
 fn number(
-    header: &[u8],
+    header: &[u8; BLOCK],
     range: (usize, usize),
     name: &'static str,
     at: u64,
 ) -> Result<u64, ArchiveError> {
     let bytes = field(header, range);
-    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        let mut value: u64 = u64::from(bytes[0] & 0x7f);
-        for &b in &bytes[1..] {
+    if let Some((&first, rest)) = bytes.split_first().filter(|&(&b, _)| b & 0x80 != 0) {
+        let mut value: u64 = u64::from(first & 0x7f);
+        for &b in rest {
             value = value
                 .checked_mul(256)
                 .and_then(|v| v.checked_add(u64::from(b)))
@@ -169,38 +186,35 @@ fn number(
     let mut value: u64 = 0;
     let mut seen = false;
     for &b in bytes {
-        match b {
-            b'0'..=b'7' => {
+        match char::from(b).to_digit(8) {
+            Some(digit) => {
                 seen = true;
                 value = value
                     .checked_mul(8)
-                    .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                    .and_then(|v| v.checked_add(u64::from(digit)))
                     .ok_or(ArchiveError::BadField(name, at))?;
             }
-            b' ' | 0 if !seen => {}
-            b' ' | 0 => break,
-            _ => return Err(ArchiveError::BadField(name, at)),
+            None => match b {
+                b' ' | 0 if !seen => {}
+                b' ' | 0 => break,
+                _ => return Err(ArchiveError::BadField(name, at)),
+            },
         }
     }
     Ok(value)
 }
 
-fn checksum(header: &[u8]) -> u64 {
-    header
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (CHECKSUM.0..CHECKSUM.0 + CHECKSUM.1).contains(&i) {
-                u64::from(b' ')
-            } else {
-                u64::from(b)
-            }
-        })
-        .sum()
+fn checksum(header: &[u8; BLOCK]) -> u64 {
+    // The checksum field itself counts as spaces.
+    let mut blanked = *header;
+    put(&mut blanked, CHECKSUM, &[b' '; CHECKSUM.1]);
+    blanked.iter().map(|&b| u64::from(b)).sum()
 }
 
-fn padded(len: u64) -> u64 {
-    len.div_ceil(BLOCK as u64) * BLOCK as u64
+/// The zero bytes that fill `len` bytes up to a whole number of blocks: -`len` mod `BLOCK`.
+fn padding(len: u64) -> u64 {
+    const BLOCK_LEN: u64 = BLOCK as u64;
+    len.wrapping_neg() % BLOCK_LEN
 }
 
 /// Parses a pax time `SECS[.FRACTION]`.
@@ -209,29 +223,27 @@ fn parse_time(value: &[u8]) -> Option<Time> {
         Some((b'-', rest)) => (true, rest),
         _ => (false, value),
     };
-    let (whole, fraction) = match value.iter().position(|&b| b == b'.') {
-        Some(dot) => (&value[..dot], &value[dot + 1..]),
-        None => (value, &[][..]),
-    };
+    let (whole, fraction) = split_once(value, b'.').unwrap_or((value, &[]));
     if whole.is_empty() || !whole.iter().chain(fraction).all(u8::is_ascii_digit) {
         return None;
     }
     let secs: i64 = core::str::from_utf8(whole).ok()?.parse().ok()?;
     let mut nanos: u32 = 0;
     for i in 0..9 {
-        nanos = nanos * 10 + fraction.get(i).map_or(0, |d| u32::from(d - b'0'));
+        let digit = fraction.get(i).and_then(|&d| char::from(d).to_digit(10));
+        nanos = nanos.checked_mul(10)?.checked_add(digit.unwrap_or(0))?;
     }
     Some(if negative && (secs, nanos) != (0, 0) {
         // -1.25 is 1.25 s before the epoch: seconds -2, plus 0.75 s.
         if nanos == 0 {
             Time {
-                secs: -secs,
+                secs: secs.checked_neg()?,
                 nanos: 0,
             }
         } else {
             Time {
-                secs: -secs - 1,
-                nanos: 1_000_000_000 - nanos,
+                secs: secs.checked_neg()?.checked_sub(1)?,
+                nanos: 1_000_000_000u32.checked_sub(nanos)?,
             }
         }
     } else {
@@ -241,8 +253,9 @@ fn parse_time(value: &[u8]) -> Option<Time> {
 
 fn format_time(time: Time) -> String {
     if time.secs < 0 && time.nanos > 0 {
-        let nanos = 1_000_000_000 - time.nanos;
-        format!("-{}.{nanos:09}", -(time.secs + 1))
+        let nanos = 1_000_000_000u32.saturating_sub(time.nanos);
+        let secs = time.secs.saturating_add(1).saturating_neg();
+        format!("-{secs}.{nanos:09}")
     } else {
         format!("{}.{:09}", time.secs, time.nanos)
     }
@@ -281,8 +294,12 @@ impl<'a> Reader<'a> {
             .bytes
             .get(self.pos..self.pos.checked_add(len).ok_or(ArchiveError::Truncated)?);
         let data = data.ok_or(ArchiveError::Truncated)?;
-        let skip = usize::try_from(padded(len as u64)).map_err(|_| ArchiveError::Truncated)?;
-        self.pos = self.pos.saturating_add(skip).min(self.bytes.len());
+        let padding = usize::try_from(padding(len as u64)).map_err(|_| ArchiveError::Truncated)?;
+        self.pos = self
+            .pos
+            .saturating_add(len)
+            .saturating_add(padding)
+            .min(self.bytes.len());
         Ok(data)
     }
 
@@ -290,7 +307,8 @@ impl<'a> Reader<'a> {
         let mut pending = Pending::default();
         loop {
             let at = self.pos as u64;
-            let Some(header) = self.bytes.get(self.pos..self.pos + BLOCK) else {
+            let header = self.bytes.get(self.pos..).and_then(<[u8]>::first_chunk);
+            let Some(header) = header else {
                 // No end-of-archive blocks: accept a clean end between members.
                 return if self.pos >= self.bytes.len() {
                     Ok(None)
@@ -301,7 +319,8 @@ impl<'a> Reader<'a> {
             if header.iter().all(|&b| b == 0) {
                 return Ok(None);
             }
-            self.pos += BLOCK;
+            // The header lay within the archive: this cannot saturate.
+            self.pos = self.pos.saturating_add(BLOCK);
             let stored = number(header, CHECKSUM, "checksum", at)?;
             if stored != checksum(header) {
                 return Err(ArchiveError::BadChecksum(at));
@@ -323,8 +342,7 @@ impl<'a> Reader<'a> {
                 }
                 TYPE_GNU_LONGNAME | TYPE_GNU_LONGLINK => {
                     let data = self.take(size)?;
-                    let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-                    let value = data[..end].to_vec();
+                    let value = until_nul(data).to_vec();
                     if typeflag == TYPE_GNU_LONGNAME {
                         pending.path = Some(value);
                     } else {
@@ -337,7 +355,7 @@ impl<'a> Reader<'a> {
             let path = pending.path.take().unwrap_or_else(|| {
                 let name = text(header, NAME);
                 let prefix = text(header, PREFIX);
-                if field(header, MAGIC)[..6] == USTAR_MAGIC[..6] && !prefix.is_empty() {
+                if field(header, MAGIC).get(..6) == USTAR_MAGIC.get(..6) && !prefix.is_empty() {
                     [prefix, b"/", name].concat()
                 } else {
                     name.to_vec()
@@ -409,16 +427,16 @@ fn parse_pax(mut records: &[u8], pending: &mut Pending, at: u64) -> Result<(), A
         if records.iter().all(|&b| b == 0) {
             break;
         }
-        let space = records.iter().position(|&b| b == b' ').ok_or(bad.clone())?;
-        let len: usize = core::str::from_utf8(&records[..space])
+        let (digits, _) = split_once(records, b' ').ok_or(bad.clone())?;
+        let len: usize = core::str::from_utf8(digits)
             .ok()
             .and_then(|s| s.parse().ok())
-            .filter(|&len| len > space + 1 && len <= records.len())
             .ok_or(bad.clone())?;
-        let record = &records[space + 1..len];
+        // LEN counts the whole record, itself and the space included.
+        let (record, rest) = records.split_at_checked(len).ok_or(bad.clone())?;
+        let (_, record) = split_once(record, b' ').ok_or(bad.clone())?;
         let record = record.strip_suffix(b"\n").ok_or(bad.clone())?;
-        let eq = record.iter().position(|&b| b == b'=').ok_or(bad.clone())?;
-        let (key, value) = (&record[..eq], &record[eq + 1..]);
+        let (key, value) = split_once(record, b'=').ok_or(bad.clone())?;
         match key {
             b"path" => pending.path = Some(value.to_vec()),
             b"linkpath" => pending.link = Some(value.to_vec()),
@@ -432,7 +450,7 @@ fn parse_pax(mut records: &[u8], pending: &mut Pending, at: u64) -> Result<(), A
             b"atime" => pending.atime = Some(parse_time(value).ok_or(bad.clone())?),
             _ => {}
         }
-        records = &records[len..];
+        records = rest;
     }
     Ok(())
 }
@@ -540,8 +558,8 @@ impl Writer {
 
     /// Ends a file of `size` bytes begun with [`Writer::begin`]: pads it to a whole block.
     pub fn end_file(&mut self, size: u64) {
-        let padding = (padded(size) - size) as usize;
-        self.out.resize(self.out.len() + padding, 0);
+        let padding = padding(size) as usize;
+        self.out.extend(core::iter::repeat_n(0, padding));
     }
 
     /// Takes the bytes written so far, leaving the writer empty but mid-archive: for writing
@@ -553,30 +571,28 @@ impl Writer {
     fn header(&mut self, path: &[u8], link: &[u8], typeflag: u8, mode: u32, size: u64, mtime: u64) {
         let mut header = [0u8; BLOCK];
         // Names that do not fit went into the pax header; keep a readable prefix here.
-        let name = &path[..path.len().min(NAME.1)];
-        header[..name.len()].copy_from_slice(name);
-        let link = &link[..link.len().min(LINKNAME.1)];
-        header[LINKNAME.0..LINKNAME.0 + link.len()].copy_from_slice(link);
+        put(&mut header, NAME, path);
+        put(&mut header, LINKNAME, link);
         octal(&mut header, MODE, u64::from(mode));
         octal(&mut header, UID, 0);
         octal(&mut header, GID, 0);
         octal(&mut header, SIZE, size.min(0o77777777777));
         octal(&mut header, MTIME, mtime.min(0o77777777777));
         header[TYPEFLAG] = typeflag;
-        header[MAGIC.0..MAGIC.0 + MAGIC.1].copy_from_slice(USTAR_MAGIC);
+        put(&mut header, MAGIC, USTAR_MAGIC);
         let sum = checksum(&header);
         // Six octal digits, NUL, space: the traditional layout.
-        let digits = format!("{sum:06o}");
-        header[CHECKSUM.0..CHECKSUM.0 + 6].copy_from_slice(&digits.as_bytes()[digits.len() - 6..]);
-        header[CHECKSUM.0 + 6] = 0;
-        header[CHECKSUM.0 + 7] = b' ';
+        let (at, len) = CHECKSUM;
+        let octal_len = len.saturating_sub(1);
+        octal(&mut header, (at, octal_len), sum);
+        put(&mut header, (at.saturating_add(octal_len), 1), b" ");
         self.out.extend_from_slice(&header);
     }
 
     fn data(&mut self, data: &[u8]) {
         self.out.extend_from_slice(data);
-        let padding = padded(data.len() as u64) as usize - data.len();
-        self.out.resize(self.out.len() + padding, 0);
+        let padding = padding(data.len() as u64) as usize;
+        self.out.extend(core::iter::repeat_n(0, padding));
     }
 
     /// Bytes written so far (without the end-of-archive blocks).
@@ -591,25 +607,28 @@ impl Writer {
 
     /// Ends the archive with its two zero blocks and returns its bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        self.out.resize(self.out.len() + 2 * BLOCK, 0);
+        self.out.extend([0; 2 * BLOCK]);
         self.out
     }
 }
 
 /// Writes `value` as zero-padded octal filling the field but its last byte (a NUL).
 fn octal(header: &mut [u8; BLOCK], (at, len): (usize, usize), value: u64) {
-    let digits = format!("{value:0width$o}", width = len - 1);
-    let digits = &digits.as_bytes()[digits.len() - (len - 1)..];
-    header[at..at + len - 1].copy_from_slice(digits);
-    header[at + len - 1] = 0;
+    let width = len.saturating_sub(1);
+    let digits = format!("{value:0width$o}");
+    // The low digits, should `value` not fit (callers clamp it).
+    let digits = digits.as_bytes();
+    let low = digits.get(digits.len().saturating_sub(width)..);
+    put(header, (at, width), low.unwrap_or_default());
+    put(header, (at.saturating_add(width), 1), &[0]);
 }
 
 /// Appends one pax record, `LEN KEY=VALUE\n`, where LEN counts itself.
 fn pax_record(out: &mut Vec<u8>, key: &str, value: &[u8]) {
-    let body = key.len() + value.len() + 3; // space, '=', newline
-    let mut len = body + 1;
-    while format!("{len}").len() + body != len {
-        len += 1;
+    let body = key.len().saturating_add(value.len()).saturating_add(3); // space, '=', newline
+    let mut len = body.saturating_add(1);
+    while format!("{len}").len().saturating_add(body) != len {
+        len = len.saturating_add(1);
     }
     out.extend_from_slice(format!("{len} {key}=").as_bytes());
     out.extend_from_slice(value);

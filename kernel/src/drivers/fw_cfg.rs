@@ -5,6 +5,17 @@
 //! into a heap buffer (one transfer per physically contiguous run), so a 30 MB program arrives
 //! in milliseconds. The byte-at-a-time port
 //! interface is the fallback.
+// The host writes these files (names, sizes, contents): nothing here panics on them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -122,11 +133,7 @@ impl FwCfg {
             let mut entry = [0; DIR_ENTRY_LEN];
             read_port_bytes(&mut entry);
             let raw_name = &entry[DIR_ENTRY_LEN - DIR_NAME_LEN..];
-            let len = raw_name
-                .iter()
-                .position(|&b| b == 0)
-                .unwrap_or(DIR_NAME_LEN);
-            if &raw_name[..len] == name.as_bytes() {
+            if raw_name.split(|&b| b == 0).next() == Some(name.as_bytes()) {
                 return Some(File {
                     size: u32::from_be_bytes([entry[0], entry[1], entry[2], entry[3]]),
                     select: u16::from_be_bytes([entry[4], entry[5]]),
@@ -189,7 +196,7 @@ impl FwCfg {
         let mut done = 0;
         while done < size {
             let Some((target_phys, run)) =
-                mm::physical_run(target as u64 + done as u64, size - done)
+                mm::physical_run(target.wrapping_add(done) as u64, size.saturating_sub(done))
             else {
                 return Ok(false);
             };
@@ -230,7 +237,7 @@ impl FwCfg {
             if control & DMA_CTL_ERROR != 0 {
                 return Err(Error::Dma);
             }
-            done += run;
+            done = done.saturating_add(run);
         }
         Ok(true)
     }

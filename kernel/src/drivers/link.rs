@@ -5,6 +5,17 @@
 //!
 //! Received bytes are polled (no interrupt is routed for the device): the console's idle
 //! loop checks at least every [`POLL_NS`] while the program waits for stdin.
+// The host writes the bytes that arrive here: nothing here panics on them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use alloc::vec::Vec;
 
@@ -107,5 +118,5 @@ pub fn flush() {
 
 /// A frame buffer of the right capacity, for callers that assemble frames.
 pub fn frame_buffer(payload: usize) -> Vec<u8> {
-    Vec::with_capacity(payload + cella_proto::HEADER_LEN)
+    Vec::with_capacity(payload.saturating_add(cella_proto::HEADER_LEN))
 }

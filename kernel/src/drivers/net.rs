@@ -13,6 +13,17 @@
 //! CPU: the handler masks the line, and [`NetCard::take_interrupt`], called by the network
 //! stack's poll outside interrupt context, acknowledges the card and unmasks it. Without a
 //! line the stack polls the card (see `net`).
+// The card hands back tokens and lengths: nothing here panics on them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -79,10 +90,16 @@ struct Queues {
 impl Queues {
     /// Posts receive buffer `index` to the card.
     fn post_rx(&mut self, index: usize) {
+        let Some(buffer) = self.rx.get_mut(index) else {
+            return;
+        };
         // SAFETY: the buffer lives in `self.rx`, which never reallocates, and nothing reads
         // or writes it until the card gives its token back (`Device::receive`).
-        match unsafe { self.card.receive_begin(&mut self.rx[index].0) } {
-            Ok(token) => self.rx_of_token[usize::from(token)] = index,
+        match unsafe { self.card.receive_begin(&mut buffer.0) } {
+            Ok(token) => match self.rx_of_token.get_mut(usize::from(token)) {
+                Some(slot) => *slot = index,
+                None => log::warn!("virtio-net: a receive buffer got an unknown token"),
+            },
             Err(error) => log::warn!("virtio-net: cannot post a receive buffer: {error}"),
         }
     }
@@ -90,13 +107,12 @@ impl Queues {
     /// Takes back the transmit buffers the card is done with.
     fn reclaim_tx(&mut self) {
         while let Some(token) = self.card.poll_transmit() {
-            let (index, len) = self.tx_of_token[usize::from(token)];
-            self.tx_of_token[usize::from(token)] = (NONE, 0);
-            if index == NONE {
+            let slot = self.tx_of_token.get_mut(usize::from(token));
+            let (index, len) = slot.map_or((NONE, 0), |slot| core::mem::replace(slot, (NONE, 0)));
+            let Some(buffer) = self.tx.get(index).and_then(|buffer| buffer.0.get(..len)) else {
                 log::warn!("virtio-net: the card returned an unknown send");
                 return;
-            }
-            let buffer = &self.tx[index].0[..len];
+            };
             // SAFETY: the same buffer and length that `transmit_begin` took under `token`.
             let completed = unsafe { self.card.transmit_complete(token, buffer) };
             if let Err(error) = completed {
@@ -217,9 +233,10 @@ impl phy::RxToken for Rx<'_> {
         // reply meanwhile. `Drop` reposts the buffer.
         let frame = {
             let queues = self.queues.borrow();
-            let frame = queues.rx[self.index]
-                .0
-                .get(self.start..self.end)
+            let frame = queues
+                .rx
+                .get(self.index)
+                .and_then(|buffer| buffer.0.get(self.start..self.end))
                 .unwrap_or(&[]);
             core::ptr::slice_from_raw_parts(frame.as_ptr(), frame.len())
         };
@@ -237,18 +254,24 @@ impl phy::TxToken for Tx<'_> {
         let mut queues = self.queues.borrow_mut();
         let queues = &mut *queues;
         // `Device::transmit` only hands out a token when a buffer is free.
-        let Some(index) = queues.tx_free.pop() else {
+        let free = queues.tx_free.pop();
+        let Some((index, buffer)) = free.and_then(|i| Some((i, &mut queues.tx.get_mut(i)?.0)))
+        else {
             log::warn!("virtio-net: no transmit buffer: a frame is dropped");
-            return f(&mut [0; MAX_FRAME][..len.min(MAX_FRAME)]);
+            let mut scratch = [0; MAX_FRAME];
+            return f(scratch.get_mut(..len.min(MAX_FRAME)).unwrap_or(&mut []));
         };
-        let buffer = &mut queues.tx[index].0;
         let header = queues.card.fill_buffer_header(buffer).unwrap_or(0);
-        let end = (header + len).min(buffer.len());
-        let result = f(&mut buffer[header..end]);
+        let end = header.saturating_add(len).min(buffer.len());
+        let result = f(buffer.get_mut(header..end).unwrap_or(&mut []));
+        let frame = buffer.get(..end).unwrap_or(&[]);
         // SAFETY: the buffer lives in `queues.tx`, which never reallocates, and is not
         // touched again until `reclaim_tx` gets its token back from the card.
-        match unsafe { queues.card.transmit_begin(&queues.tx[index].0[..end]) } {
-            Ok(token) => queues.tx_of_token[usize::from(token)] = (index, end),
+        match unsafe { queues.card.transmit_begin(frame) } {
+            Ok(token) => match queues.tx_of_token.get_mut(usize::from(token)) {
+                Some(slot) => *slot = (index, end),
+                None => log::warn!("virtio-net: a send got an unknown token"),
+            },
             Err(error) => {
                 log::warn!("virtio-net: a frame was not sent: {error}");
                 queues.tx_free.push(index);
@@ -266,14 +289,15 @@ impl phy::Device for NetCard {
         let (index, start, end) = {
             let queues = self.queues.get_mut();
             let token = queues.card.poll_receive()?;
-            let index = core::mem::replace(&mut queues.rx_of_token[usize::from(token)], NONE);
-            if index == NONE {
+            let slot = queues.rx_of_token.get_mut(usize::from(token));
+            let index = slot.map_or(NONE, |slot| core::mem::replace(slot, NONE));
+            let Some(buffer) = queues.rx.get_mut(index) else {
                 log::warn!("virtio-net: the card returned an unknown receive buffer");
                 return None;
-            }
+            };
             // SAFETY: the same buffer that `receive_begin` took under `token`.
-            match unsafe { queues.card.receive_complete(token, &mut queues.rx[index].0) } {
-                Ok((header, len)) => (index, header, header + len),
+            match unsafe { queues.card.receive_complete(token, &mut buffer.0) } {
+                Ok((header, len)) => (index, header, header.saturating_add(len)),
                 Err(error) => {
                     log::warn!("virtio-net: a bad receive: {error}");
                     queues.post_rx(index);

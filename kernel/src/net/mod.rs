@@ -19,6 +19,18 @@
 //! so the pool is refilled between two SYNs: a burst of connections finds a listener for
 //! each, up to [`MAX_QUEUED`] waiting to be accepted per port and [`MAX_SOCKETS`] in all
 //! (beyond, a SYN is answered with a reset, as Linux does with `tcp_abort_on_overflow`).
+// Frames come from the network and socket calls from programs: nothing here (nor in `tcp`)
+// panics on them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
 
 mod tcp;
 
@@ -214,56 +226,54 @@ impl Stack {
     /// For each open port: queues the connections that got established, drops the ones
     /// reset during their handshake, and refills the listening pool.
     fn tend_ports(&mut self) {
-        for index in 0..self.ports.len() {
-            let port = &mut self.ports[index];
-            if port.holders == 0 {
-                continue;
-            }
-            let mut listening = 0;
-            let mut kept = 0;
-            for i in 0..port.pending.len() {
-                let handle = port.pending[i];
-                match self.sockets.get::<Socket>(handle).state() {
-                    State::Listen => listening += 1,
-                    State::SynReceived => {}
+        let Stack {
+            sockets,
+            count,
+            ports,
+            ..
+        } = self;
+        for port in ports.iter_mut().filter(|port| port.holders > 0) {
+            let mut listening: usize = 0;
+            port.pending
+                .retain(|&handle| match sockets.get::<Socket>(handle).state() {
+                    State::Listen => {
+                        listening = listening.saturating_add(1);
+                        true
+                    }
+                    State::SynReceived => true,
                     State::Closed => {
-                        self.sockets.remove(handle);
-                        self.count -= 1;
-                        continue;
+                        sockets.remove(handle);
+                        *count = count.saturating_sub(1);
+                        false
                     }
                     _ => {
                         port.ready.push_back(handle);
-                        continue;
+                        false
                     }
-                }
-                port.pending[kept] = handle;
-                kept += 1;
-            }
-            port.pending.truncate(kept);
-            while listening < LISTEN_POOL {
-                let port = &self.ports[index];
-                if port.pending.len() + port.ready.len() >= MAX_QUEUED {
-                    break;
-                }
-                let number = port.number;
-                let Some(handle) = self.new_socket() else {
+                });
+            while listening < LISTEN_POOL
+                && port.pending.len().saturating_add(port.ready.len()) < MAX_QUEUED
+            {
+                let Some(handle) = Self::new_socket(sockets, count) else {
                     break;
                 };
-                if let Err(error) = self.sockets.get_mut::<Socket>(handle).listen(number) {
+                let number = port.number;
+                if let Err(error) = sockets.get_mut::<Socket>(handle).listen(number) {
                     log::warn!("network: cannot listen on port {number}: {error}");
-                    self.sockets.remove(handle);
-                    self.count -= 1;
+                    sockets.remove(handle);
+                    *count = count.saturating_sub(1);
                     break;
                 }
-                self.ports[index].pending.push(handle);
-                listening += 1;
+                port.pending.push(handle);
+                listening = listening.saturating_add(1);
             }
         }
     }
 
-    /// A fresh socket in the set, unless the socket limit or memory says no.
-    fn new_socket(&mut self) -> Option<SocketHandle> {
-        if self.count >= MAX_SOCKETS || mm::available_bytes() < KEEP_FREE + CONNECTION_BYTES {
+    /// A fresh socket in `sockets`, which holds `count`, unless the socket limit or memory
+    /// says no.
+    fn new_socket(sockets: &mut SocketSet<'static>, count: &mut usize) -> Option<SocketHandle> {
+        if *count >= MAX_SOCKETS || mm::available_bytes() < KEEP_FREE + CONNECTION_BYTES {
             return None;
         }
         let mut socket = Socket::new(
@@ -274,8 +284,8 @@ impl Stack {
         // writes until its next socket call anyway), as a server sets TCP_NODELAY.
         socket.set_nagle_enabled(false);
         socket.set_timeout(Some(PEER_TIMEOUT));
-        self.count += 1;
-        Some(self.sockets.add(socket))
+        *count = count.saturating_add(1);
+        Some(sockets.add(socket))
     }
 
     /// Ends a connection the programs are done with: a graceful close (FIN once the queued
@@ -293,7 +303,9 @@ impl Stack {
 
     /// Stops listening on a port nobody holds any more: its queued connections are reset.
     fn close_port(&mut self, index: usize) {
-        let port = &mut self.ports[index];
+        let Some(port) = self.ports.get_mut(index) else {
+            return;
+        };
         let handles: Vec<SocketHandle> =
             port.pending.drain(..).chain(port.ready.drain(..)).collect();
         for handle in handles {
@@ -327,6 +339,7 @@ impl Stack {
                 _ => true,
             }
         });
-        self.count -= before - self.closing.len();
+        let reaped = before.saturating_sub(self.closing.len());
+        self.count = self.count.saturating_sub(reaped);
     }
 }

@@ -46,10 +46,12 @@ struct TcpListener {
 
 impl TcpListener {
     fn hold(stack: &mut Stack, port: usize) -> TcpListener {
-        stack.ports[port].holders += 1;
-        if stack.ports[port].holders == 1 {
-            stack.tend_ports();
-            stack.unsent = true;
+        if let Some(held) = stack.ports.get_mut(port) {
+            held.holders = held.holders.saturating_add(1);
+            if held.holders == 1 {
+                stack.tend_ports();
+                stack.unsent = true;
+            }
         }
         TcpListener { port }
     }
@@ -57,9 +59,10 @@ impl TcpListener {
 
 impl Drop for TcpListener {
     fn drop(&mut self) {
-        if let Some(stack) = STACK.lock().as_mut() {
-            let port = &mut stack.ports[self.port];
-            port.holders -= 1;
+        if let Some(stack) = STACK.lock().as_mut()
+            && let Some(port) = stack.ports.get_mut(self.port)
+        {
+            port.holders = port.holders.saturating_sub(1);
             if port.holders == 0 {
                 stack.close_port(self.port);
             }
@@ -78,13 +81,21 @@ impl WasiFile for TcpListener {
         owner: &Rc<Budget>,
     ) -> Result<Box<dyn WasiFile>> {
         with_stack(|stack| {
-            if stack.ports[self.port].ready.is_empty() {
+            if stack
+                .ports
+                .get(self.port)
+                .is_none_or(|p| p.ready.is_empty())
+            {
                 return Err(Errno::Again);
             }
             // The connection's buffers are the acceptor's from now on (it stays queued if
             // the acceptor has no room for them).
             let charge = Rc::new(owner.charge(CONNECTION_BYTES as u64)?);
-            while let Some(handle) = stack.ports[self.port].ready.pop_front() {
+            while let Some(handle) = stack
+                .ports
+                .get_mut(self.port)
+                .and_then(|p| p.ready.pop_front())
+            {
                 // A connection reset before it was accepted is dropped, as Linux does.
                 if stack.sockets.get::<Socket>(handle).state() == State::Closed {
                     stack.discard(handle);
@@ -117,7 +128,11 @@ impl WasiFile for TcpListener {
 
     fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
         with_stack(|stack| {
-            Ok(match stack.ports[self.port].ready.len() {
+            let queued = stack
+                .ports
+                .get(self.port)
+                .map_or(0, |port| port.ready.len());
+            Ok(match queued {
                 0 => Readiness::Pending,
                 queued => Readiness::Ready {
                     nbytes: queued as u64,
@@ -279,7 +294,7 @@ impl WasiFile for TcpStream {
             let socket = self.0.socket(stack);
             Ok(if socket.can_send() {
                 Readiness::Ready {
-                    nbytes: (socket.send_capacity() - socket.send_queue()) as u64,
+                    nbytes: socket.send_capacity().saturating_sub(socket.send_queue()) as u64,
                     hangup: false,
                 }
             } else if !socket.may_send() || self.0.write_shut.load(Ordering::Relaxed) {

@@ -2,12 +2,14 @@
 //! configuration as fw_cfg files and the host link on the second serial port (QEMU's stdio),
 //! then relays the link — stdin in, stdout, stderr and the kernel log out — until the guest
 //! reports how the program ended. In shell mode there is no program file: the kernel starts
-//! `/bin/init` from the image, and a terminal on stdin is in raw mode for the session.
+//! `/bin/init` from the image, and a terminal on stdin is in raw mode for the session. QEMU
+//! never outlives the runner, however the runner ends (see `end_with_runner`).
 
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +55,8 @@ const EMERGENCY_LOG: &str = "com2.log";
 const POLL_INTERVAL: Duration = Duration::from_millis(2);
 /// Largest stdin chunk sent in one frame: small enough to keep the link responsive.
 const STDIN_CHUNK: usize = 16 * 1024;
+/// The status of a QEMU child that found its runner gone before it could exec: nobody reads it.
+const ORPHANED: libc::c_int = 1;
 
 /// A failure before or around the run, with the status to exit with.
 pub struct Failure {
@@ -321,6 +325,44 @@ fn qemu_command(
     Ok(qemu)
 }
 
+/// Makes the process `command` starts end with the runner, however the runner ends: a
+/// SIGKILL of the runner runs no code of ours (no drop, no signal handler), so it is the
+/// kernel that must stop QEMU, which it does with the parent-death signal (`PR_SET_PDEATHSIG`,
+/// here SIGKILL; QEMU has nothing to save). The kernel sends it when the *thread* that forked
+/// the child ends, so `command` must be spawned from a thread that outlives the child.
+///
+/// QEMU is the only process the runner leaves running while it waits: the builds it starts
+/// (cargo, llvm-strip, the image builder, clang) are waited for and end by themselves, and
+/// QEMU's user networking runs inside QEMU. A `CELLA_QEMU` wrapper must `exec` QEMU, so that
+/// QEMU is the process holding the signal.
+fn end_with_runner(command: &mut Command) {
+    // Read before the fork: the child compares its parent with it.
+    let runner = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
+    let pre_exec = move || {
+        // SIGKILL fits an unsigned long; passed as one, since prctl is variadic.
+        let signal = libc::SIGKILL as libc::c_ulong;
+        // SAFETY: this runs in the child between fork and exec, where only async-signal-safe
+        // calls may be made: prctl, getppid and _exit are bare system calls, and nothing here
+        // allocates or takes a lock. PR_SET_PDEATHSIG takes one signal number argument.
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The runner may have died between the fork and the prctl: the child was then
+            // already handed to another parent, whose death it would wait for instead.
+            if libc::getppid() != runner {
+                libc::_exit(ORPHANED);
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: `pre_exec` only makes async-signal-safe calls (see above), as a closure run
+    // between fork and exec must.
+    unsafe {
+        command.pre_exec(pre_exec);
+    }
+}
+
 /// Tells the stdin relay when the program has started: bytes sent earlier could be eaten by
 /// the firmware, which reads the serial ports too.
 #[derive(Default)]
@@ -393,7 +435,10 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     } else {
         None
     };
+    end_with_runner(&mut qemu);
     let launched = Instant::now();
+    // Spawned from this thread, the main one, which lives until the run is over: the kernel
+    // sends QEMU its parent-death signal when the thread that forked it ends, not the process.
     let mut child = qemu
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

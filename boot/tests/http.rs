@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, free_port, program, root, setup};
+use common::{Reaped, Scratch, free_port, program, root, setup};
 
 /// How long the host keeps trying to reach the server (the guest boots meanwhile).
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -88,18 +88,20 @@ fn wait_ready(port: u16, runner: &mut Child) {
     }
 }
 
-/// Starts the runner with `args` (stdin piped, output captured into files of `scratch`).
-fn start_runner(args: &[String], scratch: &Scratch) -> Child {
+/// Starts the runner with `args` (stdin piped, output captured into files of `scratch`); it is
+/// killed, and QEMU with it, when the test ends, however it ends.
+fn start_runner(args: &[String], scratch: &Scratch) -> Reaped {
     setup();
-    Command::new(env!("CARGO_BIN_EXE_cella"))
-        .args(["--timeout", "300"])
-        .args(args)
-        .env("CELLA_ROOT", root())
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(scratch.path("stdout")).unwrap())
-        .stderr(std::fs::File::create(scratch.path("stderr")).unwrap())
-        .spawn()
-        .expect("start the runner")
+    Reaped::spawn(
+        Command::new(env!("CARGO_BIN_EXE_cella"))
+            .args(["--timeout", "300"])
+            .args(args)
+            .env("CELLA_ROOT", root())
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(scratch.path("stdout")).unwrap())
+            .stderr(std::fs::File::create(scratch.path("stderr")).unwrap()),
+    )
+    .expect("start the runner")
 }
 
 /// A site of a few files: an index, a text file and a 2 MiB binary.
@@ -319,14 +321,9 @@ fn httpd_serves_in_the_background_of_the_shell() {
         .write_all(b"cat /tmp/access.log\nkill %1\nwait\necho done\nexit\n")
         .unwrap();
     drop(stdin);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = runner.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the shell did not exit");
-        thread::sleep(Duration::from_millis(100));
-    };
+    let status = runner
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the shell did not exit");
     let stdout = std::fs::read_to_string(scratch.path("stdout")).unwrap();
     assert!(status.success(), "{stdout}");
     for line in [

@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{cella, free_port, program, setup};
+use common::{free_port, program, setup, start};
 
 /// Connections the guest serves before it exits.
 const CONNECTIONS: &str = "2";
@@ -68,10 +68,8 @@ fn echo_end_to_end(options: &[&str]) {
         program("echoserver"),
         CONNECTIONS.into(),
     ]);
-    let guest = thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cella(&args)
-    });
+    // Started from this thread, so that a failed check below kills it (and QEMU) at once.
+    let guest = start(&args, b"", &[]);
 
     let mut stream = connect_to_echo(port);
     // Many small round trips, then a payload larger than the socket buffers.
@@ -100,7 +98,7 @@ fn echo_end_to_end(options: &[&str]) {
     // A second connection on the same port works once the first has ended.
     drop(connect_to_echo(port));
 
-    let run = guest.join().unwrap();
+    let run = guest.finish();
     assert_eq!(run.status, 0, "{}", run.stderr);
     // The guest saw every byte of the first connection (4 + 20 × 100 + 200 000) and the
     // second's ping, in order.

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{assert_ok, cella, cella_with, program, root, setup};
+use common::{Reaped, assert_ok, cella, cella_with, program, root, setup};
+
+/// How long the image booted by hand gets to boot, run the typed commands and power off.
+const BY_HAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 #[test]
 fn hello_bios_prints_only_the_programs_output() {
@@ -366,17 +369,11 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
 fn the_image_booted_by_hand_runs_the_shell_on_the_serial_console() {
     setup();
     let image = root().join("target/cella/bios.img");
-    let mut qemu = Command::new("timeout")
-        .args([
-            "90",
-            "qemu-system-x86_64",
-            "-machine",
-            "q35",
-            "-cpu",
-            "max",
-            "-m",
-            "256M",
-        ])
+    // Killed when the test ends, however it ends, instead of by `timeout`: killing `timeout`
+    // would leave its QEMU running.
+    let mut command = Command::new("qemu-system-x86_64");
+    command
+        .args(["-machine", "q35", "-cpu", "max", "-m", "256M"])
         .args([
             "-display",
             "none",
@@ -395,9 +392,8 @@ fn the_image_booted_by_hand_runs_the_shell_on_the_serial_console() {
         ])
         .arg(format!("format=raw,snapshot=on,file={}", image.display()))
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run qemu");
+        .stdout(Stdio::piped());
+    let mut qemu = Reaped::spawn(&mut command).expect("run qemu");
     let mut stdin = qemu.stdin.take().expect("stdin");
     let mut stdout = qemu.stdout.take().expect("stdout");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -420,7 +416,9 @@ fn the_image_booted_by_hand_runs_the_shell_on_the_serial_console() {
     stdin
         .write_all(b"echo typed on $TERM-less COM1; ls /bin | grep -c '^sh$'\rexit 5\r")
         .unwrap();
-    let status = qemu.wait().expect("wait for qemu");
+    let status = qemu
+        .wait_timeout(BY_HAND_TIMEOUT)
+        .expect("QEMU did not end after `exit 5`");
     reader.join().unwrap();
     let text = text();
     assert!(text.contains("\r\ntyped on -less COM1\r\n"), "{text}");

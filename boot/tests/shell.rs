@@ -201,7 +201,9 @@ fn a_background_busy_loop_does_not_delay_the_foreground() {
 /// pseudo-terminal, so it switches that terminal to raw mode and the kernel's line
 /// discipline and the shell's line editor do the work, as for a person at a keyboard.
 struct Terminal {
-    child: std::process::Child,
+    /// `script`: killed when the test ends, which hangs up the runner's terminal (SIGHUP),
+    /// ending the runner and QEMU.
+    child: common::Reaped,
     input: std::process::ChildStdin,
     output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 }
@@ -210,14 +212,15 @@ impl Terminal {
     fn start() -> Terminal {
         common::setup();
         let runner = format!("{} --timeout 120", env!("CARGO_BIN_EXE_cella"));
-        let mut child = std::process::Command::new("script")
-            .args(["-q", "-e", "-c", &runner, "/dev/null"])
-            .env("CELLA_ROOT", common::root())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("script (util-linux) runs the runner on a pseudo-terminal");
+        let mut child = common::Reaped::spawn(
+            std::process::Command::new("script")
+                .args(["-q", "-e", "-c", &runner, "/dev/null"])
+                .env("CELLA_ROOT", common::root())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit()),
+        )
+        .expect("script (util-linux) runs the runner on a pseudo-terminal");
         let input = child.stdin.take().unwrap();
         let mut stdout = child.stdout.take().unwrap();
         let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -284,7 +287,10 @@ fn interactive_line_editing_history_ctrl_c_and_ctrl_d() {
     term.wait_for("$ ", 5);
     // Ctrl-D on an empty line ends the shell, and with it the run.
     term.type_keys(b"\x04");
-    let status = term.child.wait().unwrap();
+    let status = term
+        .child
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the session did not end");
     let text = term.text();
     assert!(!text.contains("busy done"), "{text}");
     assert_eq!(status.code(), Some(0), "{text}");

@@ -1,14 +1,17 @@
 //! Helpers shared by the integration tests: building once, and running the `cella` runner
-//! (what `./qemu.sh` runs) with a timeout, capturing its status and output.
+//! (what `./qemu.sh` runs) with a timeout, capturing its status and output. Every process a
+//! test starts is a [`Reaped`], so none outlives its test, even a failing one.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
+use std::ops::{Deref, DerefMut};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// The runner's own `--timeout` for a test run.
@@ -58,62 +61,174 @@ impl Run {
     }
 }
 
+/// A process a test started — a runner, QEMU, `script` — killed and reaped when dropped, so
+/// a test that fails halfway leaves nothing running (QEMU ends with its runner). It also gets
+/// the parent-death signal, so that it ends even when the test binary is killed and no drop
+/// runs.
+pub struct Reaped(Child);
+
+/// The status of a child that found the test binary gone before it could exec: nobody reads
+/// it.
+const ORPHANED: libc::c_int = 1;
+/// How often [`Reaped::wait_timeout`] checks on the process.
+const WAIT_POLL: Duration = Duration::from_millis(20);
+
+impl Reaped {
+    /// Starts `command`. The calling thread must outlive the process: the kernel sends the
+    /// parent-death signal when the thread that forked it ends.
+    pub fn spawn(command: &mut Command) -> io::Result<Reaped> {
+        let test = libc::pid_t::try_from(std::process::id()).unwrap_or(libc::pid_t::MAX);
+        let pre_exec = move || {
+            // SAFETY: between fork and exec only async-signal-safe calls may be made: prctl,
+            // getppid and _exit are bare system calls. The signal is passed as the unsigned
+            // long prctl reads (it is variadic).
+            unsafe {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The test binary died before the prctl: nobody will send the signal.
+                if libc::getppid() != test {
+                    libc::_exit(ORPHANED);
+                }
+            }
+            Ok(())
+        };
+        // SAFETY: `pre_exec` makes only async-signal-safe calls (see above).
+        unsafe { command.pre_exec(pre_exec) };
+        command.spawn().map(Reaped)
+    }
+
+    /// Waits up to `limit` for the process to end; `None` if it is still running then.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait for a child process") {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(WAIT_POLL);
+        }
+    }
+}
+
+impl Deref for Reaped {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // Both are no-ops for a process already waited for (std remembers its status).
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A runner started by [`start`], its output collected meanwhile; [`Running::finish`] waits
+/// for it. Dropped unfinished (a failing test), it kills the runner, and so QEMU.
+pub struct Running {
+    runner: Reaped,
+    /// The command line, for the timeout message.
+    args: String,
+    started: Instant,
+    writer: JoinHandle<()>,
+    stdout: JoinHandle<io::Result<Vec<u8>>>,
+    stderr: JoinHandle<io::Result<String>>,
+}
+
+/// Starts `cella ARGS` with `stdin` as its standard input, in the background.
+pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(
+    args: &[S],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Running {
+    setup();
+    let timeout = RUN_TIMEOUT_SECS.to_string();
+    let mut runner = Reaped::spawn(
+        Command::new(env!("CARGO_BIN_EXE_cella"))
+            .args(["--timeout", &timeout])
+            .args(args)
+            .env("CELLA_ROOT", root())
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+    .expect("cannot start the runner");
+    let started = Instant::now();
+    let mut input = runner.stdin.take().expect("stdin piped");
+    let stdin = stdin.to_vec();
+    let writer = thread::spawn(move || {
+        // The guest may end without reading everything: ignore a broken pipe.
+        let _ = input.write_all(&stdin);
+    });
+    let mut out = runner.stdout.take().expect("stdout piped");
+    let mut err = runner.stderr.take().expect("stderr piped");
+    let stdout = thread::spawn(move || {
+        let mut bytes = Vec::new();
+        out.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        err.read_to_string(&mut text).map(|_| text)
+    });
+    Running {
+        runner,
+        args: format!("{args:?}"),
+        started,
+        writer,
+        stdout,
+        stderr,
+    }
+}
+
+impl Running {
+    /// Waits for the runner to end and returns its status and output.
+    pub fn finish(mut self) -> Run {
+        let Some(status) = self.runner.wait_timeout(HARNESS_TIMEOUT) else {
+            // Dropping `self` kills the runner.
+            panic!(
+                "the runner did not finish within {HARNESS_TIMEOUT:?}: {}",
+                self.args
+            );
+        };
+        let elapsed = self.started.elapsed();
+        self.writer.join().expect("stdin writer");
+        Run {
+            status: status.code().unwrap_or(-1),
+            stdout: self
+                .stdout
+                .join()
+                .expect("stdout reader")
+                .expect("read stdout"),
+            stderr: self
+                .stderr
+                .join()
+                .expect("stderr reader")
+                .expect("read stderr"),
+            elapsed,
+        }
+    }
+}
+
 /// Runs `cella ARGS` with `stdin` as its standard input.
 pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
     args: &[S],
     stdin: &[u8],
     env: &[(&str, &str)],
 ) -> Run {
-    setup();
-    let timeout = RUN_TIMEOUT_SECS.to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cella"))
-        .args(["--timeout", &timeout])
-        .args(args)
-        .env("CELLA_ROOT", root())
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start the runner");
-    let started = Instant::now();
-    let mut input = child.stdin.take().expect("stdin piped");
-    let stdin = stdin.to_vec();
-    let writer = thread::spawn(move || {
-        // The guest may end without reading everything: ignore a broken pipe.
-        let _ = input.write_all(&stdin);
-    });
-    let mut out = child.stdout.take().expect("stdout piped");
-    let mut err = child.stderr.take().expect("stderr piped");
-    let reader = thread::spawn(move || {
-        let mut bytes = Vec::new();
-        out.read_to_end(&mut bytes).map(|_| bytes)
-    });
-    let err_reader = thread::spawn(move || {
-        let mut text = String::new();
-        err.read_to_string(&mut text).map(|_| text)
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if started.elapsed() > HARNESS_TIMEOUT {
-            let _ = child.kill();
-            panic!("the runner did not finish within {HARNESS_TIMEOUT:?}: {args:?}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let elapsed = started.elapsed();
-    writer.join().expect("stdin writer");
-    Run {
-        status: status.code().unwrap_or(-1),
-        stdout: reader.join().expect("stdout reader").expect("read stdout"),
-        stderr: err_reader
-            .join()
-            .expect("stderr reader")
-            .expect("read stderr"),
-        elapsed,
-    }
+    start(args, stdin, env).finish()
 }
 
 /// A loopback port free right now (for `--tcplisten`): the system picks one, and it is

@@ -330,16 +330,26 @@ fn at(relative: &Path) -> &Path {
 }
 
 /// Whether every directory between the tree's top and `relative` (exclusive) is a real
-/// directory.
-fn parents_are_dirs(relative: &Path) -> bool {
-    let mut current = PathBuf::new();
+/// directory. `checked` holds the directories already known to be real ones (the archive
+/// lists parents first), so a deep tree costs one look per level, not one per level and
+/// entry.
+fn parents_are_dirs(relative: &Path, checked: &mut BTreeSet<PathBuf>) -> bool {
     let Some(parent) = relative.parent() else {
         return true;
     };
+    if parent.as_os_str().is_empty() || checked.contains(parent) {
+        return true;
+    }
+    let mut current = PathBuf::new();
     for component in parent.components() {
         current.push(component);
+        if checked.contains(&current) {
+            continue;
+        }
         match fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(meta) if meta.file_type().is_dir() => {
+                checked.insert(current.clone());
+            }
             _ => return false,
         }
     }
@@ -409,9 +419,10 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
         }
     }
     // 2. Create and update, parents first (BTreeMap order puts `a` before `a/b`).
+    let mut checked = BTreeSet::new();
     for (relative, entry) in tree {
         let full = at(relative);
-        if !parents_are_dirs(relative) {
+        if !parents_are_dirs(relative, &mut checked) {
             return Err(format!(
                 "write-back of {}: a parent is not a directory on the host",
                 root.host.join(relative).display()
@@ -419,9 +430,11 @@ fn apply(root: &Root, tree: &BTreeMap<PathBuf, Entry<'_>>) -> Result<(), String>
         }
         match entry.kind {
             Kind::Dir => {
-                if !full.is_dir() {
+                // Not through a symlink: step 1 removed any that stood where a directory goes.
+                if !fs::symlink_metadata(full).is_ok_and(|m| m.is_dir()) {
                     fs::create_dir(full).map_err(|e| error(relative, e))?;
                 }
+                checked.insert(relative.clone());
             }
             Kind::File => {
                 let unchanged = fs::symlink_metadata(full)

@@ -476,7 +476,8 @@ pub struct ProcessRecord {
     pub pgid: u32,
     /// What it is doing.
     pub state: ProcessState,
-    /// Bytes of linear memory.
+    /// Bytes the process holds against its memory limit (linear memory, code, pipes,
+    /// connections).
     pub memory: u64,
     /// CPU time in nanoseconds.
     pub cpu_ns: u64,

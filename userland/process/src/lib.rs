@@ -109,6 +109,7 @@ pub struct Command {
     group: u32,
     memory_limit: u64,
     fuel_limit: u64,
+    max_fds: u32,
 }
 
 impl Command {
@@ -133,6 +134,7 @@ impl Command {
             group: 0,
             memory_limit: 0,
             fuel_limit: 0,
+            max_fds: 0,
         }
     }
 
@@ -225,16 +227,26 @@ impl Command {
         self
     }
 
-    /// Caps the child's linear memory at `bytes` (0: the system's default).
+    /// Caps what the child holds — its linear memory, its code in the interpreter, the
+    /// pipes it makes and the connections it accepts — at `bytes` (0: the caller's own
+    /// limit). A child never gets more than its parent: a larger value is the parent's.
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Command {
         self.memory_limit = bytes;
         self
     }
 
     /// Ends the child with [`Status::FuelExhausted`] once it has used `fuel` units (about one
-    /// per wasm instruction; 0: no limit).
+    /// per wasm instruction; 0: the caller's own limit, if it has one). Never above the
+    /// caller's limit.
     pub fn fuel_limit(&mut self, fuel: u64) -> &mut Command {
         self.fuel_limit = fuel;
+        self
+    }
+
+    /// Lets the child have at most `count` fds open (0: the caller's own limit, at most
+    /// 1024). Never above the caller's limit.
+    pub fn max_fds(&mut self, count: u32) -> &mut Command {
+        self.max_fds = count;
         self
     }
 
@@ -282,7 +294,7 @@ impl Command {
             table.as_ptr() as u32,
             preopens.len() as u32,
             pgid,
-            0,
+            self.max_fds,
         ];
         for (slot, word) in request.0.chunks_exact_mut(4).zip(words) {
             slot.copy_from_slice(&word.to_le_bytes());
@@ -434,7 +446,8 @@ pub struct ProcessInfo {
     pub pgid: Pid,
     /// What it is doing.
     pub state: State,
-    /// Bytes of linear memory.
+    /// Bytes the process holds, charged against its memory limit: linear memory, its code in
+    /// the interpreter, the pipes it made and the connections it accepted.
     pub memory: u64,
     /// CPU time used, in nanoseconds.
     pub cpu_ns: u64,

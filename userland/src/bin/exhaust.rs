@@ -16,7 +16,7 @@
 //! - `memory`: linear memory grown 1 MiB at a time;
 //! - `recurse`: a function calling itself until the stack runs out (this one ends in a trap);
 //! - `spawn PROGRAM`: copies of `PROGRAM sleep 600` started until refused, then killed;
-//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 64 MiB;
+//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 32 MiB;
 //! - `sleep SECONDS`.
 use std::fs::File;
 use std::io::{self, Write};
@@ -194,7 +194,7 @@ fn spawn_storm(program: &str) -> (&'static str, usize, &'static str, String) {
 /// Starts `program sleep 0` with ever larger arguments: each is refused or runs.
 fn huge_argv(program: &str) -> (&'static str, usize, &'static str, String) {
     let mut results = Vec::new();
-    for mib in [1, 16, 64] {
+    for mib in [1, 16, 32] {
         let big = "a".repeat(mib * MIB);
         let started = Command::new(program).args(["sleep", "0", &big]).spawn();
         results.push(match started {

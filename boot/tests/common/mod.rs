@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The runner's own `--timeout` for a test run.
 const RUN_TIMEOUT_SECS: u64 = 120;
-/// Backstop in case the runner itself hangs.
-const HARNESS_TIMEOUT: Duration = Duration::from_secs(RUN_TIMEOUT_SECS + 60);
+/// Backstop in case the runner itself hangs: this much beyond its own `--timeout`.
+const HARNESS_MARGIN: Duration = Duration::from_secs(60);
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -64,8 +64,19 @@ pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
     stdin: &[u8],
     env: &[(&str, &str)],
 ) -> Run {
+    cella_within(RUN_TIMEOUT_SECS, args, stdin, env)
+}
+
+/// [`cella_with`] for a run that needs longer than the usual `--timeout`: `timeout_secs`.
+pub fn cella_within<S: AsRef<OsStr> + std::fmt::Debug>(
+    timeout_secs: u64,
+    args: &[S],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Run {
     setup();
-    let timeout = RUN_TIMEOUT_SECS.to_string();
+    let harness_timeout = HARNESS_MARGIN + Duration::from_secs(timeout_secs);
+    let timeout = timeout_secs.to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cella"))
         .args(["--timeout", &timeout])
         .args(args)
@@ -97,9 +108,9 @@ pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        if started.elapsed() > HARNESS_TIMEOUT {
+        if started.elapsed() > harness_timeout {
             let _ = child.kill();
-            panic!("the runner did not finish within {HARNESS_TIMEOUT:?}: {args:?}");
+            panic!("the runner did not finish within {harness_timeout:?}: {args:?}");
         }
         thread::sleep(Duration::from_millis(20));
     };

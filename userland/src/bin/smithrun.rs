@@ -11,10 +11,10 @@
 //! read of its own pipe) is killed.
 //!
 //! Options: `-j N` children at once (default 4), `--fuel N` (default 50 000 000),
-//! `--memory BYTES` (default 32 MiB), `--deadline-ms MS` (default 10 000), `-v` (a line per
-//! module: `start NAME PID MS ms` (the time spawn took) and `end NAME OUTCOME MS ms` (since the
-//! spawn), so that after a kernel failure the
-//! modules that were running can be found). Output, after the modules:
+//! `--memory BYTES` (default 32 MiB), `--deadline-ms MS` (default 10 000), `-v`: a line per
+//! module, `start NAME PID MS ms` (MS: what the spawn took) and `end NAME OUTCOME MS ms`
+//! (MS since the spawn), so that after a kernel failure the modules that were running can
+//! be found. Output, after those lines:
 //!
 //! ```text
 //! smithrun: N modules in S s (M/s): exited E (status 0: Z), trapped T, fuel F, killed K, signaled G, refused R (ENOEXEC n, ...); output O bytes

@@ -160,9 +160,9 @@ fn config(rng: &mut SplitMix) -> wasm_smith::Config {
         max_element_segments: 8,
         max_globals: 16,
         max_types: 32,
-        // A wasm start function runs at spawn, within a small fuel bound and unable to make
-        // WASI calls (the kernel cannot suspend it), so most of those modules are refused:
-        // a quarter of them keep one, the rest run their code in `_start`.
+        // A wasm start function runs at spawn, within a small fuel bound, and a call in it
+        // that would block or exit fails the spawn (the kernel cannot suspend it), so many
+        // of those modules are refused: a quarter keep one, the rest start at `_start`.
         allow_start_export: rng.chance(4),
         // Half of them avoid the traps wasm-smith can avoid, so they run on into loops
         // and calls instead of ending at their first bad load.

@@ -40,6 +40,7 @@ pub const TEST_ONLY_PROGRAMS: &[&str] = &[
     "spawnloop",
     "pingpong",
     "pipebench",
+    "smithrun",
 ];
 
 /// Paths of a built system.

@@ -207,3 +207,46 @@ fn the_shell_recovers_after_a_program_exhausts_the_file_system_or_memory() {
     let programs: u64 = lines.last().unwrap().trim().parse().unwrap();
     assert!(programs > 20, "ls ran after it all: {stdout}");
 }
+
+/// Several processes each holding every pipe it may, all full: the later ones are refused
+/// with `ENOMEM` before the machine's floor (or stop at their fd limit), and the shell lists
+/// and ends them all.
+#[test]
+fn many_processes_holding_full_pipes_leave_the_shell_running() {
+    let scratch = Scratch::new("pipes");
+    fs::create_dir_all(scratch.path("x")).unwrap();
+    fs::copy(program("exhaust"), scratch.path("x/exhaust.wasm")).unwrap();
+    let mut script = String::new();
+    for _ in 0..5 {
+        script.push_str("/x/exhaust.wasm --hold pipes &\nsleep 1\n");
+    }
+    script.push_str("ps\nkill %1 %2 %3 %4 %5\nwait\necho after $(ls /bin | wc -l)\n");
+    let run = cella_with(
+        &["-m", "256M", "--dir", &scratch.arg("x", "/x")],
+        script.as_bytes(),
+        &[],
+    );
+    assert_eq!(run.status, 0, "{run:?}");
+    let stdout = run.stdout();
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("pipes: "))
+        .collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    assert!(
+        lines.iter().any(|l| l.ends_with("Cannot allocate memory")),
+        "the machine's floor stops the later ones: {stdout}"
+    );
+    let held: u64 = lines
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum();
+    // 64 KiB each: together no more than the RAM less the reserves.
+    assert!(held * 64 < 200 * 1024, "{held} pipes: {stdout}");
+    assert_eq!(
+        stdout.matches("exhaust").count(),
+        5,
+        "ps lists them: {stdout}"
+    );
+    assert!(stdout.contains("after 2"), "{stdout}");
+}

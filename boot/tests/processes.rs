@@ -79,3 +79,73 @@ fn a_thousand_spawns_leave_the_kernel_heap_as_it_was() {
     let before = value("heap before:");
     assert!(value("heap after:") < before + 4096, "{stdout}");
 }
+
+/// A spawned module whose wasm start function never returns holds the machine only for the
+/// bounded fuel of instantiation (wasmi cannot suspend a start function), then the spawn
+/// fails with `ENOEXEC`. The kernel used to give it 2^32 fuel: about a minute under TCG with
+/// every other process frozen (found by tests/smith.rs).
+#[test]
+fn a_start_function_that_loops_does_not_stall_the_machine() {
+    use wasm_encoder::{
+        CodeSection, ExportKind, ExportSection, Function, FunctionSection, Instruction,
+        MemorySection, MemoryType, Module, StartSection, TypeSection,
+    };
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut functions = FunctionSection::new();
+    functions.function(0).function(0);
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: 1,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut exports = ExportSection::new();
+    exports.export("_start", ExportKind::Func, 1);
+    exports.export("memory", ExportKind::Memory, 0);
+    let mut code = CodeSection::new();
+    let mut forever = Function::new([]);
+    forever
+        .instruction(&Instruction::Loop(wasm_encoder::BlockType::Empty))
+        .instruction(&Instruction::Br(0))
+        .instruction(&Instruction::End)
+        .instruction(&Instruction::End);
+    code.function(&forever);
+    let mut start = Function::new([]);
+    start.instruction(&Instruction::End);
+    code.function(&start);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&functions)
+        .section(&memories)
+        .section(&exports)
+        .section(&StartSection { function_index: 0 })
+        .section(&code);
+
+    let scratch = Scratch::new("loop-start");
+    fs::create_dir_all(scratch.path("m")).unwrap();
+    fs::create_dir_all(scratch.path("s")).unwrap();
+    fs::write(scratch.path("m/loop.wasm"), module.finish()).unwrap();
+    let run = cella(&[
+        "--dir",
+        &scratch.arg("m", "/m"),
+        "--dir",
+        &scratch.arg("s", "/s"),
+        &program("smithrun"),
+        "-v",
+        "/m",
+        "/s",
+    ]);
+    assert_eq!(run.status, 0, "{run:?}");
+    let stdout = run.stdout();
+    let spawn_ms: u64 = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("end loop.wasm refused ENOEXEC "))
+        .and_then(|rest| rest.strip_suffix(" ms")?.parse().ok())
+        .unwrap_or_else(|| panic!("no refused spawn in {stdout}"));
+    // 16 M fuel is a fraction of a second under TCG; 2^32 was about a minute.
+    assert!(spawn_ms < 10_000, "the spawn took {spawn_ms} ms: {stdout}");
+}

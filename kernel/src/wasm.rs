@@ -41,8 +41,14 @@ const MIN_VALUE_STACK_BYTES: usize = 1024 * 1024;
 pub const CODE_BYTES_PER_MODULE_BYTE: u64 = 4;
 /// The most parameters any imported function takes (`path_open`).
 const MAX_PARAMS: usize = 9;
-/// Fuel for a module's start function and initialisers: a bound, not a slice.
-const INSTANTIATION_FUEL: u64 = 1 << 32;
+/// Fuel for a module's start function and initialisers. wasmi runs them inside
+/// `instantiate_and_start`, which cannot be suspended, so the spawn holds the whole machine
+/// until they end: this bounds that stall to a few scheduler slices (well under a second
+/// under TCG) instead of the minute 2^32 took, enough for initialisers and the data
+/// segments of a module filling its memory (copies cost one unit per 64 bytes). A start
+/// function that loops is out of fuel here, a trap: the spawn fails with `ENOEXEC`.
+/// Toolchains put a command's work in `_start`, which runs preemptibly.
+const INSTANTIATION_FUEL: u64 = 16_000_000;
 
 /// Which import module a pending call belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

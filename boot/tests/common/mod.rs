@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 /// The runner's own `--timeout` for a test run.
 const RUN_TIMEOUT_SECS: u64 = 120;
-/// Backstop in case the runner itself hangs.
-const HARNESS_TIMEOUT: Duration = Duration::from_secs(RUN_TIMEOUT_SECS + 60);
+/// Backstop in case the runner itself hangs: this much beyond its own `--timeout`.
+const HARNESS_MARGIN: Duration = Duration::from_secs(60);
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -141,6 +141,8 @@ pub struct Running {
     runner: Reaped,
     /// The command line, for the timeout message.
     args: String,
+    /// Backstop in case the runner itself hangs.
+    harness_timeout: Duration,
     started: Instant,
     writer: JoinHandle<()>,
     stdout: JoinHandle<io::Result<Vec<u8>>>,
@@ -153,8 +155,18 @@ pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(
     stdin: &[u8],
     env: &[(&str, &str)],
 ) -> Running {
+    start_within(RUN_TIMEOUT_SECS, args, stdin, env)
+}
+
+/// [`start`] with the runner's `--timeout` at `timeout_secs`.
+pub fn start_within<S: AsRef<OsStr> + std::fmt::Debug>(
+    timeout_secs: u64,
+    args: &[S],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Running {
     setup();
-    let timeout = RUN_TIMEOUT_SECS.to_string();
+    let timeout = timeout_secs.to_string();
     let mut runner = Reaped::spawn(
         Command::new(env!("CARGO_BIN_EXE_cella"))
             .args(["--timeout", &timeout])
@@ -186,6 +198,7 @@ pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(
     Running {
         runner,
         args: format!("{args:?}"),
+        harness_timeout: HARNESS_MARGIN + Duration::from_secs(timeout_secs),
         started,
         writer,
         stdout,
@@ -196,11 +209,11 @@ pub fn start<S: AsRef<OsStr> + std::fmt::Debug>(
 impl Running {
     /// Waits for the runner to end and returns its status and output.
     pub fn finish(mut self) -> Run {
-        let Some(status) = self.runner.wait_timeout(HARNESS_TIMEOUT) else {
+        let Some(status) = self.runner.wait_timeout(self.harness_timeout) else {
             // Dropping `self` kills the runner.
             panic!(
-                "the runner did not finish within {HARNESS_TIMEOUT:?}: {}",
-                self.args
+                "the runner did not finish within {:?}: {}",
+                self.harness_timeout, self.args
             );
         };
         let elapsed = self.started.elapsed();
@@ -229,6 +242,16 @@ pub fn cella_with<S: AsRef<OsStr> + std::fmt::Debug>(
     env: &[(&str, &str)],
 ) -> Run {
     start(args, stdin, env).finish()
+}
+
+/// [`cella_with`] for a run that needs longer than the usual `--timeout`: `timeout_secs`.
+pub fn cella_within<S: AsRef<OsStr> + std::fmt::Debug>(
+    timeout_secs: u64,
+    args: &[S],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Run {
+    start_within(timeout_secs, args, stdin, env).finish()
 }
 
 /// A loopback port free right now (for `--tcplisten`): the system picks one, and it is

@@ -138,12 +138,9 @@ impl ResourceLimiter for Limits {
         // Only the new bytes need frames: the pages below `current` are mapped already, and
         // a larger capacity of the buffer costs address space only (see `mm`).
         let delta = desired.saturating_sub(current);
-        let charged = self.account.used().saturating_add(delta as u64);
-        if charged > self.account.limit() || !limits::may_grow(charged, delta) {
+        if !admits(&self.account, delta) {
             return Ok(false);
         }
-        // Held to the limit and the floor just above (the account's own guard keeps the
-        // recovery reserve from files and pipes, which small processes may take here).
         self.account.force(delta as u64);
         self.growing = delta as u64;
         Ok(true)
@@ -178,6 +175,15 @@ impl ResourceLimiter for Limits {
     fn memories(&self) -> usize {
         self.defaults.memories()
     }
+}
+
+/// Whether the process's own growth by `bytes` (linear memory, code) fits its account's
+/// limit and the machine's floor for a process of that size (see `limits`). The account's
+/// guard, which keeps the recovery reserve from files and pipes, does not apply: small
+/// processes may take that reserve here.
+fn admits(account: &Budget, bytes: usize) -> bool {
+    let charged = account.used().saturating_add(bytes as u64);
+    charged <= account.limit() && limits::may_grow(charged, bytes)
 }
 
 /// A validated module with its own engine, ready to instantiate. Each process has its own
@@ -296,8 +302,11 @@ impl Task {
         } = program;
         let account = Rc::clone(wasi.account());
         account.set_guard(Some(limits::guard()));
-        let code = (size as u64).saturating_mul(CODE_BYTES_PER_MODULE_BYTE);
-        let code = account.charge(code).map_err(|_| NotStarted::NoMemory)?;
+        let code = size.saturating_mul(CODE_BYTES_PER_MODULE_BYTE as usize);
+        if !admits(&account, code) {
+            return Err(NotStarted::NoMemory);
+        }
+        let code = account.force_charge(code as u64);
         let linker = linker(&engine)
             .map_err(|error| NotStarted::Invalid(format!("linking failed: {error}")))?;
         let data = ProcessData {

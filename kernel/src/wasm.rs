@@ -177,6 +177,15 @@ impl ResourceLimiter for Limits {
     }
 }
 
+/// Runs `f` — the process's code — in the allocator's guest context, with what its
+/// account still has room for as the allowance for wasmi's stacks, and charges what they
+/// took (wasmi's stacks only grow, and go with the process).
+fn in_guest<R>(account: &Budget, f: impl FnOnce() -> R) -> R {
+    let (result, backed) = mm::guest_context(account.room(), f);
+    account.force(backed);
+    result
+}
+
 /// Whether the process's own growth by `bytes` (linear memory, code) fits its account's
 /// limit and the machine's floor for a process of that size (see `limits`). The account's
 /// guard, which keeps the recovery reserve from files and pipes, does not apply: small
@@ -216,8 +225,10 @@ pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
             fuel_per_bytes_validated: 0,
         });
     let engine = Engine::new(&config);
-    let module = mm::guest_context(|| Module::new(&engine, bytes))
-        .map_err(|error| format!("invalid WebAssembly module: {error}"))?;
+    // Translation happens before the process has an account: its code is charged at
+    // instantiation, from the module's size.
+    let (module, _) = mm::guest_context(u64::MAX, || Module::new(&engine, bytes));
+    let module = module.map_err(|error| format!("invalid WebAssembly module: {error}"))?;
     check_imports(&module)?;
     if !module.exports().any(|export| {
         export.name() == "_start"
@@ -314,7 +325,7 @@ impl Task {
             memory: None,
             limits: Limits {
                 defaults: StoreLimits::default(),
-                account,
+                account: Rc::clone(&account),
                 growing: 0,
             },
             pending: None,
@@ -324,13 +335,13 @@ impl Task {
         store
             .set_fuel(INSTANTIATION_FUEL)
             .map_err(|error| NotStarted::Invalid(format!("{error}")))?;
-        let instance = mm::guest_context(|| linker.instantiate_and_start(&mut store, &module))
-            .map_err(|error| match error.as_trap_code() {
-                Some(_) => NotStarted::Trapped(one_line(&error)),
-                None => {
-                    NotStarted::Invalid(format!("instantiating the module: {}", one_line(&error)))
-                }
-            })?;
+        let instance = in_guest(&account, || {
+            linker.instantiate_and_start(&mut store, &module)
+        })
+        .map_err(|error| match error.as_trap_code() {
+            Some(_) => NotStarted::Trapped(one_line(&error)),
+            None => NotStarted::Invalid(format!("instantiating the module: {}", one_line(&error))),
+        })?;
         store.data_mut().memory = instance.get_memory(&store, "memory");
         let start = instance.get_func(&store, "_start").ok_or_else(|| {
             NotStarted::Invalid(String::from("the module exports no `_start` function"))
@@ -376,7 +387,8 @@ impl Task {
         if call.api != Api::Preview1 {
             return self.pending().map(|(_, stop)| stop);
         }
-        match mm::guest_context(|| run_preview1(&mut self.store, call)) {
+        let account = Rc::clone(&self.store.data().limits.account);
+        match in_guest(&account, || run_preview1(&mut self.store, call)) {
             Outcome::Return(errno) => {
                 self.resume_with(errno);
                 None
@@ -403,18 +415,19 @@ impl Task {
                 Slice::Ended(End::Trapped(String::from("fuel is disabled"))),
             );
         }
+        let account = Rc::clone(&self.store.data().limits.account);
         let store = &mut self.store;
         let result = match self.resume.take() {
             Some(Resume::Start(start)) => {
-                mm::guest_context(|| start.call_resumable(&mut *store, &[], &mut []))
+                in_guest(&account, || start.call_resumable(&mut *store, &[], &mut []))
             }
             Some(Resume::OutOfFuel(call)) => {
-                mm::guest_context(|| call.resume(&mut *store, &mut []))
+                in_guest(&account, || call.resume(&mut *store, &mut []))
             }
             // Every import that returns at all returns an errno (`proc_exit` never does).
-            Some(Resume::Answered(call, errno)) => {
-                mm::guest_context(|| call.resume(&mut *store, &[Val::I32(errno)], &mut []))
-            }
+            Some(Resume::Answered(call, errno)) => in_guest(&account, || {
+                call.resume(&mut *store, &[Val::I32(errno)], &mut [])
+            }),
             Some(Resume::Suspended(call)) => {
                 // Not answered yet: nothing to run.
                 self.resume = Some(Resume::Suspended(call));

@@ -90,8 +90,16 @@ struct Memory {
     mmio: [(u64, u64, u64); MAX_MMIO_MAPPINGS],
     mmio_len: usize,
     /// A program is running (see [`guest_context`]): large blocks other than byte buffers
-    /// are backed when they grow, not when touched, and only while the reserve stays free.
-    strict: bool,
+    /// are backed when they grow, not when touched, and only while the reserve stays free
+    /// and the program's allowance lasts.
+    guest: Option<Guest>,
+}
+
+/// What a running program may still have backed for it, and what it had.
+#[derive(Clone, Copy, Debug)]
+struct Guest {
+    allowance: u64,
+    backed: u64,
 }
 
 // SAFETY: `Memory` owns the frames, tables and heap it points into; there is one CPU and
@@ -343,16 +351,24 @@ impl Memory {
     /// at once, a stack can never be promised frames another program's memory then takes,
     /// which would fault in the middle of wasmi with nothing left to give.
     fn backs_at_once(&self, layout: Layout) -> bool {
-        self.strict && layout.align() > 1
+        self.guest.is_some() && layout.align() > 1
     }
 
     /// Maps every page of `[start, end)` (in one block) now, zeroed, if that leaves the
-    /// kernel's reserve free; otherwise maps nothing and returns false.
+    /// kernel's reserve free and the running program's allowance covers it (which it is
+    /// charged); otherwise maps nothing and returns false.
     fn back(&mut self, start: u64, end: u64) -> bool {
         let pages = (end - start) / FRAME_SIZE;
         let reserve = (super::KERNEL_RESERVE as u64).div_ceil(FRAME_SIZE);
         if (self.frames.free_frames() as u64) < pages + reserve {
             return false;
+        }
+        let bytes = end - start;
+        if let Some(guest) = &mut self.guest {
+            if guest.backed.saturating_add(bytes) > guest.allowance {
+                return false;
+            }
+            guest.backed += bytes;
         }
         for page in (start..end).step_by(FRAME_SIZE as usize) {
             match self.map_page(page, true) {
@@ -363,6 +379,9 @@ impl Memory {
                     // nothing anyone relies on.
                     let done = unsafe { self.unmap(start, page) };
                     self.block_frames -= done.pages;
+                    if let Some(guest) = &mut self.guest {
+                        guest.backed -= bytes;
+                    }
                     return false;
                 }
             }
@@ -595,7 +614,7 @@ pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
         dma_phys: 0,
         mmio: [(0, 0, 0); MAX_MMIO_MAPPINGS],
         mmio_len: 0,
-        strict: false,
+        guest: None,
     };
     memory.set_up_dma();
     let Some(heap_slot) = memory.reserve_slot(0) else {
@@ -795,15 +814,21 @@ pub fn available_bytes() -> usize {
 }
 
 /// Runs `f` — a program's code, or the instantiation of its module — with large blocks
-/// backed as they grow rather than when touched (see `Memory::backs_at_once`), so that a
-/// program's growth is refused, as a failed allocation wasmi turns into a trap, while the
-/// kernel can still cope, instead of faulting later for want of a frame.
-pub fn guest_context<R>(f: impl FnOnce() -> R) -> R {
-    let set = |strict| with_memory(|memory| core::mem::replace(&mut memory.strict, strict));
-    let outer = set(true).unwrap_or(false);
+/// backed as they grow rather than when touched (see `Memory::backs_at_once`), at most
+/// `allowance` bytes of them, so that a program's growth is refused, as a failed
+/// allocation wasmi turns into a trap, while the kernel can still cope and the program is
+/// within its limit, instead of faulting later for want of a frame. Returns `f`'s result
+/// and the bytes backed, for the program's account.
+pub fn guest_context<R>(allowance: u64, f: impl FnOnce() -> R) -> (R, u64) {
+    let guest = Guest {
+        allowance,
+        backed: 0,
+    };
+    let set = |guest| with_memory(|memory| core::mem::replace(&mut memory.guest, guest));
+    let outer = set(Some(guest)).flatten();
     let result = f();
-    set(outer);
-    result
+    let backed = set(outer).flatten().map_or(0, |guest| guest.backed);
+    (result, backed)
 }
 
 /// Size of the last allocation that failed (0 if none did).

@@ -125,6 +125,9 @@ const LINKNAME: (usize, usize) = (157, 100);
 const MAGIC: (usize, usize) = (257, 8);
 const PREFIX: (usize, usize) = (345, 155);
 const USTAR_MAGIC: &[u8; 8] = b"ustar\x0000";
+/// The largest size or mtime the 12-byte octal fields hold (11 digits: 8 GiB, or 2242-03-16
+/// as a time); larger ones go in pax records.
+const USTAR_NUMBER_MAX: u64 = 0o77777777777;
 
 const TYPE_FILE: u8 = b'0';
 const TYPE_FILE_OLD: u8 = 0;
@@ -508,10 +511,11 @@ impl Writer {
         if long(&entry.link) {
             pax_record(&mut pax, "linkpath", &entry.link);
         }
-        if size >= 0o77777777777 {
+        if size >= USTAR_NUMBER_MAX {
             pax_record(&mut pax, "size", format!("{size}").as_bytes());
         }
-        if entry.mtime.nanos != 0 || entry.mtime.secs < 0 {
+        let mtime = entry.mtime.secs.max(0) as u64;
+        if entry.mtime.nanos != 0 || entry.mtime.secs < 0 || mtime > USTAR_NUMBER_MAX {
             pax_record(&mut pax, "mtime", format_time(entry.mtime).as_bytes());
         }
         if let Some(atime) = entry.atime {
@@ -522,7 +526,6 @@ impl Writer {
             self.header(name, b"", TYPE_PAX, 0o644, pax.len() as u64, 0);
             self.data(&pax);
         }
-        let mtime = entry.mtime.secs.max(0) as u64;
         self.header(
             &path,
             &entry.link,
@@ -560,8 +563,8 @@ impl Writer {
         octal(&mut header, MODE, u64::from(mode));
         octal(&mut header, UID, 0);
         octal(&mut header, GID, 0);
-        octal(&mut header, SIZE, size.min(0o77777777777));
-        octal(&mut header, MTIME, mtime.min(0o77777777777));
+        octal(&mut header, SIZE, size.min(USTAR_NUMBER_MAX));
+        octal(&mut header, MTIME, mtime.min(USTAR_NUMBER_MAX));
         header[TYPEFLAG] = typeflag;
         header[MAGIC.0..MAGIC.0 + MAGIC.1].copy_from_slice(USTAR_MAGIC);
         let sum = checksum(&header);
@@ -826,5 +829,29 @@ mod tests {
         }
         assert_eq!(Time::from_nanos(1_500_000_000).as_nanos(), 1_500_000_000);
         assert_eq!(Time { secs: -1, nanos: 0 }.as_nanos(), 0);
+    }
+
+    #[test]
+    fn whole_second_times_past_the_ustar_field_survive() {
+        // Found by `fuzz/` (target `tar`): a time after 2242 with no nanoseconds went into
+        // the 11-digit octal field alone, clamped, and came back as 2242-03-16. A guest
+        // can set such times (`path_filestat_set_times` takes any u64), and the write-back
+        // lost them.
+        let mut late = entry("late", Kind::File, b"x");
+        for secs in [0o77777777777, 0o100000000000, i64::MAX] {
+            late.mtime = Time { secs, nanos: 0 };
+            late.atime = Some(late.mtime);
+            let mut writer = Writer::new();
+            writer.append(&late);
+            let bytes = writer.finish();
+            let read: Vec<Entry<'_>> = Reader::new(&bytes).collect::<Result<_, _>>().unwrap();
+            assert_eq!(read, [late.clone()], "{secs}");
+        }
+        let latest = Time::from_nanos(u64::MAX / 1_000_000_000 * 1_000_000_000);
+        late.mtime = latest;
+        let mut writer = Writer::new();
+        writer.append(&late);
+        let bytes = writer.finish();
+        assert_eq!(Reader::new(&bytes).next().unwrap().unwrap().mtime, latest);
     }
 }

@@ -43,9 +43,9 @@ impl Config {
                     subpath: subpath.clone(),
                 })
                 .collect(),
-            inject_fault: self.fault.map(|n| {
-                InjectedFault::ALL[usize::from(n) % InjectedFault::ALL.len()].0
-            }),
+            inject_fault: self
+                .fault
+                .map(|n| InjectedFault::ALL[usize::from(n) % InjectedFault::ALL.len()].0),
             listen: self.listen.clone(),
             profile,
         }

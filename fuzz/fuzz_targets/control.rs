@@ -39,7 +39,12 @@ enum Op {
         records: Vec<Record>,
     },
     /// `wait`'s result written at `ptr`.
-    Wait { ptr: u16, pid: u32, ended: u8, value: u32 },
+    Wait {
+        ptr: u16,
+        pid: u32,
+        ended: u8,
+        value: u32,
+    },
     /// `system_info`'s answer written at `ptr`.
     SystemInfo { ptr: u16, figures: [u64; 6] },
     /// The program stores bytes.
@@ -84,7 +89,10 @@ fn spawn(ctx: &WasiCtx<wasi_abi::testing::Fake>, mem: &GuestMemory<'_>, at: u32)
     for strings in [&request.args, &request.env] {
         let bytes: usize = strings.iter().map(|s| s.len() + 1).sum();
         assert!(bytes <= MAX_STRINGS_BYTES as usize);
-        assert!(strings.iter().all(|s| !s.contains(&0)), "a string with a NUL");
+        assert!(
+            strings.iter().all(|s| !s.contains(&0)),
+            "a string with a NUL"
+        );
     }
     let Ok(table) = control::child_fds(ctx, &request) else {
         return;
@@ -100,7 +108,10 @@ fn spawn(ctx: &WasiCtx<wasi_abi::testing::Fake>, mem: &GuestMemory<'_>, at: u32)
             }
         }
     }
-    assert!(table.get(count).is_err(), "the child has an fd it was not given");
+    assert!(
+        table.get(count).is_err(),
+        "the child has an fd it was not given"
+    );
 }
 
 fn record_of(record: &Record) -> ProcessRecord {
@@ -205,8 +216,14 @@ fuzz_target!(|input: Input| {
                 }
             }
             Op::SystemInfo { ptr: at, figures } => {
-                let [kernel_heap_used, free_memory, total_memory, uptime_ns, processes, context_switches] =
-                    *figures;
+                let [
+                    kernel_heap_used,
+                    free_memory,
+                    total_memory,
+                    uptime_ns,
+                    processes,
+                    context_switches,
+                ] = *figures;
                 let info = SystemInfo {
                     kernel_heap_used,
                     free_memory,
@@ -217,7 +234,9 @@ fuzz_target!(|input: Input| {
                 };
                 match mem.write(ptr(*at), &info) {
                     Ok(()) => assert_eq!(mem.read(ptr(*at)), Ok(info)),
-                    Err(trap) => assert!(matches!(trap, Trap::MemoryOutOfBounds | Trap::Misaligned)),
+                    Err(trap) => {
+                        assert!(matches!(trap, Trap::MemoryOutOfBounds | Trap::Misaligned))
+                    }
                 }
             }
             Op::Store { at, bytes: data } => {

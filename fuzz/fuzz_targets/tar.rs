@@ -58,7 +58,11 @@ fn entry<'a>(u: &mut Unstructured<'a>) -> arbitrary::Result<Entry<'a>> {
         mtime: time(u)?,
         atime: if u.arbitrary()? { Some(time(u)?) } else { None },
         link,
-        data: if kind == Kind::File { u.arbitrary()? } else { &[] },
+        data: if kind == Kind::File {
+            u.arbitrary()?
+        } else {
+            &[]
+        },
     })
 }
 

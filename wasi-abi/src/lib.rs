@@ -41,6 +41,8 @@ pub mod outcome;
 pub mod pipe;
 pub mod platform;
 pub mod syscalls;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod testing;
 pub mod types;
 pub mod vfs;
 

@@ -125,6 +125,9 @@ const LINKNAME: (usize, usize) = (157, 100);
 const MAGIC: (usize, usize) = (257, 8);
 const PREFIX: (usize, usize) = (345, 155);
 const USTAR_MAGIC: &[u8; 8] = b"ustar\x0000";
+/// The largest size or mtime the 12-byte octal fields hold (11 digits: 8 GiB, or 2242-03-16
+/// as a time); larger ones go in pax records.
+const USTAR_NUMBER_MAX: u64 = 0o77777777777;
 
 const TYPE_FILE: u8 = b'0';
 const TYPE_FILE_OLD: u8 = 0;
@@ -227,27 +230,29 @@ fn parse_time(value: &[u8]) -> Option<Time> {
     if whole.is_empty() || !whole.iter().chain(fraction).all(u8::is_ascii_digit) {
         return None;
     }
-    let secs: i64 = core::str::from_utf8(whole).ok()?.parse().ok()?;
+    // The magnitude as u64: "-9223372036854775808" is a time (i64::MIN) although its digits
+    // are not an i64.
+    let magnitude: u64 = core::str::from_utf8(whole).ok()?.parse().ok()?;
     let mut nanos: u32 = 0;
     for i in 0..9 {
         let digit = fraction.get(i).and_then(|&d| char::from(d).to_digit(10));
         nanos = nanos.checked_mul(10)?.checked_add(digit.unwrap_or(0))?;
     }
-    Some(if negative && (secs, nanos) != (0, 0) {
-        // -1.25 is 1.25 s before the epoch: seconds -2, plus 0.75 s.
-        if nanos == 0 {
-            Time {
-                secs: secs.checked_neg()?,
-                nanos: 0,
-            }
-        } else {
-            Time {
-                secs: secs.checked_neg()?.checked_sub(1)?,
-                nanos: 1_000_000_000u32.checked_sub(nanos)?,
-            }
-        }
+    if !negative {
+        return Some(Time {
+            secs: i64::try_from(magnitude).ok()?,
+            nanos,
+        });
+    }
+    let secs = 0i64.checked_sub_unsigned(magnitude)?;
+    Some(if nanos == 0 {
+        Time { secs, nanos: 0 }
     } else {
-        Time { secs, nanos }
+        // -1.25 is 1.25 s before the epoch: seconds -2, plus 0.75 s.
+        Time {
+            secs: secs.checked_sub(1)?,
+            nanos: 1_000_000_000u32.checked_sub(nanos)?,
+        }
     })
 }
 
@@ -389,7 +394,9 @@ impl<'a> Reader<'a> {
             let mtime = match pending.mtime {
                 Some(time) => time,
                 None => Time {
-                    secs: number(header, MTIME, "mtime", at)? as i64,
+                    // Base-256 holds more than an i64 of seconds.
+                    secs: i64::try_from(number(header, MTIME, "mtime", at)?)
+                        .map_err(|_| ArchiveError::BadField("mtime", at))?,
                     nanos: 0,
                 },
             };
@@ -526,10 +533,11 @@ impl Writer {
         if long(&entry.link) {
             pax_record(&mut pax, "linkpath", &entry.link);
         }
-        if size >= 0o77777777777 {
+        if size >= USTAR_NUMBER_MAX {
             pax_record(&mut pax, "size", format!("{size}").as_bytes());
         }
-        if entry.mtime.nanos != 0 || entry.mtime.secs < 0 {
+        let mtime = entry.mtime.secs.max(0) as u64;
+        if entry.mtime.nanos != 0 || entry.mtime.secs < 0 || mtime > USTAR_NUMBER_MAX {
             pax_record(&mut pax, "mtime", format_time(entry.mtime).as_bytes());
         }
         if let Some(atime) = entry.atime {
@@ -540,7 +548,6 @@ impl Writer {
             self.header(name, b"", TYPE_PAX, 0o644, pax.len() as u64, 0);
             self.data(&pax);
         }
-        let mtime = entry.mtime.secs.max(0) as u64;
         self.header(
             &path,
             &entry.link,
@@ -576,8 +583,8 @@ impl Writer {
         octal(&mut header, MODE, u64::from(mode));
         octal(&mut header, UID, 0);
         octal(&mut header, GID, 0);
-        octal(&mut header, SIZE, size.min(0o77777777777));
-        octal(&mut header, MTIME, mtime.min(0o77777777777));
+        octal(&mut header, SIZE, size.min(USTAR_NUMBER_MAX));
+        octal(&mut header, MTIME, mtime.min(USTAR_NUMBER_MAX));
         header[TYPEFLAG] = typeflag;
         put(&mut header, MAGIC, USTAR_MAGIC);
         let sum = checksum(&header);
@@ -836,6 +843,20 @@ mod tests {
             },
             Time { secs: -5, nanos: 0 },
             Time { secs: 3, nanos: 1 },
+            // Found by `fuzz/` (target `tar`): i64::MIN was written as a pax time the reader
+            // refused, its digits being no i64.
+            Time {
+                secs: i64::MIN,
+                nanos: 0,
+            },
+            Time {
+                secs: i64::MIN,
+                nanos: 1,
+            },
+            Time {
+                secs: i64::MAX,
+                nanos: 999_999_999,
+            },
         ] {
             assert_eq!(
                 parse_time(format_time(time).as_bytes()),
@@ -845,5 +866,32 @@ mod tests {
         }
         assert_eq!(Time::from_nanos(1_500_000_000).as_nanos(), 1_500_000_000);
         assert_eq!(Time { secs: -1, nanos: 0 }.as_nanos(), 0);
+        // Beyond i64 either way: no time.
+        assert_eq!(parse_time(b"-9223372036854775808.5"), None);
+        assert_eq!(parse_time(b"9223372036854775808"), None);
+    }
+
+    #[test]
+    fn whole_second_times_past_the_ustar_field_survive() {
+        // Found by `fuzz/` (target `tar`): a time after 2242 with no nanoseconds went into
+        // the 11-digit octal field alone, clamped, and came back as 2242-03-16. A guest
+        // can set such times (`path_filestat_set_times` takes any u64), and the write-back
+        // lost them.
+        let mut late = entry("late", Kind::File, b"x");
+        for secs in [0o77777777777, 0o100000000000, i64::MAX] {
+            late.mtime = Time { secs, nanos: 0 };
+            late.atime = Some(late.mtime);
+            let mut writer = Writer::new();
+            writer.append(&late);
+            let bytes = writer.finish();
+            let read: Vec<Entry<'_>> = Reader::new(&bytes).collect::<Result<_, _>>().unwrap();
+            assert_eq!(read, [late.clone()], "{secs}");
+        }
+        let latest = Time::from_nanos(u64::MAX / 1_000_000_000 * 1_000_000_000);
+        late.mtime = latest;
+        let mut writer = Writer::new();
+        writer.append(&late);
+        let bytes = writer.finish();
+        assert_eq!(Reader::new(&bytes).next().unwrap().unwrap().mtime, latest);
     }
 }

@@ -1,134 +1,23 @@
 //! Host tests of every implemented syscall, run through `dispatch` over a plain `Vec<u8>`
 //! memory with a scripted fake platform.
 
-use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{FUNCTIONS, MODULE, ValType, dispatch, lookup, not_implemented};
 use crate::ctx::WasiCtx;
-use crate::errno::{Errno, Result};
+use crate::errno::Errno;
 use crate::memory::GuestMemory;
 use crate::outcome::{Outcome, Trap};
-use crate::platform::{Platform, StdinPoll, Stream};
 use crate::types::{
     ClockId, Event, Eventrwflags, Eventtype, Fdflags, Fdstat, Filestat, Filetype, Rights,
     Subclockflags, Subscription, SubscriptionClock, SubscriptionKind,
 };
 
-/// Realtime is this far ahead of the fake monotonic clock (2024-01-01 in ns).
-const REALTIME_OFFSET: u64 = 1_704_067_200_000_000_000;
+pub(crate) use crate::testing::{Fake, REALTIME_OFFSET};
+
 /// Size of the test memory.
 const MEMORY_SIZE: usize = 64 * 1024;
-
-/// A scripted machine: stdin chunks arrive at given monotonic times, output is captured,
-/// and time only moves when the code under test waits or blocks.
-#[derive(Default)]
-pub(crate) struct Fake {
-    mono: u64,
-    stdin: VecDeque<u8>,
-    arrivals: VecDeque<(u64, Vec<u8>)>,
-    /// Whether stdin ends once everything scripted has been read.
-    stdin_eof: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    write_limit: Option<usize>,
-    waits: Vec<(Option<u64>, bool)>,
-    yields: u32,
-    random_counter: u8,
-}
-
-impl Fake {
-    /// What the kernel does for a blocked call: time moves on to the deadline or to the next
-    /// stdin arrival, whichever is first.
-    fn wait(&mut self, deadline: Option<u64>) {
-        let stdin = deadline.is_none() || !self.arrivals.is_empty();
-        self.waits.push((deadline, stdin));
-        let arrival = self.arrivals.front().map(|(at, _)| *at);
-        let target = match (deadline, arrival) {
-            (Some(d), Some(a)) => d.min(a),
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => panic!("the call would block forever"),
-        };
-        self.mono = self.mono.max(target);
-        self.deliver();
-    }
-
-    fn deliver(&mut self) {
-        while let Some((at, _)) = self.arrivals.front() {
-            if *at > self.mono {
-                break;
-            }
-            let (_, chunk) = self.arrivals.pop_front().unwrap();
-            self.stdin.extend(chunk);
-        }
-    }
-}
-
-impl Platform for Fake {
-    fn clock_now(&mut self, id: ClockId) -> Result<u64> {
-        Ok(match id {
-            ClockId::Realtime => REALTIME_OFFSET + self.mono,
-            ClockId::Monotonic => self.mono,
-            ClockId::ProcessCputimeId => self.mono / 2,
-            ClockId::ThreadCputimeId => self.mono / 4,
-        })
-    }
-
-    fn clock_resolution(&self, id: ClockId) -> Result<u64> {
-        Ok(match id {
-            ClockId::Realtime => 1000,
-            ClockId::Monotonic => 1,
-            ClockId::ProcessCputimeId | ClockId::ThreadCputimeId => 10,
-        })
-    }
-
-    fn random_fill(&mut self, buf: &mut [u8]) {
-        for byte in buf {
-            self.random_counter = self.random_counter.wrapping_add(1);
-            *byte = self.random_counter;
-        }
-    }
-
-    fn write(&mut self, stream: Stream, data: &[u8]) -> Result<usize> {
-        let data = &data[..self.write_limit.map_or(data.len(), |l| l.min(data.len()))];
-        match stream {
-            Stream::Stdout => self.stdout.extend_from_slice(data),
-            Stream::Stderr => self.stderr.extend_from_slice(data),
-        }
-        Ok(data.len())
-    }
-
-    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<usize> {
-        self.deliver();
-        if self.stdin.is_empty() {
-            return match self.arrivals.front() {
-                None if self.stdin_eof => Ok(0),
-                _ => Err(Errno::Again),
-            };
-        }
-        let n = buf.len().min(self.stdin.len());
-        for (dst, src) in buf.iter_mut().zip(self.stdin.drain(..n)) {
-            *dst = src;
-        }
-        Ok(n)
-    }
-
-    fn poll_stdin(&mut self) -> StdinPoll {
-        self.deliver();
-        if !self.stdin.is_empty() {
-            StdinPoll::Ready
-        } else if self.arrivals.is_empty() && self.stdin_eof {
-            StdinPoll::Eof
-        } else {
-            StdinPoll::Empty
-        }
-    }
-
-    fn sched_yield(&mut self) {
-        self.yields += 1;
-    }
-}
 
 struct Harness {
     ctx: WasiCtx<Fake>,

@@ -336,3 +336,49 @@ fn httpd_serves_in_the_background_of_the_shell() {
         assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
     }
 }
+
+/// More connections than a 64 MiB machine has room for: each accepted one is charged its
+/// buffers (48 KiB) to httpd — `ps` shows it holding them, within its 16 MiB limit — the
+/// kernel refuses further accepts with `ENOMEM` at the machine's floor (the connections'
+/// own buffers take the rest), they wait in the kernel's queue, and once the connections
+/// go, httpd serves again.
+#[test]
+fn connections_past_a_servers_memory_limit_wait_and_are_served_later() {
+    let scratch = Scratch::new("httpd-many");
+    let port = free_port();
+    let args = vec![
+        "-m".to_string(),
+        "64M".to_string(),
+        "--tcplisten".to_string(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let mut runner = start_runner(&args, &scratch);
+    let mut stdin = runner.stdin.take().unwrap();
+    stdin.write_all(b"httpd --quiet &\n").unwrap();
+    wait_ready(port, &mut runner);
+    let idle: Vec<TcpStream> = (0..320).map(|_| connect(port)).collect();
+    thread::sleep(Duration::from_secs(3));
+    stdin.write_all(b"ps\n").unwrap();
+    thread::sleep(Duration::from_secs(2));
+    drop(idle);
+    assert_eq!(get(port, "/hello").body, b"Hello, world!\n");
+    stdin.write_all(b"kill %1\nwait\nexit\n").unwrap();
+    drop(stdin);
+    let status = runner
+        .wait_timeout(Duration::from_secs(60))
+        .expect("the shell did not exit");
+    let stdout = std::fs::read_to_string(scratch.path("stdout")).unwrap();
+    assert!(status.success(), "{stdout}");
+    let held = stdout
+        .lines()
+        .find(|line| line.ends_with(" httpd"))
+        .and_then(|line| line.split_whitespace().nth(3))
+        .and_then(|mem| mem.strip_suffix('M'))
+        .and_then(|mem| mem.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no httpd line with its memory in:\n{stdout}"));
+    // Idle, httpd holds 1.5 MiB; the accepted connections show on top of that.
+    assert!(
+        held > 2.5 && held <= 16.0,
+        "httpd holds {held} MiB (limit 16 MiB): {stdout}"
+    );
+}

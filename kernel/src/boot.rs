@@ -209,20 +209,19 @@ fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(address as *const u8, len) })
 }
 
-/// A VFS whose files stop growing (ENOSPC) where programs stop, leaving the kernel its
-/// reserve (see `limits`); it has no size until [`size_vfs`], so that the `--dir` trees
-/// and `/bin` always fit.
+/// The VFS, without a size or a memory guard until [`size_vfs`], so that the `--dir` trees
+/// and `/bin` always fit (the runner has checked that the trees fit the guest's memory).
 fn new_vfs() -> Vfs {
-    let vfs = Vfs::new(time::realtime_ns());
-    vfs.set_memory_guard(Some(limits::guard()));
-    vfs
+    Vfs::new(time::realtime_ns())
 }
 
-/// Gives the VFS its size once the system's own files are in: `--fs-size`, or half of the
-/// RAM. What is there already stays, even beyond it.
+/// Gives the VFS its size once the system's own files are in — `--fs-size`, or half of the
+/// RAM; what is there already stays, even beyond it — and makes its files stop growing
+/// (ENOSPC) where programs stop, leaving the kernel its reserve (see `limits`).
 fn size_vfs(vfs: &Vfs, config: &RunConfig) {
     let size = config.fs_size.unwrap_or_else(limits::default_fs_size);
     vfs.set_capacity(size);
+    vfs.set_memory_guard(Some(limits::guard()));
     log::debug!(
         "file system: {} KiB of {} KiB used",
         vfs.used_bytes() >> 10,

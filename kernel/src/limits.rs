@@ -7,9 +7,9 @@
 //! - Every process has a memory limit (its account, in `wasi-abi`'s budget terms), which
 //!   children inherit and may only narrow. In shell mode pid 1 starts with a quarter of
 //!   the RAM, so one program cannot starve the others.
-//! - In shell mode a further [`RECOVERY_RESERVE`] is kept for small processes only: after
-//!   any program grew as far as it may, the shell can still start `ps`, `kill` or `rm` and
-//!   recover.
+//! - In shell mode a further reserve (an eighth of the RAM, at most [`RECOVERY_RESERVE`])
+//!   is kept for small processes only: after any program grew as far as it may, the shell
+//!   can still start `ps`, `kill` or `rm` and recover.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,8 +17,9 @@ use wasi_abi::budget::MemoryGuard;
 
 use crate::mm;
 
-/// Free memory, beyond the kernel's reserve, that only processes holding less than
-/// [`SMALL_PROCESS`] may take (shell mode): room to spawn a few commands.
+/// The most free memory, beyond the kernel's reserve, that only processes holding less than
+/// [`SMALL_PROCESS`] may take (shell mode): room to spawn a few commands. A small machine
+/// keeps an eighth of its RAM.
 pub const RECOVERY_RESERVE: usize = 32 << 20;
 /// A process charged no more than this may grow into the recovery reserve.
 pub const SMALL_PROCESS: u64 = 8 << 20;
@@ -35,7 +36,8 @@ pub fn keep_recovery_reserve() {
 /// leave: the kernel's reserve, and the recovery reserve unless the process is small.
 pub fn floor_for(charged: u64) -> usize {
     if RECOVERY.load(Ordering::Relaxed) && charged > SMALL_PROCESS {
-        mm::KERNEL_RESERVE + RECOVERY_RESERVE
+        let recovery = (mm::stats().total / 8).min(RECOVERY_RESERVE);
+        mm::KERNEL_RESERVE + recovery
     } else {
         mm::KERNEL_RESERVE
     }

@@ -28,9 +28,16 @@ use wasmi_core::LimiterError;
 use crate::platform::KernelPlatform;
 use crate::{limits, mm};
 
-/// wasmi's default of 1000 nested calls is far below what ordinary recursive programs use
-/// (wasmtime allows tens of thousands); the call stack lives on the heap, so be generous.
-const MAX_RECURSION_DEPTH: usize = 64 * 1024;
+/// Nested calls a process may make: wasmi's default of 1000 is far below what ordinary
+/// recursive programs use, and wasmtime's 512 KiB native stack allows some ten thousand
+/// small frames. wasmi grows its call stack (16 bytes a frame) with infallible pushes, so
+/// it must never need a frame the allocator would refuse: at this depth it stays a small
+/// heap block (128 KiB at most, below `mm::LARGE_BLOCK`), and 128 processes at their
+/// deepest take no more than the kernel's reserve. (Deeper, the call stack becomes a large
+/// block, backed as it grows and refusable, which would end the kernel: the generated
+/// modules of `boot/tests/smith.rs` found that.) The value stack, which does grow
+/// fallibly, bounds what each frame holds.
+const MAX_RECURSION_DEPTH: usize = 8 * 1024;
 /// Upper bound of wasmi's value stack, in bytes; a process's own is at most a quarter of
 /// its memory limit, and at least [`MIN_VALUE_STACK_BYTES`].
 const MAX_VALUE_STACK_BYTES: usize = 64 * 1024 * 1024;
@@ -177,11 +184,12 @@ impl ResourceLimiter for Limits {
     }
 }
 
-/// Runs `f` — the process's code — in the allocator's guest context, with what its
-/// account still has room for as the allowance for wasmi's stacks, and charges what they
-/// took (wasmi's stacks only grow, and go with the process).
-fn in_guest<R>(account: &Budget, f: impl FnOnce() -> R) -> R {
-    let (result, backed) = mm::guest_context(account.room(), f);
+/// Runs `f` — the process's code, or its instantiation — in the allocator's guest context
+/// with `allowance` bytes for blocks backed as they grow (what its account still has room
+/// for, while it runs), and charges what they took (wasmi's stacks only grow, and go with
+/// the process).
+fn in_guest<R>(account: &Budget, allowance: u64, f: impl FnOnce() -> R) -> R {
+    let (result, backed) = mm::guest_context(allowance, f);
     account.force(backed);
     result
 }
@@ -335,7 +343,10 @@ impl Task {
         store
             .set_fuel(INSTANTIATION_FUEL)
             .map_err(|error| NotStarted::Invalid(format!("{error}")))?;
-        let instance = in_guest(&account, || {
+        // Instantiation allocates infallibly as well as fallibly (globals, element
+        // segments): it is not held to the account's room, only to the kernel's reserve,
+        // and charged what it took.
+        let instance = in_guest(&account, u64::MAX, || {
             linker.instantiate_and_start(&mut store, &module)
         })
         .map_err(|error| match error.as_trap_code() {
@@ -388,7 +399,9 @@ impl Task {
             return self.pending().map(|(_, stop)| stop);
         }
         let account = Rc::clone(&self.store.data().limits.account);
-        match in_guest(&account, || run_preview1(&mut self.store, call)) {
+        match in_guest(&account, account.room(), || {
+            run_preview1(&mut self.store, call)
+        }) {
             Outcome::Return(errno) => {
                 self.resume_with(errno);
                 None
@@ -418,14 +431,14 @@ impl Task {
         let account = Rc::clone(&self.store.data().limits.account);
         let store = &mut self.store;
         let result = match self.resume.take() {
-            Some(Resume::Start(start)) => {
-                in_guest(&account, || start.call_resumable(&mut *store, &[], &mut []))
-            }
-            Some(Resume::OutOfFuel(call)) => {
-                in_guest(&account, || call.resume(&mut *store, &mut []))
-            }
+            Some(Resume::Start(start)) => in_guest(&account, account.room(), || {
+                start.call_resumable(&mut *store, &[], &mut [])
+            }),
+            Some(Resume::OutOfFuel(call)) => in_guest(&account, account.room(), || {
+                call.resume(&mut *store, &mut [])
+            }),
             // Every import that returns at all returns an errno (`proc_exit` never does).
-            Some(Resume::Answered(call, errno)) => in_guest(&account, || {
+            Some(Resume::Answered(call, errno)) => in_guest(&account, account.room(), || {
                 call.resume(&mut *store, &[Val::I32(errno)], &mut [])
             }),
             Some(Resume::Suspended(call)) => {

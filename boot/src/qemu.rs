@@ -196,10 +196,10 @@ const WRITEBACK_SLACK: u64 = 64 << 20;
 /// Write-back disk bytes per byte of guest RAM. The archive of a full file system can be
 /// far larger than the file system: every name's path may be up to 4 KiB, while a file,
 /// directory or symlink is charged at least 418 bytes, so an archive entry is at most some
-/// 16 times what its inode and name cost (a symlink's target counts on both sides). Hard
-/// links with long paths (9 KiB of archive for a 162-byte entry) and large sparse files
-/// can still pass it; the write-back then fails and says so. The disk is a sparse file:
-/// only what the guest writes takes host disk.
+/// 16 times what its inode and name cost (a symlink's target counts on both sides; a
+/// file's holes count against the file system's size). Hard links with long paths (9 KiB
+/// of archive for a 162-byte entry) can still pass it; the write-back then fails and says
+/// so. The disk is a sparse file: only what the guest writes takes host disk.
 const WRITEBACK_PER_RAM_BYTE: u64 = 16;
 
 /// QEMU user networking with each `--tcplisten` address forwarded to the same port of the

@@ -75,6 +75,21 @@ fn long_symlinks_count_against_the_file_system() {
 }
 
 #[test]
+fn holes_count_so_sparse_files_cannot_outgrow_the_write_back() {
+    let (run, scratch) = exhaust("sparse", &["--fs-size", "16M"], &["sparse", "."]);
+    assert_survived(&run);
+    let made = count(&run, "sparse", "No space left on device");
+    // 1 MiB each, holes included, in 16 MiB; the program's own module takes some.
+    assert!((13..16).contains(&made), "{made}");
+    for i in 0..made {
+        let size = fs::metadata(scratch.path(&format!("tree/sparse{i}")))
+            .unwrap()
+            .len();
+        assert_eq!(size, 1 << 20, "sparse{i}");
+    }
+}
+
+#[test]
 fn a_tree_as_deep_as_paths_allow_is_written_back() {
     let (run, scratch) = exhaust("deep", &[], &["deep", "."]);
     assert_survived(&run);

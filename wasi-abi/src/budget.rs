@@ -86,6 +86,12 @@ impl Budget {
     /// machine's floor.
     pub fn take(&self, bytes: u64) -> Result<()> {
         self.check_memory(bytes)?;
+        self.take_within_limit(bytes)
+    }
+
+    /// Counts `bytes` more, or refuses (nothing counted) if that passes the limit; the
+    /// machine's floor is not asked (for what takes no memory, such as a file's holes).
+    pub fn take_within_limit(&self, bytes: u64) -> Result<()> {
         let used = self
             .used()
             .checked_add(bytes)

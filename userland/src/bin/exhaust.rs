@@ -9,6 +9,7 @@
 //! - `files DIR`: empty files with 200-byte names;
 //! - `data DIR`: one file, 1 MiB at a time;
 //! - `symlinks DIR`: symlinks with 4000-byte targets;
+//! - `sparse DIR`: files of 1 MiB that are all hole (after a refused 1 TiB one);
 //! - `deep DIR`: directories each inside the last, made through the last one's fd, so the
 //!   tree is far deeper than any path can name;
 //! - `fds DIR`: DIR opened again and again;
@@ -53,6 +54,14 @@ fn main() {
                 cella_userland::symlink(&target, &Path::new(arg(1)).join(format!("s{i}")))
             })
         }
+        "sparse" => count_until("sparse", "files", |i| {
+            let file = File::create(Path::new(arg(1)).join(format!("sparse{i}")))?;
+            // A hole as large as any host would take, then a 1 MiB one: holes count.
+            if file.set_len(1 << 40).is_ok() {
+                return Err(io::Error::other("a 1 TiB hole was allowed"));
+            }
+            file.set_len(MIB as u64)
+        }),
         "deep" => deep(arg(1)),
         "fds" => count_until("fds", "fds", |_| {
             File::open(arg(1)).map(|file| held.push(Box::new(file)))

@@ -3,8 +3,9 @@
 //! Only chunks that were written hold memory; the rest of the file (holes, and everything past
 //! a size extended by truncation or `fd_allocate`) reads as zeros. Shrinking a file frees the
 //! chunks past its new end, so a large file costs memory only for the data it really holds.
-//! Every chunk is charged to the file system's [`Budget`] (its size), so that file data
-//! cannot take the whole kernel heap.
+//! The file system's [`Budget`] (its size) is charged every chunk up to the file's size,
+//! holes included: file data cannot take the whole kernel heap, and what goes back to the
+//! host (holes as zeros) is bounded by the size.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -34,22 +35,24 @@ pub struct FileData {
 
 impl Drop for FileData {
     fn drop(&mut self) {
-        self.budget.give(chunk_bytes(self.chunks.len()));
+        self.budget.give(size_bytes(self.size));
     }
 }
 
-/// What `chunks` chunks are charged.
-fn chunk_bytes(chunks: usize) -> u64 {
-    (chunks as u64).saturating_mul(CHUNK)
+/// What a file of `size` bytes is charged: every chunk up to its end, holes included. A
+/// hole takes no memory, but the file system's size must bound what goes back to the host,
+/// and the write-back archive holds a hole as zeros.
+fn size_bytes(size: u64) -> u64 {
+    size.div_ceil(CHUNK).saturating_mul(CHUNK)
 }
 
-/// A chunk of zeros charged to `budget`, or `ENOSPC` if `budget` is full or the allocator
-/// cannot provide one (rather than aborting the kernel on a guest's request).
+/// A chunk of zeros (already charged with the file's size), or `ENOSPC` if the machine's
+/// memory is short (`budget`'s guard) or the allocator cannot provide one (rather than
+/// aborting the kernel on a guest's request).
 fn zeroed_chunk(budget: &Budget) -> Result<Box<[u8]>> {
-    budget.take(CHUNK)?;
+    budget.check_memory(CHUNK)?;
     let mut chunk = Vec::new();
     if chunk.try_reserve_exact(CHUNK_SIZE).is_err() {
-        budget.give(CHUNK);
         return Err(Errno::Nospc);
     }
     chunk.resize(CHUNK_SIZE, 0);
@@ -113,9 +116,17 @@ impl FileData {
         done
     }
 
+    /// Charges the file for growing to `size` (holes included), or `ENOSPC`; returns the
+    /// bytes taken. The machine's memory is not asked: a hole takes none.
+    fn charge_growth(&self, size: u64) -> Result<u64> {
+        let extra = size_bytes(size).saturating_sub(size_bytes(self.size));
+        self.budget.take_within_limit(extra)?;
+        Ok(extra)
+    }
+
     /// Writes `data` at `offset`, extending the file if needed; returns `data.len()`.
-    /// `EFBIG` past [`MAX_FILE_SIZE`]; `ENOSPC` when memory runs out (the data written up to
-    /// then stays, and the size covers it).
+    /// `EFBIG` past [`MAX_FILE_SIZE`]; `ENOSPC` when the file system or memory runs out (the
+    /// data written up to then stays, and the size covers it).
     pub fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<usize> {
         u64::try_from(data.len())
             .ok()
@@ -132,13 +143,24 @@ impl FileData {
             let src = data
                 .get(done..done.saturating_add(piece))
                 .ok_or(Errno::Inval)?;
+            let end = position.saturating_add(piece as u64);
+            let taken = match self.charge_growth(end) {
+                Ok(taken) => taken,
+                Err(errno) if done == 0 => return Err(errno),
+                Err(_) => break,
+            };
             let chunk = match self.chunks.get_mut(&index) {
                 Some(chunk) => chunk,
                 None => {
                     let chunk = match zeroed_chunk(&self.budget) {
                         Ok(chunk) => chunk,
-                        Err(errno) if done == 0 => return Err(errno),
-                        Err(_) => break,
+                        Err(errno) => {
+                            self.budget.give(taken);
+                            if done == 0 {
+                                return Err(errno);
+                            }
+                            break;
+                        }
                     };
                     // The map's node is the one allocation here that cannot fail softly: a
                     // fixed size, one per several chunks, and chunks are capped by `Space`.
@@ -155,12 +177,18 @@ impl FileData {
     }
 
     /// Sets the size: shrinking frees the chunks past the end and zeroes the tail of the last
-    /// one (so a later extension reads zeros), growing leaves a hole. `EFBIG` past the limit.
+    /// one (so a later extension reads zeros), growing leaves a hole (which counts against
+    /// the file system's size: `ENOSPC` beyond it). `EFBIG` past the limit.
     pub fn set_size(&mut self, size: u64) -> Result<()> {
         if size > MAX_FILE_SIZE {
             return Err(Errno::Fbig);
         }
+        if size > self.size {
+            self.charge_growth(size)?;
+        }
         if size < self.size {
+            self.budget
+                .give(size_bytes(self.size).saturating_sub(size_bytes(size)));
             let (index, within) = split(size);
             let first_free = if within == 0 {
                 index
@@ -169,16 +197,13 @@ impl FileData {
             };
             // Everything from `first_free` on goes, one chunk at a time: `split_off` would
             // allocate a new map, and a truncation must not be able to fail for memory.
-            let mut freed = 0usize;
             while self
                 .chunks
                 .last_key_value()
                 .is_some_and(|(last, _)| *last >= first_free)
             {
                 self.chunks.pop_last();
-                freed = freed.saturating_add(1);
             }
-            self.budget.give(chunk_bytes(freed));
             if within != 0
                 && let Some(tail) = self
                     .chunks
@@ -264,11 +289,16 @@ mod tests {
         assert_eq!(b.write_at(0, &vec![2u8; 2 * CHUNK_SIZE]), Ok(CHUNK_SIZE));
         assert_eq!(b.size(), CHUNK);
         assert_eq!(b.write_at(CHUNK, b"x"), Err(Errno::Nospc));
-        // Rewriting allocated chunks and growing with holes need no room.
+        // Rewriting allocated chunks needs no room; growing does, holes included.
         assert_eq!(b.write_at(5, b"y"), Ok(1));
-        b.set_size(100 * CHUNK).unwrap();
+        assert_eq!(b.set_size(100 * CHUNK), Err(Errno::Nospc));
+        assert_eq!(b.size(), CHUNK, "a refused growth changes nothing");
+        assert_eq!(b.write_at(10 * CHUNK, b"far"), Err(Errno::Nospc));
         a.set_size(1).unwrap();
         assert_eq!(space.used(), 2 * CHUNK);
+        b.set_size(2 * CHUNK).unwrap();
+        assert_eq!(space.used(), 3 * CHUNK, "a hole counts");
+        assert_eq!(b.allocated_chunks(), 1, "but takes no memory");
         drop(b);
         assert_eq!(space.used(), CHUNK);
         space.set_limit(u64::MAX);

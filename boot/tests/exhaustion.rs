@@ -148,7 +148,8 @@ fn spawn_storms_and_huge_argv_are_refused_with_an_errno() {
     assert_survived(&run);
     let stdout = run.stdout();
     assert!(
-        stdout.contains("1 MiB Argument list too long; 16 MiB Argument list too long"),
+        stdout.contains("1 MiB Argument list too long; 16 MiB Argument list too long")
+            && stdout.contains("env 2 MiB Argument list too long"),
         "{stdout}"
     );
 }

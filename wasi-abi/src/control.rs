@@ -743,7 +743,9 @@ mod tests {
         let (mut caller, _vfs) = context_with_root();
         let mut memory = vec![0u8; 64];
         let mut mem = GuestMemory::new(&mut memory);
-        caller.account().set_limit(PIPE_CAPACITY as u64);
+        // Room for one pipe: its buffer and its two fds.
+        let room = PIPE_CAPACITY as u64 + 2 * crate::fdtable::FD_BYTES;
+        caller.account().set_limit(caller.account().used() + room);
         assert_eq!(open_pipe(&mut caller, &mut mem, 8), Ok(()));
         assert_eq!(
             open_pipe(&mut caller, &mut mem, 8),

@@ -41,7 +41,9 @@ impl<P: Platform> WasiCtx<P> {
 
     /// A process with the given fd table (a child's, whose stdio and preopens come from its
     /// parent: see [`FdTable::duplicate`]).
-    pub fn with_fds(platform: P, args: Vec<Vec<u8>>, env: Vec<Vec<u8>>, fds: FdTable) -> Self {
+    pub fn with_fds(platform: P, args: Vec<Vec<u8>>, env: Vec<Vec<u8>>, mut fds: FdTable) -> Self {
+        let account = Budget::new(u64::MAX, Errno::Nomem);
+        fds.set_account(Rc::clone(&account));
         WasiCtx {
             platform,
             args,
@@ -49,7 +51,7 @@ impl<P: Platform> WasiCtx<P> {
             fds,
             poll_started: None,
             yielding: false,
-            account: Budget::new(u64::MAX, Errno::Nomem),
+            account,
         }
     }
 

@@ -7,8 +7,10 @@
 //! missing right is `ENOTCAPABLE`.
 
 use alloc::boxed::Box;
+use alloc::rc::Rc;
 use alloc::vec::Vec;
 
+use crate::budget::Budget;
 use crate::errno::{Errno, Result};
 use crate::fallible::{copy, reserve};
 use crate::file::{Stdio, WasiFile};
@@ -188,11 +190,24 @@ impl FdEntry {
     }
 }
 
+/// What an open fd is charged to its process: its slot and its boxed object, rounded up.
+pub const FD_BYTES: u64 = 128;
+
 /// Open descriptors by number.
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
     /// Fds may be numbered below this only (`RLIMIT_NOFILE`), at most [`MAX_FDS`].
     limit: usize,
+    /// The process's account, charged [`FD_BYTES`] per open fd (`ENOMEM` beyond its limit).
+    account: Option<Rc<Budget>>,
+}
+
+impl Drop for FdTable {
+    fn drop(&mut self) {
+        if let Some(account) = &self.account {
+            account.give(FD_BYTES.saturating_mul(self.open_count() as u64));
+        }
+    }
 }
 
 impl Default for FdTable {
@@ -207,6 +222,16 @@ impl FdTable {
         FdTable {
             slots: Vec::new(),
             limit: MAX_FDS,
+            account: None,
+        }
+    }
+
+    /// Charges the fds open now, and every one opened from now on, to `account` (a
+    /// process's; what the table held before is charged whatever the limit).
+    pub fn set_account(&mut self, account: Rc<Budget>) {
+        account.force(FD_BYTES.saturating_mul(self.open_count() as u64));
+        if let Some(old) = self.account.replace(account) {
+            old.give(FD_BYTES.saturating_mul(self.open_count() as u64));
         }
     }
 
@@ -278,6 +303,7 @@ impl FdTable {
         Ok(FdTable {
             slots,
             limit: MAX_FDS,
+            account: None,
         })
     }
 
@@ -359,6 +385,11 @@ impl FdTable {
     pub fn insert_from(&mut self, min: Fd, entry: FdEntry) -> Result<Fd> {
         let to_add = self.slots_to_add(min)?;
         reserve(&mut self.slots, to_add)?;
+        if let Some(account) = &self.account {
+            // Only the limit: an fd takes next to no memory, and small processes must still
+            // open files when the machine is at its floor.
+            account.take_within_limit(FD_BYTES)?;
+        }
         let min = Self::slot(min).map_err(|_| Errno::Mfile)?;
         while self.slots.len() < min {
             self.slots.push(None);
@@ -378,8 +409,15 @@ impl FdTable {
                 self.slots.len().saturating_sub(1)
             }
         };
-        let slot = self.slots.get_mut(index).ok_or(Errno::Mfile)?;
-        *slot = Some(entry);
+        match self.slots.get_mut(index) {
+            Some(slot) => *slot = Some(entry),
+            None => {
+                if let Some(account) = &self.account {
+                    account.give(FD_BYTES);
+                }
+                return Err(Errno::Mfile);
+            }
+        }
         Fd::try_from(index).map_err(|_| Errno::Mfile)
     }
 
@@ -392,6 +430,9 @@ impl FdTable {
             .ok_or(Errno::Badf)?;
         while matches!(self.slots.last(), Some(None)) {
             self.slots.pop();
+        }
+        if let Some(account) = &self.account {
+            account.give(FD_BYTES);
         }
         Ok(entry)
     }
@@ -472,6 +513,29 @@ mod tests {
         assert_eq!(table.insert_from(0, entry()).err(), Some(Errno::Mfile));
         table.set_limit(usize::MAX);
         assert_eq!(table.limit(), MAX_FDS);
+    }
+
+    #[test]
+    fn open_fds_are_charged_to_the_account_and_refused_past_its_limit() {
+        let account = Budget::new(5 * FD_BYTES, Errno::Nomem);
+        let mut table = FdTable::with_stdio(false);
+        table.set_account(Rc::clone(&account));
+        assert_eq!(
+            account.used(),
+            3 * FD_BYTES,
+            "stdio, charged when the account came"
+        );
+        let entry = || FdEntry::new(Stdio::Stdin.boxed(), STDIN_RIGHTS);
+        assert_eq!(table.insert(entry()), Ok(3));
+        assert_eq!(table.insert(entry()), Ok(4));
+        assert_eq!(table.insert(entry()).err(), Some(Errno::Nomem));
+        assert_eq!(table.open_count(), 5, "nothing half made");
+        table.renumber(4, 1).unwrap();
+        assert_eq!(account.used(), 4 * FD_BYTES, "renumbering closed one");
+        table.remove(3).unwrap();
+        assert_eq!(account.used(), 3 * FD_BYTES);
+        drop(table);
+        assert_eq!(account.used(), 0);
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! - `memory`: linear memory grown 1 MiB at a time;
 //! - `recurse`: a function calling itself until the stack runs out (this one ends in a trap);
 //! - `spawn PROGRAM`: copies of `PROGRAM sleep 600` started until refused, then killed;
-//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 32 MiB;
+//! - `argv PROGRAM`: PROGRAM started with an argv of 1, 16 and 32 MiB, then with a 2 MiB
+//!   environment;
 //! - `sleep SECONDS`.
 use std::fs::File;
 use std::io::{self, Write};
@@ -214,5 +215,15 @@ fn huge_argv(program: &str) -> (&'static str, usize, &'static str, String) {
             Err(error) => format!("{mib} MiB {}", cella_userland::describe(&error)),
         });
     }
+    let big = "e".repeat(2 * MIB);
+    results.push(
+        match Command::new(program).args(["sleep", "0"]).env("BIG", &big).spawn() {
+            Ok(pid) => {
+                let _ = cella_process::wait(Some(pid), false);
+                String::from("env 2 MiB ran")
+            }
+            Err(error) => format!("env 2 MiB {}", cella_userland::describe(&error)),
+        },
+    );
     ("argv", results.len(), "tries", results.join("; "))
 }

@@ -378,7 +378,7 @@ fn connections_are_charged_to_the_acceptor_and_refused_past_its_limit() {
     listener.connect(10);
     listener.connect(10);
     let account = h.ctx.account().clone();
-    account.set_limit(account.used() + CONNECTION_BYTES);
+    account.set_limit(account.used() + CONNECTION_BYTES + crate::fdtable::FD_BYTES);
     let first = accept(&mut h, Fdflags::EMPTY).unwrap();
     assert_eq!(account.room(), 0);
     assert_eq!(accept(&mut h, Fdflags::EMPTY), Err(Errno::Nomem));

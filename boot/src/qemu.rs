@@ -193,13 +193,14 @@ impl Drop for RunDir {
 const DIRS_RESERVE: u64 = 64 << 20;
 /// Spare room on the write-back disk beyond its share of guest RAM.
 const WRITEBACK_SLACK: u64 = 64 << 20;
-/// Write-back disk bytes per byte of guest RAM. The archive of a full file system can be
+/// Write-back disk bytes per byte of guest RAM (or of `--fs-size`, if larger). The archive of a full file system can be
 /// far larger than the file system: every name's path may be up to 4 KiB, while a file,
 /// directory or symlink is charged at least 418 bytes, so an archive entry is at most some
 /// 16 times what its inode and name cost (a symlink's target counts on both sides; a
-/// file's holes count against the file system's size). Hard links with long paths (9 KiB
-/// of archive for a 162-byte entry) can still pass it; the write-back then fails and says
-/// so. The disk is a sparse file: only what the guest writes takes host disk.
+/// file's holes count against the file system's size; a hard link, archived with two
+/// paths, is charged 1 KiB more). The file system is at most the RAM or `--fs-size`, so
+/// the archive of a full one fits. The disk is a sparse file: only what the guest writes
+/// takes host disk.
 const WRITEBACK_PER_RAM_BYTE: u64 = 16;
 
 /// QEMU user networking with each `--tcplisten` address forwarded to the same port of the
@@ -286,7 +287,8 @@ fn qemu_command(
         // The kernel writes the trees back onto this disk; sparse, so its size costs nothing.
         // Everything the guest can hold fits, whatever its shape (see the constants).
         let disk = run_dir.join("writeback.img");
-        let size = cli::memory_bytes(&options.memory) * WRITEBACK_PER_RAM_BYTE + WRITEBACK_SLACK;
+        let held = cli::memory_bytes(&options.memory).max(options.fs_size.unwrap_or(0));
+        let size = held * WRITEBACK_PER_RAM_BYTE + WRITEBACK_SLACK;
         fs::File::create(&disk)
             .and_then(|file| file.set_len(size))
             .map_err(|e| Failure::boot(format!("cannot create {}: {e}", disk.display())))?;

@@ -31,7 +31,9 @@ use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
 use self::data::FileData;
-use self::node::{DIR_INODE_COST, Dir, EntryName, Kind, Node, NodeRef, entry_cost, inode_cost};
+use self::node::{
+    DIR_INODE_COST, Dir, EntryName, HARD_LINK_COST, Kind, Node, NodeRef, entry_cost, inode_cost,
+};
 use self::path::{PATH_MAX, Parent, resolve, resolve_parent, validate};
 pub use crate::budget::MemoryGuard;
 use crate::budget::{Budget, Charge};
@@ -786,9 +788,11 @@ impl DirHandle {
         let longer = entry_cost(&new.name).saturating_sub(entry_cost(&old.name));
         let extra = self.vfs.shared.space.charge(longer)?;
         let (_, mut charge) = remove_entry(&old_parent, &old.name, now)?;
+        // A hard link's entry holds more than its name (see `HARD_LINK_COST`): keep it.
+        let surplus = charge.bytes().saturating_sub(entry_cost(&old.name));
         charge.merge(extra);
         // Shrinking only: cannot fail.
-        charge.resize(entry_cost(&new.name))?;
+        charge.resize(entry_cost(&new.name).saturating_add(surplus))?;
         if let Some(target) = target {
             remove_entry(&new_parent, &new.name, now)?;
             if target.borrow().is_dir() {
@@ -843,7 +847,8 @@ impl DirHandle {
         let dir = live_dir(&new)?;
         path_room(&dir, &new.name, 0)?;
         let name = EntryName::new(&new.name)?;
-        let charge = self.vfs.entry_charge(&new.name)?;
+        let cost = entry_cost(&new.name).saturating_add(HARD_LINK_COST);
+        let charge = self.vfs.shared.space.charge(cost)?;
         add_entry(&dir, name, Rc::clone(&source), charge, now)?;
         add_links(&source, true);
         source.borrow_mut().ctim = now;

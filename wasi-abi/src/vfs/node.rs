@@ -50,6 +50,12 @@ pub fn inode_cost(filetype: Filetype, size: u64) -> u64 {
 /// nodes, rounded up.
 pub const ENTRY_COST: u64 = 160;
 
+/// What a hard link's entry (`path_link`) is charged beyond [`entry_cost`]: the write-back
+/// archive holds it with two paths (its own and the first name's), each up to 4 KiB, and
+/// the file system's size must bound the archive (about 16 bytes of archive per byte
+/// charged, the write-back disk's ratio).
+pub const HARD_LINK_COST: u64 = 1024;
+
 /// What the entry `name` is charged.
 pub fn entry_cost(name: &[u8]) -> u64 {
     (name.len() as u64)

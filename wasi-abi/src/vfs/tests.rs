@@ -824,3 +824,22 @@ fn a_null_device_reads_empty_takes_writes_and_is_a_character_device() {
     assert_eq!(root.open_dir(b"dev/null").err(), Some(Errno::Notdir));
     root.unlink_file(b"dev/null", T1).unwrap();
 }
+
+/// The write-back archive holds a hard link with two paths: its entry is charged for them,
+/// and keeps that charge through renames.
+#[test]
+fn a_hard_link_is_charged_for_its_two_paths_and_keeps_that_through_renames() {
+    let vfs = Vfs::new(T0);
+    vfs.write_file(b"f", b"x", T0).unwrap();
+    let before = vfs.used_bytes();
+    vfs.hard_link(b"f", b"g", T0).unwrap();
+    let link = |name: &[u8]| node::entry_cost(name) + node::HARD_LINK_COST;
+    assert_eq!(vfs.used_bytes() - before, link(b"g"));
+    let root = vfs.root();
+    root.rename(b"g", &root, b"a-longer-name", T0).unwrap();
+    assert_eq!(vfs.used_bytes() - before, link(b"a-longer-name"));
+    root.rename(b"a-longer-name", &root, b"h", T0).unwrap();
+    assert_eq!(vfs.used_bytes() - before, link(b"h"));
+    root.unlink_file(b"h", T0).unwrap();
+    assert_eq!(vfs.used_bytes(), before);
+}

@@ -11,7 +11,7 @@
 //!   is kept for small processes only: after any program grew as far as it may, the shell
 //!   can still start `ps`, `kill` or `rm` and recover.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use wasi_abi::budget::MemoryGuard;
 
@@ -24,20 +24,21 @@ pub const RECOVERY_RESERVE: usize = 32 << 20;
 /// A process charged no more than this may grow into the recovery reserve.
 pub const SMALL_PROCESS: u64 = 8 << 20;
 
-/// Whether the recovery reserve is kept (shell mode).
-static RECOVERY: AtomicBool = AtomicBool::new(false);
+/// The recovery reserve in bytes: 0 until shell mode keeps one.
+static RECOVERY: AtomicUsize = AtomicUsize::new(0);
 
-/// Keeps the recovery reserve from now on (shell mode).
+/// Keeps the recovery reserve from now on (shell mode): an eighth of the RAM, at most
+/// [`RECOVERY_RESERVE`].
 pub fn keep_recovery_reserve() {
-    RECOVERY.store(true, Ordering::Relaxed);
+    let bytes = (mm::stats().total / 8).min(RECOVERY_RESERVE);
+    RECOVERY.store(bytes, Ordering::Relaxed);
 }
 
 /// Free memory that growth of a process charged `charged` bytes (after the growth) must
 /// leave: the kernel's reserve, and the recovery reserve unless the process is small.
 pub fn floor_for(charged: u64) -> usize {
-    if RECOVERY.load(Ordering::Relaxed) && charged > SMALL_PROCESS {
-        let recovery = (mm::stats().total / 8).min(RECOVERY_RESERVE);
-        mm::KERNEL_RESERVE + recovery
+    if charged > SMALL_PROCESS {
+        mm::KERNEL_RESERVE + RECOVERY.load(Ordering::Relaxed)
     } else {
         mm::KERNEL_RESERVE
     }

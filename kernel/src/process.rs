@@ -58,9 +58,6 @@ struct Process {
     fuel_used: u64,
     /// 0 for no limit.
     fuel_limit: u64,
-    /// Its memory limit, which its children inherit (the account keeps it while it
-    /// runs; a zombie keeps it for children reparented to init).
-    memory_limit: u64,
 }
 
 /// The machine's processes and scheduler.
@@ -122,8 +119,7 @@ fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 impl System {
     /// A machine whose pid 1 is `init`, already instantiated with its limits; `name` is its
     /// `argv[0]`.
-    pub fn new(mut init: Task, name: &[u8], report_init_traps: bool) -> System {
-        let memory_limit = init.wasi().account().limit();
+    pub fn new(init: Task, name: &[u8], report_init_traps: bool) -> System {
         let mut system = System {
             procs: BTreeMap::new(),
             sched: Scheduler::new(),
@@ -144,7 +140,6 @@ impl System {
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit: 0,
-                memory_limit,
             },
         );
         system.sched.make_ready(1);
@@ -480,12 +475,16 @@ impl System {
             return Answer::Done(Errno::Srch);
         };
         let caller_pgid = parent.pgid;
-        // Limits are inherited, and a child may only narrow them (0: none, for fuel).
+        // Limits are inherited, and a child may only narrow them (0: none, for fuel). The
+        // caller runs, so its account holds its memory limit.
         let parent_fuel = match parent.fuel_limit {
             0 => u64::MAX,
             limit => limit,
         };
-        let parent_memory = parent.memory_limit;
+        let Some(parent_memory) = self.task(caller).map(|task| task.wasi().account().limit())
+        else {
+            return Answer::Done(Errno::Srch);
+        };
         // Everything from the caller first: the request, the module bytes, the child's fds.
         let prepared = self.with_caller_result(caller, |mem, wasi| {
             mem.check::<u32>(pid_out)?;
@@ -552,7 +551,6 @@ impl System {
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit,
-                memory_limit,
             },
         );
         self.sched.make_ready(pid);

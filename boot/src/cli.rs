@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use crate::dirs::DirSpec;
 
-/// Guest RAM when `--memory` is not given.
-pub const DEFAULT_MEMORY: &str = "512M";
+/// Guest RAM when `--memory` is not given: enough for a program to grow its linear memory
+/// to nearly the 4 GiB of wasm32, as wasmtime allows. QEMU takes host memory only as the
+/// guest touches it, so a larger guest costs nothing until a program uses it.
+pub const DEFAULT_MEMORY: &str = "4G";
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
@@ -37,7 +39,9 @@ options:
                      listening socket on it, as fd 3, 4, ... right after stdio (wasmi's
                      order; in shell mode after /, and the shell passes it on to commands);
                      repeatable. IP is normally 127.0.0.1: only the host can connect
-  -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 512M
+  -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 4G, so a program can
+                     use nearly all 4 GiB of wasm32 memory; the host gives QEMU only the
+                     memory the guest touches
   --fs-size SIZE     the in-memory file system's size (files, directories, names, links),
                      as tmpfs's size= (256M, 1G); default half of the guest RAM. Beyond
                      it programs get ENOSPC

@@ -359,10 +359,27 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
     let gig: u64 = run.stdout().trim().parse().expect("MiB");
     assert!(gig >= 960, "-m 1G gave the program only {gig} MiB");
 
-    // Allocating more than the machine has: Rust aborts (a trap), the kernel survives.
+    // Allocating more than the machine has: Rust aborts (a trap), the kernel survives, and
+    // the program's stderr says why and what to do.
     let run = cella(&["-m", "128M", &program("alloc"), "1000"]);
     assert_eq!(run.status, 134, "{run:?}");
     assert!(run.stderr.contains("memory allocation"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("alloc.wasm: memory.grow to ")
+            && run.stderr.contains("the machine's RAM is used up; run Cella with more, e.g. -m 1G"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_default_guest_lets_a_program_use_more_than_2_gib() {
+    // wasmtime lets a wasm32 program grow to 4 GiB; so does Cella's default guest. Every
+    // page is touched: the memory is really there, not merely reserved.
+    let run = cella(&[&program("alloc"), "2100"]);
+    assert_ok(&run);
+    assert!(run.stdout().starts_with("allocated 2100 MiB"), "{run:?}");
+    assert!(!run.stderr.contains("refused"), "{}", run.stderr);
 }
 
 #[test]

@@ -276,11 +276,21 @@ impl System {
             End::FuelExhausted => Some(String::from("fuel limit exhausted")),
             End::Exited(_) => None,
         };
-        if let (Life::Live(task), Some(message)) = (&mut process.life, message)
-            && (pid != 1 || self.report_init_traps)
-        {
-            let line = format!("{}: {message}\n", String::from_utf8_lossy(&process.name));
-            task.wasi().write_stderr(line.as_bytes());
+        if let Life::Live(task) = &mut process.life {
+            let name = String::from_utf8_lossy(&process.name);
+            // A failure after a refused memory.grow is most likely its consequence.
+            if let Some(refusal) = task.refused_growth()
+                && !matches!(end, End::Exited(0))
+            {
+                let line = format!("{name}: {}\n", refusal.note());
+                task.wasi().write_stderr(line.as_bytes());
+            }
+            if let Some(message) = message
+                && (pid != 1 || self.report_init_traps)
+            {
+                let line = format!("{name}: {message}\n");
+                task.wasi().write_stderr(line.as_bytes());
+            }
         }
         log::debug!(
             "pid {pid} ({}) ended: {end:?} after {} ms of CPU and {} fuel",

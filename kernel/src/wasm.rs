@@ -130,6 +130,44 @@ struct Limits {
     account: Rc<Budget>,
     /// Bytes charged by the growth wasmi is carrying out, given back if it then fails.
     growing: u64,
+    /// The first `memory.grow` refused for want of memory, for the note at a failed end.
+    refused: Option<Refusal>,
+}
+
+/// A `memory.grow` the process's limit or the machine's free memory refused: programs
+/// rarely survive one (an allocator returns NULL, Rust aborts), so when the process then
+/// fails its stderr is told why and what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The linear memory's size the program asked for, in bytes.
+    pub desired: u64,
+    /// Whether the process's own memory limit refused it (else the machine's RAM did).
+    pub over_limit: bool,
+    /// The process's memory limit, in bytes.
+    pub limit: u64,
+}
+
+impl Refusal {
+    /// The note for the process's stderr: what was refused and what to do.
+    pub fn note(&self) -> String {
+        const MIB: u64 = 1 << 20;
+        const GIB: u64 = 1 << 30;
+        let desired = self.desired.div_ceil(MIB);
+        if self.over_limit {
+            format!(
+                "memory.grow to {desired} MiB refused: over the process's memory limit of {} MiB \
+                 (inherited from its parent; in shell mode a quarter of the RAM: give Cella more with -m)",
+                self.limit / MIB
+            )
+        } else {
+            // The kernel keeps some RAM for itself: suggest the next whole GiB above it.
+            let suggested = (self.desired + mm::KERNEL_RESERVE as u64 * 4).div_ceil(GIB);
+            format!(
+                "memory.grow to {desired} MiB refused: the machine's RAM is used up; \
+                 run Cella with more, e.g. -m {suggested}G"
+            )
+        }
+    }
 }
 
 impl ResourceLimiter for Limits {
@@ -146,6 +184,12 @@ impl ResourceLimiter for Limits {
         // a larger capacity of the buffer costs address space only (see `mm`).
         let delta = desired.saturating_sub(current);
         if !admits(&self.account, delta) {
+            let limit = self.account.limit();
+            self.refused.get_or_insert(Refusal {
+                desired: desired as u64,
+                over_limit: self.account.used().saturating_add(delta as u64) > limit,
+                limit,
+            });
             return Ok(false);
         }
         self.account.force(delta as u64);
@@ -335,6 +379,7 @@ impl Task {
                 defaults: StoreLimits::default(),
                 account: Rc::clone(&account),
                 growing: 0,
+                refused: None,
             },
             pending: None,
         };
@@ -368,6 +413,11 @@ impl Task {
     /// connections.
     pub fn charged_bytes(&self) -> u64 {
         self.store.data().limits.account.used()
+    }
+
+    /// The first `memory.grow` refused for want of memory, if any.
+    pub fn refused_growth(&self) -> Option<Refusal> {
+        self.store.data().limits.refused
     }
 
     /// The process's WASI state.

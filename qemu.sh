@@ -5,6 +5,9 @@
 # userland programs as needed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# As cargo's runner (`cargo run` in a project made by --new), this inherits the caller's
+# toolchain, target directory and flags: the checkout's own (rust-toolchain.toml) must apply.
+unset RUSTUP_TOOLCHAIN CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTFLAGS CARGO_ENCODED_RUSTFLAGS
 "$root/boot/setup.sh"
 # Built from the root so rust-toolchain.toml applies; quiet unless something fails.
 (cd "$root" && cargo build --release --quiet -p cella-boot)

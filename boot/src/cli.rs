@@ -19,6 +19,7 @@ pub const DEFAULT_MEMORY: &str = "4G";
 pub const USAGE: &str = "\
 usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
        ./qemu.sh [OPTIONS]
+       ./qemu.sh --new DIR
 
 Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
 Without a program, boots Cella's shell: /bin/init from the disk image, with /bin (the
@@ -50,11 +51,14 @@ options:
   --timeout SECONDS  stop the guest after SECONDS (exit status 124)
   --icount           deterministic guest clock: the TSC counts guest instructions
   --setup            build everything that is missing, then exit
+  --new DIR          create a Rust project in DIR (package named after it) whose
+                     `cargo run [-- ARGS]` builds it for wasm32-wasip1 and runs it here,
+                     on this checkout, with the project's data/ preopened as `data`
   -h, --help         show this help
 
 exit status: the program's (0-255) (in shell mode, init's), 134 if it trapped, 1 if it could not be loaded,
 2 for a bad command line, 71 if the kernel failed, 124 on timeout, 125 if the guest did
-not boot.
+not boot. --new: 0, or 2 if the project could not be made.
 ";
 
 /// What the user asked for.
@@ -64,6 +68,8 @@ pub enum Command {
     Help,
     /// Build kernel, images and every userland program, then exit.
     Setup,
+    /// Create a Cargo project at this directory whose `cargo run` runs on Cella.
+    New(PathBuf),
     /// Run a program, or the shell when [`RunOptions::program`] is `None`.
     Run(RunOptions),
 }
@@ -124,6 +130,8 @@ pub fn parse(
         listen: Vec::new(),
         profile: false,
     };
+    // Whether an option came before: `--new` takes none.
+    let mut any_option = false;
     let program = loop {
         let Some(arg) = args.next() else {
             check_shell_dirs(&options.dirs)?;
@@ -153,8 +161,19 @@ pub fn parse(
                 .or_else(|| args.next())
                 .ok_or_else(|| UsageError(format!("{name} needs a value ({what})")))
         };
+        let first = !any_option;
+        any_option = true;
         match name {
             "-h" | "--help" => return Ok(Command::Help),
+            "--new" => {
+                let dir = value("the directory of the new project")?;
+                if !first || args.next().is_some() {
+                    return Err(UsageError(
+                        "--new takes a directory and nothing else: ./qemu.sh --new DIR".into(),
+                    ));
+                }
+                return Ok(Command::New(PathBuf::from(dir)));
+            }
             "--setup" => return Ok(Command::Setup),
             "-v" | "--verbose" => options.verbose = true,
             "--uefi" => options.uefi = true,
@@ -491,6 +510,35 @@ mod tests {
         assert_eq!(
             options(&["--", "-odd.wasm", "x"]).program,
             Some(PathBuf::from("-odd.wasm"))
+        );
+    }
+
+    #[test]
+    fn new_takes_one_directory_and_nothing_else() {
+        assert_eq!(
+            run(&["--new", "hello"]),
+            Ok(Command::New(PathBuf::from("hello")))
+        );
+        assert_eq!(
+            run(&["--new=../my prog"]),
+            Ok(Command::New(PathBuf::from("../my prog")))
+        );
+        // A directory like an option is still the directory (its name is checked later).
+        assert_eq!(run(&["--new", "-v"]), Ok(Command::New(PathBuf::from("-v"))));
+        for bad in [
+            &["--new"][..],
+            &["--new", "a", "b"],
+            &["--new", "a", "-v"],
+            &["-v", "--new", "a"],
+            &["--env", "X=1", "--new", "a"],
+        ] {
+            let UsageError(message) = run(bad).unwrap_err();
+            assert!(message.contains("--new"), "{bad:?}: {message}");
+        }
+        // After the program, `--new` is one of its arguments.
+        assert_eq!(
+            options(&["p.wasm", "--new", "x"]).args,
+            ["--new", "x"].map(OsString::from)
         );
     }
 

@@ -7,6 +7,7 @@ mod cli;
 mod dirs;
 mod project;
 mod qemu;
+mod template;
 mod terminal;
 
 use std::process::ExitCode;
@@ -33,6 +34,13 @@ fn main() -> ExitCode {
                 Err(message) => fail(&message, status::BOOT_FAILED),
             }
         }
+        Command::New(dir) => match template::create(&dir, Project::locate(false).root()) {
+            Ok(message) => {
+                eprintln!("cella: {message}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(&message, status::USAGE),
+        },
         Command::Run(options) => {
             let project = Project::locate(options.verbose);
             if let Some(program) = &options.program {

@@ -13,8 +13,8 @@ use std::time::SystemTime;
 
 /// The Rust target the kernel is built for.
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
-/// The Rust target of userland programs.
-const USERLAND_TARGET: &str = "wasm32-wasip1";
+/// The Rust target of userland programs (and of the projects `--new` makes).
+pub const USERLAND_TARGET: &str = "wasm32-wasip1";
 /// The C compiler for userland/c (wasi-libc's sysroot is /usr on Debian).
 const CLANG: &str = "clang";
 /// Programs of `userland/src/bin` that exist for the tests and benchmarks and stay out of the
@@ -71,6 +71,11 @@ impl Project {
                     .unwrap_or_default()
             });
         Project { root, verbose }
+    }
+
+    /// The checkout's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// Where images and per-run files live.

@@ -283,7 +283,7 @@ mod tests {
     fn memory_with(request: &SpawnRequest, extra: &[(u32, &[u8])]) -> Vec<u8> {
         let mut mem = vec![0u8; 4096];
         let at = REQUEST as usize;
-        abi::Record::encode(request, &mut mem[at..at + 64]);
+        abi::Record::encode(request, &mut mem[at..]);
         for (at, bytes) in extra {
             mem[*at as usize..*at as usize + bytes.len()].copy_from_slice(bytes);
         }
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_request_decodes_with_argv_env_stdio_and_preopens() {
-        let mut table = [0u8; 12];
+        let mut table = [0u8; <PreopenEntry as abi::Record>::SIZE];
         let entry = PreopenEntry {
             fd: 3,
             name: 1200,

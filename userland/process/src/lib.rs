@@ -612,7 +612,9 @@ impl From<ProcessRecord> for ProcessInfo {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn processes() -> io::Result<Vec<ProcessInfo>> {
-    let mut capacity = 64;
+    /// Records room is made for at first; more once the kernel says there are more.
+    const FIRST_GUESS: usize = 64;
+    let mut capacity = FIRST_GUESS;
     loop {
         let mut buffer = Aligned::records::<ProcessRecord>(capacity);
         let mut count = Aligned::new(4, 4);

@@ -16,7 +16,7 @@ fi
 # The directories and targets below are the builds' own; these would override them.
 unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTC_BOOTSTRAP
 
-say "host crates: wasi-abi, boot/proto, the runner, the kernel's host build"
+say "host crates: process-abi, wasi-abi, boot/proto, the runner, the kernel's host build"
 cargo clippy --quiet --workspace --exclude cella-image --all-targets -- -D warnings
 say "the kernel for x86_64-unknown-none"
 cargo clippy --quiet --release -p cella-kernel --target x86_64-unknown-none \

@@ -14,8 +14,8 @@ use cella_fuzz::{MEMORY_SIZE, ROOT_FD, populated_vfs, process};
 use libfuzzer_sys::fuzz_target;
 use wasi_abi::WasiCtx;
 use wasi_abi::control::{
-    self, Call, Ended, FUNCTIONS, MAX_PREOPENS, MAX_STRINGS_BYTES, NAME_BYTES, ProcessRecord,
-    ProcessState, SpawnRequest, SystemInfo, WaitResult,
+    self, Call, Function, MAX_PREOPENS, MAX_STRINGS_BYTES, NAME_BYTES, ProcessRecord, ProcessState,
+    Spawn, Status, SystemInfo, WaitResult,
 };
 use wasi_abi::memory::{GuestMemory, GuestType};
 use wasi_abi::outcome::Trap;
@@ -23,8 +23,9 @@ use wasi_abi::types::Filetype;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    /// A raw call, as the linker hands it over.
-    Decode { index: u8, args: Vec<u64> },
+    /// A raw call of a function (picked by its place in the list), as the linker hands it
+    /// over.
+    Decode { function: u8, args: Vec<u64> },
     /// `spawn`: the request at `ptr`, then the child's fds from it.
     Spawn { ptr: u16 },
     /// `pipe(fds_out)`.
@@ -81,7 +82,7 @@ fn ptr(raw: u16) -> u32 {
 }
 
 fn spawn(ctx: &WasiCtx<wasi_abi::testing::Fake>, mem: &GuestMemory<'_>, at: u32) {
-    let Ok(request) = SpawnRequest::read(mem, at) else {
+    let Ok(request) = Spawn::read(mem, at) else {
         return;
     };
     assert!(!request.args.is_empty(), "a request without argv");
@@ -126,7 +127,7 @@ fn record_of(record: &Record) -> ProcessRecord {
         },
         memory: record.memory,
         cpu_ns: record.cpu_ns,
-        name: record.name.clone(),
+        name_bytes: ProcessRecord::padded_name(&record.name),
     }
 }
 
@@ -139,11 +140,14 @@ fuzz_target!(|input: Input| {
     for op in input.ops.iter().take(32) {
         let mut mem = GuestMemory::new(&mut bytes);
         match op {
-            Op::Decode { index, args } => {
-                let index = usize::from(*index);
-                if let Some(call) = Call::decode(index, args) {
-                    assert!(index < FUNCTIONS.len(), "{call:?} from index {index}");
-                    assert_eq!(args.len(), FUNCTIONS[index].params.len());
+            Op::Decode { function, args } => {
+                let function = Function::ALL[usize::from(*function) % Function::ALL.len()];
+                match Call::decode(function, args) {
+                    Some(call) => {
+                        assert_eq!(call.function(), function, "{call:?}");
+                        assert_eq!(args.len(), function.params().len());
+                    }
+                    None => assert_ne!(args.len(), function.params().len()),
                 }
             }
             Op::Spawn { ptr: at } => spawn(&ctx, &mem, ptr(*at)),
@@ -168,7 +172,8 @@ fuzz_target!(|input: Input| {
                 count_out,
                 records,
             } => {
-                let records: Vec<ProcessRecord> = records.iter().map(record_of).collect();
+                let inputs = records;
+                let records: Vec<ProcessRecord> = inputs.iter().map(record_of).collect();
                 let (buf, count_out) = (ptr(*buf), ptr(*count_out));
                 let result =
                     control::write_processes(&mut mem, buf, (*buf_len).into(), count_out, &records);
@@ -177,13 +182,13 @@ fuzz_target!(|input: Input| {
                     assert_eq!(mem.read::<u32>(count_out), Ok(records.len() as u32));
                     let size = ProcessRecord::SIZE;
                     let fit = (u32::from(*buf_len) / size).min(records.len() as u32);
-                    for (n, record) in (0..fit).zip(&records) {
+                    for (n, (record, input)) in (0..fit).zip(records.iter().zip(inputs)) {
                         let at = buf + n * size;
                         if count_out + 4 > at && count_out < at + size {
                             continue;
                         }
                         let back: ProcessRecord = mem.read(at).expect("written record");
-                        let name: Vec<u8> = record
+                        let name: Vec<u8> = input
                             .name
                             .iter()
                             .copied()
@@ -194,7 +199,7 @@ fuzz_target!(|input: Input| {
                         assert_eq!(back.state, record.state);
                         assert_eq!(back.memory, record.memory);
                         assert_eq!(back.cpu_ns, record.cpu_ns);
-                        assert_eq!(back.name, name);
+                        assert_eq!(back.name(), name);
                     }
                 }
             }
@@ -204,13 +209,13 @@ fuzz_target!(|input: Input| {
                 ended,
                 value,
             } => {
-                let ended = match ended % 4 {
-                    0 => Ended::Exited(*value),
-                    1 => Ended::Signaled(*value),
-                    2 => Ended::Trapped,
-                    _ => Ended::FuelExhausted,
+                let status = match ended % 4 {
+                    0 => Status::Exited(*value),
+                    1 => Status::Signaled(*value),
+                    2 => Status::Trapped,
+                    _ => Status::FuelExhausted,
                 };
-                let result = WaitResult { pid: *pid, ended };
+                let result = WaitResult { pid: *pid, status };
                 if mem.write(ptr(*at), &result).is_ok() {
                     assert_eq!(mem.read(ptr(*at)), Ok(result));
                 }

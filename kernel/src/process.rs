@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 
 use wasi_abi::Errno;
 use wasi_abi::control::{
-    self, Call, Ended, Group, ProcessRecord, ProcessState, SpawnRequest, SystemInfo, WAIT_NOHANG,
-    WaitResult,
+    self, ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, Group, MAX_SIGNAL, ProcessRecord,
+    ProcessState, SIGINT, Spawn, Status, SystemInfo, WAIT_NOHANG, WaitResult,
 };
 use wasi_abi::memory::GuestMemory;
 use wasi_abi::outcome::Fault;
@@ -36,17 +36,13 @@ pub const MAX_PROCESSES: usize = 128;
 const SPAWN_MIN_FREE: usize = 20 << 20;
 /// Bytes of kernel memory per byte of module while it is compiled and instantiated.
 const COMPILE_FACTOR: usize = wasm::CODE_BYTES_PER_MODULE_BYTE as usize;
-/// The highest signal number `kill` accepts.
-const MAX_SIGNAL: u32 = 31;
-/// Ctrl-C's signal.
-const SIGINT: u32 = 2;
 
 /// What a process is now.
 enum Life {
     /// Running, ready or blocked (boxed: a zombie is small).
     Live(Box<Task>),
     /// Ended; waiting for its parent to collect the status.
-    Zombie(Ended),
+    Zombie(Status),
 }
 
 struct Process {
@@ -266,10 +262,10 @@ impl System {
         let Some(process) = self.procs.get_mut(&pid) else {
             return;
         };
-        let ended = match &end {
-            End::Exited(status) => Ended::Exited(*status),
-            End::Trapped(_) => Ended::Trapped,
-            End::FuelExhausted => Ended::FuelExhausted,
+        let status = match &end {
+            End::Exited(code) => Status::Exited(*code),
+            End::Trapped(_) => Status::Trapped,
+            End::FuelExhausted => Status::FuelExhausted,
         };
         let message = match &end {
             End::Trapped(message) => Some(message.clone()),
@@ -299,7 +295,7 @@ impl System {
             process.fuel_used
         );
         // Dropping the task frees its memory and closes its fds (pipe ends included).
-        process.life = Life::Zombie(ended);
+        process.life = Life::Zombie(status);
         self.orphan_children(pid);
         if pid == 1 {
             self.init_end = Some(end);
@@ -309,7 +305,7 @@ impl System {
     fn end_signaled(&mut self, pid: Pid, signal: u32) {
         self.sched.remove(pid);
         if let Some(process) = self.procs.get_mut(&pid) {
-            process.life = Life::Zombie(Ended::Signaled(signal));
+            process.life = Life::Zombie(Status::Signaled(signal));
             log::debug!(
                 "pid {pid} ({}) killed by signal {signal} after {} ms of CPU and {} fuel",
                 String::from_utf8_lossy(&process.name),
@@ -363,7 +359,7 @@ impl System {
 
     /// Carries out a `cella_process` call of `pid`.
     fn control(&mut self, pid: Pid, call: PendingCall) -> Answer {
-        let Some(decoded) = Call::decode(call.index, call.args()) else {
+        let Some(decoded) = call.control() else {
             return Answer::Trap(String::from("malformed cella_process call"));
         };
         match decoded {
@@ -406,7 +402,12 @@ impl System {
                     control::write_processes(mem, buf, buf_len, count_out, &records).into()
                 })
             }
-            Call::ConsoleMode { raw } => self.with_caller(pid, |_, wasi| {
+            Call::ConsoleMode { mode } => self.with_caller(pid, |_, wasi| {
+                let raw = match mode {
+                    CONSOLE_RAW => true,
+                    CONSOLE_COOKED => false,
+                    _ => return Answer::Done(Errno::Inval),
+                };
                 if wasi.stdin_is_terminal() && console::has_discipline() {
                     console::set_raw(raw);
                     Answer::Done(Errno::Success)
@@ -474,7 +475,7 @@ impl System {
                     state,
                     memory,
                     cpu_ns: process.cpu_ns,
-                    name: process.name.clone(),
+                    name_bytes: ProcessRecord::padded_name(&process.name),
                 }
             })
             .collect()
@@ -498,7 +499,7 @@ impl System {
         // Everything from the caller first: the request, the module bytes, the child's fds.
         let prepared = self.with_caller_result(caller, |mem, wasi| {
             mem.check::<u32>(pid_out)?;
-            let request = SpawnRequest::read(mem, request)?;
+            let request = Spawn::read(mem, request)?;
             let fds = control::child_fds(wasi, &request)?;
             let bytes = control::read_program(wasi, request.program_fd)?;
             Ok((request, fds, bytes))
@@ -583,16 +584,16 @@ impl System {
     }
 
     fn wait(&mut self, caller: Pid, target: i32, options: u32, result: u32) -> Answer {
-        let children: Vec<(Pid, Option<Ended>)> = self
+        let children: Vec<(Pid, Option<Status>)> = self
             .procs
             .iter()
-            .filter(|(pid, p)| p.ppid == caller && (target == -1 || **pid as i32 == target))
+            .filter(|(pid, p)| p.ppid == caller && (target == ANY_CHILD || **pid as i32 == target))
             .map(|(pid, p)| {
-                let ended = match p.life {
-                    Life::Zombie(ended) => Some(ended),
+                let status = match p.life {
+                    Life::Zombie(status) => Some(status),
                     Life::Live(_) => None,
                 };
-                (*pid, ended)
+                (*pid, status)
             })
             .collect();
         if children.is_empty() {
@@ -600,12 +601,12 @@ impl System {
         }
         let found = children
             .iter()
-            .find_map(|&(pid, ended)| ended.map(|ended| WaitResult { pid, ended }));
+            .find_map(|&(pid, status)| status.map(|status| WaitResult { pid, status }));
         let answer = match found {
             Some(found) => found,
             None if options & WAIT_NOHANG != 0 => WaitResult {
                 pid: 0,
-                ended: Ended::Exited(0),
+                status: Status::Exited(0),
             },
             None => return Answer::Block,
         };

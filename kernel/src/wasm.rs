@@ -16,7 +16,7 @@ use alloc::string::String;
 use core::fmt;
 
 use wasi_abi::budget::{Budget, Charge};
-use wasi_abi::{Outcome, ValType, WasiCtx};
+use wasi_abi::{Outcome, ValType, WasiCtx, control};
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
     Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Linker,
@@ -57,22 +57,21 @@ const MAX_PARAMS: usize = 9;
 /// Toolchains put a command's work in `_start`, which runs preemptibly.
 const INSTANTIATION_FUEL: u64 = 16_000_000;
 
-/// Which import module a pending call belongs to.
+/// Which imported function a call is, as the linker registered it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Api {
-    /// `wasi_snapshot_preview1`.
-    Preview1,
-    /// `cella_process`.
-    Control,
+pub enum Import {
+    /// A `wasi_snapshot_preview1` function: its index in [`wasi_abi::FUNCTIONS`], the one
+    /// table the preview1 dispatcher is generated from.
+    Preview1(usize),
+    /// A `cella_process` function, known by its name.
+    Control(control::Function),
 }
 
 /// A suspended import call: which function and its raw arguments.
 #[derive(Clone, Copy, Debug)]
 pub struct PendingCall {
-    /// The module.
-    pub api: Api,
-    /// Index into that module's function table.
-    pub index: usize,
+    /// The function.
+    pub import: Import,
     args: [u64; MAX_PARAMS],
     len: usize,
 }
@@ -81,6 +80,14 @@ impl PendingCall {
     /// The raw arguments.
     pub fn args(&self) -> &[u64] {
         self.args.get(..self.len).unwrap_or(&[])
+    }
+
+    /// The `cella_process` call with its arguments decoded; `None` for a preview1 call.
+    pub fn control(&self) -> Option<control::Call> {
+        match self.import {
+            Import::Control(function) => control::Call::decode(function, self.args()),
+            Import::Preview1(_) => None,
+        }
     }
 }
 
@@ -444,20 +451,20 @@ impl Task {
     /// Repeats a suspended preview1 call that blocked: `Some(stop)` if it must still wait
     /// (or ended the process), `None` once it completed (the next slice continues).
     pub fn retry(&mut self) -> Option<Stop> {
-        let (call, _) = self.pending()?;
-        if call.api != Api::Preview1 {
-            return self.pending().map(|(_, stop)| stop);
-        }
+        let (call, stop) = self.pending()?;
+        let Import::Preview1(index) = call.import else {
+            return Some(stop);
+        };
         let account = Rc::clone(&self.store.data().limits.account);
         match in_guest(&account, account.room(), || {
-            run_preview1(&mut self.store, call)
+            run_preview1(&mut self.store, index, call)
         }) {
             Outcome::Return(errno) => {
                 self.resume_with(errno);
                 None
             }
             outcome => {
-                let stop = stop_of(outcome, call);
+                let stop = stop_of(outcome, index);
                 self.store.data_mut().pending = Some((call, stop.clone()));
                 Some(stop)
             }
@@ -535,27 +542,30 @@ fn one_line(error: &wasmi::Error) -> String {
 fn check_imports(module: &Module) -> Result<(), String> {
     for import in module.imports() {
         let name = import.name();
-        let table = match import.module() {
-            wasi_abi::MODULE => wasi_abi::FUNCTIONS,
-            wasi_abi::control::MODULE => wasi_abi::control::FUNCTIONS,
-            _ => &[],
+        let expected = match import.module() {
+            wasi_abi::MODULE => wasi_abi::FUNCTIONS
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| func_type(f.params, f.returns_errno)),
+            control::MODULE => control::Function::from_name(name)
+                .map(|f| func_type(f.params(), CONTROL_RETURNS_ERRNO)),
+            _ => None,
         };
-        let Some(function) = table.iter().find(|f| f.name == name) else {
+        let Some(expected) = expected else {
             return Err(format!(
                 "unknown import `{}::{}`: Cella provides the `{}` and `{}` functions",
                 import.module(),
                 name,
                 wasi_abi::MODULE,
-                wasi_abi::control::MODULE,
+                control::MODULE,
             ));
         };
         match import.ty() {
-            ExternType::Func(ty) if *ty == func_type(function) => {}
+            ExternType::Func(ty) if *ty == expected => {}
             other => {
                 return Err(format!(
-                    "import `{}::{name}` has type {other:?}, but Cella defines {:?}",
+                    "import `{}::{name}` has type {other:?}, but Cella defines {expected:?}",
                     import.module(),
-                    func_type(function)
                 ));
             }
         }
@@ -563,12 +573,16 @@ fn check_imports(module: &Module) -> Result<(), String> {
     Ok(())
 }
 
-fn func_type(function: &wasi_abi::Function) -> FuncType {
-    let params = function.params.iter().map(|p| match p {
+/// Every `cella_process` function returns its errno.
+const CONTROL_RETURNS_ERRNO: bool = true;
+
+/// The wasm type of a function with these parameters, returning an `i32` errno or nothing.
+fn func_type(params: &[ValType], returns_errno: bool) -> FuncType {
+    let params = params.iter().map(|p| match p {
         ValType::I32 => wasmi::ValType::I32,
         ValType::I64 => wasmi::ValType::I64,
     });
-    let results: &[wasmi::ValType] = if function.returns_errno {
+    let results: &[wasmi::ValType] = if returns_errno {
         &[wasmi::ValType::I32]
     } else {
         &[]
@@ -579,22 +593,23 @@ fn func_type(function: &wasi_abi::Function) -> FuncType {
 /// A linker holding both import modules.
 fn linker(engine: &Engine) -> Result<Linker<ProcessData>, wasmi::errors::LinkerError> {
     let mut linker = Linker::new(engine);
-    for (api, module, table) in [
-        (Api::Preview1, wasi_abi::MODULE, wasi_abi::FUNCTIONS),
-        (
-            Api::Control,
-            wasi_abi::control::MODULE,
-            wasi_abi::control::FUNCTIONS,
-        ),
-    ] {
-        for (index, function) in table.iter().enumerate() {
-            linker.func_new(
-                module,
-                function.name,
-                func_type(function),
-                move |caller, params, results| import_call(caller, api, index, params, results),
-            )?;
-        }
+    for (index, function) in wasi_abi::FUNCTIONS.iter().enumerate() {
+        let import = Import::Preview1(index);
+        linker.func_new(
+            wasi_abi::MODULE,
+            function.name,
+            func_type(function.params, function.returns_errno),
+            move |caller, params, results| import_call(caller, import, params, results),
+        )?;
+    }
+    for &function in control::Function::ALL {
+        let import = Import::Control(function);
+        linker.func_new(
+            control::MODULE,
+            function.name(),
+            func_type(function.params(), CONTROL_RETURNS_ERRNO),
+            move |caller, params, results| import_call(caller, import, params, results),
+        )?;
     }
     Ok(linker)
 }
@@ -602,14 +617,12 @@ fn linker(engine: &Engine) -> Result<Linker<ProcessData>, wasmi::errors::LinkerE
 /// The linker boundary: raw wasm values in; an errno out, or a suspension.
 fn import_call(
     mut caller: Caller<'_, ProcessData>,
-    api: Api,
-    index: usize,
+    import: Import,
     params: &[Val],
     results: &mut [Val],
 ) -> Result<(), wasmi::Error> {
     let mut call = PendingCall {
-        api,
-        index,
+        import,
         args: [0; MAX_PARAMS],
         len: params.len().min(MAX_PARAMS),
     };
@@ -621,16 +634,16 @@ fn import_call(
             _ => 0,
         };
     }
-    let stop = match api {
-        Api::Control => Stop::Control,
-        Api::Preview1 => match run_preview1(&mut caller, call) {
+    let stop = match import {
+        Import::Control(_) => Stop::Control,
+        Import::Preview1(index) => match run_preview1(&mut caller, index, call) {
             Outcome::Return(errno) => {
                 if let Some(result) = results.first_mut() {
                     *result = Val::I32(i32::from(errno as u16));
                 }
                 return Ok(());
             }
-            outcome => stop_of(outcome, call),
+            outcome => stop_of(outcome, index),
         },
     };
     caller.data_mut().pending = Some((call, stop));
@@ -640,31 +653,27 @@ fn import_call(
 /// Runs a preview1 call against the process's memory and WASI state.
 fn run_preview1(
     mut context: impl wasmi::AsContextMut<Data = ProcessData>,
+    index: usize,
     call: PendingCall,
 ) -> Outcome {
     let mut context = context.as_context_mut();
     match context.data().memory {
         Some(memory) => {
             let (bytes, data) = memory.data_and_store_mut(&mut context);
-            wasi_abi::dispatch(&mut data.wasi, bytes, call.index, call.args())
+            wasi_abi::dispatch(&mut data.wasi, bytes, index, call.args())
         }
         // A module without memory can still call the pointer-free functions.
-        None => wasi_abi::dispatch(
-            &mut context.data_mut().wasi,
-            &mut [],
-            call.index,
-            call.args(),
-        ),
+        None => wasi_abi::dispatch(&mut context.data_mut().wasi, &mut [], index, call.args()),
     }
 }
 
-fn stop_of(outcome: Outcome, call: PendingCall) -> Stop {
+fn stop_of(outcome: Outcome, index: usize) -> Stop {
     match outcome {
         Outcome::Return(_) => Stop::Block(Some(0)),
         Outcome::Block { deadline } => Stop::Block(deadline),
         Outcome::Exit(status) => Stop::Exit(status),
         Outcome::Trap(trap) => {
-            let name = wasi_abi::FUNCTIONS.get(call.index).map_or("?", |f| f.name);
+            let name = wasi_abi::FUNCTIONS.get(index).map_or("?", |f| f.name);
             Stop::Trap(format!("wasm trap: {trap} in {}::{name}", wasi_abi::MODULE))
         }
     }

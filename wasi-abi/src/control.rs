@@ -1,14 +1,24 @@
 //! `cella_process`: Cella's own import module for the programs that manage other programs
 //! (init, the shell, `ps`, `kill`). Pure preview1 programs never import it.
 //!
-//! This module holds what can be decided without the scheduler: the function table the
-//! linker registers, the decoding of each call's arguments and guest-memory structures
-//! (hostile input gets an errno or a trap, never a panic), the child's fd table built from
-//! the caller's fds, and `pipe`, which touches only the caller. The kernel's scheduler runs
-//! the calls that need the process table. The ABI is documented in the README ("Process
-//! control"); the Rust wrapper is `userland/process`.
+//! The ABI itself — each function's name and parameters, the records and the constants — is
+//! defined once, in the `cella-process-abi` crate (`process-abi/`), which the programs' side
+//! (`userland/process`) shares; it is re-exported here. This module holds what can be
+//! decided without the scheduler: the records read from and written to guest memory, the
+//! spawn request with its strings and preopens copied out (hostile input gets an errno or a
+//! trap, never a panic), the child's fd table built from the caller's fds, and `pipe`, which
+//! touches only the caller. The kernel's scheduler runs the calls that need the process
+//! table.
 
 use alloc::vec::Vec;
+
+/// The ABI crate itself, for its [`Record`](abi::Record) trait.
+pub use cella_process_abi as abi;
+pub use cella_process_abi::{
+    ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, Function, Group, MAX_PREOPENS, MAX_SIGNAL,
+    MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, SIGINT,
+    SpawnRequest, Status, SystemInfo, WAIT_NOHANG, WaitResult,
+};
 
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, Result};
@@ -18,158 +28,37 @@ use crate::memory::{Bytes, BytesMut, GuestMemory, GuestType};
 use crate::outcome::{Fault, SysResult};
 use crate::pipe::{PIPE_READ_RIGHTS, PIPE_WRITE_RIGHTS, pipe};
 use crate::platform::Platform;
-use crate::syscalls::{Function, ValType};
 use crate::types::{Fd, Filetype, Rights};
 use crate::vfs::OpenDir;
 
-/// The import module name.
-pub const MODULE: &str = "cella_process";
-
-const fn function(name: &'static str, params: &'static [ValType]) -> Function {
-    Function {
-        name,
-        params,
-        returns_errno: true,
-        implemented: true,
-    }
-}
-
-const I: ValType = ValType::I32;
-
-/// Every function of the module, in ABI order; [`Call::decode`] takes an index into it.
-pub const FUNCTIONS: &[Function] = &[
-    function("spawn", &[I, I]),
-    function("wait", &[I, I, I]),
-    function("kill", &[I, I]),
-    function("pipe", &[I]),
-    function("processes", &[I, I, I]),
-    function("console_mode", &[I]),
-    function("set_foreground", &[I]),
-    function("self_pid", &[I]),
-    function("system_info", &[I]),
-];
-
-/// One decoded call; pointers are still guest addresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Call {
-    /// `spawn(request, pid_out)`.
-    Spawn {
-        /// Address of the 64-byte [`SpawnRequest`].
-        request: u32,
-        /// Where the child's pid goes.
-        pid_out: u32,
-    },
-    /// `wait(pid, options, result)`: `pid` -1 is any child.
-    Wait {
-        /// The child, or -1.
-        pid: i32,
-        /// [`WAIT_NOHANG`] or 0.
-        options: u32,
-        /// Where the [`WaitResult`] goes.
-        result: u32,
-    },
-    /// `kill(pid, signal)`: a pid below -1 names a process group.
-    Kill {
-        /// The target.
-        pid: i32,
-        /// 0 (check only) or 1..=31.
-        signal: u32,
-    },
-    /// `pipe(fds_out)`.
-    Pipe {
-        /// Where the read and write fds go.
-        fds_out: u32,
-    },
-    /// `processes(buf, buf_len, count_out)`.
-    Processes {
-        /// Where the [`ProcessRecord`]s go.
-        buf: u32,
-        /// Bytes available at `buf`.
-        buf_len: u32,
-        /// Where the number of processes goes.
-        count_out: u32,
-    },
-    /// `console_mode(mode)`: 1 raw, 0 cooked.
-    ConsoleMode {
-        /// The mode.
-        raw: bool,
-    },
-    /// `set_foreground(pgid)`.
-    SetForeground {
-        /// The group Ctrl-C interrupts.
-        pgid: u32,
-    },
-    /// `self_pid(pid_out)`.
-    SelfPid {
-        /// Where the caller's pid goes.
-        pid_out: u32,
-    },
-    /// `system_info(out)`.
-    SystemInfo {
-        /// Where the [`SystemInfo`] goes.
-        out: u32,
-    },
-}
-
-/// `wait` option: return at once (pid 0) when no child has ended.
-pub const WAIT_NOHANG: u32 = 1;
-
-impl Call {
-    /// Decodes function `index` of [`FUNCTIONS`] with its raw arguments (only the low 32
-    /// bits of each count); `None` for an unknown index or a wrong argument count.
-    pub fn decode(index: usize, args: &[u64]) -> Option<Call> {
-        let function = FUNCTIONS.get(index)?;
-        if args.len() != function.params.len() {
-            return None;
+/// The ABI's records are read from and written to guest memory with their own layout.
+macro_rules! guest_record {
+    ($($record:ty),*) => {$(
+        impl GuestType for $record {
+            const SIZE: u32 = <$record as abi::Record>::SIZE as u32;
+            const ALIGN: u32 = <$record as abi::Record>::ALIGN as u32;
+            fn decode(bytes: &Bytes<'_>) -> Self {
+                <$record as abi::Record>::decode(bytes.as_slice())
+            }
+            fn encode(&self, out: &mut BytesMut<'_>) {
+                <$record as abi::Record>::encode(self, out.as_mut_slice());
+            }
         }
-        let arg = |n: usize| args.get(n).map_or(0, |&raw| raw as u32);
-        Some(match index {
-            0 => Call::Spawn {
-                request: arg(0),
-                pid_out: arg(1),
-            },
-            1 => Call::Wait {
-                pid: arg(0) as i32,
-                options: arg(1),
-                result: arg(2),
-            },
-            2 => Call::Kill {
-                pid: arg(0) as i32,
-                signal: arg(1),
-            },
-            3 => Call::Pipe { fds_out: arg(0) },
-            4 => Call::Processes {
-                buf: arg(0),
-                buf_len: arg(1),
-                count_out: arg(2),
-            },
-            5 => Call::ConsoleMode { raw: arg(0) != 0 },
-            6 => Call::SetForeground { pgid: arg(0) },
-            7 => Call::SelfPid { pid_out: arg(0) },
-            _ => Call::SystemInfo { out: arg(0) },
-        })
-    }
+    )*};
 }
 
-/// Which process group a child joins.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Group {
-    /// The caller's.
-    Caller,
-    /// A new one led by the child (pgid = its pid).
-    New,
-    /// This existing group.
-    Join(u32),
-}
+guest_record!(
+    SpawnRequest,
+    PreopenEntry,
+    WaitResult,
+    ProcessRecord,
+    SystemInfo
+);
 
-/// The most bytes of argv or environment a spawn may pass (Linux's `ARG_MAX` is 2 MiB).
-pub const MAX_STRINGS_BYTES: u32 = 1 << 20;
-/// The most preopens a spawn may hand over.
-pub const MAX_PREOPENS: u32 = 64;
-
-/// A decoded spawn request: everything is copied out of guest memory.
+/// A spawn request with everything copied out of guest memory: the [`SpawnRequest`] record
+/// with its strings and preopen table followed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpawnRequest {
+pub struct Spawn {
     /// The caller's fd of the module file.
     pub program_fd: Fd,
     /// argv, `argv[0]` first (never empty).
@@ -192,90 +81,38 @@ pub struct SpawnRequest {
     pub max_fds: u32,
 }
 
-/// The request's layout in guest memory (64 bytes, 8-aligned), before its pointers are
-/// followed.
-struct RawRequest {
-    words: [u32; 12],
-    memory_limit: u64,
-    fuel_limit: u64,
-}
-
-impl GuestType for RawRequest {
-    const SIZE: u32 = 64;
-    const ALIGN: u32 = 8;
-    fn decode(bytes: &Bytes<'_>) -> Self {
-        let mut words = [0u32; 12];
-        for (word, offset) in words.iter_mut().zip((0..48).step_by(4)) {
-            *word = bytes.u32(offset);
-        }
-        RawRequest {
-            words,
-            memory_limit: bytes.u64(48),
-            fuel_limit: bytes.u64(56),
-        }
-    }
-    fn encode(&self, out: &mut BytesMut<'_>) {
-        for (word, offset) in self.words.iter().zip((0..48).step_by(4)) {
-            out.u32(offset, *word);
-        }
-        out.u64(48, self.memory_limit);
-        out.u64(56, self.fuel_limit);
-    }
-}
-
-impl SpawnRequest {
+impl Spawn {
     /// Reads the request at `ptr`: a pointer out of memory or misaligned traps; a malformed
     /// request (empty argv, strings not NUL-terminated, too many preopens) is `EINVAL`;
     /// strings over [`MAX_STRINGS_BYTES`] are `E2BIG`; no memory for the copies is `ENOMEM`.
-    pub fn read(mem: &GuestMemory<'_>, ptr: u32) -> SysResult<SpawnRequest> {
-        let raw = mem.read::<RawRequest>(ptr)?;
-        let [
-            program_fd,
-            argv,
-            argv_len,
-            env,
-            env_len,
-            stdin,
-            stdout,
-            stderr,
-            table,
-            count,
-            group,
-            max_fds,
-        ] = raw.words;
-        let args = strings(mem, argv, argv_len)?;
+    pub fn read(mem: &GuestMemory<'_>, ptr: u32) -> SysResult<Spawn> {
+        let request = mem.read::<SpawnRequest>(ptr)?;
+        let args = strings(mem, request.argv, request.argv_len)?;
         if args.is_empty() {
             return Err(Errno::Inval.into());
         }
-        let env = strings(mem, env, env_len)?;
-        if count > MAX_PREOPENS {
+        let env = strings(mem, request.env, request.env_len)?;
+        if request.preopens_len > MAX_PREOPENS {
             return Err(Errno::Inval.into());
         }
-        let table = mem.array::<u32>(table, count.saturating_mul(3))?;
+        let table = mem.array::<PreopenEntry>(request.preopens, request.preopens_len)?;
         let mut preopens = Vec::new();
-        reserve(&mut preopens, count as usize)?;
-        let mut entries = table.ptrs();
-        while let (Some(fd), Some(name), Some(len)) =
-            (entries.next(), entries.next(), entries.next())
-        {
-            let name = mem.slice(mem.read::<u32>(name)?, mem.read::<u32>(len)?)?;
-            preopens.push((mem.read::<u32>(fd)?, copy(name)?));
+        reserve(&mut preopens, request.preopens_len as usize)?;
+        for entry in table.ptrs() {
+            let entry = mem.read::<PreopenEntry>(entry)?;
+            let name = mem.slice(entry.name, entry.name_len)?;
+            preopens.push((entry.fd, copy(name)?));
         }
-        let group = match group {
-            0 => Group::Caller,
-            u32::MAX => Group::New,
-            pgid => Group::Join(pgid),
-        };
-        Ok(SpawnRequest {
-            program_fd,
+        Ok(Spawn {
+            program_fd: request.program_fd,
             args,
             env,
-            stdio: [stdin, stdout, stderr],
+            stdio: request.stdio,
             preopens,
-            group,
-            memory_limit: raw.memory_limit,
-            fuel_limit: raw.fuel_limit,
-            max_fds,
+            group: request.group,
+            memory_limit: request.memory_limit,
+            fuel_limit: request.fuel_limit,
+            max_fds: request.max_fds,
         })
     }
 }
@@ -304,7 +141,7 @@ fn strings(mem: &GuestMemory<'_>, ptr: u32, len: u32) -> SysResult<Vec<Vec<u8>>>
 /// a directory under its new name, with the rights the caller has on it, or a socket (a
 /// listener handed on, as a shell passes `--tcplisten` sockets to its commands; the name is
 /// ignored); anything else is `ENOTDIR`. No memory for the table is `ENOMEM`.
-pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &SpawnRequest) -> Result<FdTable> {
+pub fn child_fds<P: Platform>(caller: &WasiCtx<P>, request: &Spawn) -> Result<FdTable> {
     let mut entries = Vec::new();
     reserve(
         &mut entries,
@@ -401,125 +238,6 @@ pub fn open_pipe<P: Platform>(
     Ok(())
 }
 
-/// How a process ended, as `wait` reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ended {
-    /// Exit status from `proc_exit` (0 when `_start` returned).
-    Exited(u32),
-    /// Killed by this signal.
-    Signaled(u32),
-    /// Trapped.
-    Trapped,
-    /// Used up its fuel limit.
-    FuelExhausted,
-}
-
-/// `wait`'s answer: the pid (0 when nothing ended and `WAIT_NOHANG` was given) and how.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WaitResult {
-    /// The child that ended, or 0.
-    pub pid: u32,
-    /// How it ended (ignored when `pid` is 0).
-    pub ended: Ended,
-}
-
-impl GuestType for WaitResult {
-    const SIZE: u32 = 12;
-    const ALIGN: u32 = 4;
-    fn decode(bytes: &Bytes<'_>) -> Self {
-        let ended = match (bytes.u32(4), bytes.u32(8)) {
-            (0, code) => Ended::Exited(code),
-            (1, signal) => Ended::Signaled(signal),
-            (3, _) => Ended::FuelExhausted,
-            _ => Ended::Trapped,
-        };
-        WaitResult {
-            pid: bytes.u32(0),
-            ended,
-        }
-    }
-    fn encode(&self, out: &mut BytesMut<'_>) {
-        let (kind, value) = match self.ended {
-            Ended::Exited(code) => (0, code),
-            Ended::Signaled(signal) => (1, signal),
-            Ended::Trapped => (2, 0),
-            Ended::FuelExhausted => (3, 0),
-        };
-        out.u32(0, self.pid);
-        out.u32(4, kind);
-        out.u32(8, value);
-    }
-}
-
-/// A process's state in a [`ProcessRecord`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcessState {
-    /// Running or ready to run.
-    Running = 0,
-    /// Blocked.
-    Sleeping = 1,
-    /// Ended, not yet waited for.
-    Zombie = 2,
-}
-
-/// Bytes of a process name in a [`ProcessRecord`] (NUL-padded; the last is always NUL).
-pub const NAME_BYTES: usize = 32;
-
-/// One process as `processes` reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcessRecord {
-    /// Its pid.
-    pub pid: u32,
-    /// Its parent's pid.
-    pub ppid: u32,
-    /// Its process group.
-    pub pgid: u32,
-    /// What it is doing.
-    pub state: ProcessState,
-    /// Bytes the process holds against its memory limit (linear memory, code, pipes,
-    /// connections).
-    pub memory: u64,
-    /// CPU time in nanoseconds.
-    pub cpu_ns: u64,
-    /// `argv[0]`, truncated.
-    pub name: Vec<u8>,
-}
-
-impl GuestType for ProcessRecord {
-    const SIZE: u32 = 64;
-    const ALIGN: u32 = 8;
-    fn decode(bytes: &Bytes<'_>) -> Self {
-        let name: Vec<u8> = (32..64)
-            .map(|at| bytes.u8(at))
-            .take_while(|&b| b != 0)
-            .collect();
-        ProcessRecord {
-            pid: bytes.u32(0),
-            ppid: bytes.u32(4),
-            pgid: bytes.u32(8),
-            state: match bytes.u32(12) {
-                0 => ProcessState::Running,
-                1 => ProcessState::Sleeping,
-                _ => ProcessState::Zombie,
-            },
-            memory: bytes.u64(16),
-            cpu_ns: bytes.u64(24),
-            name,
-        }
-    }
-    fn encode(&self, out: &mut BytesMut<'_>) {
-        out.u32(0, self.pid);
-        out.u32(4, self.ppid);
-        out.u32(8, self.pgid);
-        out.u32(12, self.state as u32);
-        out.u64(16, self.memory);
-        out.u64(24, self.cpu_ns);
-        for (at, &byte) in (32..32 + NAME_BYTES - 1).zip(self.name.iter()) {
-            out.u8(at, byte);
-        }
-    }
-}
-
 /// Writes as many of `records` as fit in `buf_len` bytes at `buf`, and the total count.
 pub fn write_processes(
     mem: &mut GuestMemory<'_>,
@@ -536,46 +254,6 @@ pub fn write_processes(
     }
     mem.write(count_out, &(records.len() as u32))?;
     Ok(())
-}
-
-/// Machine-wide figures for `system_info`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SystemInfo {
-    /// Bytes of kernel heap in use.
-    pub kernel_heap_used: u64,
-    /// Bytes free for programs and files.
-    pub free_memory: u64,
-    /// Bytes of memory in all.
-    pub total_memory: u64,
-    /// Nanoseconds since boot.
-    pub uptime_ns: u64,
-    /// Processes, zombies included.
-    pub processes: u64,
-    /// Switches from one process to another.
-    pub context_switches: u64,
-}
-
-impl GuestType for SystemInfo {
-    const SIZE: u32 = 48;
-    const ALIGN: u32 = 8;
-    fn decode(bytes: &Bytes<'_>) -> Self {
-        SystemInfo {
-            kernel_heap_used: bytes.u64(0),
-            free_memory: bytes.u64(8),
-            total_memory: bytes.u64(16),
-            uptime_ns: bytes.u64(24),
-            processes: bytes.u64(32),
-            context_switches: bytes.u64(40),
-        }
-    }
-    fn encode(&self, out: &mut BytesMut<'_>) {
-        out.u64(0, self.kernel_heap_used);
-        out.u64(8, self.free_memory);
-        out.u64(16, self.total_memory);
-        out.u64(24, self.uptime_ns);
-        out.u64(32, self.processes);
-        out.u64(40, self.context_switches);
-    }
 }
 
 /// Turns a call's result into the errno the program sees, passing traps and blocks on.
@@ -600,34 +278,60 @@ mod tests {
 
     const REQUEST: u32 = 64;
 
-    /// Guest memory holding a spawn request at [`REQUEST`] whose strings and preopen table
-    /// live from 1024 on; `words` are the request's first twelve u32s.
-    fn memory_with(words: [u32; 12], extra: &[(u32, &[u8])]) -> Vec<u8> {
+    /// Guest memory holding `request` at [`REQUEST`] and `extra` bytes (strings, the preopen
+    /// table) from 1024 on.
+    fn memory_with(request: &SpawnRequest, extra: &[(u32, &[u8])]) -> Vec<u8> {
         let mut mem = vec![0u8; 4096];
-        for (n, word) in words.iter().enumerate() {
-            let at = REQUEST as usize + n * 4;
-            mem[at..at + 4].copy_from_slice(&word.to_le_bytes());
-        }
+        let at = REQUEST as usize;
+        abi::Record::encode(request, &mut mem[at..]);
         for (at, bytes) in extra {
             mem[*at as usize..*at as usize + bytes.len()].copy_from_slice(bytes);
         }
         mem
     }
 
-    fn request(words: [u32; 12], extra: &[(u32, &[u8])]) -> SysResult<SpawnRequest> {
-        let mut mem = memory_with(words, extra);
-        SpawnRequest::read(&GuestMemory::new(&mut mem), REQUEST)
+    fn request(request: SpawnRequest, extra: &[(u32, &[u8])]) -> SysResult<Spawn> {
+        let mut mem = memory_with(&request, extra);
+        Spawn::read(&GuestMemory::new(&mut mem), REQUEST)
     }
+
+    /// `ls` with the argv at 1024 and nothing else.
+    const LS: SpawnRequest = SpawnRequest {
+        program_fd: 9,
+        argv: 1024,
+        argv_len: 3,
+        env: 0,
+        env_len: 0,
+        stdio: [0, 1, 2],
+        preopens: 0,
+        preopens_len: 0,
+        group: Group::Caller,
+        max_fds: 0,
+        memory_limit: 0,
+        fuel_limit: 0,
+    };
 
     #[test]
     fn a_request_decodes_with_argv_env_stdio_and_preopens() {
-        let table: Vec<u8> = [3u32, 1200, 1]
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
-            .collect();
-        let words = [9, 1024, 8, 1100, 6, 0, 5, 2, 1300, 1, u32::MAX, 0];
+        let mut table = [0u8; <PreopenEntry as abi::Record>::SIZE];
+        let entry = PreopenEntry {
+            fd: 3,
+            name: 1200,
+            name_len: 1,
+        };
+        abi::Record::encode(&entry, &mut table);
+        let ls = SpawnRequest {
+            argv_len: 8,
+            env: 1100,
+            env_len: 6,
+            stdio: [0, 5, 2],
+            preopens: 1300,
+            preopens_len: 1,
+            group: Group::New,
+            ..LS
+        };
         let decoded = request(
-            words,
+            ls,
             &[
                 (1024, b"ls\0-l\0/\0"),
                 (1100, b"A=1\0B\0"),
@@ -657,49 +361,63 @@ mod tests {
 
     #[test]
     fn hostile_requests_get_an_errno_or_a_trap() {
-        let good = [9, 1024, 3, 0, 0, 0, 1, 2, 0, 0, 0, 0];
         let argv: &[(u32, &[u8])] = &[(1024, b"ls\0")];
-        assert!(request(good, argv).is_ok());
+        assert!(request(LS, argv).is_ok());
         // Empty argv, a string without its NUL, too many preopens.
-        let mut empty = good;
-        empty[2] = 0;
+        let empty = SpawnRequest { argv_len: 0, ..LS };
         assert_eq!(request(empty, argv), Err(Fault::Errno(Errno::Inval)));
         assert_eq!(
-            request(good, &[(1024, b"lsx")]),
+            request(LS, &[(1024, b"lsx")]),
             Err(Fault::Errno(Errno::Inval))
         );
-        let mut max_fds = good;
-        max_fds[11] = 7;
+        let max_fds = SpawnRequest { max_fds: 7, ..LS };
         assert_eq!(request(max_fds, argv).map(|r| r.max_fds), Ok(7));
-        let mut preopens = good;
-        preopens[9] = MAX_PREOPENS + 1;
+        let preopens = SpawnRequest {
+            preopens_len: MAX_PREOPENS + 1,
+            ..LS
+        };
         assert_eq!(request(preopens, argv), Err(Fault::Errno(Errno::Inval)));
         // Strings over the limit, or reaching past memory.
-        let mut huge = good;
-        huge[2] = MAX_STRINGS_BYTES + 1;
+        let huge = SpawnRequest {
+            argv_len: MAX_STRINGS_BYTES + 1,
+            ..LS
+        };
         assert_eq!(request(huge, argv), Err(Fault::Errno(Errno::Toobig)));
-        let mut past = good;
-        past[2] = 4096;
+        let past = SpawnRequest {
+            argv_len: 4096,
+            ..LS
+        };
         assert_eq!(
             request(past, argv),
             Err(Fault::Trap(Trap::MemoryOutOfBounds))
         );
-        let mut table_past = good;
-        table_past[8] = 4088;
-        table_past[9] = 1;
+        let table_past = SpawnRequest {
+            preopens: 4088,
+            preopens_len: 1,
+            ..LS
+        };
         assert_eq!(
             request(table_past, argv),
             Err(Fault::Trap(Trap::MemoryOutOfBounds))
         );
+        let table_misaligned = SpawnRequest {
+            preopens: 2002,
+            preopens_len: 1,
+            ..LS
+        };
+        assert_eq!(
+            request(table_misaligned, argv),
+            Err(Fault::Trap(Trap::Misaligned))
+        );
         // The request itself misaligned or out of memory.
-        let mut mem = memory_with(good, argv);
+        let mut mem = memory_with(&LS, argv);
         let mem = GuestMemory::new(&mut mem);
         assert_eq!(
-            SpawnRequest::read(&mem, REQUEST + 4),
+            Spawn::read(&mem, REQUEST + 4),
             Err(Fault::Trap(Trap::Misaligned))
         );
         assert_eq!(
-            SpawnRequest::read(&mem, 4096 - 32),
+            Spawn::read(&mem, 4096 - 32),
             Err(Fault::Trap(Trap::MemoryOutOfBounds))
         );
     }
@@ -711,8 +429,8 @@ mod tests {
         (ctx, vfs)
     }
 
-    fn spawn_of(stdio: [Fd; 3], preopens: Vec<(Fd, Vec<u8>)>) -> SpawnRequest {
-        SpawnRequest {
+    fn spawn_of(stdio: [Fd; 3], preopens: Vec<(Fd, Vec<u8>)>) -> Spawn {
+        Spawn {
             program_fd: 0,
             args: vec![b"x".to_vec()],
             env: vec![],
@@ -808,7 +526,7 @@ mod tests {
             state: ProcessState::Sleeping,
             memory: 1 << 20,
             cpu_ns: 42,
-            name: b"a-very-long-program-name-beyond-31-bytes".to_vec(),
+            name_bytes: ProcessRecord::padded_name(b"a-very-long-program-name-beyond-31-bytes"),
         };
         let records = [record(1), record(2), record(3)];
         let mut bytes = vec![0u8; 512];
@@ -818,7 +536,7 @@ mod tests {
         let first = mem.read::<ProcessRecord>(64).unwrap();
         assert_eq!(first.pid, 1);
         assert_eq!(first.state, ProcessState::Sleeping);
-        assert_eq!(first.name, b"a-very-long-program-name-beyond");
+        assert_eq!(first.name(), b"a-very-long-program-name-beyond");
         assert_eq!(mem.read::<ProcessRecord>(128).unwrap().pid, 2);
         // Only two fitted in 130 bytes.
         assert_eq!(mem.read::<u32>(192), Ok(0));

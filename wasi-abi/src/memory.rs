@@ -37,6 +37,10 @@ impl Bytes<'_> {
         }
         out
     }
+    /// All `SIZE` bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.0
+    }
     /// The byte at `offset`.
     pub fn u8(&self, offset: usize) -> u8 {
         u8::from_le_bytes(self.array(offset))
@@ -66,6 +70,10 @@ impl BytesMut<'_> {
         {
             dst.copy_from_slice(src);
         }
+    }
+    /// All `SIZE` bytes, to write.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        self.0
     }
     /// Writes a byte at `offset`.
     pub fn u8(&mut self, offset: usize, value: u8) {

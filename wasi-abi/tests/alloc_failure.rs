@@ -39,7 +39,8 @@ use std::cell::Cell;
 use std::fmt::Write as _;
 use std::process::Command;
 
-use wasi_abi::control::{self, SpawnRequest};
+use wasi_abi::control::abi::Record;
+use wasi_abi::control::{self, Group, PreopenEntry, Spawn, SpawnRequest};
 use wasi_abi::fallible::audit::in_infallible_region;
 use wasi_abi::fdtable::{FdObject, MAX_FDS};
 use wasi_abi::file::{Readiness, WasiFile};
@@ -269,7 +270,7 @@ impl WasiFile for FakeListener {
 
 /// What a spawn's decoding produced.
 struct Spawned {
-    request: SpawnRequest,
+    request: Spawn,
     fds: wasi_abi::fdtable::FdTable,
     program: Vec<u8>,
 }
@@ -952,29 +953,36 @@ fn spawn_request() -> Machine {
     for n in 0..3 {
         let name = name(n);
         machine.put(at, &name);
-        table.extend([ROOT_FD, at, name.len() as u32]);
+        let mut entry = [0; PreopenEntry::SIZE];
+        PreopenEntry {
+            fd: ROOT_FD,
+            name: at,
+            name_len: name.len() as u32,
+        }
+        .encode(&mut entry);
+        table.extend(entry);
         at += name.len() as u32;
     }
     let table_at = at.next_multiple_of(8);
     machine.put(argv_at, &argv);
     machine.put(env_at, &env);
-    let table: Vec<u8> = table.iter().flat_map(|w| w.to_le_bytes()).collect();
     machine.put(table_at, &table);
-    let words = [
-        4,
-        argv_at,
-        argv.len() as u32,
-        env_at,
-        env.len() as u32,
-        0,
-        1,
-        2,
-        table_at,
-        3,
-        0,
-        0,
-    ];
-    let request: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut request = [0; SpawnRequest::SIZE];
+    SpawnRequest {
+        program_fd: 4,
+        argv: argv_at,
+        argv_len: argv.len() as u32,
+        env: env_at,
+        env_len: env.len() as u32,
+        stdio: [0, 1, 2],
+        preopens: table_at,
+        preopens_len: 3,
+        group: Group::Caller,
+        max_fds: 0,
+        memory_limit: 0,
+        fuel_limit: 0,
+    }
+    .encode(&mut request);
     machine.put(REQUEST, &request);
     machine
 }
@@ -987,7 +995,7 @@ fn spawn_decoding() -> Scenario {
         steps: &[|m| {
             let prepared = (|| {
                 let mem = GuestMemory::new(&mut m.mem);
-                let request = SpawnRequest::read(&mem, REQUEST)?;
+                let request = Spawn::read(&mem, REQUEST)?;
                 let fds = control::child_fds(&m.ctx, &request)?;
                 let program = control::read_program(&mut m.ctx, request.program_fd)?;
                 Ok::<_, Fault>(Spawned {

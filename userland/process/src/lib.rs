@@ -1,12 +1,33 @@
-//! Safe Rust wrappers for `cella_process`, Cella's process-control import module.
+//! Start, wait for and signal other programs on Cella: safe Rust for `cella_process`,
+//! Cella's own import module.
 //!
-//! Pure WASI preview1 programs never need this: it exists for the programs that manage other
-//! programs (init, the shell, `ps`, `kill`). The ABI is documented in the README
-//! ("Process control"); each function here is one import of the module, with its memory
-//! layout built and checked here so that callers never touch raw pointers.
+//! A Cella program is an ordinary `wasm32-wasip1` program. Pure preview1 has no processes, so
+//! a program that manages others — a shell, an init, a test driver, a supervisor — uses this
+//! crate: [`Command`] builds and starts a child, [`wait`] collects how it ended, [`pipe`]
+//! connects children, [`kill`] ends them, [`processes`] lists every process and
+//! [`system_info`] gives machine-wide figures. A program that imports `cella_process` runs
+//! only on Cella (wasmtime refuses the unknown import).
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use cella_process::{Command, Status, Stdio, pipe, wait};
+//!
+//! // Run `/bin/echo hello` with its stdout into a pipe, read it, and wait for the child.
+//! let (mut reader, writer) = pipe()?;
+//! let pid = Command::new("/bin/echo").arg("hello").stdout(Stdio::from(&writer)).spawn()?;
+//! drop(writer); // Our copy of the write end: the read below ends when the child's closes.
+//! let mut output = String::new();
+//! reader.read_to_string(&mut output)?;
+//! assert_eq!(output, "hello\n");
+//! assert_eq!(wait(Some(pid), false)?, Some((pid, Status::Exited(0))));
+//! # Ok::<(), std::io::Error>(())
+//! ```
 //!
 //! Every function returns `io::Error` from the WASI errno the kernel returned
-//! (`io::Error::from_raw_os_error`), so `ESRCH`, `ECHILD`, `EAGAIN` and the like read as usual.
+//! (`io::Error::from_raw_os_error`), so `ESRCH`, `ECHILD`, `EAGAIN` and the like read as
+//! usual. The ABI underneath — each function's name and parameters, the records passed in
+//! memory and the constants — is defined once in the `cella-process-abi` crate, which the
+//! kernel shares; its records and constants are re-exported here.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -15,31 +36,83 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::wasi::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use cella_process_abi::{
+    CONSOLE_COOKED, CONSOLE_RAW, Group, PreopenEntry, ProcessRecord, Record, SpawnRequest,
+    WaitResult,
+};
+pub use cella_process_abi::{
+    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGINT, SIGKILL, SIGTERM, Status,
+    SystemInfo,
+};
+
 /// A process id. Init is 1.
 pub type Pid = u32;
 
-/// `SIGINT`: what Ctrl-C sends to the foreground process group.
-pub const SIGINT: u32 = 2;
-/// `SIGKILL`.
-pub const SIGKILL: u32 = 9;
-/// `SIGTERM`: `kill`'s default signal.
-pub const SIGTERM: u32 = 15;
-
+/// The `extern` declarations of the module's functions, generated from the ABI's list.
 mod sys {
-    #[link(wasm_import_module = "cella_process")]
-    unsafe extern "C" {
-        pub fn spawn(request: *const u8, pid_out: *mut u32) -> u32;
-        pub fn wait(pid: i32, options: u32, result: *mut u32) -> u32;
-        pub fn kill(pid: i32, signal: u32) -> u32;
-        pub fn pipe(fds_out: *mut u32) -> u32;
-        pub fn processes(buf: *mut u8, buf_len: u32, count_out: *mut u32) -> u32;
-        pub fn console_mode(mode: u32) -> u32;
-        pub fn set_foreground(pgid: u32) -> u32;
-        pub fn self_pid(pid_out: *mut u32) -> u32;
-        pub fn system_info(info_out: *mut u64) -> u32;
+    macro_rules! imports {
+        (module = $module:literal;
+         $( $(#[$doc:meta])* $variant:ident $name:ident ( $($param:ident : $ty:ident),* ); )*) => {
+            #[link(wasm_import_module = $module)]
+            unsafe extern "C" {
+                $( pub fn $name($($param: $ty),*) -> u32; )*
+            }
+        };
+    }
+    cella_process_abi::cella_process_functions!(imports);
+}
+
+/// The guest address of `bytes`, which the kernel only reads (wasm32 addresses are 32 bits).
+fn addr(bytes: &[u8]) -> u32 {
+    bytes.as_ptr() as usize as u32
+}
+
+/// `len` bytes starting at an address aligned to `align`, as the ABI wants its records.
+struct Aligned {
+    bytes: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl Aligned {
+    fn new(len: usize, align: usize) -> Aligned {
+        let bytes = vec![0; len + align];
+        let start = bytes.as_ptr().align_offset(align).min(align);
+        Aligned { bytes, start, len }
+    }
+
+    /// A zeroed buffer for `count` records of type `R`.
+    fn records<R: Record>(count: usize) -> Aligned {
+        Aligned::new(count * R::SIZE, R::ALIGN)
+    }
+
+    /// `record`, encoded.
+    fn encoded<R: Record>(record: &R) -> Aligned {
+        let mut buffer = Aligned::records::<R>(1);
+        record.encode(buffer.as_mut());
+        buffer
+    }
+
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[self.start..self.start + self.len]
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.start + self.len]
+    }
+
+    /// The buffer's guest address, for the kernel to read or write.
+    fn addr(&mut self) -> u32 {
+        self.as_mut().as_mut_ptr() as usize as u32
+    }
+
+    /// The `n`th record of type `R` in the buffer.
+    fn record<R: Record>(&self, n: usize) -> R {
+        R::decode(&self.as_ref()[n * R::SIZE..])
     }
 }
 
+/// The result of a call: `Ok` for errno 0.
 fn check(errno: u32) -> io::Result<()> {
     match errno {
         0 => Ok(()),
@@ -47,56 +120,50 @@ fn check(errno: u32) -> io::Result<()> {
     }
 }
 
-/// How a process ended, as [`wait`] reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// It returned from `_start` (status 0) or called `proc_exit(code)`.
-    Exited(u32),
-    /// It was killed by this signal (Ctrl-C, `kill`).
-    Signaled(u32),
-    /// It trapped (the kernel has written the reason to its stderr).
-    Trapped,
-    /// It used up the fuel limit it was spawned with.
-    FuelExhausted,
-}
-
-impl Status {
-    /// The status a shell shows in `$?`: the exit code modulo 256, 128 + signal for a signal,
-    /// 134 for a trap (as wasmtime exits on one), 137 for an exhausted fuel limit (killed).
-    pub fn code(self) -> i32 {
-        match self {
-            Status::Exited(code) => (code & 0xff) as i32,
-            Status::Signaled(signal) => 128 + signal as i32,
-            Status::Trapped => 134,
-            Status::FuelExhausted => 128 + SIGKILL as i32,
-        }
-    }
-
-    /// Whether it exited with status 0.
-    pub fn success(self) -> bool {
-        self == Status::Exited(0)
-    }
-
-    fn decode(kind: u32, value: u32) -> Status {
-        match kind {
-            0 => Status::Exited(value),
-            1 => Status::Signaled(value),
-            3 => Status::FuelExhausted,
-            _ => Status::Trapped,
-        }
-    }
-}
-
 /// Where a child's standard stream comes from.
+///
+/// ```no_run
+/// use std::fs::File;
+/// use cella_process::{Command, Stdio};
+///
+/// // The child's stdout goes to a file of ours; stdin and stderr are ours too.
+/// let log = File::create("/tmp/job.log")?;
+/// let pid = Command::new("/bin/job.wasm").stdout(Stdio::from(&log)).spawn()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stdio {
     /// The caller's stream of the same number.
     Inherit,
-    /// This fd of the caller (a file, a pipe end, the console).
+    /// This fd of the caller (a file, a pipe end, the console). The child gets its own
+    /// reference to what the fd refers to: the caller may close its fd once `spawn` returns.
     Fd(RawFd),
 }
 
+impl<T: AsRawFd> From<&T> for Stdio {
+    fn from(fd: &T) -> Stdio {
+        Stdio::Fd(fd.as_raw_fd())
+    }
+}
+
 /// Builds and starts a child process, like `std::process::Command`.
+///
+/// The program is a `.wasm` module the caller can open through its own preopens; by
+/// default the child gets the caller's environment and stdio, no preopens, the caller's
+/// process group and limits.
+///
+/// ```no_run
+/// use cella_process::{Command, wait};
+///
+/// let pid = Command::new("/bin/ls.wasm")
+///     .arg("-l")
+///     .env("LANG", "C")
+///     .inherit_preopens() // Let it see the directories we see.
+///     .spawn()?;
+/// let (_, status) = wait(Some(pid), false)?.expect("a child that has ended");
+/// println!("ls ended with {status:?} (shell status {})", status.code());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Command {
     program: PathBuf,
@@ -105,8 +172,7 @@ pub struct Command {
     stdio: [Stdio; 3],
     preopens: Vec<(RawFd, Vec<u8>)>,
     inherit_preopens: bool,
-    new_group: bool,
-    group: u32,
+    group: Group,
     memory_limit: u64,
     fuel_limit: u64,
     max_fds: u32,
@@ -130,8 +196,7 @@ impl Command {
             stdio: [Stdio::Inherit; 3],
             preopens: Vec::new(),
             inherit_preopens: false,
-            new_group: false,
-            group: 0,
+            group: Group::Caller,
             memory_limit: 0,
             fuel_limit: 0,
             max_fds: 0,
@@ -197,8 +262,20 @@ impl Command {
         self
     }
 
-    /// Hands the caller's directory `fd` to the child as a preopen named `name`. Preopens
-    /// reach the child as fds 3, 4, ... in the order they were added.
+    /// Hands the caller's directory `fd` to the child as a preopen named `name`, with the
+    /// caller's rights on it. Preopens reach the child as fds 3, 4, ... in the order they
+    /// were added (at most [`MAX_PREOPENS`]).
+    ///
+    /// ```no_run
+    /// use std::fs::File;
+    /// use std::os::fd::AsRawFd;
+    /// use cella_process::Command;
+    ///
+    /// // The child sees our /data/job as its /work, and nothing else.
+    /// let dir = File::open("/data/job")?;
+    /// let pid = Command::new("/bin/build.wasm").preopen(dir.as_raw_fd(), "/work").spawn()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn preopen(&mut self, fd: RawFd, name: impl AsRef<OsStr>) -> &mut Command {
         self.preopens.push((fd, name.as_ref().as_bytes().to_vec()));
         self
@@ -213,23 +290,37 @@ impl Command {
     }
 
     /// Puts the child in a new process group of its own (its pgid is its pid), as a shell
-    /// does for each job.
+    /// does for each job, so that `kill(-pid, ...)` reaches the whole job.
     pub fn new_process_group(&mut self) -> &mut Command {
-        self.new_group = true;
-        self.group = 0;
+        self.group = Group::New;
         self
     }
 
-    /// Puts the child in the existing process group `pgid`.
+    /// Puts the child in the existing process group `pgid` (`EPERM` at spawn if there is
+    /// none).
     pub fn process_group(&mut self, pgid: Pid) -> &mut Command {
-        self.new_group = false;
-        self.group = pgid;
+        self.group = Group::from_word(pgid);
         self
     }
 
     /// Caps what the child holds — its linear memory, its code in the interpreter, the
     /// pipes it makes and the connections it accepts — at `bytes` (0: the caller's own
     /// limit). A child never gets more than its parent: a larger value is the parent's.
+    ///
+    /// ```no_run
+    /// use cella_process::{Command, Status, wait};
+    ///
+    /// // Untrusted code: 16 MiB, ten million instructions, 16 open files.
+    /// let pid = Command::new("/plugins/filter.wasm")
+    ///     .memory_limit(16 << 20)
+    ///     .fuel_limit(10_000_000)
+    ///     .max_fds(16)
+    ///     .spawn()?;
+    /// if let Some((_, Status::FuelExhausted)) = wait(Some(pid), false)? {
+    ///     eprintln!("filter ran too long");
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn memory_limit(&mut self, bytes: u64) -> &mut Command {
         self.memory_limit = bytes;
         self
@@ -250,9 +341,11 @@ impl Command {
         self
     }
 
-    /// Starts the child and returns its pid. Errors: the program cannot be opened (as
-    /// `File::open`), `ENOEXEC` when it is not a valid WASI module, `EAGAIN` at the process
-    /// limit, `ENOMEM` when memory is short, `EBADF` for a bad stdio or preopen fd.
+    /// Starts the child and returns its pid; the child runs alongside the caller until
+    /// [`wait`] collects it. Errors: the program cannot be opened (as `File::open`),
+    /// `ENOEXEC` when it is not a valid WASI module, `EAGAIN` at the process limit, `ENOMEM`
+    /// when memory is short, `EBADF` for a bad stdio or preopen fd, `E2BIG` for argv or an
+    /// environment over [`MAX_STRINGS_BYTES`].
     pub fn spawn(&self) -> io::Result<Pid> {
         let file = File::open(&self.program)?;
         let argv = nul_joined(&self.args);
@@ -269,43 +362,65 @@ impl Command {
             preopens.extend(own_preopens());
         }
         preopens.extend(self.preopens.iter().cloned());
-        let mut table = Vec::with_capacity(preopens.len() * 3);
-        for (fd, name) in &preopens {
-            table.extend([*fd as u32, name.as_ptr() as u32, name.len() as u32]);
+        let mut table = Aligned::records::<PreopenEntry>(preopens.len());
+        for ((fd, name), slot) in preopens
+            .iter()
+            .zip(table.as_mut().chunks_exact_mut(PreopenEntry::SIZE))
+        {
+            let entry = PreopenEntry {
+                fd: *fd as u32,
+                name: addr(name),
+                name_len: name.len() as u32,
+            };
+            entry.encode(slot);
         }
         let fd = |stdio: Stdio, own: RawFd| match stdio {
             Stdio::Inherit => own as u32,
             Stdio::Fd(fd) => fd as u32,
         };
-        let pgid = if self.new_group { u32::MAX } else { self.group };
-        /// The ABI's request layout: 64 bytes, 8-aligned.
-        #[repr(C, align(8))]
-        struct Request([u8; 64]);
-        let mut request = Request([0u8; 64]);
-        let words: [u32; 12] = [
-            file.as_raw_fd() as u32,
-            argv.as_ptr() as u32,
-            argv.len() as u32,
-            env.as_ptr() as u32,
-            env.len() as u32,
-            fd(self.stdio[0], 0),
-            fd(self.stdio[1], 1),
-            fd(self.stdio[2], 2),
-            table.as_ptr() as u32,
-            preopens.len() as u32,
-            pgid,
-            self.max_fds,
-        ];
-        for (slot, word) in request.0.chunks_exact_mut(4).zip(words) {
-            slot.copy_from_slice(&word.to_le_bytes());
+        let mut request = Aligned::encoded(&SpawnRequest {
+            program_fd: file.as_raw_fd() as u32,
+            argv: addr(&argv),
+            argv_len: argv.len() as u32,
+            env: addr(&env),
+            env_len: env.len() as u32,
+            stdio: [
+                fd(self.stdio[0], 0),
+                fd(self.stdio[1], 1),
+                fd(self.stdio[2], 2),
+            ],
+            preopens: table.addr(),
+            preopens_len: preopens.len() as u32,
+            group: self.group,
+            max_fds: self.max_fds,
+            memory_limit: self.memory_limit,
+            fuel_limit: self.fuel_limit,
+        });
+        let mut pid = Aligned::new(4, 4);
+        // SAFETY: the request and every buffer it points to (argv, env, the preopen table
+        // and its names) live until the call returns; `pid` has room for the u32 written.
+        check(unsafe { sys::spawn(request.addr(), pid.addr()) })?;
+        Ok(u32::from_le_bytes(
+            pid.as_ref().try_into().unwrap_or([0; 4]),
+        ))
+    }
+
+    /// Starts the child and waits for it to end.
+    ///
+    /// ```no_run
+    /// use cella_process::Command;
+    ///
+    /// let status = Command::new("/bin/true.wasm").status()?;
+    /// assert!(status.success());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn status(&self) -> io::Result<Status> {
+        let pid = self.spawn()?;
+        loop {
+            if let Some((_, status)) = wait(Some(pid), false)? {
+                return Ok(status);
+            }
         }
-        request.0[48..56].copy_from_slice(&self.memory_limit.to_le_bytes());
-        request.0[56..64].copy_from_slice(&self.fuel_limit.to_le_bytes());
-        let mut pid = 0u32;
-        // SAFETY: `request` is the 64-byte layout the ABI defines and every pointer in it
-        // refers to a buffer that lives until the call returns; `pid` is a valid u32.
-        check(unsafe { sys::spawn(request.0.as_ptr(), &mut pid) })?;
-        Ok(pid)
     }
 }
 
@@ -380,59 +495,78 @@ mod preview1 {
     }
 }
 
-/// Waits for a child to end: `pid` names one child, `None` any child. With `nohang`, returns
-/// `Ok(None)` at once when no child has ended yet. `ECHILD` when there is no such child.
+/// Waits for a child to end and reaps it: `pid` names one child, `None` any child. Returns
+/// the child's pid and how it ended; with `nohang`, `Ok(None)` at once when no child has
+/// ended yet. `ECHILD` when there is no such child of the caller.
+///
+/// ```no_run
+/// use cella_process::{Command, wait};
+///
+/// for n in 1..=3 {
+///     Command::new("/bin/worker.wasm").arg(n.to_string()).spawn()?;
+/// }
+/// // Reap them in the order they end.
+/// while let Ok(Some((pid, status))) = wait(None, false) {
+///     println!("{pid} ended: {status:?}");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn wait(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>> {
-    let mut result = [0u32; 3];
-    let pid = pid.map_or(-1, |pid| pid as i32);
-    // SAFETY: `result` holds the three u32s the kernel writes.
-    check(unsafe { sys::wait(pid, u32::from(nohang), result.as_mut_ptr()) })?;
-    Ok((result[0] != 0).then(|| (result[0], Status::decode(result[1], result[2]))))
+    let mut result = Aligned::records::<WaitResult>(1);
+    let pid = pid.map_or(cella_process_abi::ANY_CHILD, |pid| pid as i32);
+    let options = if nohang {
+        cella_process_abi::WAIT_NOHANG
+    } else {
+        0
+    };
+    // SAFETY: `result` has the size and alignment of the WaitResult the kernel writes.
+    check(unsafe { sys::wait(pid, options, result.addr()) })?;
+    let result: WaitResult = result.record(0);
+    Ok((result.pid != 0).then_some((result.pid, result.status)))
 }
 
 /// Sends `signal` to process `pid`, or to every process of group `-pid` when `pid` is below
-/// -1. Signal 0 only checks that the target exists. Every other signal ends the target, since
-/// preview1 programs cannot handle signals. `ESRCH`: no such process; `EPERM`: init.
+/// -1 (0: the caller's own group). Signal 0 only checks that the target exists; every other
+/// signal (up to [`MAX_SIGNAL`]) ends the target, since preview1 programs cannot handle
+/// signals. `ESRCH`: no such process; `EPERM`: init; `EINVAL`: another signal, or pid -1.
+///
+/// ```no_run
+/// use cella_process::{Command, SIGTERM, Status, kill, wait};
+///
+/// let pid = Command::new("/bin/server.wasm").spawn()?;
+/// kill(pid as i32, SIGTERM)?;
+/// assert_eq!(wait(Some(pid), false)?, Some((pid, Status::Signaled(SIGTERM))));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn kill(pid: i32, signal: u32) -> io::Result<()> {
     // SAFETY: no pointers.
     check(unsafe { sys::kill(pid, signal) })
 }
 
 /// A new pipe: (read end, write end). Reads block while it is empty and return end of file
-/// once every write end is closed; writing with no read end left fails with `EPIPE`.
+/// once every write end is closed — the caller's included, so drop yours after handing it
+/// to a child; writing with no read end left fails with `EPIPE`.
+///
+/// ```no_run
+/// use cella_process::{Command, Stdio, pipe};
+///
+/// // `producer | consumer`.
+/// let (reader, writer) = pipe()?;
+/// Command::new("/bin/producer.wasm").stdout(Stdio::from(&writer)).spawn()?;
+/// Command::new("/bin/consumer.wasm").stdin(Stdio::from(&reader)).spawn()?;
+/// drop((reader, writer));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn pipe() -> io::Result<(File, File)> {
-    let mut fds = [0u32; 2];
-    // SAFETY: `fds` holds the two u32s the kernel writes.
-    check(unsafe { sys::pipe(fds.as_mut_ptr()) })?;
+    let mut fds = Aligned::new(8, 4);
+    // SAFETY: `fds` has room for the two u32s the kernel writes.
+    check(unsafe { sys::pipe(fds.addr()) })?;
+    let fd = |n: usize| {
+        let bytes = fds.as_ref().get(n * 4..n * 4 + 4).unwrap_or(&[0; 4]);
+        u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])) as RawFd
+    };
     // SAFETY: the kernel just opened both fds for this process; nothing else owns them.
-    Ok(unsafe {
-        (
-            File::from_raw_fd(fds[0] as RawFd),
-            File::from_raw_fd(fds[1] as RawFd),
-        )
-    })
-}
-
-/// What a process is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Running or ready to run.
-    Running,
-    /// Blocked: reading, sleeping or waiting for a child.
-    Sleeping,
-    /// Ended, not yet waited for by its parent.
-    Zombie,
-}
-
-impl State {
-    /// The letter `ps` shows: R, S or Z.
-    pub fn letter(self) -> char {
-        match self {
-            State::Running => 'R',
-            State::Sleeping => 'S',
-            State::Zombie => 'Z',
-        }
-    }
+    Ok(unsafe { (File::from_raw_fd(fd(0)), File::from_raw_fd(fd(1))) })
 }
 
 /// One process as [`processes`] reports it.
@@ -445,7 +579,7 @@ pub struct ProcessInfo {
     /// Its process group.
     pub pgid: Pid,
     /// What it is doing.
-    pub state: State,
+    pub state: ProcessState,
     /// Bytes the process holds, charged against its memory limit: linear memory, its code in
     /// the interpreter, the pipes it made and the connections it accepted.
     pub memory: u64,
@@ -455,103 +589,102 @@ pub struct ProcessInfo {
     pub name: String,
 }
 
-const RECORD: usize = 64;
+impl From<ProcessRecord> for ProcessInfo {
+    fn from(record: ProcessRecord) -> ProcessInfo {
+        ProcessInfo {
+            pid: record.pid,
+            ppid: record.ppid,
+            pgid: record.pgid,
+            state: record.state,
+            memory: record.memory,
+            cpu_ns: record.cpu_ns,
+            name: String::from_utf8_lossy(record.name()).into_owned(),
+        }
+    }
+}
 
-/// Every process on the system, in pid order.
+/// Every process on the system, zombies included, in pid order.
+///
+/// ```no_run
+/// for p in cella_process::processes()? {
+///     println!("{:>5} {} {:>8} B {}", p.pid, p.state.letter(), p.memory, p.name);
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn processes() -> io::Result<Vec<ProcessInfo>> {
-    let mut capacity = 64;
+    /// Records room is made for at first; more once the kernel says there are more.
+    const FIRST_GUESS: usize = 64;
+    let mut capacity = FIRST_GUESS;
     loop {
-        // u64s: the records are 8-aligned.
-        let mut words = vec![0u64; capacity * RECORD / 8];
-        let mut count = 0u32;
-        let len = (words.len() * 8) as u32;
-        // SAFETY: `words` has room for `len` bytes; `count` is a valid u32.
-        check(unsafe { sys::processes(words.as_mut_ptr().cast(), len, &mut count) })?;
-        let buf: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-        let count = count as usize;
+        let mut buffer = Aligned::records::<ProcessRecord>(capacity);
+        let mut count = Aligned::new(4, 4);
+        let len = buffer.as_ref().len() as u32;
+        // SAFETY: `buffer` has room for `len` bytes of records; `count` for a u32.
+        check(unsafe { sys::processes(buffer.addr(), len, count.addr()) })?;
+        let count = u32::from_le_bytes(count.as_ref().try_into().unwrap_or([0; 4])) as usize;
+        // More processes than fitted: ask again with room for all of them.
         if count > capacity {
             capacity = count;
             continue;
         }
-        return Ok(buf
-            .chunks_exact(RECORD)
-            .take(count)
-            .map(decode_process)
+        return Ok((0..count)
+            .map(|n| buffer.record::<ProcessRecord>(n).into())
             .collect());
-    }
-}
-
-fn decode_process(record: &[u8]) -> ProcessInfo {
-    let u32_at = |at: usize| u32::from_le_bytes(record[at..at + 4].try_into().unwrap_or([0; 4]));
-    let u64_at = |at: usize| u64::from_le_bytes(record[at..at + 8].try_into().unwrap_or([0; 8]));
-    let name = &record[32..64];
-    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-    ProcessInfo {
-        pid: u32_at(0),
-        ppid: u32_at(4),
-        pgid: u32_at(8),
-        state: match u32_at(12) {
-            0 => State::Running,
-            1 => State::Sleeping,
-            _ => State::Zombie,
-        },
-        memory: u64_at(16),
-        cpu_ns: u64_at(24),
-        name: String::from_utf8_lossy(name).into_owned(),
     }
 }
 
 /// The caller's pid.
 pub fn pid() -> Pid {
-    let mut pid = 0u32;
-    // SAFETY: `pid` is a valid u32.
-    let _ = unsafe { sys::self_pid(&mut pid) };
-    pid
+    let mut pid = Aligned::new(4, 4);
+    // SAFETY: `pid` has room for the u32 written.
+    let _ = unsafe { sys::self_pid(pid.addr()) };
+    u32::from_le_bytes(pid.as_ref().try_into().unwrap_or([0; 4]))
 }
 
 /// Switches the console between raw input (`true`: every byte as typed, no echo, no
 /// Ctrl-C or Ctrl-D handling — for a line editor) and cooked input (`false`: echo, erase
 /// with backspace, lines delivered on Enter, Ctrl-C interrupts the foreground group, Ctrl-D
 /// is end of file). `ENOTTY` when stdin is not the console.
+///
+/// ```no_run
+/// cella_process::set_console_raw(true)?;
+/// // ... read keys one by one ...
+/// cella_process::set_console_raw(false)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_console_raw(raw: bool) -> io::Result<()> {
+    let mode = if raw { CONSOLE_RAW } else { CONSOLE_COOKED };
     // SAFETY: no pointers.
-    check(unsafe { sys::console_mode(u32::from(raw)) })
+    check(unsafe { sys::console_mode(mode) })
 }
 
 /// Makes `pgid` the console's foreground process group: the one Ctrl-C interrupts.
+///
+/// ```no_run
+/// use cella_process::{Command, set_foreground, wait};
+///
+/// // Run a job in its own group and let Ctrl-C reach it, not us.
+/// let pid = Command::new("/bin/job.wasm").new_process_group().spawn()?;
+/// set_foreground(pid)?;
+/// wait(Some(pid), false)?;
+/// set_foreground(cella_process::pid())?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn set_foreground(pgid: Pid) -> io::Result<()> {
     // SAFETY: no pointers.
     check(unsafe { sys::set_foreground(pgid) })
 }
 
-/// Machine-wide figures, for tests and benchmarks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SystemInfo {
-    /// Bytes of the kernel heap in use.
-    pub kernel_heap_used: u64,
-    /// Bytes of memory free for programs and files.
-    pub free_memory: u64,
-    /// Bytes of memory in all.
-    pub total_memory: u64,
-    /// Nanoseconds since boot.
-    pub uptime_ns: u64,
-    /// Processes that exist (zombies included).
-    pub processes: u64,
-    /// Times the scheduler switched from one process to another.
-    pub context_switches: u64,
-}
-
-/// Machine-wide figures.
+/// Machine-wide figures: memory, uptime, processes, context switches.
+///
+/// ```no_run
+/// let info = cella_process::system_info()?;
+/// println!("{} of {} bytes free", info.free_memory, info.total_memory);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn system_info() -> io::Result<SystemInfo> {
-    let mut words = [0u64; 6];
-    // SAFETY: `words` holds the six u64s the kernel writes.
-    check(unsafe { sys::system_info(words.as_mut_ptr()) })?;
-    Ok(SystemInfo {
-        kernel_heap_used: words[0],
-        free_memory: words[1],
-        total_memory: words[2],
-        uptime_ns: words[3],
-        processes: words[4],
-        context_switches: words[5],
-    })
+    let mut info = Aligned::records::<SystemInfo>(1);
+    // SAFETY: `info` has the size and alignment of the SystemInfo the kernel writes.
+    check(unsafe { sys::system_info(info.addr()) })?;
+    Ok(info.record(0))
 }

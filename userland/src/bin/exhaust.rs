@@ -195,7 +195,7 @@ fn spawn_storm(program: &str) -> (&'static str, usize, &'static str, String) {
         Ok(())
     });
     for pid in &children {
-        let _ = cella_process::kill(*pid as i32, 9);
+        let _ = cella_process::kill(*pid as i32, cella_process::SIGKILL);
         let _ = cella_process::wait(Some(*pid), false);
     }
     (mode, count, unit, error)

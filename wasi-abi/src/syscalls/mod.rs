@@ -44,14 +44,8 @@ use self::sock::{sock_accept, sock_recv, sock_send, sock_shutdown};
 /// The import module name programs use for these functions.
 pub const MODULE: &str = "wasi_snapshot_preview1";
 
-/// A wasm value type of a syscall parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ValType {
-    /// 32-bit integer (pointers, sizes, fds, flags, enums).
-    I32,
-    /// 64-bit integer (timestamps, file sizes and offsets, rights).
-    I64,
-}
+/// A wasm value type of a syscall parameter: one definition for both import modules.
+pub use cella_process_abi::ValType;
 
 /// One preview1 function as the linker sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

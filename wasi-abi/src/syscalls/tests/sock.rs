@@ -589,9 +589,9 @@ fn poll_reports_a_waiting_connection_and_readable_or_writable_streams() {
 
 #[test]
 fn a_child_gets_the_callers_listener() {
-    use crate::control::{Group, SpawnRequest, child_fds};
+    use crate::control::{Group, Spawn, child_fds};
     let (h, listener) = listening();
-    let request = SpawnRequest {
+    let request = Spawn {
         program_fd: 0,
         args: vec![b"httpd".to_vec()],
         env: vec![],

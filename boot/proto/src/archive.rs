@@ -372,8 +372,10 @@ impl<'a> Reader<'a> {
                 .take()
                 .unwrap_or_else(|| text(header, LINKNAME).to_vec());
             let kind = match typeflag {
-                TYPE_FILE | TYPE_FILE_OLD | TYPE_CONTIGUOUS if !path.is_empty() => Kind::File,
+                // An empty path (`.`, `./`) is the tree's root: only a directory can be it.
                 TYPE_DIR => Kind::Dir,
+                _ if path.is_empty() => return Err(ArchiveError::Unsupported(typeflag, path)),
+                TYPE_FILE | TYPE_FILE_OLD | TYPE_CONTIGUOUS => Kind::File,
                 TYPE_SYMLINK => Kind::Symlink,
                 TYPE_HARDLINK => Kind::HardLink,
                 other => return Err(ArchiveError::Unsupported(other, path)),
@@ -521,6 +523,10 @@ impl Writer {
         let size = if entry.kind == Kind::File { size } else { 0 };
         let mut path = entry.path.clone();
         if entry.kind == Kind::Dir {
+            // The root's own entry (an empty path) is `./`, as `tar -C DIR .` writes it.
+            if path.is_empty() {
+                path.push(b'.');
+            }
             path.push(b'/');
         }
         // A pax header carries what ustar cannot: long or non-ASCII names, nanoseconds,
@@ -832,6 +838,31 @@ mod tests {
         }
         // An empty input is an empty archive.
         assert_eq!(Reader::new(&[]).count(), 0);
+    }
+
+    #[test]
+    fn the_root_is_a_directory_entry_and_nothing_else() {
+        // The root's entry (`./`) writes out and reads back (the fuzzer found `/` here).
+        let mut writer = Writer::new();
+        writer.append(&entry("", Kind::Dir, b""));
+        let bytes = writer.finish();
+        let read: Vec<Entry<'_>> = Reader::new(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(read, vec![entry("", Kind::Dir, b"")]);
+        // A file, symlink or hard link cannot be the root.
+        for kind in [Kind::File, Kind::Symlink, Kind::HardLink] {
+            let mut other = entry(".", kind, b"");
+            other.link = b"x".to_vec();
+            let mut writer = Writer::new();
+            writer.append(&other);
+            let bytes = writer.finish();
+            assert!(
+                matches!(
+                    Reader::new(&bytes).next(),
+                    Some(Err(ArchiveError::Unsupported(_, _)))
+                ),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]

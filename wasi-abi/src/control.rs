@@ -592,12 +592,12 @@ mod tests {
     use super::*;
     use crate::fdtable::{LISTENER_RIGHTS, MAX_FDS};
     use crate::file::WasiFile;
-    use alloc::boxed::Box;
     use crate::outcome::Trap;
     use crate::pipe::PIPE_CAPACITY;
     use crate::syscalls::tests::Fake;
     use crate::types::{Fdflags, Filetype};
     use crate::vfs::Vfs;
+    use alloc::boxed::Box;
     use alloc::vec;
 
     const REQUEST: u32 = 64;

@@ -83,7 +83,9 @@ impl<P: Platform> WasiCtx<P> {
     /// `fd_fdstat_get` reports `NONBLOCK`): `sock_accept` with no connection waiting is
     /// `EAGAIN`, and the program waits in `poll_oneoff`. Go's wasip1 runtime relies on it
     /// (one goroutine blocked in `accept` would stop them all); a program that wants
-    /// blocking accepts clears the flag with `fd_fdstat_set_flags`, as on a host.
+    /// blocking accepts clears the flag with `fd_fdstat_set_flags`, as on a host. The
+    /// rights are [`LISTENER_RIGHTS`], the ones `sock.rs` checks (wasi-common reports
+    /// `FD_READ | FD_WRITE` for any socket and checks none).
     pub fn add_listener(&mut self, listener: Box<dyn WasiFile>) -> Result<Fd> {
         let mut entry = FdEntry::new(listener, LISTENER_RIGHTS);
         entry.flags = Fdflags::NONBLOCK;

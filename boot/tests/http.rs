@@ -7,101 +7,19 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Reaped, Scratch, free_port, program, root, setup};
+use common::http::{connect, get, read_response, start_runner};
+use common::{Scratch, free_port, program};
 
-/// How long the host keeps trying to reach the server (the guest boots meanwhile).
-const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// Connections the server holds open at once in the concurrency check.
 const CONCURRENT: usize = 300;
-/// A read that takes longer than this means the server is stuck.
-const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn connect(port: u16) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream
-}
-
-/// One response: status code, head (lowercased header lines) and body.
-struct Response {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-/// Reads one response from `stream`; `head_only` for a HEAD request (no body follows).
-fn read_response(stream: &mut TcpStream, head_only: bool) -> Response {
-    let mut data = Vec::new();
-    let mut byte = [0u8; 1];
-    while !data.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut byte).expect("read a response head");
-        assert!(n == 1, "connection closed in a response head: {data:?}");
-        data.push(byte[0]);
-    }
-    let head = String::from_utf8(data).unwrap().to_lowercase();
-    let status = head[9..12].parse().expect("a status code");
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length: "))
-        .map_or(0, |value| value.trim().parse().unwrap());
-    let mut body = vec![0u8; if head_only { 0 } else { length }];
-    stream.read_exact(&mut body).expect("read a response body");
-    Response { status, head, body }
-}
-
-fn get(port: u16, path: &str) -> Response {
-    let mut stream = connect(port);
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: cella\r\n\r\n").unwrap();
-    read_response(&mut stream, false)
-}
-
-/// Waits until `/hello` answers (QEMU accepts connections before the guest listens, so an
-/// answer is what counts).
+/// Waits until httpd answers `/hello`.
 fn wait_ready(port: u16, runner: &mut Child) {
-    let started = Instant::now();
-    loop {
-        let answer = TcpStream::connect(("127.0.0.1", port)).and_then(|mut stream| {
-            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            stream.write_all(b"GET /hello HTTP/1.1\r\nHost: cella\r\n\r\n")?;
-            let mut buf = Vec::new();
-            stream.read_to_end(&mut buf).or_else(|e| {
-                (e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut)
-                    .then_some(0)
-                    .ok_or(e)
-            })?;
-            Ok(buf)
-        });
-        if answer.is_ok_and(|buf| buf.ends_with(b"Hello, world!\n")) {
-            return;
-        }
-        if let Some(status) = runner.try_wait().unwrap() {
-            panic!("the runner ended ({status}) before httpd answered");
-        }
-        assert!(started.elapsed() < READY_TIMEOUT, "httpd never answered");
-        thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Starts the runner with `args` (stdin piped, output captured into files of `scratch`); it is
-/// killed, and QEMU with it, when the test ends, however it ends.
-fn start_runner(args: &[String], scratch: &Scratch) -> Reaped {
-    setup();
-    Reaped::spawn(
-        Command::new(env!("CARGO_BIN_EXE_cella"))
-            .args(["--timeout", "300"])
-            .args(args)
-            .env("CELLA_ROOT", root())
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(scratch.path("stdout")).unwrap())
-            .stderr(std::fs::File::create(scratch.path("stderr")).unwrap()),
-    )
-    .expect("start the runner")
+    common::http::wait_ready(port, runner, "/hello", b"Hello, world!\n");
 }
 
 /// A site of a few files: an index, a text file and a 2 MiB binary.

@@ -1,7 +1,7 @@
 //! Preview1 sockets end to end: with `--tcplisten`, QEMU forwards a host loopback port to the
 //! guest, where `echoserver` — a plain std program taking its listener with
-//! `TcpListener::from_raw_fd(3)` and blocking calls — echoes each connection; the host
-//! connects, sends and reads the bytes back.
+//! `TcpListener::from_raw_fd(3)`, making it blocking and serving with blocking calls —
+//! echoes each connection; the host connects, sends and reads the bytes back.
 
 mod common;
 

@@ -180,7 +180,8 @@ fn start(
     })
 }
 
-/// Hands the program a listening socket for each port of `config.listen`, in order.
+/// Hands the program a listening socket for each port of `config.listen`, in order, each
+/// non-blocking as wasmi hands them (see [`WasiCtx::add_listener`]).
 fn add_listeners(wasi: &mut WasiCtx<KernelPlatform>, config: &RunConfig) -> Result<(), Exit> {
     for &port in &config.listen {
         let added = net::listener(port)

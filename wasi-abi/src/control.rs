@@ -268,12 +268,14 @@ pub fn errno_of(result: SysResult) -> core::result::Result<Errno, Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fdtable::MAX_FDS;
+    use crate::fdtable::{LISTENER_RIGHTS, MAX_FDS};
+    use crate::file::WasiFile;
     use crate::outcome::Trap;
     use crate::pipe::PIPE_CAPACITY;
     use crate::syscalls::tests::Fake;
-    use crate::types::Filetype;
+    use crate::types::{Fdflags, Filetype};
     use crate::vfs::Vfs;
+    use alloc::boxed::Box;
     use alloc::vec;
 
     const REQUEST: u32 = 64;
@@ -497,6 +499,32 @@ mod tests {
             child_fds(&caller, &spawn_of([0, 7, 2], vec![])).err(),
             Some(Errno::Badf)
         );
+    }
+
+    /// A listening socket that only tells what it is and can be handed on.
+    struct Listener;
+
+    impl WasiFile for Listener {
+        fn filetype(&self) -> Filetype {
+            Filetype::SocketStream
+        }
+
+        fn duplicate(&self) -> Option<Box<dyn WasiFile>> {
+            Some(Box::new(Listener))
+        }
+    }
+
+    #[test]
+    fn a_listener_handed_on_stays_nonblocking_with_its_rights() {
+        let (mut caller, _vfs) = context_with_root();
+        let fd = caller.add_listener(Box::new(Listener)).unwrap();
+        assert_eq!(fd, 4, "after the root, as init gets them");
+        let request = spawn_of([0, 1, 2], vec![(3, b"/".to_vec()), (fd, Vec::new())]);
+        let table = child_fds(&caller, &request).unwrap();
+        let socket = table.get(4).unwrap();
+        assert_eq!(socket.filetype(), Filetype::SocketStream);
+        assert_eq!(socket.flags, Fdflags::NONBLOCK);
+        assert_eq!(socket.rights_base, LISTENER_RIGHTS);
     }
 
     #[test]

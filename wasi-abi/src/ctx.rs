@@ -11,7 +11,7 @@ use crate::fdtable::{
 };
 use crate::file::WasiFile;
 use crate::platform::Platform;
-use crate::types::{Fd, Timestamp};
+use crate::types::{Fd, Fdflags, Timestamp};
 use crate::vfs::{DirHandle, OpenDir};
 
 /// Everything a process's syscalls act on.
@@ -78,11 +78,18 @@ impl<P: Platform> WasiCtx<P> {
 
     /// Hands the program a listening socket (wasmi's and wasmtime's `--tcplisten`): it
     /// gets the lowest free fd from 3 on, so listeners added right after [`WasiCtx::new`]
-    /// come first, before the preopened directories. The fd is blocking, as a socket from
-    /// `listen(2)`: `sock_accept` waits for a connection unless the program sets `NONBLOCK`.
+    /// come first, before the preopened directories. The fd is non-blocking, as both hosts
+    /// hand it over (they `set_nonblocking(true)` the socket before passing it on, and
+    /// `fd_fdstat_get` reports `NONBLOCK`): `sock_accept` with no connection waiting is
+    /// `EAGAIN`, and the program waits in `poll_oneoff`. Go's wasip1 runtime relies on it
+    /// (one goroutine blocked in `accept` would stop them all); a program that wants
+    /// blocking accepts clears the flag with `fd_fdstat_set_flags`, as on a host. The
+    /// rights are [`LISTENER_RIGHTS`], the ones `sock.rs` checks (wasi-common reports
+    /// `FD_READ | FD_WRITE` for any socket and checks none).
     pub fn add_listener(&mut self, listener: Box<dyn WasiFile>) -> Result<Fd> {
-        self.fds
-            .insert_from(FIRST_FILE_FD, FdEntry::new(listener, LISTENER_RIGHTS))
+        let mut entry = FdEntry::new(listener, LISTENER_RIGHTS);
+        entry.flags = Fdflags::NONBLOCK;
+        self.fds.insert_from(FIRST_FILE_FD, entry)
     }
 
     /// The platform, for the kernel's own use between syscalls.

@@ -3,6 +3,8 @@
 //! test starts is a [`Reaped`], so none outlives its test, even a failing one.
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub mod http;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Read, Write};

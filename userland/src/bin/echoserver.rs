@@ -1,7 +1,8 @@
 //! `echoserver [CONNECTIONS]`: a TCP echo server written as for Linux, with nothing but std:
 //! it takes the listening socket it was given as fd 3 (`--tcplisten`) with
-//! `TcpListener::from_raw_fd`, and serves one connection after another with blocking calls,
-//! sending back what arrives until the client ends its side. After CONNECTIONS connections
+//! `TcpListener::from_raw_fd`, makes it blocking (hosts hand it over non-blocking, as wasmi
+//! and wasmtime do) and serves one connection after another with blocking calls, sending
+//! back what arrives until the client ends its side. After CONNECTIONS connections
 //! (default: no limit) it exits 0. Each connection is reported on stderr.
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
@@ -32,6 +33,10 @@ fn main() {
     });
     // SAFETY: fd 3 is the listening socket the runtime handed over; nothing else owns it.
     let listener = unsafe { TcpListener::from_raw_fd(LISTENER_FD) };
+    if let Err(error) = listener.set_nonblocking(false) {
+        eprintln!("echoserver: fd {LISTENER_FD} is no listening socket: {error}");
+        std::process::exit(1);
+    }
     let mut served = 0;
     for stream in listener.incoming() {
         match stream.and_then(serve) {

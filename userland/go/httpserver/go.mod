@@ -1,0 +1,3 @@
+module cella.example/httpserver
+
+go 1.22

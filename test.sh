@@ -7,8 +7,9 @@
 # under BIOS and UEFI, and last httpd's unit tests, on Cella.
 set -euo pipefail
 cd "$(dirname "$0")"
-# --with-c: clang and wasi-libc, for the C test programs in userland/c.
-boot/setup.sh --with-c
+# --with-c: clang and wasi-libc, for the C test programs in userland/c; --with-iso: xorriso,
+# for the ISO tests.
+boot/setup.sh --with-c --with-iso
 # Clippy, warnings denied, over every crate for its own target: seconds once built.
 boot/lint.sh
 # The shell's parser, expansion and line editor: a host crate of the userland workspace.

@@ -4,7 +4,9 @@
 # them by itself here), QEMU and the OVMF UEFI firmware. As root it runs apt-get; otherwise it
 # prints the exact command and fails. Fast when everything is there: qemu.sh runs it each time.
 #
-#   boot/setup.sh [--with-c]    --with-c: also clang + wasi-libc, for the C test programs
+#   boot/setup.sh [--with-c] [--with-iso]
+#       --with-c: also clang + wasi-libc, for the C test programs
+#       --with-iso: also xorriso, which writes the ISO of `./qemu.sh --iso FILE`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +39,22 @@ fi
 packages=()
 command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
-if [ "${1:-}" = --with-c ]; then
+with_c=false
+with_iso=false
+for option in "$@"; do
+    case "$option" in
+        --with-c) with_c=true ;;
+        --with-iso) with_iso=true ;;
+        *)
+            say "unknown option $option: use --with-c and/or --with-iso"
+            exit 2
+            ;;
+    esac
+done
+if $with_iso; then
+    command -v xorriso >/dev/null || packages+=(xorriso)
+fi
+if $with_c; then
     command -v clang >/dev/null || packages+=(clang)
     command -v wasm-ld >/dev/null || packages+=(lld)
     [ -e /usr/include/wasm32-wasi/stdio.h ] || [ -e /usr/include/wasm32-wasip1/stdio.h ] || packages+=(wasi-libc)

@@ -17,6 +17,7 @@ pub const DEFAULT_MEMORY: &str = "512M";
 pub const USAGE: &str = "\
 usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
        ./qemu.sh [OPTIONS]
+       ./qemu.sh --iso FILE
 
 Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
 Without a program, boots Cella's shell: /bin/init from the disk image, with /bin (the
@@ -46,6 +47,9 @@ options:
   --timeout SECONDS  stop the guest after SECONDS (exit status 124)
   --icount           deterministic guest clock: the TSC counts guest instructions
   --setup            build everything that is missing, then exit
+  --iso FILE         write Cella as a hybrid ISO image to FILE and exit: it boots as a
+                     CD-ROM under UEFI and as a disk or USB stick under BIOS and UEFI,
+                     into shell mode on the first serial port (see the README)
   -h, --help         show this help
 
 exit status: the program's (0-255) (in shell mode, init's), 134 if it trapped, 1 if it could not be loaded,
@@ -60,6 +64,8 @@ pub enum Command {
     Help,
     /// Build kernel, images and every userland program, then exit.
     Setup,
+    /// Write the system as a hybrid ISO image to this file.
+    Iso(PathBuf),
     /// Run a program, or the shell when [`RunOptions::program`] is `None`.
     Run(RunOptions),
 }
@@ -120,6 +126,7 @@ pub fn parse(
         listen: Vec::new(),
         profile: false,
     };
+    let mut options_given = false;
     let program = loop {
         let Some(arg) = args.next() else {
             check_shell_dirs(&options.dirs)?;
@@ -152,6 +159,10 @@ pub fn parse(
         match name {
             "-h" | "--help" => return Ok(Command::Help),
             "--setup" => return Ok(Command::Setup),
+            "--iso" => {
+                let file = value("the ISO file to write")?;
+                return iso(file, options_given, args.next());
+            }
             "-v" | "--verbose" => options.verbose = true,
             "--uefi" => options.uefi = true,
             "--icount" => options.icount = true,
@@ -199,10 +210,28 @@ pub fn parse(
                 )));
             }
         }
+        options_given = true;
     };
     options.program = Some(PathBuf::from(program));
     options.args = args.collect();
     Ok(Command::Run(options))
+}
+
+/// `--iso FILE`: writes an image and runs nothing, so it stands alone: the options of a run
+/// (given before it) and a program (after it) would have no effect.
+fn iso(file: OsString, options_given: bool, next: Option<OsString>) -> Result<Command, UsageError> {
+    if options_given || next.is_some() {
+        return Err(UsageError(
+            "--iso FILE writes an image and runs nothing: give it alone, as ./qemu.sh --iso cella.iso"
+                .into(),
+        ));
+    }
+    if file.is_empty() {
+        return Err(UsageError(
+            "--iso needs a file name, such as cella.iso".into(),
+        ));
+    }
+    Ok(Command::Iso(PathBuf::from(file)))
 }
 
 /// In shell mode every `--dir` appears at its guest path in one file system whose `/` holds
@@ -488,6 +517,22 @@ mod tests {
             options(&["--", "-odd.wasm", "x"]).program,
             Some(PathBuf::from("-odd.wasm"))
         );
+    }
+
+    #[test]
+    fn iso_takes_a_file_and_stands_alone() {
+        let iso = Ok(Command::Iso(PathBuf::from("out/cella.iso")));
+        assert_eq!(run(&["--iso", "out/cella.iso"]), iso);
+        assert_eq!(run(&["--iso=out/cella.iso"]), iso);
+        for bad in [
+            &["--iso"][..],
+            &["--iso="],
+            &["--iso", "c.iso", "p.wasm"],
+            &["-m", "1G", "--iso", "c.iso"],
+        ] {
+            let UsageError(message) = run(bad).unwrap_err();
+            assert!(message.contains("--iso"), "{bad:?}: {message}");
+        }
     }
 
     #[test]

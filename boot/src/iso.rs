@@ -156,6 +156,7 @@ impl Partial {
             let reason = match e.kind() {
                 ErrorKind::NotFound => "its directory does not exist".to_string(),
                 ErrorKind::PermissionDenied => "permission denied".to_string(),
+                ErrorKind::NotADirectory => "part of its path is not a directory".to_string(),
                 _ => e.to_string(),
             };
             bad_path(format!(

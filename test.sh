@@ -7,8 +7,8 @@
 # under BIOS and UEFI, and last httpd's unit tests, on Cella.
 set -euo pipefail
 cd "$(dirname "$0")"
-# --with-c: clang and wasi-libc, for the C test programs in userland/c; --with-iso: xorriso,
-# for the ISO tests.
+# --with-c: clang and wasi-libc, for the C test programs in userland/c; --with-iso: xorriso
+# and ISOLINUX, for the ISO tests.
 boot/setup.sh --with-c --with-iso
 # Clippy, warnings denied, over every crate for its own target: seconds once built.
 boot/lint.sh

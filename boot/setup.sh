@@ -6,7 +6,7 @@
 #
 #   boot/setup.sh [--with-c] [--with-iso]
 #       --with-c: also clang + wasi-libc, for the C test programs
-#       --with-iso: also xorriso, which writes the ISO of `./qemu.sh --iso FILE`
+#       --with-iso: also xorriso and ISOLINUX, for the ISO of `./qemu.sh --iso FILE`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +53,8 @@ for option in "$@"; do
 done
 if $with_iso; then
     command -v xorriso >/dev/null || packages+=(xorriso)
+    [ -e /usr/lib/ISOLINUX/isolinux.bin ] || packages+=(isolinux)
+    [ -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || packages+=(syslinux-common)
 fi
 if $with_c; then
     command -v clang >/dev/null || packages+=(clang)

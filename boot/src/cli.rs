@@ -20,6 +20,7 @@ pub const USAGE: &str = "\
 usage: ./qemu.sh [OPTIONS] PROGRAM.wasm [ARGS...]
        ./qemu.sh [OPTIONS]
        ./qemu.sh --new DIR
+       ./qemu.sh --iso FILE
 
 Runs a WebAssembly program (wasm32-wasip1) on the Cella kernel in QEMU, like `wasmtime run`.
 Without a program, boots Cella's shell: /bin/init from the disk image, with /bin (the
@@ -55,6 +56,9 @@ options:
   --new DIR          create a Rust project in DIR (package named after it) whose
                      `cargo run [-- ARGS]` builds it for wasm32-wasip1 and runs it here,
                      on this checkout, with the project's data/ preopened as `data`
+  --iso FILE         write Cella as a hybrid ISO image to FILE and exit: it boots as a
+                     CD-ROM under UEFI and as a disk or USB stick under BIOS and UEFI,
+                     into shell mode on the first serial port (see the README)
   -h, --help         show this help
 
 exit status: the program's (0-255) (in shell mode, init's), 134 if it trapped, 1 if it could not be loaded,
@@ -71,6 +75,8 @@ pub enum Command {
     Setup,
     /// Create a Cargo project at this directory whose `cargo run` runs on Cella.
     New(PathBuf),
+    /// Write the system as a hybrid ISO image to this file.
+    Iso(PathBuf),
     /// Run a program, or the shell when [`RunOptions::program`] is `None`.
     Run(RunOptions),
 }
@@ -131,7 +137,7 @@ pub fn parse(
         listen: Vec::new(),
         profile: false,
     };
-    // Whether an option came before: `--new` takes none.
+    // Whether an option came before: `--new` and `--iso` take none.
     let mut any_option = false;
     let program = loop {
         let Some(arg) = args.next() else {
@@ -176,6 +182,10 @@ pub fn parse(
                 return Ok(Command::New(PathBuf::from(dir)));
             }
             "--setup" => return Ok(Command::Setup),
+            "--iso" => {
+                let file = value("the ISO file to write")?;
+                return iso(file, !first, args.next());
+            }
             "-v" | "--verbose" => options.verbose = true,
             "--uefi" => options.uefi = true,
             "--icount" => options.icount = true,
@@ -227,6 +237,23 @@ pub fn parse(
     options.program = Some(PathBuf::from(program));
     options.args = args.collect();
     Ok(Command::Run(options))
+}
+
+/// `--iso FILE`: writes an image and runs nothing, so it stands alone: the options of a run
+/// (given before it) and a program (after it) would have no effect.
+fn iso(file: OsString, options_given: bool, next: Option<OsString>) -> Result<Command, UsageError> {
+    if options_given || next.is_some() {
+        return Err(UsageError(
+            "--iso FILE writes an image and runs nothing: give it alone, as ./qemu.sh --iso cella.iso"
+                .into(),
+        ));
+    }
+    if file.is_empty() {
+        return Err(UsageError(
+            "--iso needs a file name, such as cella.iso".into(),
+        ));
+    }
+    Ok(Command::Iso(PathBuf::from(file)))
 }
 
 /// In shell mode every `--dir` appears at its guest path in one file system whose `/` holds
@@ -541,6 +568,22 @@ mod tests {
             options(&["p.wasm", "--new", "x"]).args,
             ["--new", "x"].map(OsString::from)
         );
+    }
+
+    #[test]
+    fn iso_takes_a_file_and_stands_alone() {
+        let iso = Ok(Command::Iso(PathBuf::from("out/cella.iso")));
+        assert_eq!(run(&["--iso", "out/cella.iso"]), iso);
+        assert_eq!(run(&["--iso=out/cella.iso"]), iso);
+        for bad in [
+            &["--iso"][..],
+            &["--iso="],
+            &["--iso", "c.iso", "p.wasm"],
+            &["-m", "1G", "--iso", "c.iso"],
+        ] {
+            let UsageError(message) = run(bad).unwrap_err();
+            assert!(message.contains("--iso"), "{bad:?}: {message}");
+        }
     }
 
     #[test]

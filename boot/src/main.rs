@@ -1,10 +1,12 @@
 //! `cella`, the host runner behind `./qemu.sh`: parses a `wasmtime run`-shaped command line,
 //! builds whatever is missing (kernel, disk images, the named userland program), boots Cella
 //! in QEMU with the program, and exits with the program's status. Without a program it boots
-//! Cella's shell (`/bin/init` from the image) and exits with init's status.
+//! Cella's shell (`/bin/init` from the image) and exits with init's status. `--iso FILE`
+//! writes the system as a bootable ISO image instead (see [`iso`]).
 
 mod cli;
 mod dirs;
+mod iso;
 mod project;
 mod qemu;
 mod template;
@@ -40,6 +42,18 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(message) => fail(&message, status::USAGE),
+        },
+        Command::Iso(file) => match iso::write(&Project::locate(false), &file) {
+            Ok(size) => {
+                eprintln!(
+                    "cella: wrote {} ({:.1} MB): see the README's \"The ISO\" for how to boot it",
+                    file.display(),
+                    size as f64 / 1e6
+                );
+                ExitCode::SUCCESS
+            }
+            Err(failure) if failure.bad_path => fail(&failure.message, status::USAGE),
+            Err(failure) => fail(&failure.message, status::BOOT_FAILED),
         },
         Command::Run(options) => {
             let project = Project::locate(options.verbose);

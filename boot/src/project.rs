@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
+use cella_proto::image;
+
 /// The Rust target the kernel is built for.
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
 /// The Rust target of userland programs (and of the projects `--new` makes).
@@ -50,6 +52,8 @@ pub struct Images {
     pub bios: PathBuf,
     /// Disk image for UEFI boot.
     pub uefi: PathBuf,
+    /// The pieces of the ISO (`cella_proto::image::ISO_*`), taken from both images.
+    pub iso_parts: PathBuf,
 }
 
 /// The Cella source tree.
@@ -93,7 +97,8 @@ impl Project {
 
     /// Builds the kernel (cargo decides whether anything changed) and the system programs
     /// (when older than their sources) and, when the kernel or one of those programs is newer
-    /// than them, the disk images, whose ramdisk holds the system programs as `/bin`.
+    /// than them, the disk images, whose ramdisk holds the system programs as `/bin`, and the
+    /// pieces of the ISO.
     pub fn images(&self) -> Result<Images, String> {
         let elf = self.kernel_elf();
         if !elf.exists() {
@@ -115,8 +120,9 @@ impl Project {
         )?;
         let out = self.output_dir();
         let images = Images {
-            bios: out.join("bios.img"),
-            uefi: out.join("uefi.img"),
+            bios: out.join(image::BIOS_IMAGE),
+            uefi: out.join(image::UEFI_IMAGE),
+            iso_parts: out.join(image::ISO_PARTS_DIR),
         };
         let kernel_time =
             modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
@@ -127,9 +133,14 @@ impl Project {
                 modified(program).map(|time| newest.max(time))
             })
             .ok_or("a system program was not built")?;
-        let fresh = [&images.bios, &images.uefi]
-            .iter()
-            .all(|image| modified(image).is_some_and(|time| time >= inputs));
+        // The ISO's FAT is written last.
+        let fresh = [
+            &images.bios,
+            &images.uefi,
+            &images.iso_parts.join(image::ISO_BOOT_FAT),
+        ]
+        .iter()
+        .all(|image| modified(image).is_some_and(|time| time >= inputs));
         if !fresh {
             self.build_images(&elf, &out, &programs)?;
         }

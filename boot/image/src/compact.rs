@@ -21,14 +21,15 @@ const BIOS_FAT_ENTRY: usize = 2;
 const GPT_RESERVE: u64 = 64 * 1024;
 
 /// A file of the boot partition: its path and contents.
-type Files = Vec<(String, Vec<u8>)>;
+pub type Files = Vec<(String, Vec<u8>)>;
 
-fn invalid(message: impl Into<String>) -> io::Error {
+pub fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-/// Every file of the FAT volume in `partition`, with paths from its root.
-fn read_files(partition: &mut [u8]) -> io::Result<(Files, [u8; 11])> {
+/// Every file of the FAT volume in `partition`, with paths from its root (a directory,
+/// ending in `/`, before its files), and the volume's label.
+pub fn read_files(partition: &mut [u8]) -> io::Result<(Files, [u8; 11])> {
     let fs = fatfs::FileSystem::new(Cursor::new(partition), fatfs::FsOptions::new())?;
     let mut label = [b' '; 11];
     let name = fs.volume_label_as_bytes();
@@ -57,7 +58,7 @@ fn read_files(partition: &mut [u8]) -> io::Result<(Files, [u8; 11])> {
 }
 
 /// A FAT volume holding `files`, no larger than they need.
-fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
+pub fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
     let clusters: u64 = files
         .iter()
         .map(|(_, data)| (data.len() as u64).div_ceil(CLUSTER).max(1))
@@ -111,18 +112,7 @@ pub fn bios(path: &Path) -> io::Result<()> {
 pub fn uefi(path: &Path) -> io::Result<()> {
     let block = gpt::disk::LogicalBlockSize::Lb512;
     let mut image = fs::read(path)?;
-    let (start, len) = {
-        let disk = gpt::GptConfig::new()
-            .writable(false)
-            .logical_block_size(block)
-            .open_from_device(Box::new(Cursor::new(&mut image)))?;
-        let partition = disk
-            .partitions()
-            .values()
-            .next()
-            .ok_or_else(|| invalid("the GPT has no partition"))?;
-        (partition.bytes_start(block)?, partition.bytes_len(block)?)
-    };
+    let (start, len) = esp_bounds(&mut image)?;
     let partition = image
         .get_mut(start as usize..(start + len) as usize)
         .ok_or_else(|| invalid("the partition lies beyond the image"))?;
@@ -164,7 +154,22 @@ pub fn uefi(path: &Path) -> io::Result<()> {
     write_atomically(path, disk.get_ref())
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Where the EFI system partition of a UEFI image lies: its first byte and its length.
+pub fn esp_bounds(image: &mut [u8]) -> io::Result<(u64, u64)> {
+    let block = gpt::disk::LogicalBlockSize::Lb512;
+    let disk = gpt::GptConfig::new()
+        .writable(false)
+        .logical_block_size(block)
+        .open_from_device(Box::new(Cursor::new(image)))?;
+    let partition = disk
+        .partitions()
+        .values()
+        .next()
+        .ok_or_else(|| invalid("the GPT has no partition"))?;
+    Ok((partition.bytes_start(block)?, partition.bytes_len(block)?))
+}
+
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut temp = path.as_os_str().to_owned();
     temp.push(".compact");
     fs::write(&temp, bytes)?;

@@ -5,6 +5,9 @@
 //! `./qemu.sh PROGRAM.wasm` never goes into the image: the runner hands it to the kernel per
 //! run through QEMU's fw_cfg.
 //!
+//! Last, it writes the pieces of the hybrid ISO into `OUT_DIR/iso/` (see [`iso`]), which
+//! `./qemu.sh --iso` assembles with xorriso.
+//!
 //! Each image is written beside its final name and renamed into place, so a runner that
 //! starts QEMU while another one rebuilds never sees half an image.
 
@@ -12,9 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bootloader::{BiosBoot, BootConfig, UefiBoot};
+use cella_proto::image::{BIOS_IMAGE, ISO_PARTS_DIR, UEFI_IMAGE};
 
 mod compact;
 mod initrd;
+mod iso;
 
 fn main() -> ExitCode {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
@@ -51,7 +56,7 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
         Some(path)
     };
 
-    let bios = out_dir.join("bios.img");
+    let bios = out_dir.join(BIOS_IMAGE);
     let temp = temp_path(&bios);
     let mut builder = BiosBoot::new(kernel);
     builder.set_boot_config(&config);
@@ -64,7 +69,7 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
     compact::bios(&temp).map_err(|e| format!("cannot compact the BIOS image: {e}"))?;
     rename(&temp, &bios)?;
 
-    let uefi = out_dir.join("uefi.img");
+    let uefi = out_dir.join(UEFI_IMAGE);
     let temp = temp_path(&uefi);
     let mut builder = UefiBoot::new(kernel);
     builder.set_boot_config(&config);
@@ -75,7 +80,9 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
         .create_disk_image(&temp)
         .map_err(|e| format!("cannot build the UEFI image: {e:#}"))?;
     compact::uefi(&temp).map_err(|e| format!("cannot compact the UEFI image: {e}"))?;
-    rename(&temp, &uefi)
+    rename(&temp, &uefi)?;
+
+    iso::write_parts(&bios, &uefi, &out_dir.join(ISO_PARTS_DIR))
 }
 
 fn temp_path(path: &Path) -> PathBuf {

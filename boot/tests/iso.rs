@@ -1,0 +1,275 @@
+//! `./qemu.sh --iso FILE`: the ISO is written once, then booted with plain QEMU commands as
+//! the README gives them — as a CD-ROM under UEFI, and as a disk (a USB stick) under BIOS
+//! and UEFI — with a person at the serial console typing at the shell prompt, and with a
+//! program given through fw_cfg; and as a CD-ROM under BIOS, which says how to boot it
+//! instead. Every boot has a timeout.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Reaped, Scratch, program, root, setup};
+
+/// How long a boot gets to reach the shell prompt.
+const PROMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a boot gets, in all, to run what it was given and power off.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+/// UEFI firmware code and its variable store template, as Debian's `ovmf` installs them.
+const OVMF: &[(&str, &str)] = &[
+    (
+        "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        "/usr/share/OVMF/OVMF_VARS_4M.fd",
+    ),
+    (
+        "/usr/share/OVMF/OVMF_CODE.fd",
+        "/usr/share/OVMF/OVMF_VARS.fd",
+    ),
+];
+/// What is typed at the prompt, and what it must print: the shell runs from the ISO's
+/// ramdisk, with `/bin` from it. `exit 5` powers off through isa-debug-exit: QEMU's status
+/// is then (5 << 1) | 1.
+const TYPED: &[u8] = b"echo booted from the ISO; ls /bin | grep -c '^sh$'\rexit 5\r";
+const TYPED_OUTPUT: &[&str] = &["\r\nbooted from the ISO\r\n", "\r\n1\r\n"];
+const TYPED_STATUS: i32 = 11;
+
+/// The ISO, written once for all tests by `cella --iso`, as `./qemu.sh --iso` does.
+fn iso() -> &'static Path {
+    static ISO: OnceLock<PathBuf> = OnceLock::new();
+    ISO.get_or_init(|| {
+        setup();
+        let iso = root().join("target/cella/test.iso");
+        let output = Command::new(env!("CARGO_BIN_EXE_cella"))
+            .arg("--iso")
+            .arg(&iso)
+            .env("CELLA_ROOT", root())
+            .output()
+            .expect("cannot start the runner");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "cella --iso failed: {stderr}");
+        assert!(stderr.contains("wrote"), "{stderr}");
+        iso
+    })
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Firmware {
+    Bios,
+    Uefi,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Medium {
+    /// `-cdrom FILE`.
+    Cdrom,
+    /// `-drive file=FILE,format=raw`: the ISO written to a disk or USB stick.
+    Disk,
+}
+
+/// What happens at the serial console once QEMU runs.
+enum Session<'a> {
+    /// Wait for the shell prompt, type this, and wait for QEMU to end.
+    Type(&'a [u8]),
+    /// Wait for this text, then stop QEMU.
+    Watch(&'a str),
+    /// Wait for QEMU to end.
+    Run,
+}
+
+/// What a boot printed on the serial console and QEMU's exit status.
+struct Boot {
+    console: String,
+    status: Option<i32>,
+}
+
+/// Boots the ISO with QEMU as the README shows, `extra` added to its command line, and
+/// plays `session` at the serial console.
+fn boot(firmware: Firmware, medium: Medium, extra: &[&str], session: Session) -> Boot {
+    let scratch = Scratch::new(&format!("iso-{firmware:?}-{medium:?}"));
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-machine", "q35", "-cpu", "max", "-m", "512M"])
+        .args(["-display", "none", "-no-reboot", "-monitor", "none"])
+        .args(["-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if let Firmware::Uefi = firmware {
+        let (code, vars) = OVMF
+            .iter()
+            .find(|(code, _)| Path::new(code).exists())
+            .expect("OVMF is installed (boot/setup.sh)");
+        let copy = scratch.path("vars.fd");
+        std::fs::copy(vars, &copy).expect("copy the OVMF variable store");
+        qemu.arg("-drive")
+            .arg(format!("if=pflash,format=raw,readonly=on,file={code}"))
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,file={}", copy.display()));
+    }
+    match medium {
+        Medium::Cdrom => qemu.arg("-cdrom").arg(iso()),
+        Medium::Disk => qemu
+            .arg("-drive")
+            .arg(format!("file={},format=raw,snapshot=on", iso().display())),
+    };
+    qemu.args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut qemu = Reaped::spawn(&mut qemu).expect("run qemu");
+    let mut stdin = qemu.stdin.take().expect("stdin");
+    let mut stdout = qemu.stdout.take().expect("stdout");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let reader = thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let console = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let wait_for = |text: &str| {
+        let started = Instant::now();
+        while !console().contains(text) {
+            assert!(
+                started.elapsed() < PROMPT_TIMEOUT,
+                "no {text:?} within {PROMPT_TIMEOUT:?} ({firmware:?}, {medium:?}):\n{}",
+                console()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let status = match session {
+        Session::Type(typed) => {
+            // A person at the serial console: wait for the prompt, then type.
+            wait_for(":/$ ");
+            stdin.write_all(typed).unwrap();
+            qemu.wait_timeout(BOOT_TIMEOUT).map(|status| status.code())
+        }
+        Session::Watch(text) => {
+            wait_for(text);
+            None
+        }
+        Session::Run => qemu.wait_timeout(BOOT_TIMEOUT).map(|status| status.code()),
+    };
+    drop(qemu);
+    reader.join().unwrap();
+    Boot {
+        console: console(),
+        status: status.flatten(),
+    }
+}
+
+/// Boots into the shell, types [`TYPED`] and checks what it printed and how QEMU ended.
+fn shell_session(firmware: Firmware, medium: Medium) {
+    let boot = boot(firmware, medium, &[], Session::Type(TYPED));
+    for expected in TYPED_OUTPUT {
+        assert!(
+            boot.console.contains(expected),
+            "{firmware:?} {medium:?}: no {expected:?} in\n{}",
+            boot.console
+        );
+    }
+    assert_eq!(
+        boot.status,
+        Some(TYPED_STATUS),
+        "{firmware:?} {medium:?}:\n{}",
+        boot.console
+    );
+}
+
+#[test]
+fn uefi_boots_the_iso_as_a_cd_rom_into_the_shell() {
+    shell_session(Firmware::Uefi, Medium::Cdrom);
+}
+
+#[test]
+fn bios_boots_the_iso_as_a_disk_into_the_shell() {
+    shell_session(Firmware::Bios, Medium::Disk);
+}
+
+#[test]
+fn uefi_boots_the_iso_as_a_disk_into_the_shell() {
+    shell_session(Firmware::Uefi, Medium::Disk);
+}
+
+#[test]
+fn bios_booting_the_iso_as_a_cd_rom_is_told_how_to_boot_it() {
+    // Cella cannot boot from a CD under BIOS (see boot/src/iso.rs): ISOLINUX says so, on the
+    // serial console too.
+    let boot = boot(
+        Firmware::Bios,
+        Medium::Cdrom,
+        &[],
+        Session::Watch("README.\r\n"),
+    );
+    assert!(
+        boot.console
+            .contains("Under BIOS, boot this ISO as a disk instead"),
+        "{}",
+        boot.console
+    );
+}
+
+#[test]
+fn a_program_given_through_fw_cfg_runs_from_the_iso() {
+    let hello = format!("name=opt/cella/program,file={}", program("hello"));
+    for (firmware, medium) in [
+        (Firmware::Uefi, Medium::Cdrom),
+        (Firmware::Bios, Medium::Disk),
+    ] {
+        let boot = boot(firmware, medium, &["-fw_cfg", &hello], Session::Run);
+        assert!(
+            boot.console.contains("Hello, world!\r\n"),
+            "{firmware:?} {medium:?}:\n{}",
+            boot.console
+        );
+        // The program's status 0, through isa-debug-exit: (0 << 1) | 1.
+        assert_eq!(
+            boot.status,
+            Some(1),
+            "{firmware:?} {medium:?}:\n{}",
+            boot.console
+        );
+    }
+}
+
+#[test]
+fn iso_to_a_path_it_cannot_write_is_a_one_line_error() {
+    let scratch = Scratch::new("iso-paths");
+    std::fs::write(scratch.path("file"), b"").unwrap();
+    for (path, reason) in [
+        (scratch.path("missing/cella.iso"), "does not exist"),
+        (scratch.path("file/cella.iso"), "not a directory"),
+        (scratch.path(""), "is a directory"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_cella"))
+            .arg("--iso")
+            .arg(&path)
+            .env("CELLA_ROOT", root())
+            .output()
+            .expect("cannot start the runner");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{}: {stderr}",
+            path.display()
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&*path.display().to_string()) && stderr.contains(reason),
+            "{stderr}"
+        );
+    }
+    // Nothing was left behind, not even a partial image.
+    let mut left: Vec<_> = std::fs::read_dir(scratch.path(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["file"]);
+}

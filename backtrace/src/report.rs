@@ -1,0 +1,212 @@
+//! Frames read back from the shadow stack, printed the way wasmtime prints a backtrace:
+//!
+//! ```text
+//! wasm backtrace:
+//!     0: trap.wasm!trap::main::h2a14d40a34d9e7a3
+//!     1:    0x817 - trap.wasm!std::sys::backtrace::__rust_begin_short_backtrace::h88ba166ea0471197
+//!     2:   0x193b - trap.wasm!__main_void
+//!     3:    0x2aa - trap.wasm!_start
+//! ```
+//!
+//! innermost first, each with the offset in the module of the instruction the frame stands
+//! at (the call, for every frame but the innermost), the module's name (`<unknown>` without
+//! one) and the function's name, demangled (`<wasm function N>` without one). A deep stack
+//! shows its innermost and outermost frames and how many lie between.
+
+use core::fmt::{self, Write};
+
+use crate::instrument::{CodeMap, SLOT_BYTES};
+use crate::names::Names;
+
+/// Frames printed at most; wasmtime's default limit too.
+pub const MAX_FRAMES: usize = 20;
+/// Of a deeper stack, the outermost frames printed (the rest are the innermost).
+const OUTERMOST: usize = 5;
+/// A name longer than this is cut (a hostile or generated name can be megabytes).
+pub const MAX_NAME_BYTES: usize = 1000;
+/// Names longer than this are printed as they are, not demangled.
+const MAX_DEMANGLED_INPUT: usize = 4096;
+/// The C++ demangler's recursion limits (it recurses on the kernel's stack).
+const CPP_RECURSION_LIMIT: u32 = 64;
+
+/// What the innermost frame's slot says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Innermost {
+    /// The trap came from the call its slot names: an import that trapped, or a call that
+    /// exhausted the stack. Its offset is shown.
+    AtCall,
+    /// The trap came from some instruction of the function: its slot may still name an
+    /// earlier call, so only the function is shown (as wasmtime does when it has no offset).
+    InFunction,
+}
+
+/// One frame: the function (`None` if the slot names no function: a corrupt frame) and the
+/// offset in the module of the instruction it stands at, when known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// The function's index.
+    pub function: Option<u32>,
+    /// The module offset of its current instruction.
+    pub offset: Option<u32>,
+}
+
+/// The frames of a shadow stack, innermost first.
+#[derive(Clone, Copy, Debug)]
+pub struct Stack<'a> {
+    slots: &'a [u8],
+    code: &'a CodeMap,
+    innermost: Innermost,
+}
+
+/// The stack in `memory` (the frames memory) of `depth` bytes (the depth global).
+pub fn frames<'a>(memory: &'a [u8], depth: u32, code: &'a CodeMap, innermost: Innermost) -> Stack<'a> {
+    let len = (depth / SLOT_BYTES) as usize;
+    let bytes = len.saturating_mul(SLOT_BYTES as usize).min(memory.len());
+    Stack {
+        slots: memory.get(..bytes).unwrap_or_default(),
+        code,
+        innermost,
+    }
+}
+
+impl Stack<'_> {
+    /// How many frames the stack holds.
+    pub fn len(&self) -> usize {
+        self.slots.len() / SLOT_BYTES as usize
+    }
+
+    /// Whether the stack is empty.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Frame `i`, counted from the innermost (0).
+    pub fn frame(&self, i: usize) -> Option<Frame> {
+        let slot = self.len().checked_sub(i)?.checked_sub(1)?;
+        let at = slot.checked_mul(SLOT_BYTES as usize)?;
+        let bytes = self.slots.get(at..at.checked_add(SLOT_BYTES as usize)?)?;
+        let value = u32::from_le_bytes(bytes.try_into().ok()?);
+        Some(match self.code.locate(value) {
+            Some((function, entered)) => Frame {
+                function: Some(function),
+                offset: match (entered, i == 0 && self.innermost == Innermost::InFunction) {
+                    (false, false) => Some(value),
+                    _ => None,
+                },
+            },
+            None => Frame {
+                function: None,
+                offset: None,
+            },
+        })
+    }
+}
+
+/// Writes `wasm backtrace:` and the frames of `stack`, one line each (nothing for an empty
+/// stack), naming functions from `names`.
+pub fn write_backtrace(out: &mut impl Write, stack: &Stack<'_>, names: Names<'_>) -> fmt::Result {
+    let count = stack.len();
+    if count == 0 {
+        return Ok(());
+    }
+    let module = names.module().unwrap_or("<unknown>");
+    out.write_str("wasm backtrace:")?;
+    let shown = |i: usize| count <= MAX_FRAMES || i < MAX_FRAMES - OUTERMOST || i >= count - OUTERMOST;
+    let mut i = 0;
+    while i < count {
+        if !shown(i) {
+            let elided = count - MAX_FRAMES;
+            write!(out, "\n         ... {elided} frames elided ...")?;
+            i = count - OUTERMOST;
+            continue;
+        }
+        write!(out, "\n  {i:>3}: ")?;
+        let frame = stack.frame(i).unwrap_or(Frame {
+            function: None,
+            offset: None,
+        });
+        if let Some(offset) = frame.offset {
+            write!(out, "{offset:#8x} - ")?;
+        }
+        write!(out, "{}!", Cut(module))?;
+        match frame.function {
+            Some(index) => match names.function(index) {
+                Some(name) => write_function_name(out, name)?,
+                None => write!(out, "<wasm function {index}>")?,
+            },
+            None => out.write_str("<corrupt frame>")?,
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Writes `name` demangled (Rust, then C++, as wasmtime does), cut at [`MAX_NAME_BYTES`].
+pub fn write_function_name(out: &mut impl Write, name: &str) -> fmt::Result {
+    let mut bounded = Bounded {
+        out,
+        room: MAX_NAME_BYTES,
+        cut: false,
+    };
+    let written = if name.len() > MAX_DEMANGLED_INPUT {
+        bounded.write_str(name)
+    } else if let Ok(demangled) = rustc_demangle::try_demangle(name) {
+        write!(bounded, "{demangled}")
+    } else if let Some(symbol) = cpp_symbol(name) {
+        let options = cpp_demangle::DemangleOptions::default().recursion_limit(CPP_RECURSION_LIMIT);
+        symbol.structured_demangle(&mut bounded, &options)
+    } else {
+        bounded.write_str(name)
+    };
+    match (written, bounded.cut) {
+        (_, true) => bounded.out.write_str("…"),
+        (result, false) => result,
+    }
+}
+
+fn cpp_symbol(name: &str) -> Option<cpp_demangle::Symbol<&str>> {
+    let options = cpp_demangle::ParseOptions::default().recursion_limit(CPP_RECURSION_LIMIT);
+    cpp_demangle::Symbol::new_with_options(name, &options).ok()
+}
+
+/// A string cut at [`MAX_NAME_BYTES`].
+struct Cut<'a>(&'a str);
+
+impl fmt::Display for Cut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut bounded = Bounded {
+            out: f,
+            room: MAX_NAME_BYTES,
+            cut: false,
+        };
+        bounded.write_str(self.0).or(Ok(()))?;
+        if bounded.cut {
+            bounded.out.write_str("…")?;
+        }
+        Ok(())
+    }
+}
+
+/// A writer that takes `room` bytes (whole characters) and then refuses the rest.
+struct Bounded<'w, W: Write + ?Sized> {
+    out: &'w mut W,
+    room: usize,
+    cut: bool,
+}
+
+impl<W: Write + ?Sized> Write for Bounded<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if s.len() <= self.room {
+            self.room -= s.len();
+            return self.out.write_str(s);
+        }
+        let mut end = self.room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.out.write_str(s.get(..end).unwrap_or_default())?;
+        self.room = 0;
+        self.cut = true;
+        Err(fmt::Error)
+    }
+}

@@ -36,4 +36,4 @@ pub mod report;
 
 pub use instrument::{CodeMap, DEPTH_EXPORT, FRAMES_EXPORT, Instrumented, NotInstrumented, instrument};
 pub use names::Names;
-pub use report::{Frame, Innermost, Stack, frames, write_backtrace};
+pub use report::{DEFAULT_MAX_FRAMES, Frame, Innermost, Stack, frames, write_backtrace};

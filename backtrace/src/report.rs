@@ -18,10 +18,8 @@ use core::fmt::{self, Write};
 use crate::instrument::{CodeMap, SLOT_BYTES};
 use crate::names::Names;
 
-/// Frames printed at most; wasmtime's default limit too.
-pub const MAX_FRAMES: usize = 20;
-/// Of a deeper stack, the outermost frames printed (the rest are the innermost).
-const OUTERMOST: usize = 5;
+/// Frames printed at most unless told otherwise: wasmtime's default (`-D max-backtrace`).
+pub const DEFAULT_MAX_FRAMES: u32 = 20;
 /// A name longer than this is cut (a hostile or generated name can be megabytes).
 pub const MAX_NAME_BYTES: usize = 1000;
 /// Names longer than this are printed as they are, not demangled.
@@ -72,7 +70,7 @@ pub fn frames<'a>(memory: &'a [u8], depth: u32, code: &'a CodeMap, innermost: In
 impl Stack<'_> {
     /// How many frames the stack holds.
     pub fn len(&self) -> usize {
-        self.slots.len() / SLOT_BYTES as usize
+        self.slots.len().checked_div(SLOT_BYTES as usize).unwrap_or(0)
     }
 
     /// Whether the stack is empty.
@@ -103,21 +101,31 @@ impl Stack<'_> {
 }
 
 /// Writes `wasm backtrace:` and the frames of `stack`, one line each (nothing for an empty
-/// stack), naming functions from `names`.
-pub fn write_backtrace(out: &mut impl Write, stack: &Stack<'_>, names: Names<'_>) -> fmt::Result {
+/// stack), naming functions from `names`. Of a stack deeper than `max_frames`, the
+/// innermost three quarters of `max_frames` and the outermost quarter are written, and a
+/// line that counts the frames between.
+pub fn write_backtrace(
+    out: &mut impl Write,
+    stack: &Stack<'_>,
+    names: Names<'_>,
+    max_frames: u32,
+) -> fmt::Result {
     let count = stack.len();
-    if count == 0 {
+    let max_frames = max_frames as usize;
+    if count == 0 || max_frames == 0 {
         return Ok(());
     }
     let module = names.module().unwrap_or("<unknown>");
     out.write_str("wasm backtrace:")?;
-    let shown = |i: usize| count <= MAX_FRAMES || i < MAX_FRAMES - OUTERMOST || i >= count - OUTERMOST;
+    let outermost = max_frames / 4;
+    let innermost = max_frames.saturating_sub(outermost);
+    let resume = count.saturating_sub(outermost);
     let mut i = 0;
     while i < count {
-        if !shown(i) {
-            let elided = count - MAX_FRAMES;
+        if count > max_frames && i == innermost {
+            let elided = count.saturating_sub(max_frames);
             write!(out, "\n         ... {elided} frames elided ...")?;
-            i = count - OUTERMOST;
+            i = resume;
             continue;
         }
         write!(out, "\n  {i:>3}: ")?;
@@ -136,7 +144,7 @@ pub fn write_backtrace(out: &mut impl Write, stack: &Stack<'_>, names: Names<'_>
             },
             None => out.write_str("<corrupt frame>")?,
         }
-        i += 1;
+        i = i.saturating_add(1);
     }
     Ok(())
 }
@@ -197,12 +205,12 @@ struct Bounded<'w, W: Write + ?Sized> {
 impl<W: Write + ?Sized> Write for Bounded<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if s.len() <= self.room {
-            self.room -= s.len();
+            self.room = self.room.saturating_sub(s.len());
             return self.out.write_str(s);
         }
         let mut end = self.room;
         while !s.is_char_boundary(end) {
-            end -= 1;
+            end = end.saturating_sub(1);
         }
         self.out.write_str(s.get(..end).unwrap_or_default())?;
         self.room = 0;

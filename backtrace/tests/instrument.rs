@@ -4,7 +4,7 @@
 
 use cella_backtrace::names::{self, Names};
 use cella_backtrace::{
-    CodeMap, DEPTH_EXPORT, FRAMES_EXPORT, Innermost, NotInstrumented, frames, instrument,
+    CodeMap, DEFAULT_MAX_FRAMES, DEPTH_EXPORT, FRAMES_EXPORT, Innermost, NotInstrumented, frames, instrument,
     write_backtrace,
 };
 use wasmi::{Caller, Config, Engine, Instance, Linker, Module, Store, Val};
@@ -57,7 +57,7 @@ impl Run {
         let memory = self.instance.get_memory(&self.store, FRAMES_EXPORT).expect("frames");
         let stack = frames(memory.data(&self.store), self.depth(), code, innermost);
         let mut out = String::new();
-        write_backtrace(&mut out, &stack, Names::new(names)).unwrap();
+        write_backtrace(&mut out, &stack, Names::new(names), DEFAULT_MAX_FRAMES).unwrap();
         out
     }
 }
@@ -314,4 +314,91 @@ fn a_reserved_export_name_or_garbage_is_refused() {
     for end in 0..original.len() {
         let _ = instrument(&original[..end], MAX_FRAMES);
     }
+}
+
+/// How a generated module's `_start` ended: its result or trap, and its memory's bytes.
+#[derive(Debug, PartialEq)]
+enum Ending {
+    Finished(String, Vec<u8>),
+    OutOfFuel,
+    NotRun(String),
+}
+
+fn run_generated(bytes: &[u8], fuel: u64) -> (Ending, Option<u32>) {
+    let mut config = Config::default();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config);
+    let module = match Module::new(&engine, bytes) {
+        Ok(module) => module,
+        Err(error) => return (Ending::NotRun(error.to_string()), None),
+    };
+    let mut store = Store::new(&engine, ());
+    store.set_fuel(fuel).unwrap();
+    let mut linker = Linker::<()>::new(&engine);
+    for import in module.imports() {
+        if let wasmi::ExternType::Func(ty) = import.ty() {
+            let results: Vec<Val> = ty.results().iter().map(|ty| Val::default_for_ty(*ty)).collect();
+            linker
+                .func_new(import.module(), import.name(), ty.clone(), move |_, _, out| {
+                    out.clone_from_slice(&results);
+                    Ok(())
+                })
+                .unwrap();
+        }
+    }
+    let instance = match linker.instantiate_and_start(&mut store, &module) {
+        Ok(instance) => instance,
+        Err(error) if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => {
+            return (Ending::OutOfFuel, None);
+        }
+        Err(error) => return (Ending::NotRun(error.to_string()), None),
+    };
+    let result = match instance.get_func(&store, "_start") {
+        Some(start) => start.call(&mut store, &[], &mut []),
+        None => Ok(()),
+    };
+    let ending = match result {
+        Err(error) if error.as_trap_code() == Some(wasmi::TrapCode::OutOfFuel) => Ending::OutOfFuel,
+        result => {
+            let memory = instance
+                .get_memory(&store, "memory")
+                .map(|memory| memory.data(&store).to_vec())
+                .unwrap_or_default();
+            Ending::Finished(format!("{:?}", result.map_err(|e| e.to_string())), memory)
+        }
+    };
+    let depth = instance
+        .get_global(&store, DEPTH_EXPORT)
+        .and_then(|global| global.get(&store).i32())
+        .map(|depth| depth as u32);
+    (ending, depth)
+}
+
+#[test]
+fn generated_modules_behave_the_same_instrumented() {
+    const FUEL: u64 = 200_000;
+    let (mut compared, mut returned) = (0, 0);
+    for seed in 0..300 {
+        let Ok(original) = cella_smith::module(seed) else { continue };
+        let instrumented = match instrument(&original, MAX_FRAMES) {
+            Ok(instrumented) => instrumented.module,
+            Err(why) => panic!("seed {seed}: a module wasmi accepts was refused: {why}"),
+        };
+        let (before, _) = run_generated(&original, FUEL);
+        // Each call costs a few more instructions instrumented: more fuel for the same work.
+        let (after, depth) = run_generated(&instrumented, 4 * FUEL);
+        match (&before, &after) {
+            (Ending::OutOfFuel, _) | (_, Ending::OutOfFuel) => continue,
+            (Ending::Finished(result, _), Ending::Finished(..)) => {
+                compared += 1;
+                if result == "Ok(())" {
+                    returned += 1;
+                    assert_eq!(depth, Some(0), "seed {seed}: frames left after _start returned");
+                }
+            }
+            _ => {}
+        }
+        assert_eq!(before, after, "seed {seed}");
+    }
+    assert!(compared >= 100 && returned >= 10, "{compared} compared, {returned} returned");
 }

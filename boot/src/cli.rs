@@ -45,6 +45,9 @@ options:
   --uefi             boot the UEFI image instead of the BIOS one
   --timeout SECONDS  stop the guest after SECONDS (exit status 124)
   --icount           deterministic guest clock: the TSC counts guest instructions
+  -D max-backtrace=N show at most N frames of a trap's wasm backtrace (default 20, as
+                     wasmtime); 0 runs programs without the shadow call stack backtraces
+                     need (calls get a little faster)
   --setup            build everything that is missing, then exit
   -h, --help         show this help
 
@@ -93,6 +96,8 @@ pub struct RunOptions {
     pub listen: Vec<SocketAddr>,
     /// Sample the guest's instruction pointer and log the profile at the end.
     pub profile: bool,
+    /// `-D max-backtrace=N`: frames a trap's backtrace shows at most; 0 for none.
+    pub max_backtrace: Option<u32>,
 }
 
 /// A command-line error: one sentence saying what is wrong and what to do.
@@ -119,6 +124,7 @@ pub fn parse(
         inject_fault: None,
         listen: Vec::new(),
         profile: false,
+        max_backtrace: None,
     };
     let program = loop {
         let Some(arg) = args.next() else {
@@ -149,6 +155,15 @@ pub fn parse(
                 .or_else(|| args.next())
                 .ok_or_else(|| UsageError(format!("{name} needs a value ({what})")))
         };
+        // wasmtime's debug options: `-D name=value` or `-Dname=value`.
+        if let Some(attached) = name.strip_prefix("-D") {
+            let setting = match attached {
+                "" => value("max-backtrace=N")?,
+                attached => OsString::from(attached),
+            };
+            options.max_backtrace = Some(parse_max_backtrace(&setting)?);
+            continue;
+        }
         match name {
             "-h" | "--help" => return Ok(Command::Help),
             "--setup" => return Ok(Command::Setup),
@@ -284,6 +299,20 @@ fn parse_memory(size: &OsString) -> Result<String, UsageError> {
 
 /// `--fs-size`: the same syntax, at least 1 MiB (the kernel caps it at what the guest's
 /// memory can hold).
+/// `max-backtrace=N`, the one `-D` option Cella has.
+fn parse_max_backtrace(setting: &OsString) -> Result<u32, UsageError> {
+    setting
+        .to_str()
+        .and_then(|s| s.strip_prefix("max-backtrace="))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "unknown debug option `-D {}`: Cella has -D max-backtrace=N (frames, 0 for none)",
+                setting.to_string_lossy()
+            ))
+        })
+}
+
 fn parse_fs_size(size: &OsString) -> Result<u64, UsageError> {
     const MIN_FS_SIZE: u64 = 1 << 20;
     let text = size.to_string_lossy();
@@ -428,6 +457,17 @@ mod tests {
                 "{bad} accepted"
             );
         }
+    }
+
+    #[test]
+    fn max_backtrace_is_wasmtimes_debug_option() {
+        assert_eq!(options(&["p.wasm"]).max_backtrace, None);
+        assert_eq!(options(&["-D", "max-backtrace=0", "p.wasm"]).max_backtrace, Some(0));
+        assert_eq!(options(&["-Dmax-backtrace=50", "p.wasm"]).max_backtrace, Some(50));
+        for bad in ["max-backtrace=x", "max-backtrace=-1", "debug-info", ""] {
+            assert!(run(&["-D", bad, "p.wasm"]).is_err(), "{bad} accepted");
+        }
+        assert!(run(&["-D"]).is_err());
     }
 
     #[test]

@@ -21,6 +21,8 @@ use wasi_abi::control::{
 use wasi_abi::memory::GuestMemory;
 use wasi_abi::outcome::Fault;
 
+use cella_backtrace::Innermost;
+
 use crate::platform::KernelPlatform;
 use crate::sched::{Pid, Scheduler};
 use crate::wasm::{self, End, NotStarted, PendingCall, Slice, Stop, Task};
@@ -231,7 +233,13 @@ impl System {
                     }
                 }
                 Answer::Block => self.sched.block(pid, None),
-                Answer::Trap(message) => self.end(pid, End::Trapped(message)),
+                Answer::Trap(message) => {
+                    let message = match self.task(pid) {
+                        Some(task) => task.with_backtrace(message, Innermost::AtCall),
+                        None => message,
+                    };
+                    self.end(pid, End::Trapped(message))
+                }
                 Answer::Killed(signal) => self.end_signaled(pid, signal),
             },
         }

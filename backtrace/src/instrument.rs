@@ -13,7 +13,8 @@
 //!
 //! A branch to the function's own label also leaves it: a function that has one is wrapped
 //! in a `block` of its result type, and the pop follows that block. Nothing else changes:
-//! the bytes of every other section and instruction are copied as they are, so function,
+//! the bytes of every other section and instruction are copied as they are (custom sections
+//! but `name` are left out: they mean nothing to the program), so function,
 //! type, table, memory and global indices, exports, the start function and data segments
 //! stay what the program was built with. A trap leaves the stack as it was at the trap, which
 //! [`crate::report`] reads back.
@@ -27,8 +28,8 @@ use core::fmt;
 
 use wasmparser::{
     BinaryReader, DataKind, DataSectionReader, ExportSectionReader, ExternalKind, FunctionBody,
-    FunctionSectionReader, GlobalSectionReader, ImportSectionReader, MemorySectionReader,
-    Operator, RefType, TypeRef, TypeSectionReader, ValType,
+    FunctionSectionReader, GlobalSectionReader, ImportSectionReader, MemorySectionReader, Operator,
+    RefType, TypeRef, TypeSectionReader, ValType,
 };
 
 /// The export name of the frames memory.
@@ -133,7 +134,9 @@ impl fmt::Display for NotInstrumented {
         match self {
             NotInstrumented::Malformed(why) => write!(f, "malformed module: {why}"),
             NotInstrumented::Unsupported(what) => write!(f, "unsupported: {what}"),
-            NotInstrumented::InvalidIndex => f.write_str("a memory or global index is out of range"),
+            NotInstrumented::InvalidIndex => {
+                f.write_str("a memory or global index is out of range")
+            }
         }
     }
 }
@@ -289,7 +292,11 @@ pub fn instrument(bytes: &[u8], max_frames: u32) -> Result<Instrumented> {
                 if let Some(missing) = pending.iter_mut().find(|m| **m == section.id) {
                     *missing = 0;
                 }
-                push_section(&mut out, section.id, &additions.section(section.id, Some(section))?);
+                push_section(
+                    &mut out,
+                    section.id,
+                    &additions.section(section.id, Some(section))?,
+                );
             }
             id::TYPE if !new_types.is_empty() => {
                 push_section(&mut out, id::TYPE, &with_types(section, &new_types)?);
@@ -298,6 +305,9 @@ pub fn instrument(bytes: &[u8], max_frames: u32) -> Result<Instrumented> {
                 Some(payload) => push_section(&mut out, id::CODE, payload),
                 None => out.extend_from_slice(section.whole),
             },
+            // Custom sections mean nothing to the program, and the interpreter keeps a copy
+            // of each (debug information can be megabytes): only the names are kept.
+            id::CUSTOM if !is_name_section(section) => {}
             _ => out.extend_from_slice(section.whole),
         }
     }
@@ -308,6 +318,11 @@ pub fn instrument(bytes: &[u8], max_frames: u32) -> Result<Instrumented> {
         return Err(malformed("function types without a type section"));
     }
     Ok(Instrumented { module: out, code })
+}
+
+fn is_name_section(section: &Section<'_>) -> bool {
+    wasmparser::CustomSectionReader::new(section.reader())
+        .is_ok_and(|custom| custom.name() == crate::names::SECTION)
 }
 
 /// Reads what the rewriter needs from one section and checks the indices it holds.
@@ -335,7 +350,9 @@ fn read_section(section: &Section<'_>, module: &mut Module) -> Result<()> {
                     TypeRef::Global(_) => &mut module.globals,
                     _ => continue,
                 };
-                *count = count.checked_add(1).ok_or_else(|| malformed("too many imports"))?;
+                *count = count
+                    .checked_add(1)
+                    .ok_or_else(|| malformed("too many imports"))?;
             }
         }
         id::FUNCTION => {
@@ -363,7 +380,9 @@ fn check_indices(section: &Section<'_>, module: &Module) -> Result<()> {
             for export in ExportSectionReader::new(section.reader())? {
                 let export = export?;
                 if export.name == FRAMES_EXPORT || export.name == DEPTH_EXPORT {
-                    return Err(NotInstrumented::Unsupported("an export has a reserved name"));
+                    return Err(NotInstrumented::Unsupported(
+                        "an export has a reserved name",
+                    ));
                 }
                 let bound = match export.kind {
                     ExternalKind::Memory => module.memories,
@@ -412,7 +431,9 @@ impl Additions {
         let mut out = Vec::with_capacity(entries.len().saturating_add(64));
         leb_u32(
             &mut out,
-            count.checked_add(added).ok_or_else(|| malformed("too many entries"))?,
+            count
+                .checked_add(added)
+                .ok_or_else(|| malformed("too many entries"))?,
         );
         out.extend_from_slice(entries);
         match id {
@@ -449,7 +470,9 @@ fn with_types(section: &Section<'_>, types: &[Vec<ValType>]) -> Result<Vec<u8>> 
     let mut out = Vec::with_capacity(section.payload.len().saturating_add(64));
     leb_u32(
         &mut out,
-        count.checked_add(added).ok_or_else(|| malformed("too many types"))?,
+        count
+            .checked_add(added)
+            .ok_or_else(|| malformed("too many types"))?,
     );
     out.extend_from_slice(section.payload.get(at..).unwrap_or_default());
     for results in types {
@@ -525,10 +548,15 @@ impl Rewriter<'_> {
                 .types
                 .get(ty as usize)
                 .and_then(Option::as_ref)
-                .ok_or(NotInstrumented::Unsupported("a function of a non-function type"))?;
+                .ok_or(NotInstrumented::Unsupported(
+                    "a function of a non-function type",
+                ))?;
             body.clear();
             self.body(&function, signature, &mut body)?;
-            leb_u32(&mut out, u32::try_from(body.len()).map_err(|_| malformed("body too large"))?);
+            leb_u32(
+                &mut out,
+                u32::try_from(body.len()).map_err(|_| malformed("body too large"))?,
+            );
             out.extend_from_slice(&body);
             let end = start.saturating_add(size);
             self.code.bodies.push((
@@ -543,7 +571,12 @@ impl Rewriter<'_> {
     }
 
     /// Rewrites one function body into `out`.
-    fn body(&mut self, function: &FunctionBody<'_>, signature: &Signature, out: &mut Vec<u8>) -> Result<()> {
+    fn body(
+        &mut self,
+        function: &FunctionBody<'_>,
+        signature: &Signature,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let mut locals = function.get_locals_reader()?;
         let groups = locals.get_count();
         let mut declared = u64::from(signature.params);
@@ -554,9 +587,18 @@ impl Rewriter<'_> {
         }
         let code_start = locals.original_position();
         let frame = u32::try_from(declared).map_err(|_| malformed("too many locals"))?;
-        
-        leb_u32(out, groups.checked_add(1).ok_or_else(|| malformed("too many locals"))?);
-        out.extend_from_slice(self.bytes.get(groups_start..code_start).ok_or_else(|| malformed("locals"))?);
+
+        leb_u32(
+            out,
+            groups
+                .checked_add(1)
+                .ok_or_else(|| malformed("too many locals"))?,
+        );
+        out.extend_from_slice(
+            self.bytes
+                .get(groups_start..code_start)
+                .ok_or_else(|| malformed("locals"))?,
+        );
         out.extend_from_slice(&[1, op::I32]);
         // Entry: s = depth; frames[s] = BODY; depth = s + 4.
         out.push(op::GLOBAL_GET);
@@ -574,22 +616,33 @@ impl Rewriter<'_> {
         let mut depth: u32 = 0;
         let mut wrap = false;
         let mut ended = false;
+        // The original's bytes are copied in runs, up to each instruction the rewriter
+        // writes something before: most functions have few such places.
+        let mut copied = code_start;
+        let mut copy_to = |out: &mut Vec<u8>, end: usize| -> Result<()> {
+            let run = self
+                .bytes
+                .get(copied..end)
+                .ok_or_else(|| malformed("operator"))?;
+            out.extend_from_slice(run);
+            copied = end;
+            Ok(())
+        };
         while !operators.eof() {
             if ended {
                 return Err(malformed("operators after the function's end"));
             }
             let (operator, at) = operators.read_with_offset()?;
-            let next = operators.original_position();
-            let raw = self.bytes.get(at..next).ok_or_else(|| malformed("operator"))?;
             match operator {
-                Operator::Block { .. }
-                | Operator::Loop { .. }
-                | Operator::If { .. } => depth = depth.saturating_add(1),
+                Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+                    depth = depth.saturating_add(1);
+                }
                 Operator::End => match depth.checked_sub(1) {
                     Some(outer) => depth = outer,
                     None => {
+                        // The body's own end is written after the pop, below.
+                        copy_to(out, at)?;
                         ended = true;
-                        continue;
                     }
                 },
                 Operator::Br { relative_depth } | Operator::BrIf { relative_depth } => {
@@ -601,13 +654,19 @@ impl Rewriter<'_> {
                         wrap |= target? == depth;
                     }
                 }
-                Operator::Call { .. } | Operator::CallIndirect { .. } | Operator::CallRef { .. } => {
+                Operator::Call { .. }
+                | Operator::CallIndirect { .. }
+                | Operator::CallRef { .. } => {
+                    copy_to(out, at)?;
                     self.store_slot(out, Some(frame), offset_i32(at)?);
                 }
                 Operator::Return
                 | Operator::ReturnCall { .. }
                 | Operator::ReturnCallIndirect { .. }
-                | Operator::ReturnCallRef { .. } => self.pop(out, frame),
+                | Operator::ReturnCallRef { .. } => {
+                    copy_to(out, at)?;
+                    self.pop(out, frame);
+                }
                 Operator::Try { .. }
                 | Operator::TryTable { .. }
                 | Operator::Catch { .. }
@@ -626,7 +685,6 @@ impl Rewriter<'_> {
                 }
                 ref other => self.check_operator(other)?,
             }
-            out.extend_from_slice(raw);
         }
         if !ended {
             return Err(malformed("a function body without its end"));

@@ -34,6 +34,8 @@ pub mod instrument;
 pub mod names;
 pub mod report;
 
-pub use instrument::{CodeMap, DEPTH_EXPORT, FRAMES_EXPORT, Instrumented, NotInstrumented, instrument};
+pub use instrument::{
+    CodeMap, DEPTH_EXPORT, FRAMES_EXPORT, Instrumented, NotInstrumented, instrument,
+};
 pub use names::Names;
 pub use report::{DEFAULT_MAX_FRAMES, Frame, Innermost, Stack, frames, write_backtrace};

@@ -57,7 +57,12 @@ pub struct Stack<'a> {
 }
 
 /// The stack in `memory` (the frames memory) of `depth` bytes (the depth global).
-pub fn frames<'a>(memory: &'a [u8], depth: u32, code: &'a CodeMap, innermost: Innermost) -> Stack<'a> {
+pub fn frames<'a>(
+    memory: &'a [u8],
+    depth: u32,
+    code: &'a CodeMap,
+    innermost: Innermost,
+) -> Stack<'a> {
     let len = (depth / SLOT_BYTES) as usize;
     let bytes = len.saturating_mul(SLOT_BYTES as usize).min(memory.len());
     Stack {
@@ -70,7 +75,10 @@ pub fn frames<'a>(memory: &'a [u8], depth: u32, code: &'a CodeMap, innermost: In
 impl Stack<'_> {
     /// How many frames the stack holds.
     pub fn len(&self) -> usize {
-        self.slots.len().checked_div(SLOT_BYTES as usize).unwrap_or(0)
+        self.slots
+            .len()
+            .checked_div(SLOT_BYTES as usize)
+            .unwrap_or(0)
     }
 
     /// Whether the stack is empty.

@@ -462,8 +462,14 @@ mod tests {
     #[test]
     fn max_backtrace_is_wasmtimes_debug_option() {
         assert_eq!(options(&["p.wasm"]).max_backtrace, None);
-        assert_eq!(options(&["-D", "max-backtrace=0", "p.wasm"]).max_backtrace, Some(0));
-        assert_eq!(options(&["-Dmax-backtrace=50", "p.wasm"]).max_backtrace, Some(50));
+        assert_eq!(
+            options(&["-D", "max-backtrace=0", "p.wasm"]).max_backtrace,
+            Some(0)
+        );
+        assert_eq!(
+            options(&["-Dmax-backtrace=50", "p.wasm"]).max_backtrace,
+            Some(50)
+        );
         for bad in ["max-backtrace=x", "max-backtrace=-1", "debug-info", ""] {
             assert!(run(&["-D", bad, "p.wasm"]).is_err(), "{bad} accepted");
         }

@@ -133,36 +133,66 @@ fn a_trap_prints_the_wasm_backtrace_with_function_names() {
         let frames = backtrace(&run.stderr);
         // trap::main, std's short-backtrace frame, __main_void, _start.
         assert!(frames.len() >= 3, "{kind}: {}", run.stderr);
-        assert!(frames[0].starts_with("    0: trap-"), "{kind}: {}", run.stderr);
+        assert!(
+            frames[0].starts_with("    0: trap-"),
+            "{kind}: {}",
+            run.stderr
+        );
         assert!(frame(frames[0], "trap::main::h"), "{kind}: {}", run.stderr);
         // The instruction that trapped is unknown: no offset for frame 0, the call's for
         // every other frame.
         assert!(!has_offset(frames[0]), "{kind}: {}", run.stderr);
-        assert!(frames[1..].iter().all(|f| has_offset(f)), "{kind}: {}", run.stderr);
-        assert!(frame(frames[frames.len() - 1], "_start"), "{kind}: {}", run.stderr);
+        assert!(
+            frames[1..].iter().all(|f| has_offset(f)),
+            "{kind}: {}",
+            run.stderr
+        );
+        assert!(
+            frame(frames[frames.len() - 1], "_start"),
+            "{kind}: {}",
+            run.stderr
+        );
     }
 
     // A trap inside a host call: frame 0 stands at the call of fd_write.
     let run = cella(&[&program("trap"), "hostcall"]);
     let frames = backtrace(&run.stderr);
     assert!(has_offset(frames[0]), "{}", run.stderr);
-    assert!(frames.iter().any(|f| frame(f, "trap::main::h")), "{}", run.stderr);
+    assert!(
+        frames.iter().any(|f| frame(f, "trap::main::h")),
+        "{}",
+        run.stderr
+    );
     assert!(frame(frames[frames.len() - 1], "_start"), "{}", run.stderr);
 
     // Stack exhaustion: 8192 nested calls, the innermost 15 and outermost 5 shown.
     let run = cella(&[&program("trap"), "stack"]);
     let frames = backtrace(&run.stderr);
     assert_eq!(frames.len(), 21, "{}", run.stderr);
-    assert!(frames[..15].iter().all(|f| frame(f, "trap::recurse::h") && has_offset(f)));
+    assert!(
+        frames[..15]
+            .iter()
+            .all(|f| frame(f, "trap::recurse::h") && has_offset(f))
+    );
     let elided: usize = frames[15]
         .trim()
         .strip_prefix("... ")
         .and_then(|rest| rest.strip_suffix(" frames elided ..."))
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no elision line: {}", run.stderr));
-    assert!((8100..8192).contains(&(elided + 20)), "{}", run.stderr);
-    assert!(frames[16].trim_start().starts_with(&format!("{}:", elided + 15)), "{}", run.stderr);
-    assert!(frames.iter().any(|f| frame(f, "trap::main::h")), "{}", run.stderr);
+    assert!((8100..=8192).contains(&(elided + 20)), "{}", run.stderr);
+    assert!(
+        frames[16]
+            .trim_start()
+            .starts_with(&format!("{}:", elided + 15)),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        frames.iter().any(|f| frame(f, "trap::main::h")),
+        "{}",
+        run.stderr
+    );
     assert!(frame(frames[20], "_start"), "{}", run.stderr);
 }
 
@@ -182,7 +212,11 @@ fn max_backtrace_limits_the_frames_and_zero_turns_backtraces_off() {
 fn a_c_program_trap_names_its_functions_from_clang() {
     let run = cella(&[&program("ctrap"), "oob"]);
     assert_eq!(run.status, 134, "{run:?}");
-    assert!(run.stderr.contains("out of bounds memory access"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("out of bounds memory access"),
+        "{}",
+        run.stderr
+    );
     let frames = backtrace(&run.stderr);
     let names: Vec<&str> = frames
         .iter()

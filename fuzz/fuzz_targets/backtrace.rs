@@ -62,17 +62,27 @@ fuzz_target!(|data: &[u8]| {
     let original_ok = accepted(&engine, &module);
     let rewritten_ok = accepted(&engine, &rewritten.module);
     // Accepted stays accepted (or the kernel would lose a program it runs today)...
-    assert!(!original_ok || rewritten_ok, "a valid module became invalid");
+    assert!(
+        !original_ok || rewritten_ok,
+        "a valid module became invalid"
+    );
     // ...and refused stays refused, but for the limits the additions can overflow.
     if rewritten_ok && !original_ok {
-        let error = wasmi::Module::validate(&engine, &module).unwrap_err().to_string();
+        let error = wasmi::Module::validate(&engine, &module)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.contains("too many") || error.contains("exceeds") || error.contains("limit"),
             "an invalid module became valid: {error}"
         );
     }
     // The report over whatever the input holds: frames, depth and names.
-    let stack = frames(data, data.len() as u32, &rewritten.code, Innermost::InFunction);
+    let stack = frames(
+        data,
+        data.len() as u32,
+        &rewritten.code,
+        Innermost::InFunction,
+    );
     let mut out = String::new();
     let _ = write_backtrace(&mut out, &stack, Names::new(data), 20);
     assert!(out.len() < 64 * 1024, "a report of {} bytes", out.len());

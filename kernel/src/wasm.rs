@@ -19,13 +19,13 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cella_backtrace::{CodeMap, Innermost, Names};
 use wasi_abi::budget::{Budget, Charge};
 use wasi_abi::{Outcome, ValType, WasiCtx};
+use wasmi::TrapCode;
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
     Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Instance,
     Linker, Memory, Module, ResourceLimiter, ResumableCall, ResumableCallHostTrap,
     ResumableCallOutOfFuel, Store, StoreLimits, Val,
 };
-use wasmi::TrapCode;
 use wasmi_core::LimiterError;
 
 use crate::platform::KernelPlatform;
@@ -256,7 +256,10 @@ pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
     let compile = |bytes: &[u8]| mm::guest_context(u64::MAX, || Module::new(&engine, bytes)).0;
     let backtraces = MAX_BACKTRACE.load(Ordering::Relaxed) > 0;
     let instrumented = backtraces
-        .then(|| cella_backtrace::instrument(bytes, MAX_RECURSION_DEPTH as u32))
+        .then(|| {
+            let depth = MAX_RECURSION_DEPTH as u32;
+            mm::guest_context(u64::MAX, || cella_backtrace::instrument(bytes, depth)).0
+        })
         .and_then(|rewritten| {
             rewritten
                 .map_err(|why| log::debug!("module left without backtraces: {why}"))
@@ -450,7 +453,9 @@ impl Task {
             }
             outcome => {
                 let stop = match stop_of(outcome, call) {
-                    Stop::Trap(message) => Stop::Trap(self.with_backtrace(message, Innermost::AtCall)),
+                    Stop::Trap(message) => {
+                        Stop::Trap(self.with_backtrace(message, Innermost::AtCall))
+                    }
                     stop => stop,
                 };
                 self.store.data_mut().pending = Some((call, stop.clone()));
@@ -477,11 +482,14 @@ impl Task {
             .custom_sections()
             .find(|section| section.name() == cella_backtrace::names::SECTION)
             .map_or(&[][..], |section| section.data());
-        let stack = cella_backtrace::frames(memory.data(&self.store), depth as u32, code, innermost);
+        let stack =
+            cella_backtrace::frames(memory.data(&self.store), depth as u32, code, innermost);
         let mut out = message;
         out.push('\n');
         let max_frames = MAX_BACKTRACE.load(Ordering::Relaxed);
-        if cella_backtrace::write_backtrace(&mut out, &stack, Names::new(names), max_frames).is_err() {
+        if cella_backtrace::write_backtrace(&mut out, &stack, Names::new(names), max_frames)
+            .is_err()
+        {
             out.push_str(" (cut short)");
         }
         String::from(out.trim_end())
@@ -530,16 +538,18 @@ impl Task {
             }
             Ok(ResumableCall::HostTrap(call)) => match self.store.data().pending.clone() {
                 Some((_, Stop::Exit(status))) => Slice::Ended(End::Exited(status)),
-                Some((_, Stop::Trap(message))) => {
-                    Slice::Ended(End::Trapped(self.with_backtrace(message, Innermost::AtCall)))
-                }
+                Some((_, Stop::Trap(message))) => Slice::Ended(End::Trapped(
+                    self.with_backtrace(message, Innermost::AtCall),
+                )),
                 Some(_) => {
                     self.resume = Some(Resume::Suspended(call));
                     Slice::Suspended
                 }
                 None => {
                     let message = one_line(call.host_error());
-                    Slice::Ended(End::Trapped(self.with_backtrace(message, Innermost::AtCall)))
+                    Slice::Ended(End::Trapped(
+                        self.with_backtrace(message, Innermost::AtCall),
+                    ))
                 }
             },
             Err(error) => {
@@ -549,7 +559,9 @@ impl Task {
                     Some(TrapCode::StackOverflow) => Innermost::AtCall,
                     _ => Innermost::InFunction,
                 };
-                Slice::Ended(End::Trapped(self.with_backtrace(one_line(&error), innermost)))
+                Slice::Ended(End::Trapped(
+                    self.with_backtrace(one_line(&error), innermost),
+                ))
             }
         };
         (used, slice)

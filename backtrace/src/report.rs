@@ -226,3 +226,101 @@ impl<W: Write + ?Sized> Write for Bounded<'_, W> {
         Err(fmt::Error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::String;
+
+    use super::*;
+
+    fn name(mangled: &str) -> String {
+        let mut out = String::new();
+        write_function_name(&mut out, mangled).unwrap();
+        out
+    }
+
+    #[test]
+    fn rust_and_cpp_names_are_demangled_as_wasmtime_does() {
+        // Legacy Rust names keep their hash, as wasmtime prints them.
+        assert_eq!(
+            name("_ZN4trap4main17h2a14d40a34d9e7a3E"),
+            "trap::main::h2a14d40a34d9e7a3"
+        );
+        assert_eq!(name("_RNvCs1234_4trap4main"), "trap[3c1c0]::main");
+        assert_eq!(name("_ZN5space3fooEibc"), "space::foo(int, bool, char)");
+        assert_eq!(
+            name("_ZNSt6vectorIiSaIiEE9push_backERKi"),
+            "std::vector<int, std::allocator<int> >::push_back(int const&)"
+        );
+        // C names, and anything else, as they are.
+        assert_eq!(name("main"), "main");
+        assert_eq!(name("_start.command_export"), "_start.command_export");
+    }
+
+    #[test]
+    fn hostile_names_are_cut_and_never_recurse_deep() {
+        let long = "a".repeat(5000);
+        let cut = name(&long);
+        assert_eq!(cut.len(), MAX_NAME_BYTES + "…".len());
+        assert!(cut.ends_with('…'));
+        // Characters are not split.
+        let wide = "é".repeat(600);
+        assert!(
+            name(&wide)
+                .strip_suffix('…')
+                .is_some_and(|s| s.chars().all(|c| c == 'é'))
+        );
+        // Nesting past the demangler's limit: printed as it is.
+        let deep = alloc::format!("_Z{}i", "P".repeat(2000));
+        assert_eq!(name(&deep), cut_to(&deep));
+        // A name whose demangling explodes (substitutions of substitutions) stays bounded.
+        let explode = alloc::format!("_Z1fI{}EvT_", "S_".repeat(200));
+        assert!(name(&explode).len() <= MAX_NAME_BYTES + "…".len());
+    }
+
+    fn cut_to(s: &str) -> String {
+        let mut out = String::from(s.get(..MAX_NAME_BYTES).unwrap_or(s));
+        if s.len() > MAX_NAME_BYTES {
+            out.push('…');
+        }
+        out
+    }
+
+    #[test]
+    fn a_malformed_name_section_names_nothing() {
+        for payload in [
+            &b"\x00\xff\xff\xff"[..],
+            b"\x01\x05\x02\x00",
+            b"\x00\x02\x09x",
+            b"",
+        ] {
+            let names = Names::new(payload);
+            assert_eq!(names.module(), None);
+            assert_eq!(names.function(0), None);
+        }
+    }
+
+    #[test]
+    fn frames_past_the_depth_or_the_memory_are_not_read() {
+        let code = CodeMap::default();
+        let memory = [0u8; 16];
+        assert_eq!(frames(&memory, 12, &code, Innermost::AtCall).len(), 3);
+        assert_eq!(frames(&memory, 1000, &code, Innermost::AtCall).len(), 4);
+        assert_eq!(frames(&memory, 3, &code, Innermost::AtCall).len(), 0);
+        // Slots that name no function are reported as corrupt, not trusted.
+        let stack = frames(&memory, 8, &code, Innermost::AtCall);
+        assert_eq!(
+            stack.frame(0),
+            Some(Frame {
+                function: None,
+                offset: None
+            })
+        );
+        let mut out = String::new();
+        write_backtrace(&mut out, &stack, Names::default(), DEFAULT_MAX_FRAMES).unwrap();
+        assert_eq!(
+            out,
+            "wasm backtrace:\n    0: <unknown>!<corrupt frame>\n    1: <unknown>!<corrupt frame>"
+        );
+    }
+}

@@ -287,6 +287,12 @@ impl System {
         if let (Life::Live(task), Some(message)) = (&mut process.life, message)
             && (pid != 1 || self.report_init_traps)
         {
+            // A trap's message has its backtrace already; fuel runs out anywhere, as
+            // wasmtime's fuel trap does, so its backtrace shows where the code was looping.
+            let message = match end {
+                End::FuelExhausted => task.with_backtrace(message, Innermost::InFunction),
+                _ => message,
+            };
             let line = format!("{}: {message}\n", String::from_utf8_lossy(&process.name));
             task.wasi().write_stderr(line.as_bytes());
         }

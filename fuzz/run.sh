@@ -17,7 +17,7 @@ seconds=${1:-15}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(syscalls control tar config_link)
+    targets=(syscalls control tar config_link backtrace)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

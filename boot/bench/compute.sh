@@ -70,3 +70,30 @@ for name in "${!sums[@]}"; do
         exit 1
     fi
 done
+
+# What the shadow call stack behind trap backtraces costs (README: Traps and backtraces):
+# the same kernel, programs loaded with it (default) and without it (-D max-backtrace=0).
+# Under --icount the guest clock counts guest instructions, so the figures do not depend on
+# what else the host is doing, and one run of each is enough.
+echo "== backtraces: bench iterations per guest-second (--icount), with the shadow call stack and without"
+printf '  %-6s %12s %12s %9s\n' mode with without cost
+rate() { ./qemu.sh --icount "$@" | awk '{print $NF}'; }
+for mode in int float calls; do
+    w=$(rate "$bench" "$mode" "$iterations")
+    wo=$(rate -D max-backtrace=0 "$bench" "$mode" "$iterations")
+    awk -v m="$mode" -v w="$w" -v wo="$wo" \
+        'BEGIN {printf "  %-6s %12.1f %12.1f %8.1f%%\n", m, w, wo, (wo / w - 1) * 100}'
+done
+# Load time: guest instructions (under --icount) from kernel entry to _start, which
+# includes compiling the module, for the largest system program and a debug build of it.
+echo "== backtraces: kernel entry to _start, guest instructions (--icount)"
+(cd userland && cargo build -q --target wasm32-wasip1 --bin sh)
+for program in userland/sh.wasm userland/target/wasm32-wasip1/debug/sh.wasm; do
+    for flag in "" "-D max-backtrace=0"; do
+        # shellcheck disable=SC2086
+        ticks=$(./qemu.sh --icount -v $flag "$program" -c true 2>&1 >/dev/null |
+            sed -n 's/.*kernel entry to _start: \([0-9]*\) TSC.*/\1/p')
+        printf '  %-45s %-20s %12s\n' "$program ($(stat -c %s "$program") bytes)" \
+            "${flag:-with}" "$ticks"
+    done
+done

@@ -154,6 +154,7 @@ fn run_config(
             .collect(),
         profile: options.profile,
         fs_size: options.fs_size,
+        max_backtrace: options.max_backtrace,
     };
     config.encode().map_err(|error| {
         Failure::usage(format!(

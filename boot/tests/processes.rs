@@ -44,10 +44,16 @@ fn process_control_works_from_inside() {
         "{stdout}"
     );
     assert_eq!(run.status, 0, "{}", run.stderr);
-    // Each child's trap or limit is reported on its own stderr, which it shares with ours.
+    // Each child's trap or limit is reported on its own stderr, which it shares with ours,
+    // a trap with the child's wasm backtrace.
     assert!(run.stderr.contains("trap: wasm trap"), "{}", run.stderr);
     assert!(
-        run.stderr.contains("bench: fuel limit exhausted"),
+        run.stderr.contains("wasm backtrace:\n") && run.stderr.contains(".wasm!trap::main::h"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("bench: fuel limit exhausted\nwasm backtrace:\n"),
         "{}",
         run.stderr
     );

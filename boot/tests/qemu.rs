@@ -85,17 +85,34 @@ fn exit_statuses_are_the_programs_low_8_bits() {
     assert_eq!(run.status, 42, "{run:?}");
 }
 
+/// The frame lines of the wasm backtrace in `stderr` (after `wasm backtrace:`).
+fn backtrace(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .skip_while(|line| *line != "wasm backtrace:")
+        .skip(1)
+        .collect()
+}
+
+/// Whether a frame line shows a module offset (`  3:   0x1607 - module!function`).
+fn has_offset(frame: &str) -> bool {
+    frame
+        .split_once(": ")
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with("0x") && rest.contains(" - "))
+}
+
 #[test]
 fn traps_exit_134_and_name_the_trap() {
     for (kind, words) in [
         ("unreachable", "unreachable"),
         ("oob", "out of bounds memory access"),
         ("stack", "call stack exhausted"),
+        ("hostcall", "in wasi_snapshot_preview1::fd_write"),
     ] {
         let run = cella(&[&program("trap"), kind]);
         assert_eq!(run.status, 134, "{kind}: {run:?}");
         assert!(
-            run.stderr.contains("trap.wasm trapped") && run.stderr.contains(words),
+            run.stderr.contains("trap.wasm trapped: wasm trap: ") && run.stderr.contains(words),
             "{kind}: {}",
             run.stderr
         );
@@ -103,6 +120,113 @@ fn traps_exit_134_and_name_the_trap() {
     }
     let run = cella(&["--uefi", &program("trap"), "unreachable"]);
     assert_eq!(run.status, 134, "{run:?}");
+}
+
+#[test]
+fn a_trap_prints_the_wasm_backtrace_with_function_names() {
+    // Rust names the module after its build (trap-HASH.wasm), in the name section.
+    let frame = |line: &str, function: &str| {
+        line.contains(".wasm!") && line.contains(&format!("!{function}"))
+    };
+    for kind in ["unreachable", "oob"] {
+        let run = cella(&[&program("trap"), kind]);
+        let frames = backtrace(&run.stderr);
+        // trap::main, std's short-backtrace frame, __main_void, _start.
+        assert!(frames.len() >= 3, "{kind}: {}", run.stderr);
+        assert!(
+            frames[0].starts_with("    0: trap-"),
+            "{kind}: {}",
+            run.stderr
+        );
+        assert!(frame(frames[0], "trap::main::h"), "{kind}: {}", run.stderr);
+        // The instruction that trapped is unknown: no offset for frame 0, the call's for
+        // every other frame.
+        assert!(!has_offset(frames[0]), "{kind}: {}", run.stderr);
+        assert!(
+            frames[1..].iter().all(|f| has_offset(f)),
+            "{kind}: {}",
+            run.stderr
+        );
+        assert!(
+            frame(frames[frames.len() - 1], "_start"),
+            "{kind}: {}",
+            run.stderr
+        );
+    }
+
+    // A trap inside a host call: frame 0 stands at the call of fd_write.
+    let run = cella(&[&program("trap"), "hostcall"]);
+    let frames = backtrace(&run.stderr);
+    assert!(has_offset(frames[0]), "{}", run.stderr);
+    assert!(
+        frames.iter().any(|f| frame(f, "trap::main::h")),
+        "{}",
+        run.stderr
+    );
+    assert!(frame(frames[frames.len() - 1], "_start"), "{}", run.stderr);
+
+    // Stack exhaustion: 8192 nested calls, the innermost 15 and outermost 5 shown.
+    let run = cella(&[&program("trap"), "stack"]);
+    let frames = backtrace(&run.stderr);
+    assert_eq!(frames.len(), 21, "{}", run.stderr);
+    assert!(
+        frames[..15]
+            .iter()
+            .all(|f| frame(f, "trap::recurse::h") && has_offset(f))
+    );
+    let elided: usize = frames[15]
+        .trim()
+        .strip_prefix("... ")
+        .and_then(|rest| rest.strip_suffix(" frames elided ..."))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no elision line: {}", run.stderr));
+    assert!((8100..=8192).contains(&(elided + 20)), "{}", run.stderr);
+    assert!(
+        frames[16]
+            .trim_start()
+            .starts_with(&format!("{}:", elided + 15)),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        frames.iter().any(|f| frame(f, "trap::main::h")),
+        "{}",
+        run.stderr
+    );
+    assert!(frame(frames[20], "_start"), "{}", run.stderr);
+}
+
+#[test]
+fn max_backtrace_limits_the_frames_and_zero_turns_backtraces_off() {
+    let run = cella(&["-D", "max-backtrace=4", &program("trap"), "stack"]);
+    let frames = backtrace(&run.stderr);
+    assert_eq!(frames.len(), 5, "{}", run.stderr);
+    assert!(frames[3].contains("frames elided"), "{}", run.stderr);
+    let run = cella(&["-Dmax-backtrace=0", &program("trap"), "unreachable"]);
+    assert_eq!(run.status, 134, "{run:?}");
+    assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
+    assert!(!run.stderr.contains("wasm backtrace"), "{}", run.stderr);
+}
+
+#[test]
+fn a_c_program_trap_names_its_functions_from_clang() {
+    let run = cella(&[&program("ctrap"), "oob"]);
+    assert_eq!(run.status, 134, "{run:?}");
+    assert!(
+        run.stderr.contains("out of bounds memory access"),
+        "{}",
+        run.stderr
+    );
+    let frames = backtrace(&run.stderr);
+    let names: Vec<&str> = frames
+        .iter()
+        .filter_map(|f| f.rsplit_once('!').map(|(_, name)| name))
+        .collect();
+    let at = |name: &str| names.iter().position(|n| *n == name);
+    assert_eq!(at("crash_here"), Some(0), "{}", run.stderr);
+    assert_eq!(at("through_here"), Some(1), "{}", run.stderr);
+    assert_eq!(at("main"), Some(2), "{}", run.stderr);
+    assert!(names.contains(&"_start"), "{}", run.stderr);
 }
 
 #[test]

@@ -25,6 +25,7 @@ struct Config {
     fault: Option<u8>,
     listen: Vec<u16>,
     fs_size: Option<u64>,
+    max_backtrace: Option<u32>,
 }
 
 impl Config {
@@ -50,6 +51,7 @@ impl Config {
             listen: self.listen.clone(),
             profile,
             fs_size: self.fs_size,
+            max_backtrace: self.max_backtrace,
         }
     }
 }

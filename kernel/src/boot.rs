@@ -77,6 +77,7 @@ fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
         inject(fault);
     }
     net::init(&config.listen);
+    wasm::set_max_backtrace(config.max_backtrace);
     if config.profile {
         profile::start();
     }
@@ -266,6 +267,7 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
         time::monotonic_ns() / 1_000_000
     );
     net::init(&config.listen);
+    wasm::set_max_backtrace(config.max_backtrace);
     if config.profile {
         profile::start();
     }

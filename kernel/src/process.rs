@@ -21,6 +21,8 @@ use wasi_abi::control::{
 use wasi_abi::memory::GuestMemory;
 use wasi_abi::outcome::Fault;
 
+use cella_backtrace::Innermost;
+
 use crate::platform::KernelPlatform;
 use crate::sched::{Pid, Scheduler};
 use crate::wasm::{self, End, NotStarted, PendingCall, Slice, Stop, Task};
@@ -227,7 +229,13 @@ impl System {
                     }
                 }
                 Answer::Block => self.sched.block(pid, None),
-                Answer::Trap(message) => self.end(pid, End::Trapped(message)),
+                Answer::Trap(message) => {
+                    let message = match self.task(pid) {
+                        Some(task) => task.with_backtrace(message, Innermost::AtCall),
+                        None => message,
+                    };
+                    self.end(pid, End::Trapped(message))
+                }
                 Answer::Killed(signal) => self.end_signaled(pid, signal),
             },
         }
@@ -284,6 +292,12 @@ impl System {
             if let Some(message) = message
                 && (pid != 1 || self.report_init_traps)
             {
+                // A trap's message has its backtrace already; fuel runs out anywhere, as
+                // wasmtime's fuel trap does, so its backtrace shows where the code was looping.
+                let message = match end {
+                    End::FuelExhausted => task.with_backtrace(message, Innermost::InFunction),
+                    _ => message,
+                };
                 let line = format!("{name}: {message}\n");
                 task.wasi().write_stderr(line.as_bytes());
             }

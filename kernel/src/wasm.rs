@@ -14,14 +14,17 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::String;
 use core::fmt;
+use core::sync::atomic::{AtomicU32, Ordering};
 
+use cella_backtrace::{CodeMap, Innermost, Names};
 use wasi_abi::budget::{Budget, Charge};
 use wasi_abi::{Outcome, ValType, WasiCtx, control};
+use wasmi::TrapCode;
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
-    Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Linker,
-    Memory, Module, ResourceLimiter, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel,
-    Store, StoreLimits, Val,
+    Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Instance,
+    Linker, Memory, Module, ResourceLimiter, ResumableCall, ResumableCallHostTrap,
+    ResumableCallOutOfFuel, Store, StoreLimits, Val,
 };
 use wasmi_core::LimiterError;
 
@@ -56,6 +59,17 @@ const MAX_PARAMS: usize = 9;
 /// function that loops is out of fuel here, a trap: the spawn fails with `ENOEXEC`.
 /// Toolchains put a command's work in `_start`, which runs preemptibly.
 const INSTANTIATION_FUEL: u64 = 16_000_000;
+
+/// Frames a trap's backtrace shows at most (`-D max-backtrace`); 0 loads modules without
+/// the shadow call stack. One setting for the whole machine, given at boot.
+static MAX_BACKTRACE: AtomicU32 = AtomicU32::new(cella_backtrace::DEFAULT_MAX_FRAMES);
+
+/// Sets how many frames a trap's backtrace shows (`None`: wasmtime's default, 20); 0 runs
+/// every program without backtraces, and without their cost.
+pub fn set_max_backtrace(frames: Option<u32>) {
+    let frames = frames.unwrap_or(cella_backtrace::DEFAULT_MAX_FRAMES);
+    MAX_BACKTRACE.store(frames, Ordering::Relaxed);
+}
 
 /// Which imported function a call is, as the linker registered it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,6 +275,8 @@ pub struct Program {
     module: Module,
     /// The module's size in bytes.
     size: usize,
+    /// Where its functions lie, for its backtraces; `None` if it was left uninstrumented.
+    code: Option<CodeMap>,
 }
 
 /// Compiles `bytes` and checks its imports, for a process whose memory limit is
@@ -285,9 +301,32 @@ pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
         });
     let engine = Engine::new(&config);
     // Translation happens before the process has an account: its code is charged at
-    // instantiation, from the module's size.
-    let (module, _) = mm::guest_context(u64::MAX, || Module::new(&engine, bytes));
-    let module = module.map_err(|error| format!("invalid WebAssembly module: {error}"))?;
+    // instantiation, from the module's size. A module the rewriter refuses, or that does
+    // not compile once rewritten, is compiled as it is: it runs without backtraces, or
+    // wasmi says what is wrong with the original.
+    let compile = |bytes: &[u8]| mm::guest_context(u64::MAX, || Module::new(&engine, bytes)).0;
+    let backtraces = MAX_BACKTRACE.load(Ordering::Relaxed) > 0;
+    let instrumented = backtraces
+        .then(|| {
+            let depth = MAX_RECURSION_DEPTH as u32;
+            mm::guest_context(u64::MAX, || cella_backtrace::instrument(bytes, depth)).0
+        })
+        .and_then(|rewritten| {
+            rewritten
+                .map_err(|why| log::debug!("module left without backtraces: {why}"))
+                .ok()
+        })
+        .and_then(|rewritten| {
+            let module = compile(&rewritten.module).ok()?;
+            Some((module, rewritten.code))
+        });
+    let (module, code) = match instrumented {
+        Some((module, code)) => (module, Some(code)),
+        None => (
+            compile(bytes).map_err(|error| format!("invalid WebAssembly module: {error}"))?,
+            None,
+        ),
+    };
     check_imports(&module)?;
     if !module.exports().any(|export| {
         export.name() == "_start"
@@ -301,6 +340,7 @@ pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
         engine,
         module,
         size: bytes.len(),
+        code,
     })
 }
 
@@ -324,6 +364,9 @@ enum Resume {
 pub struct Task {
     store: Store<ProcessData>,
     resume: Option<Resume>,
+    /// What its backtraces are read from: the instance, the module (for its `name`
+    /// section) and where its functions lie; `None` for a module left uninstrumented.
+    frames: Option<(Instance, Module, CodeMap)>,
     /// The interpreter's code for the module, charged to the process.
     _code: Charge,
 }
@@ -369,14 +412,15 @@ impl Task {
             engine,
             module,
             size,
+            code,
         } = program;
         let account = Rc::clone(wasi.account());
         account.set_guard(Some(limits::guard()));
-        let code = size.saturating_mul(CODE_BYTES_PER_MODULE_BYTE as usize);
-        if !admits(&account, code) {
+        let code_bytes = size.saturating_mul(CODE_BYTES_PER_MODULE_BYTE as usize);
+        if !admits(&account, code_bytes) {
             return Err(NotStarted::NoMemory);
         }
-        let code = account.force_charge(code as u64);
+        let charge = account.force_charge(code_bytes as u64);
         let linker = linker(&engine)
             .map_err(|error| NotStarted::Invalid(format!("linking failed: {error}")))?;
         let data = ProcessData {
@@ -412,7 +456,8 @@ impl Task {
         Ok(Task {
             store,
             resume: Some(Resume::Start(start)),
-            _code: code,
+            frames: code.map(|code| (instance, module, code)),
+            _code: charge,
         })
     }
 
@@ -464,11 +509,47 @@ impl Task {
                 None
             }
             outcome => {
-                let stop = stop_of(outcome, index);
+                let stop = match stop_of(outcome, index) {
+                    Stop::Trap(message) => {
+                        Stop::Trap(self.with_backtrace(message, Innermost::AtCall))
+                    }
+                    stop => stop,
+                };
                 self.store.data_mut().pending = Some((call, stop.clone()));
                 Some(stop)
             }
         }
+    }
+
+    /// `message` followed by the backtrace of the process's code as it stands (nothing
+    /// for a module left without the shadow stack). `innermost` says whether the trap came
+    /// from the call the innermost frame is at.
+    pub fn with_backtrace(&self, message: String, innermost: Innermost) -> String {
+        let Some((instance, module, code)) = &self.frames else {
+            return message;
+        };
+        let depth = instance
+            .get_global(&self.store, cella_backtrace::DEPTH_EXPORT)
+            .and_then(|global| global.get(&self.store).i32());
+        let memory = instance.get_memory(&self.store, cella_backtrace::FRAMES_EXPORT);
+        let (Some(depth), Some(memory)) = (depth, memory) else {
+            return message;
+        };
+        let names = module
+            .custom_sections()
+            .find(|section| section.name() == cella_backtrace::names::SECTION)
+            .map_or(&[][..], |section| section.data());
+        let stack =
+            cella_backtrace::frames(memory.data(&self.store), depth as u32, code, innermost);
+        let mut out = message;
+        out.push('\n');
+        let max_frames = MAX_BACKTRACE.load(Ordering::Relaxed);
+        if cella_backtrace::write_backtrace(&mut out, &stack, Names::new(names), max_frames)
+            .is_err()
+        {
+            out.push_str(" (cut short)");
+        }
+        String::from(out.trim_end())
     }
 
     /// Runs the process's code with `fuel` (or what its next instruction needs at least: a
@@ -514,14 +595,31 @@ impl Task {
             }
             Ok(ResumableCall::HostTrap(call)) => match self.store.data().pending.clone() {
                 Some((_, Stop::Exit(status))) => Slice::Ended(End::Exited(status)),
-                Some((_, Stop::Trap(message))) => Slice::Ended(End::Trapped(message)),
+                Some((_, Stop::Trap(message))) => Slice::Ended(End::Trapped(
+                    self.with_backtrace(message, Innermost::AtCall),
+                )),
                 Some(_) => {
                     self.resume = Some(Resume::Suspended(call));
                     Slice::Suspended
                 }
-                None => Slice::Ended(End::Trapped(one_line(call.host_error()))),
+                None => {
+                    let message = one_line(call.host_error());
+                    Slice::Ended(End::Trapped(
+                        self.with_backtrace(message, Innermost::AtCall),
+                    ))
+                }
             },
-            Err(error) => Slice::Ended(End::Trapped(one_line(&error))),
+            Err(error) => {
+                // A call that would nest too deep traps at the call: the innermost frame is
+                // at it. Any other trap is somewhere in the innermost function.
+                let innermost = match error.as_trap_code() {
+                    Some(TrapCode::StackOverflow) => Innermost::AtCall,
+                    _ => Innermost::InFunction,
+                };
+                Slice::Ended(End::Trapped(
+                    self.with_backtrace(one_line(&error), innermost),
+                ))
+            }
         };
         (used, slice)
     }

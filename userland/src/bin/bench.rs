@@ -1,7 +1,9 @@
 //! A CoreMark-style compute benchmark: list processing, matrix arithmetic, a state machine
 //! and CRCs over a seeded data set (integer work), plus an n-body step (floating point).
 //!
-//! `bench [int|float] [ITERATIONS]` prints the checksum, the iteration count and the time the
+//! `bench calls` runs a naive recursive Fibonacci: almost nothing but calls and returns.
+//!
+//! `bench [int|float|calls] [ITERATIONS]` prints the checksum, the iteration count and the time the
 //! program measured itself. Every runtime must print the same checksum for the same
 //! arguments, so a benchmark run is also a correctness check of the interpreter.
 use std::hint::black_box;
@@ -250,6 +252,18 @@ fn nbody_iteration(pos: &mut [[f64; 3]; 5], vel: &mut [[f64; 3]; 5], mass: &[f64
     energy
 }
 
+/// Naive Fibonacci: 2·fib(n) - 1 calls, each doing almost nothing else.
+fn fib(n: u32) -> u64 {
+    if n < 2 {
+        u64::from(n)
+    } else {
+        fib(black_box(n - 1)) + fib(black_box(n - 2))
+    }
+}
+
+/// The argument of `fib` per `calls` iteration: 21891 calls.
+const FIB_N: u32 = 20;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "int".to_string());
@@ -282,8 +296,9 @@ fn main() {
             }
             energy.to_bits()
         }
+        "calls" => (0..iterations).fold(0u64, |sum, _| sum.wrapping_add(fib(black_box(FIB_N)))),
         _ => {
-            eprintln!("usage: bench [int|float] [ITERATIONS]");
+            eprintln!("usage: bench [int|float|calls] [ITERATIONS]");
             std::process::exit(2);
         }
     };

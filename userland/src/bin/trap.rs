@@ -1,4 +1,6 @@
-//! Triggers the Wasm trap named by its first argument, to test how traps are reported.
+//! Triggers the Wasm trap named by its first argument, to test how traps are reported:
+//! `unreachable`, `oob` (a load out of linear memory), `stack` (unbounded recursion), or
+//! `hostcall` (a pointer out of linear memory given to `fd_write`, which traps in the host).
 use std::hint::black_box;
 
 fn recurse(depth: u64) -> u64 {
@@ -27,8 +29,19 @@ fn main() {
             println!("read {value}");
         }
         "stack" => println!("{}", recurse(0)),
+        "hostcall" => {
+            let mut written = 0usize;
+            // The iovec array itself lies past the end of linear memory.
+            let iovs = black_box(0xffff_fff0usize) as *const wasi::Ciovec;
+            // SAFETY: none needed on the host's side: the kernel checks every guest pointer,
+            // and this one must make it trap.
+            let errno = unsafe {
+                wasi::wasi_snapshot_preview1::fd_write(1, iovs as i32, 1, &raw mut written as i32)
+            };
+            eprintln!("trap: fd_write answered errno {errno}");
+        }
         _ => {
-            eprintln!("usage: trap unreachable|oob|stack");
+            eprintln!("usage: trap unreachable|oob|stack|hostcall");
             std::process::exit(2);
         }
     }

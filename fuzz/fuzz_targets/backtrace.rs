@@ -26,27 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let module = if generated {
         // The kernel's wasmi features, as boot/smith configures them, with several memories.
         let config = wasm_smith::Config {
-            simd_enabled: false,
-            relaxed_simd_enabled: false,
-            threads_enabled: false,
-            shared_everything_threads_enabled: false,
-            acquire_release_atomics_enabled: false,
-            exceptions_enabled: false,
-            gc_enabled: false,
-            memory64_enabled: false,
-            wide_arithmetic_enabled: false,
-            custom_page_sizes_enabled: false,
-            compact_imports_enabled: false,
-            custom_descriptors_enabled: false,
-            bulk_memory_enabled: true,
-            reference_types_enabled: true,
-            multi_value_enabled: true,
-            saturating_float_to_int_enabled: true,
-            sign_extension_ops_enabled: true,
-            tail_call_enabled: true,
-            extended_const_enabled: true,
             max_memories: 3,
-            ..wasm_smith::Config::default()
+            ..cella_smith::kernel_features()
         };
         match wasm_smith::Module::new(config, &mut u) {
             Ok(module) => module.to_bytes(),

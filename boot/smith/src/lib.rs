@@ -124,6 +124,34 @@ fn config(rng: &mut SplitMix) -> wasm_smith::Config {
     wasm_smith::Config {
         available_imports: Some(available_imports()),
         exports: Some(command_exports(memory)),
+        // The exports above are the whole interface; one memory, as WASI uses.
+        max_memories: 1,
+        max_memory32_bytes: OVERSIZED_PAGES * PAGE,
+        max_tables: 2,
+        max_table_elements: 10_000,
+        // Without a declared maximum, `table.grow` is bounded only by the kernel.
+        table_max_size_required: rng.chance(2),
+        max_funcs: 1 + rng.below(30) as usize,
+        max_instructions: 10 + rng.below(300) as usize,
+        max_data_segments: 8,
+        max_element_segments: 8,
+        max_globals: 16,
+        max_types: 32,
+        // A wasm start function runs at spawn, within a small fuel bound, and a call in it
+        // that would block or exit fails the spawn (the kernel cannot suspend it), so many
+        // of those modules are refused: a quarter keep one, the rest start at `_start`.
+        allow_start_export: rng.chance(4),
+        // Half of them avoid the traps wasm-smith can avoid, so they run on into loops
+        // and calls instead of ending at their first bad load.
+        disallow_traps: rng.chance(2),
+        ..kernel_features()
+    }
+}
+
+/// What the kernel's interpreter accepts, as a wasm-smith configuration to start from (the
+/// robustness test's modules here, the backtrace rewriter's fuzz target).
+pub fn kernel_features() -> wasm_smith::Config {
+    wasm_smith::Config {
         // The kernel's wasmi 2.0 without its `simd` feature: no vectors, threads,
         // exceptions, GC, memory64, wide arithmetic, custom page sizes or the newer
         // binary encodings (compact imports, custom descriptors) its parser predates.
@@ -147,26 +175,6 @@ fn config(rng: &mut SplitMix) -> wasm_smith::Config {
         sign_extension_ops_enabled: true,
         tail_call_enabled: true,
         extended_const_enabled: true,
-        // The exports above are the whole interface; one memory, as WASI uses.
-        max_memories: 1,
-        max_memory32_bytes: OVERSIZED_PAGES * PAGE,
-        max_tables: 2,
-        max_table_elements: 10_000,
-        // Without a declared maximum, `table.grow` is bounded only by the kernel.
-        table_max_size_required: rng.chance(2),
-        max_funcs: 1 + rng.below(30) as usize,
-        max_instructions: 10 + rng.below(300) as usize,
-        max_data_segments: 8,
-        max_element_segments: 8,
-        max_globals: 16,
-        max_types: 32,
-        // A wasm start function runs at spawn, within a small fuel bound, and a call in it
-        // that would block or exit fails the spawn (the kernel cannot suspend it), so many
-        // of those modules are refused: a quarter keep one, the rest start at `_start`.
-        allow_start_export: rng.chance(4),
-        // Half of them avoid the traps wasm-smith can avoid, so they run on into loops
-        // and calls instead of ending at their first bad load.
-        disallow_traps: rng.chance(2),
         ..wasm_smith::Config::default()
     }
 }

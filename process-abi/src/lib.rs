@@ -93,9 +93,13 @@ pub enum ValType {
     I64,
 }
 
-/// A Rust parameter type of the list and how its raw value arrives from wasm.
-trait Param {
+/// A Rust parameter type of an import's signature and how its raw value arrives from wasm:
+/// the `cella_process` list here and the preview1 table of `wasi-abi` both read arguments
+/// through it.
+pub trait Param {
+    /// The wasm type of the parameter.
     const TYPE: ValType;
+    /// The value from the raw 64-bit slot the interpreter passes.
     fn from_raw(raw: u64) -> Self;
 }
 
@@ -111,6 +115,20 @@ impl Param for i32 {
     const TYPE: ValType = ValType::I32;
     fn from_raw(raw: u64) -> Self {
         raw as u32 as i32
+    }
+}
+
+impl Param for u64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_raw(raw: u64) -> Self {
+        raw
+    }
+}
+
+impl Param for i64 {
+    const TYPE: ValType = ValType::I64;
+    fn from_raw(raw: u64) -> Self {
+        raw as i64
     }
 }
 

@@ -19,6 +19,8 @@ mod sock;
 #[cfg(test)]
 pub(crate) mod tests;
 
+use cella_process_abi::Param;
+
 use crate::ctx::WasiCtx;
 use crate::memory::GuestMemory;
 use crate::outcome::{Outcome, Trap};
@@ -58,34 +60,6 @@ pub struct Function {
     pub returns_errno: bool,
     /// Whether it does anything yet; unimplemented functions return `ENOSYS`.
     pub implemented: bool,
-}
-
-/// A Rust parameter type of a syscall and how it arrives from wasm.
-trait Param {
-    const TYPE: ValType;
-    fn from_raw(raw: u64) -> Self;
-}
-
-impl Param for u32 {
-    const TYPE: ValType = ValType::I32;
-    fn from_raw(raw: u64) -> Self {
-        // An i32 may arrive zero- or sign-extended; only its low 32 bits are the value.
-        raw as u32
-    }
-}
-
-impl Param for u64 {
-    const TYPE: ValType = ValType::I64;
-    fn from_raw(raw: u64) -> Self {
-        raw
-    }
-}
-
-impl Param for i64 {
-    const TYPE: ValType = ValType::I64;
-    fn from_raw(raw: u64) -> Self {
-        raw as i64
-    }
 }
 
 macro_rules! returns_errno {

@@ -348,8 +348,6 @@ fn parse_memory(size: &OsString) -> Result<String, UsageError> {
     }
 }
 
-/// `--fs-size`: the same syntax, at least 1 MiB (the kernel caps it at what the guest's
-/// memory can hold).
 /// `max-backtrace=N`, the one `-D` option Cella has.
 fn parse_max_backtrace(setting: &OsString) -> Result<u32, UsageError> {
     setting
@@ -364,6 +362,8 @@ fn parse_max_backtrace(setting: &OsString) -> Result<u32, UsageError> {
         })
 }
 
+/// `--fs-size`: the same syntax, at least 1 MiB (the kernel caps it at what the guest's
+/// memory can hold).
 fn parse_fs_size(size: &OsString) -> Result<u64, UsageError> {
     const MIN_FS_SIZE: u64 = 1 << 20;
     let text = size.to_string_lossy();
@@ -375,9 +375,10 @@ fn parse_fs_size(size: &OsString) -> Result<u64, UsageError> {
     }
 }
 
-/// Bytes of a `-m` value as [`parse`] normalised it (`NNNM`).
+/// Bytes of a `-m` value, as [`parse`] normalised it (`NNNM`) or [`DEFAULT_MEMORY`]; 0 for
+/// what [`parse`] would have refused.
 pub fn memory_bytes(memory: &str) -> u64 {
-    memory.trim_end_matches('M').parse::<u64>().unwrap_or(0) << 20
+    parse_size(memory).unwrap_or(0)
 }
 
 /// `--tcplisten`'s `IP:PORT`, with a port other than 0 (the guest listens on the same one).
@@ -455,6 +456,9 @@ mod tests {
         assert!(o.verbose && o.uefi);
         assert!(o.env.is_empty());
         assert_eq!(o.memory, DEFAULT_MEMORY);
+        // The default and every normalised -m value are sizes the runner can read back.
+        assert_eq!(memory_bytes(&o.memory), 4 << 30);
+        assert_eq!(memory_bytes(&options(&["-m", "1G", "p.wasm"]).memory), 1 << 30);
     }
 
     #[test]

@@ -35,6 +35,8 @@
 # The most CD sectors read into the caller's buffer at once: 32 KiB, so a normalised
 # segment:offset buffer never wraps.
 .set DIRECT_MAX, 16
+# No CD sector, in bounce_lba.
+.set NO_SECTOR, 0xffffffff
 # How often a failing CD read is tried.
 .set READ_TRIES, 3
 # The flags' carry bit, set in the caller's flags on an error.
@@ -153,13 +155,15 @@ drive_parameters:
     jb succeed
     push eax
     push edx
-    mov eax, [si + 0x10]            # total sectors, 64 bits
-    mov edx, [si + 0x14]
+    mov eax, [si + 0x10]            # total sectors, 64 bits; all ones (unknown, as
+    mov edx, [si + 0x14]            # SeaBIOS says for a CD) stays so
+    cmp eax, NO_SECTOR
+    je 7f
     shld edx, eax, DISK_PER_CD_SHIFT
     shl eax, DISK_PER_CD_SHIFT
     mov [si + 0x10], eax
     mov [si + 0x14], edx
-    mov word ptr [si + 0x18], DISK_SECTOR
+7:  mov word ptr [si + 0x18], DISK_SECTOR
     pop edx
     pop eax
     xor ah, ah
@@ -239,18 +243,25 @@ read_loop:
     jmp read_loop
 
 read_piece:
-    # dx = the first wanted piece of CD sector eax / 4; read it whole into the bounce buffer.
+    # dx = the first wanted piece of CD sector eax / 4; read it whole into the bounce buffer
+    # unless it is there: the stages' reads often end and start inside the same CD sector.
+    mov esi, eax
+    shr esi, DISK_PER_CD_SHIFT
+    cmp esi, [bounce_lba]
+    je 3f
     mov word ptr [packet_count], 1
     mov word ptr [packet_offset], BOUNCE
     mov [packet_segment], cs
+    mov dword ptr [bounce_lba], NO_SECTOR
     call read_cd
     jc read_error
-    mov si, 1 << DISK_PER_CD_SHIFT  # pieces to copy: the rest of it, at most cx
+    mov [bounce_lba], esi
+3:  mov si, 1 << DISK_PER_CD_SHIFT  # pieces to copy: the rest of it, at most cx
     sub si, dx
     cmp si, cx
-    jbe 3f
+    jbe 6f
     mov si, cx
-3:  push cx
+6:  push cx
     push di
     push si
     mov es, bx
@@ -292,7 +303,7 @@ read_return:
 read_cd:
     push eax
     push edx
-    push si
+    push esi
     shr eax, DISK_PER_CD_SHIFT
     mov [packet_lba], eax
     mov dh, READ_TRIES
@@ -307,7 +318,7 @@ read_cd:
     jnz 4b
     stc
 5:  mov [read_status], ah
-    pop si
+    pop esi
     pop edx
     pop eax
     ret
@@ -336,6 +347,9 @@ packet_lba:
 # The BIOS's int 13h handler, and the CD's drive number.
 old13:
     .long 0
+# The CD sector in the bounce buffer (a CD does not change under it).
+bounce_lba:
+    .long NO_SECTOR
 drive:
     .byte 0
 read_status:

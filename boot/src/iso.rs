@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cella_proto::image::{
-    BOOT_FAT_PARTITION_TYPE, ISO_BOOT_FAT, ISO_BOOT_SECTOR, ISO_STAGE_2, STAGE_2_PARTITION_TYPE,
+    BOOT_FAT_PARTITION_TYPE, ISO_BOOT_FAT, ISO_BOOT_SECTOR, ISO_CD_BOOT_PROGRAM, ISO_STAGE_2,
+    ISO_TREE_DIR, STAGE_2_PARTITION_TYPE,
 };
 
 use crate::project::Project;
@@ -39,14 +40,10 @@ const ASSEMBLER: &str = "as";
 const LINKER: &str = "ld";
 /// The ISO 9660 volume name (what a desktop shows for the mounted medium).
 const VOLUME_ID: &str = "CELLA";
-/// The directory whose tree becomes the ISO 9660 file system: the CD boot program and the
-/// boot catalog (everything else Cella's boot needs is in the partitions).
-const TREE_DIR: &str = "tree";
 /// The CD boot program's source, in the repository, and its object file among the parts.
 const BOOT_PROGRAM_SOURCE: &str = "boot/src/cdboot.s";
 const BOOT_PROGRAM_OBJECT: &str = "cdboot.o";
-/// The CD boot program and the El Torito boot catalog, as paths in the ISO.
-const BOOT_PROGRAM: &str = "boot/cdboot.bin";
+/// The El Torito boot catalog, as a path in the ISO.
 const BOOT_CATALOG: &str = "boot/boot.cat";
 /// The room the boot program has in the conventional memory it reserves; its bounce buffer
 /// follows (the assembler gets this as `BOUNCE`).
@@ -77,7 +74,9 @@ pub fn write(project: &Project, file: &Path) -> Result<u64, Failure> {
     let partial = Partial::create(file)?;
     ensure_tools(project).map_err(Failure::build)?;
     let images = project.images().map_err(Failure::build)?;
-    let tree = images.iso_parts.join(TREE_DIR);
+    // The tree holds only the CD boot program (and xorriso's boot catalog): everything
+    // else Cella's boot needs is in the partitions.
+    let tree = images.iso_parts.join(ISO_TREE_DIR);
     let load_sectors = write_tree(project, &images.iso_parts, &tree).map_err(Failure::build)?;
     let part = |name: &str| images.iso_parts.join(name);
     let mut xorriso = Command::new(xorriso_command());
@@ -94,7 +93,13 @@ pub fn write(project: &Project, file: &Path) -> Result<u64, Failure> {
         .arg(part(ISO_BOOT_FAT))
         // El Torito: the boot program for BIOS, then Cella for UEFI, whose boot image is
         // partition 2 itself, not a second copy of the FAT.
-        .args(["-b", BOOT_PROGRAM, "-c", BOOT_CATALOG, "-no-emul-boot"])
+        .args([
+            "-b",
+            ISO_CD_BOOT_PROGRAM,
+            "-c",
+            BOOT_CATALOG,
+            "-no-emul-boot",
+        ])
         .args(["-boot-load-size", &load_sectors.to_string()])
         .args([
             "-eltorito-alt-boot",
@@ -133,7 +138,7 @@ fn write_tree(project: &Project, parts: &Path, tree: &Path) -> Result<usize, Str
         }
         _ => {}
     }
-    let program = tree.join(BOOT_PROGRAM);
+    let program = tree.join(ISO_CD_BOOT_PROGRAM);
     let dir = program.parent().unwrap_or(tree);
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let source = project.root().join(BOOT_PROGRAM_SOURCE);

@@ -28,10 +28,10 @@
 # Sector sizes: the disk the stages see, and the CD, 4 of those per CD sector.
 .set DISK_SECTOR, 512
 .set CD_SECTOR, 2048
+.set DISK_PER_CD_SHIFT, 2
 # Memory taken: the program, then at BOUNCE (iso.rs defines it as the program's room and
 # checks the program fits) the bounce buffer of one CD sector.
 .set RESERVED_KIB, (BOUNCE + CD_SECTOR + 1023) >> 10
-.set DISK_PER_CD_SHIFT, 2
 # The most CD sectors read into the caller's buffer at once: 32 KiB, so a normalised
 # segment:offset buffer never wraps.
 .set DIRECT_MAX, 16

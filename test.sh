@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # --with-c: clang and wasi-libc, for the C test programs in userland/c; --with-go: Go, for the
-# Go net/http server of boot/tests/go.rs; --with-iso: xorriso and ISOLINUX, for the ISO tests.
+# Go net/http server of boot/tests/go.rs; --with-iso: xorriso and binutils, for the ISO tests.
 boot/setup.sh --with-c --with-go --with-iso
 # Clippy, warnings denied, over every crate for its own target: seconds once built.
 boot/lint.sh

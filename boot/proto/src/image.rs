@@ -18,6 +18,11 @@ pub const ISO_STAGE_2: &str = "stage-2.img";
 /// (`efi/boot/bootx64.efi`), and the kernel and ramdisk once. It is the ISO's partition 2
 /// and its El Torito EFI boot image.
 pub const ISO_BOOT_FAT: &str = "boot.fat";
+/// The directory, among those pieces, whose tree the runner makes the ISO 9660 file system.
+pub const ISO_TREE_DIR: &str = "tree";
+/// The BIOS CD boot program (`boot/src/cdboot.s`, assembled by the runner), as a path in
+/// that tree and in the ISO: the El Torito BIOS boot image.
+pub const ISO_CD_BOOT_PROGRAM: &str = "boot/cdboot.bin";
 
 /// The MBR partition type bootloader's first stage loads its second stage from (partition 1).
 pub const STAGE_2_PARTITION_TYPE: u8 = 0x20;

@@ -458,7 +458,10 @@ mod tests {
         assert_eq!(o.memory, DEFAULT_MEMORY);
         // The default and every normalised -m value are sizes the runner can read back.
         assert_eq!(memory_bytes(&o.memory), 4 << 30);
-        assert_eq!(memory_bytes(&options(&["-m", "1G", "p.wasm"]).memory), 1 << 30);
+        assert_eq!(
+            memory_bytes(&options(&["-m", "1G", "p.wasm"]).memory),
+            1 << 30
+        );
     }
 
     #[test]

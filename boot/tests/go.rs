@@ -21,7 +21,9 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::http::{Response, connect, get, read_response, start_runner, wait_ready};
+use common::http::{
+    Response, connect, get, read_response, shell_serving, start_runner, wait_ready,
+};
 use common::{Scratch, free_port, root};
 
 /// The server's `/hello` body, by which the tests know it answers.
@@ -244,18 +246,12 @@ fn a_go_server_started_by_the_shell_serves_in_the_background() {
     let scratch = Scratch::new("go-shell");
     std::fs::create_dir_all(scratch.path("go")).unwrap();
     std::fs::copy(server(), scratch.path("go/httpserver.wasm")).unwrap();
-    let port = free_port();
-    let args = vec![
-        "--tcplisten".to_string(),
-        format!("127.0.0.1:{port}"),
-        "--dir".to_string(),
-        scratch.arg("go", "/go"),
-    ];
-    let mut runner = start_runner(&args, &scratch);
-    let mut stdin = runner.stdin.take().unwrap();
-    stdin
-        .write_all(b"/go/httpserver.wasm 2> /tmp/go.log &\necho started\n")
-        .unwrap();
+    let (mut runner, mut stdin, port) = shell_serving(
+        &scratch,
+        "go",
+        "/go",
+        b"/go/httpserver.wasm 2> /tmp/go.log &\necho started\n",
+    );
     wait_ready(port, &mut runner, "/hello", HELLO);
     let stalled = a_stalled_client_holds_up_no_one(port);
     let json = String::from_utf8_lossy(&get(port, "/json?name=shell").body).into_owned();

@@ -11,7 +11,7 @@ use std::process::Child;
 use std::thread;
 use std::time::Duration;
 
-use common::http::{connect, get, read_response, start_runner};
+use common::http::{connect, get, read_response, shell_serving, start_runner};
 use common::{Scratch, free_port, program};
 
 /// Connections the server holds open at once in the concurrency check.
@@ -219,18 +219,12 @@ fn socket_reset(stream: TcpStream) {
 fn httpd_serves_in_the_background_of_the_shell() {
     let scratch = Scratch::new("httpd-shell");
     site(&scratch);
-    let port = free_port();
-    let args = vec![
-        "--tcplisten".to_string(),
-        format!("127.0.0.1:{port}"),
-        "--dir".to_string(),
-        scratch.arg("www", "/www"),
-    ];
-    let mut runner = start_runner(&args, &scratch);
-    let mut stdin = runner.stdin.take().unwrap();
-    stdin
-        .write_all(b"httpd --root /www > /tmp/access.log &\necho started\n")
-        .unwrap();
+    let (mut runner, mut stdin, port) = shell_serving(
+        &scratch,
+        "www",
+        "/www",
+        b"httpd --root /www > /tmp/access.log &\necho started\n",
+    );
     wait_ready(port, &mut runner);
     assert_eq!(get(port, "/docs/note.txt").body, b"plain text\n");
     assert_eq!(get(port, "/nothing").status, 404);

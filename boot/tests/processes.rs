@@ -53,7 +53,8 @@ fn process_control_works_from_inside() {
         run.stderr
     );
     assert!(
-        run.stderr.contains("bench: fuel limit exhausted\nwasm backtrace:\n"),
+        run.stderr
+            .contains("bench: fuel limit exhausted\nwasm backtrace:\n"),
         "{}",
         run.stderr
     );

@@ -490,7 +490,9 @@ fn memory_flag_sets_guest_ram_and_oom_is_a_trap() {
     assert!(run.stderr.contains("memory allocation"), "{}", run.stderr);
     assert!(
         run.stderr.contains("alloc.wasm: memory.grow to ")
-            && run.stderr.contains("the machine's RAM is used up; run Cella with more, e.g. -m 1G"),
+            && run
+                .stderr
+                .contains("the machine's RAM is used up; run Cella with more, e.g. -m 1G"),
         "{}",
         run.stderr
     );

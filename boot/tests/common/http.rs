@@ -4,11 +4,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{Reaped, Scratch, root, setup};
+use super::{Reaped, Scratch, free_port, root, setup};
 
 /// How long the host keeps trying to reach a server (the guest boots meanwhile).
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -112,4 +112,27 @@ pub fn start_runner(args: &[String], scratch: &Scratch) -> Reaped {
             .stderr(std::fs::File::create(scratch.path("stderr")).unwrap()),
     )
     .expect("start the runner")
+}
+
+/// Shell mode with a listener on a free port of 127.0.0.1 and `scratch`'s directory `dir`
+/// preopened at `guest`, and `command` typed at the prompt (a server started in the
+/// background, then something that echoes): the runner, its stdin for more commands, and
+/// the port.
+pub fn shell_serving(
+    scratch: &Scratch,
+    dir: &str,
+    guest: &str,
+    command: &[u8],
+) -> (Reaped, ChildStdin, u16) {
+    let port = free_port();
+    let args = vec![
+        "--tcplisten".to_string(),
+        format!("127.0.0.1:{port}"),
+        "--dir".to_string(),
+        scratch.arg(dir, guest),
+    ];
+    let mut runner = start_runner(&args, scratch);
+    let mut stdin = runner.stdin.take().unwrap();
+    stdin.write_all(command).unwrap();
+    (runner, stdin, port)
 }

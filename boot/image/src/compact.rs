@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Sector size of the images.
 const SECTOR: u64 = 512;
@@ -170,8 +170,15 @@ pub fn esp_bounds(image: &mut [u8]) -> io::Result<(u64, u64)> {
 }
 
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".compact");
+    let temp = temp_path(path);
     fs::write(&temp, bytes)?;
     fs::rename(&temp, path)
+}
+
+/// Where this process writes `path` before renaming it into place: a name of its own, as
+/// runners started at once (parallel tests) may all find the images stale and build them.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".tmp{}", std::process::id()));
+    PathBuf::from(name)
 }

@@ -48,7 +48,7 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
         None
     } else {
         let path = out_dir.join(initrd::FILE_NAME);
-        let temp = temp_path(&path);
+        let temp = compact::temp_path(&path);
         let bytes = initrd::build(programs)?;
         std::fs::write(&temp, &bytes)
             .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
@@ -57,7 +57,7 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
     };
 
     let bios = out_dir.join(BIOS_IMAGE);
-    let temp = temp_path(&bios);
+    let temp = compact::temp_path(&bios);
     let mut builder = BiosBoot::new(kernel);
     builder.set_boot_config(&config);
     if let Some(ramdisk) = &ramdisk {
@@ -70,7 +70,7 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
     rename(&temp, &bios)?;
 
     let uefi = out_dir.join(UEFI_IMAGE);
-    let temp = temp_path(&uefi);
+    let temp = compact::temp_path(&uefi);
     let mut builder = UefiBoot::new(kernel);
     builder.set_boot_config(&config);
     if let Some(ramdisk) = &ramdisk {
@@ -83,12 +83,6 @@ fn build(kernel: &Path, out_dir: &Path, programs: &[PathBuf]) -> Result<(), Stri
     rename(&temp, &uefi)?;
 
     iso::write_parts(&bios, &uefi, &out_dir.join(ISO_PARTS_DIR))
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".tmp{}", std::process::id()));
-    PathBuf::from(name)
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), String> {

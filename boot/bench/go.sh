@@ -67,6 +67,9 @@ series() {
 echo "first response, seconds from start ($runs runs; $(du -k "$server" | cut -f1) KiB Go module):"
 series "Go httpserver.wasm on Cella" "Hello from Go on wasip1!" \
     ./qemu.sh --tcplisten "127.0.0.1:$port" "$server"
+# The same without the shadow call stack behind trap backtraces (a pass over the module's code).
+series "Go ... -D max-backtrace=0" "Hello from Go on wasip1!" \
+    ./qemu.sh -D max-backtrace=0 --tcplisten "127.0.0.1:$port" "$server"
 series "httpd.wasm on Cella" "Hello, world!" \
     ./qemu.sh --tcplisten "127.0.0.1:$port" "$httpd" --quiet
 if command -v wasmi >/dev/null; then

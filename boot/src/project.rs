@@ -175,7 +175,7 @@ impl Project {
                 "cella: building the disk image builder (first run: this takes a minute or two)"
             );
         }
-        // bootloader's build script compiles its stages with -Zbuild-std (TOOLCHAIN.md).
+        // bootloader's build script compiles its stages with -Zbuild-std (boot/image/Cargo.toml).
         self.cargo(
             "the image builder",
             &["build", "--release", "-p", "cella-image"],

@@ -18,9 +18,11 @@ unset CARGO_TARGET_DIR CARGO_BUILD_TARGET RUSTC_BOOTSTRAP
 
 say "host crates: process-abi, wasi-abi, boot/proto, the runner, the kernel's host build"
 cargo clippy --quiet --workspace --exclude cella-image --all-targets -- -D warnings
-say "the kernel for x86_64-unknown-none"
-cargo clippy --quiet --release -p cella-kernel --target x86_64-unknown-none \
-    --target-dir target/kernel -- -D warnings
+say "the kernel for its own target (kernel/x86_64-cella-none.json)"
+# The runner's kernel build (boot/src/project.rs): the JSON target needs -Zbuild-std.
+RUSTC_BOOTSTRAP=1 cargo clippy --quiet --release -p cella-kernel \
+    --target kernel/x86_64-cella-none.json -Zjson-target-spec \
+    -Zbuild-std=core,alloc,compiler_builtins --target-dir target/kernel -- -D warnings
 say "the image builder"
 # bootloader's build script compiles its stages with -Zbuild-std (boot/image/Cargo.toml).
 RUSTC_BOOTSTRAP=1 cargo clippy --quiet --release -p cella-image --all-targets \

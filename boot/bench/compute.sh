@@ -35,7 +35,7 @@ echo "== guest instructions, kernel entry to _start (-icount shift=0: 1 TSC tick
 echo "== sizes"
 printf '  kernel (stripped, as in the images) %8d bytes\n' "$(stat -c %s target/cella/kernel)"
 printf '  kernel ELF with symbols             %8d bytes\n' \
-    "$(stat -c %s target/kernel/x86_64-unknown-none/release/cella-kernel)"
+    "$(stat -c %s target/kernel/x86_64-cella-none/release/cella-kernel)"
 for img in target/cella/bios.img target/cella/uefi.img; do
     printf '  %-11s %8d bytes\n' "$(basename "$img")" "$(stat -c %s "$img")"
 done

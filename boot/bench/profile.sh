@@ -17,7 +17,7 @@ status=0
 ./qemu.sh --profile -v "$@" 2>"$log" || status=$?
 echo "== run ended with status $status (kernel log: $log)"
 # The kernel that ran, with its symbols (the runner strips only the images' copy).
-elf=target/kernel/x86_64-unknown-none/release/cella-kernel
+elf=target/kernel/x86_64-cella-none/release/cella-kernel
 python3 - "$log" "$elf" <<'PY'
 import bisect, collections, re, subprocess, sys
 log, elf = sys.argv[1], sys.argv[2]

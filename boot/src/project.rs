@@ -13,8 +13,12 @@ use std::time::SystemTime;
 
 use cella_proto::image;
 
-/// The Rust target the kernel is built for.
-const KERNEL_TARGET: &str = "x86_64-unknown-none";
+/// The Rust target the kernel is built for: `x86_64-unknown-none` with SSE2 instead of soft
+/// float (docs/dispatch.md says why), a spec file of the kernel crate, so `core`, `alloc` and
+/// `compiler_builtins` are built for it too (`-Zbuild-std`, as for the bootloader's stages).
+const KERNEL_TARGET: &str = "x86_64-cella-none";
+/// The kernel's target spec, relative to the checkout.
+const KERNEL_TARGET_SPEC: &str = "kernel/x86_64-cella-none.json";
 /// The Rust target of userland programs (and of the projects `--new` makes).
 pub const USERLAND_TARGET: &str = "wasm32-wasip1";
 /// The C compiler for userland/c (wasi-libc's sysroot is /usr on Debian).
@@ -104,6 +108,7 @@ impl Project {
         if !elf.exists() {
             eprintln!("cella: building the kernel (first run: this takes a minute or two)");
         }
+        let spec = self.root.join(KERNEL_TARGET_SPEC);
         self.cargo(
             "the kernel",
             &[
@@ -112,11 +117,13 @@ impl Project {
                 "-p",
                 "cella-kernel",
                 "--target",
-                KERNEL_TARGET,
+                &spec.to_string_lossy(),
+                "-Zjson-target-spec",
+                "-Zbuild-std=core,alloc,compiler_builtins",
             ],
             &self.root.join("target/kernel"),
             &self.root.join("Cargo.toml"),
-            &[],
+            &[("RUSTC_BOOTSTRAP", "1")],
         )?;
         let out = self.output_dir();
         let images = Images {

@@ -4,6 +4,7 @@
 //! or a banner when the image has no init.
 
 use alloc::format;
+use core::arch::global_asm;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -34,6 +35,31 @@ pub static BOOTLOADER_CONFIG: BootloaderConfig = {
 };
 
 entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
+
+// The ELF's entry (kernel/build.rs names it): the kernel is built for SSE2 floating point
+// (kernel/x86_64-cella-none.json), and bootloader 0.11's BIOS stages leave SSE off, so the
+// first instructions turn it on — CR0.EM clear, CR0.MP set, CR4.OSFXSR and CR4.OSXMMEXCPT
+// set — and load the MXCSR WebAssembly needs (all exceptions masked, round to nearest, no
+// flush-to-zero), whatever the firmware left there, before any Rust code runs. Then on to
+// `entry_point!`'s `_start` with the boot information still in `rdi`.
+global_asm!(
+    ".pushsection .text.cella_entry, \"ax\"",
+    ".global cella_entry",
+    "cella_entry:",
+    "  mov rax, cr0",
+    "  and rax, ~(1 << 2)",
+    "  or rax, 1 << 1",
+    "  mov cr0, rax",
+    "  mov rax, cr4",
+    "  or rax, (1 << 9) | (1 << 10)",
+    "  mov cr4, rax",
+    "  push {mxcsr}",
+    "  ldmxcsr [rsp]",
+    "  add rsp, 8",
+    "  jmp _start",
+    ".popsection",
+    mxcsr = const cpu::MXCSR_DEFAULT,
+);
 
 fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let entry_tsc = cpu::rdtsc();

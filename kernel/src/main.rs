@@ -5,8 +5,8 @@
 //! link as their terminal.
 //!
 //! Only the pure modules (see [`civil`]) are built on the host, so that `cargo clippy
-//! --workspace` and `cargo test -p cella-kernel` work there; everything else exists for
-//! `x86_64-unknown-none` only.
+//! --workspace` and `cargo test -p cella-kernel` work there; everything else exists for the
+//! kernel's bare-metal target (`x86_64-cella-none.json`) only.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -38,7 +38,7 @@ mod dirs;
 mod initrd;
 
 // `arch::paging` and `mm`'s bookkeeping are pure enough to be tested on the host; the rest
-// of both modules exists for `x86_64-unknown-none` only.
+// of both modules exists for the bare-metal target only.
 #[cfg_attr(
     not(target_os = "none"),
     allow(

@@ -3,6 +3,9 @@
 
 use core::arch::asm;
 
+/// MXCSR as WebAssembly's float semantics need it (and as the CPU resets it): every SSE
+/// exception masked, round to nearest even, denormals neither flushed nor treated as zero.
+pub const MXCSR_DEFAULT: u32 = 0x1f80;
 /// CPUID leaf 1 ECX bit 30: RDRAND is available.
 const CPUID_1_ECX_RDRAND: u32 = 1 << 30;
 /// CPUID leaf 7 (subleaf 0) EBX bit 18: RDSEED is available.

@@ -3,8 +3,8 @@
 //!
 //! `extern "x86-interrupt"` needs nightly, so the stubs are written in assembly: each pushes
 //! a dummy error code where the CPU pushes none, then its vector number, and jumps to a
-//! common path that saves the general-purpose registers and calls [`dispatch`] with a pointer
-//! to the resulting [`InterruptFrame`]. Stubs are 16 bytes apart, so the IDT is filled from
+//! common path that saves the general-purpose registers and the SSE state and calls
+//! [`dispatch`] with a pointer to the resulting [`InterruptFrame`]. Stubs are 16 bytes apart, so the IDT is filled from
 //! one base address.
 
 use core::arch::global_asm;
@@ -22,6 +22,8 @@ use super::pic;
 const STUB_COUNT: usize = 48;
 /// Distance between two stubs (see the `.org` in the assembly).
 const STUB_SIZE: u64 = 16;
+/// Size of the FXSAVE area (x87, MMX and SSE state), a multiple of its 16-byte alignment.
+const FXSAVE_AREA_SIZE: usize = 512;
 /// Gate attributes: present, DPL 0, 64-bit interrupt gate (clears IF on entry).
 const INTERRUPT_GATE: u8 = 0x8e;
 
@@ -76,10 +78,19 @@ global_asm!(
     "  push r14",
     "  push r15",
     // The CPU aligned RSP to 16 before pushing its 5-word frame; with the error code, the
-    // vector and 15 registers (22 words) RSP is 16-byte aligned here, as the call needs.
+    // vector and 15 registers (22 words) RSP is 16-byte aligned here, as the call and
+    // FXSAVE need. The kernel is built for SSE2, so any Rust code — the page-fault
+    // handler's zeroing of a page included — may use the XMM registers and MXCSR that the
+    // interrupted code (a float-heavy Wasm program) holds live: they are saved below the
+    // frame and restored after. RBP keeps the frame's address across the call.
+    "  mov rbp, rsp",
+    "  sub rsp, {fx_area}",
+    "  fxsave64 [rsp]",
     "  cld",
-    "  mov rdi, rsp",
+    "  mov rdi, rbp",
     "  call {dispatch}",
+    "  fxrstor64 [rsp]",
+    "  mov rsp, rbp",
     "  pop r15",
     "  pop r14",
     "  pop r13",
@@ -100,6 +111,7 @@ global_asm!(
     "  iretq",
     ".popsection",
     dispatch = sym dispatch,
+    fx_area = const FXSAVE_AREA_SIZE,
 );
 
 unsafe extern "C" {

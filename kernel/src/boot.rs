@@ -4,9 +4,9 @@
 //! or a banner when the image has no init.
 
 use alloc::format;
-use core::arch::global_asm;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::arch::global_asm;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
 use bootloader_api::{BootInfo, entry_point};
@@ -22,11 +22,13 @@ use crate::wasm::{self, End, NotStarted, Task};
 use crate::{
     console, dirs, entropy, fault, initrd, limits, logger, mm, net, profile, time, writeback,
 };
-/// Size of the kernel stack the bootloader sets up (with a guard page below it).
-const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
+/// Size of the kernel stack the bootloader sets up (with a guard page below it): wasmi runs
+/// on it, and a fuel slice's worth of `memory.grow`s may leave their frames there (see
+/// `wasm::GROW_FUEL`).
+pub const KERNEL_STACK_SIZE: u64 = 8 * 1024 * 1024;
 
 /// How the bootloader loads the kernel: all of physical memory mapped (the heap and fw_cfg
-/// DMA use it) and a 1 MiB stack for wasmi.
+/// DMA use it) and the kernel stack for wasmi.
 pub static BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
     config.mappings.physical_memory = Some(Mapping::Dynamic);

@@ -30,7 +30,7 @@ use crate::{console, mm, net, time};
 
 /// Fuel per slice: about this many wasm instructions run before the next process gets the
 /// CPU (a few milliseconds of interpretation under QEMU's TCG).
-const SLICE_FUEL: u64 = 1_000_000;
+pub const SLICE_FUEL: u64 = 1_000_000;
 /// The most processes (zombies included) at once: beyond it `spawn` answers `EAGAIN`.
 pub const MAX_PROCESSES: usize = 128;
 /// Free memory a spawn needs beyond the module's own size times [`COMPILE_FACTOR`]: the

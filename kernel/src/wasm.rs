@@ -23,7 +23,7 @@ use wasmi::TrapCode;
 use wasmi::errors::{MemoryError, TableError};
 use wasmi::{
     Caller, CompilationMode, Config, CustomFuelCosts, Engine, ExternType, Func, FuncType, Instance,
-    Linker, Memory, Module, ResourceLimiter, ResumableCall, ResumableCallHostTrap,
+    Linker, Memory, Module, OperatorCost, ResourceLimiter, ResumableCall, ResumableCallHostTrap,
     ResumableCallOutOfFuel, Store, StoreLimits, Val,
 };
 use wasmi_core::LimiterError;
@@ -54,11 +54,33 @@ const MAX_PARAMS: usize = 9;
 /// Fuel for a module's start function and initialisers. wasmi runs them inside
 /// `instantiate_and_start`, which cannot be suspended, so the spawn holds the whole machine
 /// until they end: this bounds that stall to a few scheduler slices (well under a second
-/// under TCG) instead of the minute 2^32 took, enough for initialisers and the data
-/// segments of a module filling its memory (copies cost one unit per 64 bytes). A start
+/// under TCG) instead of the minute 2^32 took, enough for initialisers and 256 MiB of data
+/// segments (copies cost one unit per 64 bytes). A start
 /// function that loops is out of fuel here, a trap: the spawn fails with `ENOEXEC`.
 /// Toolchains put a command's work in `_start`, which runs preemptibly.
-const INSTANTIATION_FUEL: u64 = 16_000_000;
+const INSTANTIATION_FUEL: u64 = 4_000_000;
+
+/// Fuel a `memory.grow` or `table.grow` costs: the most wasmi lets one operator cost. Under
+/// wasmi's tail-call dispatch every instruction handler hands over to the next with a jump,
+/// but these two call it (a local's address escapes into the grow), so each one executed
+/// leaves a native stack frame behind — 176 bytes for `memory.grow`, 160 for `table.grow` in
+/// this build — until the interpreter next stops: at the end of a fuel slice, a trap or a
+/// blocking call. Native wasmi overflows its 8 MiB thread stack the same way after ~50 000
+/// failed grows in a loop. The cost bounds how many run between two stops, and so the stack
+/// they can take (checked below against the kernel stack).
+const GROW_FUEL: u8 = u8::MAX;
+/// Native stack a grow leaves until the interpreter stops (the larger of the two frames,
+/// measured in the disassembly; `boot/tests/qemu.rs` runs loops of failing grows).
+const GROW_FRAME_BYTES: u64 = 176;
+/// Native stack that grows running on `fuel` can leave behind at most.
+const fn grow_frames_bytes(fuel: u64) -> u64 {
+    fuel / GROW_FUEL as u64 * GROW_FRAME_BYTES
+}
+const _: () = {
+    let stack_room = crate::boot::KERNEL_STACK_SIZE / 2;
+    assert!(grow_frames_bytes(crate::process::SLICE_FUEL) <= stack_room);
+    assert!(grow_frames_bytes(INSTANTIATION_FUEL) <= stack_room);
+};
 
 /// Frames a trap's backtrace shows at most (`-D max-backtrace`); 0 loads modules without
 /// the shadow call stack. One setting for the whole machine, given at boot.
@@ -279,6 +301,14 @@ pub struct Program {
     code: Option<CodeMap>,
 }
 
+/// wasmi's fuel cost of every operator, with the two grows at [`GROW_FUEL`].
+fn grow_costs() -> OperatorCost {
+    let mut costs = OperatorCost::default();
+    costs.memory_grow = GROW_FUEL;
+    costs.table_grow = GROW_FUEL;
+    costs
+}
+
 /// Compiles `bytes` and checks its imports, for a process whose memory limit is
 /// `memory_limit` bytes; the error is one line for the user.
 pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
@@ -291,6 +321,7 @@ pub fn load(bytes: &[u8], memory_limit: u64) -> Result<Program, String> {
         .set_max_recursion_depth(MAX_RECURSION_DEPTH)
         .set_max_stack_height(stack)
         .consume_fuel(true)
+        .operator_cost(grow_costs())
         // Translating a function on its first call costs no fuel: wasmi cannot resume a call
         // that runs out of fuel while translating (the error is final), and translation is
         // bounded by the module's size anyway. Copies cost wasmi's default.

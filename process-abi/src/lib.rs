@@ -101,6 +101,8 @@ pub trait Param {
     const TYPE: ValType;
     /// The value from the raw 64-bit slot the interpreter passes.
     fn from_raw(raw: u64) -> Self;
+    /// The value as a raw 64-bit slot (an `i32` zero-extended), which `from_raw` reads back.
+    fn to_raw(self) -> u64;
 }
 
 impl Param for u32 {
@@ -109,12 +111,18 @@ impl Param for u32 {
         // An i32 may arrive zero- or sign-extended; only its low 32 bits are the value.
         raw as u32
     }
+    fn to_raw(self) -> u64 {
+        u64::from(self)
+    }
 }
 
 impl Param for i32 {
     const TYPE: ValType = ValType::I32;
     fn from_raw(raw: u64) -> Self {
         raw as u32 as i32
+    }
+    fn to_raw(self) -> u64 {
+        u64::from(self as u32)
     }
 }
 
@@ -123,12 +131,18 @@ impl Param for u64 {
     fn from_raw(raw: u64) -> Self {
         raw
     }
+    fn to_raw(self) -> u64 {
+        self
+    }
 }
 
 impl Param for i64 {
     const TYPE: ValType = ValType::I64;
     fn from_raw(raw: u64) -> Self {
         raw as i64
+    }
+    fn to_raw(self) -> u64 {
+        self as u64
     }
 }
 

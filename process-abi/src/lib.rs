@@ -284,6 +284,15 @@ mod tests {
     }
 
     #[test]
+    fn a_value_goes_to_its_raw_slot_and_back() {
+        assert_eq!(u32::MAX.to_raw(), 0xffff_ffff, "an i32 is zero-extended");
+        assert_eq!((-1i32).to_raw(), 0xffff_ffff);
+        assert_eq!(i32::from_raw((-7i32).to_raw()), -7);
+        assert_eq!(u64::from_raw(u64::MAX.to_raw()), u64::MAX);
+        assert_eq!(i64::from_raw(i64::MIN.to_raw()), i64::MIN);
+    }
+
+    #[test]
     fn a_wrong_number_of_arguments_decodes_to_nothing() {
         for &function in Function::ALL {
             let count = function.params().len();

@@ -46,6 +46,7 @@ pub mod syscalls;
 pub mod testing;
 pub mod types;
 pub mod vfs;
+pub mod wake;
 
 pub use ctx::WasiCtx;
 pub use errno::{Errno, Result};

@@ -184,10 +184,13 @@ fn a_pipe_ping_pong_wakes_each_side_by_its_pipe_and_switches_cheaply() {
         assert_eq!(run.status, 0, "{}", run.stderr);
         let stdout = run.stdout();
         assert_eq!(figure(&stdout, "rounds:"), 300, "{stdout}");
-        assert_eq!(figure(&stdout, "switches:"), 600, "two per round trip: {stdout}");
+        assert_eq!(
+            figure(&stdout, "switches:"),
+            600,
+            "two per round trip: {stdout}"
+        );
         // Guest instructions (under --icount): 5 700 per switch with plain calls when this
-        // was written, 9 500 through std; 8 700 and 12 900 before typed host functions and
-        // wake lists.
+        // was written, 9 500 through std (12 900 before typed host functions and wake lists).
         let bound = if std_io { 11_000 } else { 7_000 };
         assert!(figure(&stdout, "ns per switch:") < bound, "{stdout}");
     }
@@ -198,8 +201,8 @@ fn a_preview1_call_that_returns_at_once_costs_a_few_hundred_guest_instructions()
     let run = cella(&["--icount", &program("syscalls"), "5000"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     let stdout = run.stdout();
-    // The call alone, under --icount: 383, 384, 699 and 734 when this was written; with
-    // wasmi's dynamic host functions (`func_new`) they were about 1 080, 1 160, 1 510, 1 540.
+    // The call alone, under --icount: 321, 322, 637 and 672 when this was written; with
+    // wasmi's dynamic host functions (`func_new`) they were about 1 020, 980, 1 380, 1 410.
     for (call, bound) in [
         ("clock_time_get:", 600),
         ("args_sizes_get:", 600),

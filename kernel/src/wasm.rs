@@ -711,8 +711,8 @@ fn linker(engine: &Engine) -> Result<Linker<ProcessData>, wasmi::errors::LinkerE
 }
 
 /// Generates `link_preview1`, which registers a typed host function for every function of
-/// `wasi_abi::preview1_functions!`: wasmi hands it the arguments in registers, with no
-/// slices of values to build or allocate, and it calls the function's typed entry in
+/// `wasi_abi::preview1_functions!`: wasmi decodes its arguments straight from its value
+/// stack, with no slices of values to build or allocate, and it calls the function's typed entry in
 /// `wasi_abi` on the caller's memory. Only a call that does not return at once (it blocks,
 /// traps or ends the process) leaves its raw arguments with the process, for the scheduler.
 macro_rules! link_preview1 {

@@ -1068,13 +1068,21 @@ fn a_read_blocked_on_a_pipe_waits_for_the_pipe_and_only_it() {
         dispatch(&mut h.ctx, &mut h.mem, index, &read),
         Outcome::Block { deadline: None }
     );
-    assert_eq!(h.ctx.waker().state(), WaitState::Armed, "registered with the pipe");
+    assert_eq!(
+        h.ctx.waker().state(),
+        WaitState::Armed,
+        "registered with the pipe"
+    );
     // Its own write end is another fd: writing a byte wakes the reader.
     h.ok("fd_write", &[write_fd, 0x10, 1, 0x40]);
     assert_eq!(h.ctx.waker().state(), WaitState::Woken);
     h.ctx.waker().reset();
     h.ok("fd_read", &read);
-    assert_eq!(h.ctx.waker().state(), WaitState::Idle, "a read that got data arms nothing");
+    assert_eq!(
+        h.ctx.waker().state(),
+        WaitState::Idle,
+        "a read that got data arms nothing"
+    );
     // Closing the last write end wakes a blocked reader too (it then reads end of file).
     assert_eq!(
         dispatch(&mut h.ctx, &mut h.mem, index, &read),
@@ -1109,7 +1117,10 @@ fn a_call_that_no_object_wakes_leaves_the_waker_idle() {
     );
     assert_eq!(h.ctx.waker().state(), WaitState::Idle);
     // A non-blocking read of the empty pipe returns EAGAIN and waits on nothing.
-    h.ok("fd_fdstat_set_flags", &[read_fd, Fdflags::NONBLOCK.bits().into()]);
+    h.ok(
+        "fd_fdstat_set_flags",
+        &[read_fd, Fdflags::NONBLOCK.bits().into()],
+    );
     assert_eq!(h.errno("fd_read", &[read_fd, 0x10, 1, 0x40]), Errno::Again);
     assert_eq!(h.ctx.waker().state(), WaitState::Idle);
 }

@@ -190,7 +190,7 @@ fn a_pipe_ping_pong_wakes_each_side_by_its_pipe_and_switches_cheaply() {
             "two per round trip: {stdout}"
         );
         // Guest instructions (under --icount): 5 700 per switch with plain calls when this
-        // was written, 9 500 through std (12 900 before typed host functions and wake lists).
+        // was written, 9 600 through std (12 900 before typed host functions and wake lists).
         let bound = if std_io { 11_000 } else { 7_000 };
         assert!(figure(&stdout, "ns per switch:") < bound, "{stdout}");
     }

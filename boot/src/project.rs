@@ -45,6 +45,7 @@ pub const TEST_ONLY_PROGRAMS: &[&str] = &[
     "proctest",
     "spawnloop",
     "pingpong",
+    "syscalls",
     "pipebench",
     "smithrun",
 ];

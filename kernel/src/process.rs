@@ -20,6 +20,7 @@ use wasi_abi::control::{
 };
 use wasi_abi::memory::GuestMemory;
 use wasi_abi::outcome::Fault;
+use wasi_abi::wake::WaitState;
 
 use cella_backtrace::Innermost;
 
@@ -69,6 +70,8 @@ pub struct System {
     last_run: Pid,
     /// How pid 1 ended, once it has.
     init_end: Option<End>,
+    /// The blocked pids of a pass of `retry_blocked`, kept to spare an allocation a pass.
+    blocked_scratch: Vec<Pid>,
     /// Whether trap messages of pid 1 go to its stderr (the shell's init) or only to the
     /// caller of [`System::run`] (a single program, reported by the runner).
     report_init_traps: bool,
@@ -126,6 +129,7 @@ impl System {
             switches: 0,
             last_run: 0,
             init_end: None,
+            blocked_scratch: Vec::new(),
             report_init_traps,
         };
         system.procs.insert(
@@ -241,14 +245,23 @@ impl System {
         }
     }
 
-    /// Repeats the calls of blocked processes: something may have changed (a pipe, the
-    /// console, a child, the clock).
+    /// Repeats the calls of blocked processes that something may have unblocked: every one
+    /// but those waiting on a pipe that has not changed since (see `wasi_abi::wake`).
     fn retry_blocked(&mut self) {
-        for pid in self.sched.blocked() {
+        let mut blocked = core::mem::take(&mut self.blocked_scratch);
+        blocked.clear();
+        blocked.extend(self.sched.blocked());
+        for &pid in &blocked {
             let Some(task) = self.task(pid) else {
                 self.sched.remove(pid);
                 continue;
             };
+            let waker = task.wasi().waker();
+            match waker.state() {
+                WaitState::Armed => continue,
+                WaitState::Woken => waker.reset(),
+                WaitState::Idle => {}
+            }
             match task.pending() {
                 Some((_, Stop::Control)) => self.handle_pending(pid),
                 Some(_) => match task.retry() {
@@ -261,6 +274,7 @@ impl System {
                 None => self.sched.make_ready(pid),
             }
         }
+        self.blocked_scratch = blocked;
     }
 
     /// Ends `pid`: reports a trap on its stderr, frees its task, hands its children to init

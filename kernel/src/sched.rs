@@ -8,7 +8,6 @@
 //! ones already waiting, never starving them.
 
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::vec::Vec;
 
 /// A process id.
 pub type Pid = u32;
@@ -59,8 +58,8 @@ impl Scheduler {
 
     /// The blocked processes, in pid order: the kernel retries their calls when something
     /// may have changed.
-    pub fn blocked(&self) -> Vec<Pid> {
-        self.blocked.keys().copied().collect()
+    pub fn blocked(&self) -> impl Iterator<Item = Pid> + '_ {
+        self.blocked.keys().copied()
     }
 
     /// Whether `pid` is blocked.
@@ -77,6 +76,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     /// Runs `turns` slices where every process stays CPU-bound, returning the order.
     fn round_robin(sched: &mut Scheduler, turns: usize) -> Vec<Pid> {
@@ -129,7 +129,7 @@ mod tests {
         sched.block(3, Some(200));
         assert_eq!(sched.next(), None);
         assert_eq!(sched.next_deadline(), Some(200));
-        assert_eq!(sched.blocked(), [1, 2, 3]);
+        assert_eq!(sched.blocked().collect::<Vec<_>>(), [1, 2, 3]);
         sched.remove(3);
         assert_eq!(sched.next_deadline(), Some(500));
         sched.remove(1);
@@ -146,6 +146,6 @@ mod tests {
         sched.remove(3);
         assert_eq!(sched.next(), Some(2));
         assert_eq!(sched.next(), None);
-        assert!(sched.blocked().is_empty());
+        assert!(sched.blocked().next().is_none());
     }
 }

@@ -18,6 +18,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use cella_backtrace::{CodeMap, Innermost, Names};
 use wasi_abi::budget::{Budget, Charge};
+use wasi_abi::control::abi::Param;
 use wasi_abi::{Outcome, ValType, WasiCtx, control};
 use wasmi::TrapCode;
 use wasmi::errors::{MemoryError, TableError};
@@ -113,6 +114,19 @@ pub struct PendingCall {
 }
 
 impl PendingCall {
+    /// A call of `import` with these raw arguments (at most [`MAX_PARAMS`]).
+    fn new(import: Import, args: &[u64]) -> PendingCall {
+        let mut call = PendingCall {
+            import,
+            args: [0; MAX_PARAMS],
+            len: args.len().min(MAX_PARAMS),
+        };
+        for (slot, arg) in call.args.iter_mut().zip(args) {
+            *slot = *arg;
+        }
+        call
+    }
+
     /// The raw arguments.
     pub fn args(&self) -> &[u64] {
         self.args.get(..self.len).unwrap_or(&[])
@@ -722,61 +736,119 @@ fn func_type(params: &[ValType], returns_errno: bool) -> FuncType {
 /// A linker holding both import modules.
 fn linker(engine: &Engine) -> Result<Linker<ProcessData>, wasmi::errors::LinkerError> {
     let mut linker = Linker::new(engine);
-    for (index, function) in wasi_abi::FUNCTIONS.iter().enumerate() {
-        let import = Import::Preview1(index);
-        linker.func_new(
-            wasi_abi::MODULE,
-            function.name,
-            func_type(function.params, function.returns_errno),
-            move |caller, params, results| import_call(caller, import, params, results),
-        )?;
-    }
-    for &function in control::Function::ALL {
-        let import = Import::Control(function);
-        linker.func_new(
-            control::MODULE,
-            function.name(),
-            func_type(function.params(), CONTROL_RETURNS_ERRNO),
-            move |caller, params, results| import_call(caller, import, params, results),
-        )?;
-    }
+    link_preview1(&mut linker)?;
+    link_control(&mut linker)?;
     Ok(linker)
 }
 
-/// The linker boundary: raw wasm values in; an errno out, or a suspension.
-fn import_call(
-    mut caller: Caller<'_, ProcessData>,
-    import: Import,
-    params: &[Val],
-    results: &mut [Val],
-) -> Result<(), wasmi::Error> {
-    let mut call = PendingCall {
-        import,
-        args: [0; MAX_PARAMS],
-        len: params.len().min(MAX_PARAMS),
+/// Generates `link_preview1`, which registers a typed host function for every function of
+/// `wasi_abi::preview1_functions!`: wasmi decodes its arguments straight from its value
+/// stack, with no slices of values to build or allocate, and it calls the function's typed entry in
+/// `wasi_abi` on the caller's memory. Only a call that does not return at once (it blocks,
+/// traps or ends the process) leaves its raw arguments with the process, for the scheduler.
+macro_rules! link_preview1 {
+    ($( $name:ident ( $($param:ident : $ty:ty),* ) $(=> $kind:ident)? ; )*) => {
+        fn link_preview1(
+            linker: &mut Linker<ProcessData>,
+        ) -> Result<(), wasmi::errors::LinkerError> {
+            $( link_preview1!(@one linker, $name ($($param: $ty),*) $($kind)?); )*
+            Ok(())
+        }
     };
-    for (slot, param) in call.args.iter_mut().zip(params) {
-        *slot = match param {
-            // Zero-extend: wasi-abi reads i32 parameters as u32.
-            Val::I32(value) => u64::from(*value as u32),
-            Val::I64(value) => *value as u64,
-            _ => 0,
-        };
-    }
-    let stop = match import {
-        Import::Control(_) => Stop::Control,
-        Import::Preview1(index) => match run_preview1(&mut caller, index, call) {
-            Outcome::Return(errno) => {
-                if let Some(result) = results.first_mut() {
-                    *result = Val::I32(i32::from(errno as u16));
+    // `proc_exit` returns nothing: it always ends the process.
+    (@one $linker:ident, $name:ident ($($param:ident : $ty:ty),*) noreturn) => {
+        $linker.func_wrap(
+            wasi_abi::MODULE,
+            stringify!($name),
+            |mut caller: Caller<'_, ProcessData>, $($param: $ty),*| -> Result<(), wasmi::Error> {
+                let outcome = with_wasi(&mut caller, |wasi, memory| {
+                    wasi_abi::entry::$name(wasi, memory, $($param),*)
+                });
+                let args = [$(Param::to_raw($param)),*];
+                Err(suspend(&mut caller, wasi_abi::Id::$name, &args, outcome))
+            },
+        )?;
+    };
+    (@one $linker:ident, $name:ident ($($param:ident : $ty:ty),*) $($kind:ident)?) => {
+        $linker.func_wrap(
+            wasi_abi::MODULE,
+            stringify!($name),
+            |mut caller: Caller<'_, ProcessData>, $($param: $ty),*| -> Result<i32, wasmi::Error> {
+                let outcome = with_wasi(&mut caller, |wasi, memory| {
+                    wasi_abi::entry::$name(wasi, memory, $($param),*)
+                });
+                match outcome {
+                    Outcome::Return(errno) => Ok(i32::from(errno as u16)),
+                    outcome => {
+                        let args = [$(Param::to_raw($param)),*];
+                        Err(suspend(&mut caller, wasi_abi::Id::$name, &args, outcome))
+                    }
                 }
-                return Ok(());
-            }
-            outcome => stop_of(outcome, index),
-        },
+            },
+        )?;
     };
-    caller.data_mut().pending = Some((call, stop));
-    Err(wasmi::Error::host(Suspend))
+}
+
+wasi_abi::preview1_functions!(link_preview1);
+
+/// Generates `link_control`, which registers a typed host function for every
+/// `cella_process` function: each suspends the call for the scheduler, which holds the
+/// process table they act on.
+macro_rules! link_control {
+    (module = $module:literal;
+     $( $(#[$doc:meta])* $variant:ident $name:ident ( $($param:ident : $ty:ident),* ); )*) => {
+        fn link_control(
+            linker: &mut Linker<ProcessData>,
+        ) -> Result<(), wasmi::errors::LinkerError> {
+            $(
+                linker.func_wrap(
+                    control::MODULE,
+                    stringify!($name),
+                    |mut caller: Caller<'_, ProcessData>, $($param: $ty),*| -> Result<i32, wasmi::Error> {
+                        let import = Import::Control(control::Function::$variant);
+                        let args = [$(Param::to_raw($param)),*];
+                        caller.data_mut().pending =
+                            Some((PendingCall::new(import, &args), Stop::Control));
+                        Err(wasmi::Error::host(Suspend))
+                    },
+                )?;
+            )*
+            Ok(())
+        }
+    };
+}
+
+wasi_abi::control::abi::cella_process_functions!(link_control);
+
+/// Runs `f` on the caller's WASI state and its whole linear memory (empty if it has none).
+#[inline]
+fn with_wasi<R>(
+    caller: &mut Caller<'_, ProcessData>,
+    f: impl FnOnce(&mut WasiCtx<KernelPlatform>, &mut [u8]) -> R,
+) -> R {
+    match caller.data().memory {
+        Some(memory) => {
+            let (bytes, data) = memory.data_and_store_mut(caller);
+            f(&mut data.wasi, bytes)
+        }
+        // A module without memory can still call the pointer-free functions.
+        None => f(&mut caller.data_mut().wasi, &mut []),
+    }
+}
+
+/// The host error that hands a preview1 call which did not return (`outcome`) to the
+/// scheduler, with what it needs to act on it and, for a blocked call, to repeat it.
+#[cold]
+fn suspend(
+    caller: &mut Caller<'_, ProcessData>,
+    id: wasi_abi::Id,
+    args: &[u64],
+    outcome: Outcome,
+) -> wasmi::Error {
+    let index = id as usize;
+    let call = PendingCall::new(Import::Preview1(index), args);
+    caller.data_mut().pending = Some((call, stop_of(outcome, index)));
+    wasmi::Error::host(Suspend)
 }
 
 /// Runs a preview1 call against the process's memory and WASI state.

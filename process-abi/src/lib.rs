@@ -101,6 +101,8 @@ pub trait Param {
     const TYPE: ValType;
     /// The value from the raw 64-bit slot the interpreter passes.
     fn from_raw(raw: u64) -> Self;
+    /// The value as a raw 64-bit slot (an `i32` zero-extended), which `from_raw` reads back.
+    fn to_raw(self) -> u64;
 }
 
 impl Param for u32 {
@@ -109,12 +111,18 @@ impl Param for u32 {
         // An i32 may arrive zero- or sign-extended; only its low 32 bits are the value.
         raw as u32
     }
+    fn to_raw(self) -> u64 {
+        u64::from(self)
+    }
 }
 
 impl Param for i32 {
     const TYPE: ValType = ValType::I32;
     fn from_raw(raw: u64) -> Self {
         raw as u32 as i32
+    }
+    fn to_raw(self) -> u64 {
+        u64::from(self as u32)
     }
 }
 
@@ -123,12 +131,18 @@ impl Param for u64 {
     fn from_raw(raw: u64) -> Self {
         raw
     }
+    fn to_raw(self) -> u64 {
+        self
+    }
 }
 
 impl Param for i64 {
     const TYPE: ValType = ValType::I64;
     fn from_raw(raw: u64) -> Self {
         raw as i64
+    }
+    fn to_raw(self) -> u64 {
+        self as u64
     }
 }
 
@@ -267,6 +281,15 @@ mod tests {
             Call::decode(Function::Kill, &[7, 15]),
             Some(Call::Kill { pid: 7, signal: 15 })
         );
+    }
+
+    #[test]
+    fn a_value_goes_to_its_raw_slot_and_back() {
+        assert_eq!(u32::MAX.to_raw(), 0xffff_ffff, "an i32 is zero-extended");
+        assert_eq!((-1i32).to_raw(), 0xffff_ffff);
+        assert_eq!(i32::from_raw((-7i32).to_raw()), -7);
+        assert_eq!(u64::from_raw(u64::MAX.to_raw()), u64::MAX);
+        assert_eq!(i64::from_raw(i64::MIN.to_raw()), i64::MIN);
     }
 
     #[test]

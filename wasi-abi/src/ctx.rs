@@ -13,6 +13,7 @@ use crate::file::WasiFile;
 use crate::platform::Platform;
 use crate::types::{Fd, Fdflags, Timestamp};
 use crate::vfs::{DirHandle, OpenDir};
+use crate::wake::Waker;
 
 /// Everything a process's syscalls act on.
 pub struct WasiCtx<P: Platform> {
@@ -28,6 +29,8 @@ pub struct WasiCtx<P: Platform> {
     /// the pipes it made and the connections it accepted here, and whatever the kernel
     /// charges besides (linear memory, the interpreter's code).
     pub(crate) account: Rc<Budget>,
+    /// What the objects its calls block on wake (see [`crate::wake`]).
+    pub(crate) waker: Waker,
 }
 
 impl<P: Platform> WasiCtx<P> {
@@ -52,7 +55,13 @@ impl<P: Platform> WasiCtx<P> {
             poll_started: None,
             yielding: false,
             account,
+            waker: Waker::new(),
         }
+    }
+
+    /// The process's waker: whether its blocked call waits for an object to change.
+    pub fn waker(&self) -> &Waker {
+        &self.waker
     }
 
     /// The process's account: its memory limit and what is charged to it.

@@ -13,6 +13,7 @@ use crate::errno::{Errno, Result};
 use crate::platform::{Platform, StdinPoll, Stream};
 use crate::types::{Advice, Fdflags, Filesize, Filestat, Filetype, Sdflags, Timestamp, Whence};
 use crate::vfs::SetTimes;
+use crate::wake::Waker;
 
 /// Whether an fd is ready for a `poll_oneoff` subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +111,18 @@ pub trait WasiFile {
     /// `fd_datasync`.
     fn datasync(&mut self) -> Result<()> {
         Err(Errno::Badf)
+    }
+
+    /// Registers `waker` to be woken when a read that found nothing (`Err(Again)`) may
+    /// find something; false (the default) if this kind of file cannot wake a waiter.
+    fn wait_readable(&mut self, _waker: &Waker) -> bool {
+        false
+    }
+
+    /// Registers `waker` to be woken when a write that found no room (`Err(Again)`) may
+    /// find some; false (the default) if this kind of file cannot wake a waiter.
+    fn wait_writable(&mut self, _waker: &Waker) -> bool {
+        false
     }
 
     /// Readiness for an `fd_read` subscription.

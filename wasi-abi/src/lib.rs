@@ -4,8 +4,9 @@
 //! in-memory file system ([`vfs`]), pipes ([`pipe`]), one function per
 //! `wasi_snapshot_preview1` syscall, generic over a [`Platform`] the kernel implements
 //! (clocks, entropy, console streams), and the decoding of Cella's process-control calls
-//! ([`control`]). The kernel registers the functions of [`FUNCTIONS`] with its wasm
-//! interpreter and forwards each call to [`dispatch`], which answers with an [`Outcome`]: an
+//! ([`control`]). The kernel generates a host function for each preview1 function from the
+//! one list of them ([`preview1_functions!`]), which calls its typed [`entry`]; [`dispatch`]
+//! makes the same calls by index with raw arguments. Each answers with an [`Outcome`]: an
 //! errno for the program, a trap, an exit, or a block (the call must wait: the kernel parks
 //! the process and repeats the call later).
 //!
@@ -45,10 +46,13 @@ pub mod syscalls;
 pub mod testing;
 pub mod types;
 pub mod vfs;
+pub mod wake;
 
 pub use ctx::WasiCtx;
 pub use errno::{Errno, Result};
 pub use outcome::{Outcome, Trap};
 pub use platform::{Platform, StdinPoll, Stream};
-pub use syscalls::{FUNCTIONS, Function, MODULE, ValType, dispatch, lookup, not_implemented};
+pub use syscalls::{
+    FUNCTIONS, Function, Id, MODULE, ValType, dispatch, entry, lookup, not_implemented,
+};
 pub use vfs::{DirHandle, Vfs};

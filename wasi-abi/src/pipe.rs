@@ -18,6 +18,7 @@ use crate::fallible::{infallible, reserve_queue};
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
 use crate::types::{Filesize, Filetype, Rights};
+use crate::wake::{WaitList, Waker};
 
 /// Bytes a pipe holds before writers wait, as on Linux.
 pub const PIPE_CAPACITY: usize = 64 * 1024;
@@ -44,6 +45,10 @@ pub struct PipeBuffer {
     /// The buffer's bytes, charged to the process that made the pipe until no one can read
     /// it any more.
     charge: Option<Charge>,
+    /// Processes whose read found it empty, woken when data comes or the last writer goes.
+    readers_waiting: WaitList,
+    /// Processes whose write found it full, woken when data goes or the last reader goes.
+    writers_waiting: WaitList,
 }
 
 impl PipeBuffer {
@@ -68,6 +73,9 @@ impl PipeBuffer {
             slot.copy_from_slice(source);
         }
         self.data.drain(..count);
+        if !self.writers_waiting.is_empty() {
+            self.writers_waiting.wake_all();
+        }
         Ok(count)
     }
 
@@ -88,6 +96,9 @@ impl PipeBuffer {
         let count = data.len().min(room);
         reserve_queue(&mut self.data, count)?;
         self.data.extend(data.get(..count).unwrap_or(&[]));
+        if !self.readers_waiting.is_empty() {
+            self.readers_waiting.wake_all();
+        }
         Ok(count)
     }
 
@@ -150,6 +161,8 @@ pub fn pipe(owner: &Rc<Budget>) -> Result<(Box<dyn WasiFile>, Box<dyn WasiFile>)
             readers: 1,
             writers: 1,
             charge: Some(charge),
+            readers_waiting: WaitList::default(),
+            writers_waiting: WaitList::default(),
         }));
         let reader: Box<dyn WasiFile> = Box::new(PipeReader(shared.clone()));
         let writer: Box<dyn WasiFile> = Box::new(PipeWriter(shared));
@@ -171,6 +184,8 @@ impl Drop for PipeReader {
             // Nobody will read it: let its memory go now.
             pipe.data = VecDeque::new();
             pipe.charge = None;
+            // Blocked writers now fail with EPIPE.
+            pipe.writers_waiting.wake_all();
         }
     }
 }
@@ -179,6 +194,10 @@ impl Drop for PipeWriter {
     fn drop(&mut self) {
         let mut pipe = self.0.borrow_mut();
         pipe.writers = pipe.writers.saturating_sub(1);
+        if pipe.writers == 0 {
+            // Blocked readers now reach end of file.
+            pipe.readers_waiting.wake_all();
+        }
     }
 }
 
@@ -189,6 +208,10 @@ impl WasiFile for PipeReader {
 
     fn read(&mut self, _platform: &mut dyn Platform, buf: &mut [u8]) -> Result<usize> {
         self.0.borrow_mut().read(buf)
+    }
+
+    fn wait_readable(&mut self, waker: &Waker) -> bool {
+        self.0.borrow_mut().readers_waiting.add(waker)
     }
 
     fn read_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
@@ -209,6 +232,10 @@ impl WasiFile for PipeWriter {
 
     fn write(&mut self, _platform: &mut dyn Platform, data: &[u8]) -> Result<usize> {
         self.0.borrow_mut().write(data)
+    }
+
+    fn wait_writable(&mut self, waker: &Waker) -> bool {
+        self.0.borrow_mut().writers_waiting.add(waker)
     }
 
     fn write_readiness(&mut self, _platform: &mut dyn Platform) -> Result<Readiness> {
@@ -233,6 +260,8 @@ mod tests {
             readers: 1,
             writers: 1,
             charge: None,
+            readers_waiting: WaitList::default(),
+            writers_waiting: WaitList::default(),
         }
     }
 

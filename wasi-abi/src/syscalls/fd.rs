@@ -94,7 +94,13 @@ pub fn fd_write<P: Platform>(
     let total = each_iovec(mem, array, |mem, iovec, _| {
         Ok(file.write(platform, mem.slice(iovec.buf, iovec.buf_len)?)?)
     })
-    .map_err(|fault| would_block(fault, nonblocking))?;
+    .map_err(|fault| match would_block(fault, nonblocking) {
+        Fault::Block(deadline) => {
+            file.wait_writable(&ctx.waker);
+            Fault::Block(deadline)
+        }
+        fault => fault,
+    })?;
     mem.write(nwritten_out, &total)?;
     Ok(())
 }
@@ -132,7 +138,13 @@ pub fn fd_read<P: Platform>(
         let buf = mem.slice_mut(iovec.buf, iovec.buf_len)?;
         Ok(file.read(platform, buf)?)
     })
-    .map_err(|fault| would_block(fault, nonblocking))?;
+    .map_err(|fault| match would_block(fault, nonblocking) {
+        Fault::Block(deadline) => {
+            file.wait_readable(&ctx.waker);
+            Fault::Block(deadline)
+        }
+        fault => fault,
+    })?;
     mem.write(nread_out, &total)?;
     Ok(())
 }

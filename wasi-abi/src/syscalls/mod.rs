@@ -1,11 +1,14 @@
-//! The preview1 syscall table and its dispatcher.
+//! The preview1 syscall table and what is generated from it.
 //!
-//! `syscall_table!` below lists every `wasi_snapshot_preview1` function once, in witx order,
-//! with its wasm parameters; from that one list it generates [`FUNCTIONS`] (for the linker to
-//! register imports) and the `match` in [`dispatch`] that decodes the raw arguments and calls
-//! the function of the same name in one of the submodules. Entries marked `=> nosys` are not
-//! implemented yet and return `ENOSYS`; `=> noreturn` marks `proc_exit`, the only function
-//! without an errno result.
+//! [`preview1_functions!`](crate::preview1_functions) lists every `wasi_snapshot_preview1`
+//! function once, in witx order, with its wasm parameters named and typed. From that one list
+//! this module generates [`FUNCTIONS`] (for the linker to check imports), [`Id`] (each
+//! function's index in it), [`entry`] (each function with typed arguments, which the
+//! kernel's typed host functions call) and [`dispatch`] (a call by index with raw arguments:
+//! the tests, the fuzzer and the repeat of a blocked call use it). The kernel generates its
+//! host functions from the same list. Each entry calls the function of the same name in one
+//! of the submodules. Entries marked `=> nosys` are not implemented yet and return `ENOSYS`;
+//! `=> noreturn` marks `proc_exit`, the only function without an errno result.
 
 mod args_env;
 mod clock;
@@ -88,10 +91,10 @@ macro_rules! implemented {
 
 macro_rules! call {
     ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*)) => {
-        Outcome::from($name($ctx, $mem, $($param),*))
+        Outcome::from(super::$name($ctx, $mem, $($param),*))
     };
     ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*), noreturn) => {
-        Outcome::from($name($ctx, $mem, $($param),*))
+        Outcome::from(super::$name($ctx, $mem, $($param),*))
     };
     ($name:ident, $ctx:ident, $mem:ident, ($($param:ident),*), nosys) => {{
         let _ = ($ctx, $mem, $($param),*);
@@ -111,14 +114,42 @@ macro_rules! syscall_table {
             },
         )*];
 
-        /// The functions of [`FUNCTIONS`] by position, so `dispatch` matches on a name.
+        /// The functions of [`FUNCTIONS`] by name: `Id::fd_write as usize` is the index of
+        /// `fd_write` there.
         #[allow(non_camel_case_types, reason = "variants are the witx function names")]
-        #[derive(Clone, Copy)]
-        enum Id {
-            $($name,)*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Id {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                $name,
+            )*
         }
 
         const IDS: &[Id] = &[$(Id::$name,)*];
+
+        /// Every preview1 function with its arguments typed as in the witx (`u32` for an
+        /// `i32`, `u64` or `i64` for an `i64`), for a linker whose host functions receive
+        /// them so. `memory` is the caller's whole linear memory (empty if it has none).
+        #[allow(
+            clippy::too_many_arguments,
+            reason = "each takes the witx signature's arguments"
+        )]
+        pub mod entry {
+            use super::*;
+
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                #[inline]
+                pub fn $name<P: Platform>(
+                    ctx: &mut WasiCtx<P>,
+                    memory: &mut [u8],
+                    $($param: $ty),*
+                ) -> Outcome {
+                    let mem = &mut GuestMemory::new(memory);
+                    call!($name, ctx, mem, ($($param),*) $(, $kind)?)
+                }
+            )*
+        }
 
         /// Runs function `index` of [`FUNCTIONS`] with raw wasm arguments: `i32` parameters
         /// may come zero- or sign-extended (only the low 32 bits count), `i64` ones as they
@@ -135,84 +166,106 @@ macro_rules! syscall_table {
             if args.len() != function.params.len() {
                 return Outcome::Trap(Trap::WrongArgumentCount);
             }
-            let mem = &mut GuestMemory::new(memory);
             let mut args = args.iter().copied();
             match id {
                 $(Id::$name => {
                     $(let $param = <$ty as Param>::from_raw(args.next().unwrap_or(0));)*
-                    call!($name, ctx, mem, ($($param),*) $(, $kind)?)
+                    entry::$name(ctx, memory, $($param),*)
                 })*
             }
         }
     };
 }
 
-syscall_table! {
-    args_get(argv: u32, argv_buf: u32);
-    args_sizes_get(argc_out: u32, argv_buf_size_out: u32);
-    environ_get(environ: u32, environ_buf: u32);
-    environ_sizes_get(environc_out: u32, environ_buf_size_out: u32);
-    clock_res_get(id: u32, resolution_out: u32);
-    clock_time_get(id: u32, precision: u64, time_out: u32);
-    fd_advise(fd: u32, offset: u64, len: u64, advice: u32);
-    fd_allocate(fd: u32, offset: u64, len: u64);
-    fd_close(fd: u32);
-    fd_datasync(fd: u32);
-    fd_fdstat_get(fd: u32, stat_out: u32);
-    fd_fdstat_set_flags(fd: u32, flags: u32);
-    fd_fdstat_set_rights(fd: u32, fs_rights_base: u64, fs_rights_inheriting: u64);
-    fd_filestat_get(fd: u32, filestat_out: u32);
-    fd_filestat_set_size(fd: u32, size: u64);
-    fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, fst_flags: u32);
-    fd_pread(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread_out: u32);
-    fd_prestat_get(fd: u32, prestat_out: u32);
-    fd_prestat_dir_name(fd: u32, path: u32, path_len: u32);
-    fd_pwrite(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten_out: u32);
-    fd_read(fd: u32, iovs: u32, iovs_len: u32, nread_out: u32);
-    fd_readdir(fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused_out: u32);
-    fd_renumber(fd: u32, to: u32);
-    fd_seek(fd: u32, offset: i64, whence: u32, newoffset_out: u32);
-    fd_sync(fd: u32);
-    fd_tell(fd: u32, offset_out: u32);
-    fd_write(fd: u32, iovs: u32, iovs_len: u32, nwritten_out: u32);
-    path_create_directory(fd: u32, path: u32, path_len: u32);
-    path_filestat_get(fd: u32, flags: u32, path: u32, path_len: u32, filestat_out: u32);
-    path_filestat_set_times(
-        fd: u32, flags: u32, path: u32, path_len: u32, atim: u64, mtim: u64, fst_flags: u32
-    );
-    path_link(
-        old_fd: u32, old_flags: u32, old_path: u32, old_path_len: u32,
-        new_fd: u32, new_path: u32, new_path_len: u32
-    );
-    path_open(
-        fd: u32, dirflags: u32, path: u32, path_len: u32, oflags: u32,
-        fs_rights_base: u64, fs_rights_inheriting: u64, fdflags: u32, fd_out: u32
-    );
-    path_readlink(
-        fd: u32, path: u32, path_len: u32, buf: u32, buf_len: u32, bufused_out: u32
-    );
-    path_remove_directory(fd: u32, path: u32, path_len: u32);
-    path_rename(
-        fd: u32, old_path: u32, old_path_len: u32, new_fd: u32, new_path: u32, new_path_len: u32
-    );
-    path_symlink(
-        old_path: u32, old_path_len: u32, fd: u32, new_path: u32, new_path_len: u32
-    );
-    path_unlink_file(fd: u32, path: u32, path_len: u32);
-    poll_oneoff(subscriptions: u32, events: u32, nsubscriptions: u32, nevents_out: u32);
-    proc_exit(rval: u32) => noreturn;
-    proc_raise(sig: u32);
-    sched_yield();
-    random_get(buf: u32, buf_len: u32);
-    sock_accept(fd: u32, flags: u32, fd_out: u32);
-    sock_recv(
-        fd: u32, ri_data: u32, ri_data_len: u32, ri_flags: u32,
-        ro_datalen_out: u32, ro_flags_out: u32
-    );
-    sock_send(
-        fd: u32, si_data: u32, si_data_len: u32, si_flags: u32, so_datalen_out: u32
-    );
-    sock_shutdown(fd: u32, how: u32);
+crate::preview1_functions!(syscall_table);
+
+/// Lists every `wasi_snapshot_preview1` function, for the code generated from them: calls
+/// `$callback! { FUNCTION... }` where each `FUNCTION` reads `name(param: type, ...);`, in
+/// witx order, optionally followed by `=> nosys` (not implemented: `ENOSYS`) or
+/// `=> noreturn` (`proc_exit`: no errno result) before the `;`. Parameter types are `u32`
+/// for a wasm `i32`, `u64` or `i64` for a wasm `i64`. Every function is implemented by the
+/// function of the same name in `wasi_abi::entry`.
+///
+/// ```
+/// macro_rules! names {
+///     ($($name:ident ($($param:ident : $ty:ty),*) $(=> $kind:ident)?;)*) => {
+///         const NAMES: &[&str] = &[$(stringify!($name)),*];
+///     };
+/// }
+/// wasi_abi::preview1_functions!(names);
+/// assert_eq!(NAMES[0], "args_get");
+/// ```
+#[macro_export]
+macro_rules! preview1_functions {
+    ($callback:ident) => {
+        $callback! {
+            args_get(argv: u32, argv_buf: u32);
+            args_sizes_get(argc_out: u32, argv_buf_size_out: u32);
+            environ_get(environ: u32, environ_buf: u32);
+            environ_sizes_get(environc_out: u32, environ_buf_size_out: u32);
+            clock_res_get(id: u32, resolution_out: u32);
+            clock_time_get(id: u32, precision: u64, time_out: u32);
+            fd_advise(fd: u32, offset: u64, len: u64, advice: u32);
+            fd_allocate(fd: u32, offset: u64, len: u64);
+            fd_close(fd: u32);
+            fd_datasync(fd: u32);
+            fd_fdstat_get(fd: u32, stat_out: u32);
+            fd_fdstat_set_flags(fd: u32, flags: u32);
+            fd_fdstat_set_rights(fd: u32, fs_rights_base: u64, fs_rights_inheriting: u64);
+            fd_filestat_get(fd: u32, filestat_out: u32);
+            fd_filestat_set_size(fd: u32, size: u64);
+            fd_filestat_set_times(fd: u32, atim: u64, mtim: u64, fst_flags: u32);
+            fd_pread(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nread_out: u32);
+            fd_prestat_get(fd: u32, prestat_out: u32);
+            fd_prestat_dir_name(fd: u32, path: u32, path_len: u32);
+            fd_pwrite(fd: u32, iovs: u32, iovs_len: u32, offset: u64, nwritten_out: u32);
+            fd_read(fd: u32, iovs: u32, iovs_len: u32, nread_out: u32);
+            fd_readdir(fd: u32, buf: u32, buf_len: u32, cookie: u64, bufused_out: u32);
+            fd_renumber(fd: u32, to: u32);
+            fd_seek(fd: u32, offset: i64, whence: u32, newoffset_out: u32);
+            fd_sync(fd: u32);
+            fd_tell(fd: u32, offset_out: u32);
+            fd_write(fd: u32, iovs: u32, iovs_len: u32, nwritten_out: u32);
+            path_create_directory(fd: u32, path: u32, path_len: u32);
+            path_filestat_get(fd: u32, flags: u32, path: u32, path_len: u32, filestat_out: u32);
+            path_filestat_set_times(
+                fd: u32, flags: u32, path: u32, path_len: u32, atim: u64, mtim: u64, fst_flags: u32
+            );
+            path_link(
+                old_fd: u32, old_flags: u32, old_path: u32, old_path_len: u32,
+                new_fd: u32, new_path: u32, new_path_len: u32
+            );
+            path_open(
+                fd: u32, dirflags: u32, path: u32, path_len: u32, oflags: u32,
+                fs_rights_base: u64, fs_rights_inheriting: u64, fdflags: u32, fd_out: u32
+            );
+            path_readlink(
+                fd: u32, path: u32, path_len: u32, buf: u32, buf_len: u32, bufused_out: u32
+            );
+            path_remove_directory(fd: u32, path: u32, path_len: u32);
+            path_rename(
+                fd: u32, old_path: u32, old_path_len: u32, new_fd: u32, new_path: u32, new_path_len: u32
+            );
+            path_symlink(
+                old_path: u32, old_path_len: u32, fd: u32, new_path: u32, new_path_len: u32
+            );
+            path_unlink_file(fd: u32, path: u32, path_len: u32);
+            poll_oneoff(subscriptions: u32, events: u32, nsubscriptions: u32, nevents_out: u32);
+            proc_exit(rval: u32) => noreturn;
+            proc_raise(sig: u32);
+            sched_yield();
+            random_get(buf: u32, buf_len: u32);
+            sock_accept(fd: u32, flags: u32, fd_out: u32);
+            sock_recv(
+                fd: u32, ri_data: u32, ri_data_len: u32, ri_flags: u32,
+                ro_datalen_out: u32, ro_flags_out: u32
+            );
+            sock_send(
+                fd: u32, si_data: u32, si_data_len: u32, si_flags: u32, so_datalen_out: u32
+            );
+            sock_shutdown(fd: u32, how: u32);
+        }
+    };
 }
 
 /// The index in [`FUNCTIONS`] of the function called `name`, for resolving imports.

@@ -1048,3 +1048,100 @@ fn a_repeated_poll_measures_its_timeout_from_the_first_attempt() {
         Outcome::Return(Errno::Success)
     );
 }
+
+#[test]
+fn a_read_blocked_on_a_pipe_waits_for_the_pipe_and_only_it() {
+    use crate::wake::WaitState;
+    let mut h = Harness::new();
+    crate::control::open_pipe(&mut h.ctx, &mut GuestMemory::new(&mut h.mem), 0x80).unwrap();
+    let (read_fd, write_fd) = (u64::from(h.u32_at(0x80)), u64::from(h.u32_at(0x84)));
+    h.write(
+        0x10,
+        &crate::types::Iovec {
+            buf: 0x100,
+            buf_len: 1,
+        },
+    );
+    let read = [read_fd, 0x10, 1, 0x40];
+    let index = lookup("fd_read").unwrap();
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &read),
+        Outcome::Block { deadline: None }
+    );
+    assert_eq!(
+        h.ctx.waker().state(),
+        WaitState::Armed,
+        "registered with the pipe"
+    );
+    // Its own write end is another fd: writing a byte wakes the reader.
+    h.ok("fd_write", &[write_fd, 0x10, 1, 0x40]);
+    assert_eq!(h.ctx.waker().state(), WaitState::Woken);
+    h.ctx.waker().reset();
+    h.ok("fd_read", &read);
+    assert_eq!(
+        h.ctx.waker().state(),
+        WaitState::Idle,
+        "a read that got data arms nothing"
+    );
+    // Closing the last write end wakes a blocked reader too (it then reads end of file).
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &read),
+        Outcome::Block { deadline: None }
+    );
+    assert_eq!(h.ctx.waker().state(), WaitState::Armed);
+    h.ok("fd_close", &[write_fd]);
+    assert_eq!(h.ctx.waker().state(), WaitState::Woken);
+    h.ctx.waker().reset();
+    h.ok("fd_read", &read);
+    assert_eq!(h.u32_at(0x40), 0, "end of file");
+}
+
+#[test]
+fn a_call_that_no_object_wakes_leaves_the_waker_idle() {
+    use crate::wake::WaitState;
+    let mut h = Harness::new();
+    crate::control::open_pipe(&mut h.ctx, &mut GuestMemory::new(&mut h.mem), 0x80).unwrap();
+    let read_fd = u64::from(h.u32_at(0x80));
+    h.write(
+        0x10,
+        &crate::types::Iovec {
+            buf: 0x100,
+            buf_len: 1,
+        },
+    );
+    // The console's stdin wakes nobody: the kernel must repeat such a call on every pass.
+    let index = lookup("fd_read").unwrap();
+    assert_eq!(
+        dispatch(&mut h.ctx, &mut h.mem, index, &[0, 0x10, 1, 0x40]),
+        Outcome::Block { deadline: None }
+    );
+    assert_eq!(h.ctx.waker().state(), WaitState::Idle);
+    // A non-blocking read of the empty pipe returns EAGAIN and waits on nothing.
+    h.ok(
+        "fd_fdstat_set_flags",
+        &[read_fd, Fdflags::NONBLOCK.bits().into()],
+    );
+    assert_eq!(h.errno("fd_read", &[read_fd, 0x10, 1, 0x40]), Errno::Again);
+    assert_eq!(h.ctx.waker().state(), WaitState::Idle);
+}
+
+#[test]
+fn every_typed_entry_is_what_dispatch_calls() {
+    // `entry` and `dispatch` come from the one list: the same call gives the same outcome.
+    let mut h = Harness::with(Fake::default(), vec!["prog", "arg"], vec![]);
+    assert_eq!(
+        super::entry::args_sizes_get(&mut h.ctx, &mut h.mem, 0x20, 0x24),
+        Outcome::Return(Errno::Success)
+    );
+    assert_eq!((h.u32_at(0x20), h.u32_at(0x24)), (2, 9));
+    assert_eq!(
+        super::entry::args_sizes_get(&mut h.ctx, &mut h.mem, 0x20, 0x22),
+        Outcome::Trap(Trap::Misaligned)
+    );
+    assert_eq!(
+        super::entry::fd_close(&mut h.ctx, &mut h.mem, 99),
+        Outcome::Return(Errno::Badf)
+    );
+    assert_eq!(super::Id::fd_write as usize, lookup("fd_write").unwrap());
+    assert_eq!(super::Id::sock_shutdown as usize, FUNCTIONS.len() - 1);
+}

@@ -54,6 +54,10 @@ pub struct Images {
     pub uefi: PathBuf,
     /// The pieces of the ISO (`cella_proto::image::ISO_*`), taken from both images.
     pub iso_parts: PathBuf,
+    /// The kernel the images hold, for QEMU's direct boot.
+    pub kernel: PathBuf,
+    /// The images' ramdisk (`/bin`), for QEMU's direct boot in shell mode.
+    pub ramdisk: PathBuf,
 }
 
 /// The Cella source tree.
@@ -123,6 +127,8 @@ impl Project {
             bios: out.join(image::BIOS_IMAGE),
             uefi: out.join(image::UEFI_IMAGE),
             iso_parts: out.join(image::ISO_PARTS_DIR),
+            kernel: out.join(image::KERNEL),
+            ramdisk: out.join(image::RAMDISK),
         };
         let kernel_time =
             modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
@@ -135,6 +141,7 @@ impl Project {
             .ok_or("a system program was not built")?;
         // The ISO's FAT is written last.
         let fresh = [
+            &images.kernel,
             &images.bios,
             &images.uefi,
             &images.iso_parts.join(image::ISO_BOOT_FAT),
@@ -186,7 +193,7 @@ impl Project {
         // The kernel build keeps its symbols (for fault reports and `boot/bench/profile.sh`,
         // which must resolve addresses of exactly the kernel that ran); the images get a
         // stripped copy, as BIOS stage 2 loads it through slow int13 calls.
-        let stripped = out.join("kernel");
+        let stripped = out.join(image::KERNEL);
         fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let status = Command::new(llvm_strip()?)
             .arg("--strip-all")

@@ -8,6 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
 use wasi_abi::{DirHandle, Errno, Vfs, WasiCtx};
@@ -17,12 +18,13 @@ use crate::drivers::fw_cfg::{self, FwCfg};
 use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
+use crate::ram::UsableRam;
 use crate::wasm::{self, End, NotStarted, Task};
 use crate::{
     console, dirs, entropy, fault, initrd, limits, logger, mm, net, profile, time, writeback,
 };
-/// Size of the kernel stack the bootloader sets up (with a guard page below it).
-const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
+/// Size of the kernel stack, below which an unmapped guard page catches an overflow.
+pub const KERNEL_STACK_SIZE: u64 = 1024 * 1024;
 
 /// How the bootloader loads the kernel: all of physical memory mapped (the heap and fw_cfg
 /// DMA use it) and a 1 MiB stack for wasmi.
@@ -35,21 +37,66 @@ pub static BOOTLOADER_CONFIG: BootloaderConfig = {
 
 entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
 
+/// What the kernel needs from whoever loaded it. Both entries make one: bootloader 0.11's
+/// (disk images booted by firmware, [`kernel_main`]) and QEMU's direct boot (`arch::pvh`),
+/// so that nothing after [`start`] knows how the machine booted.
+pub struct BootRecord {
+    /// The TSC at entry: monotonic time 0.
+    pub entry_tsc: u64,
+    /// Virtual address of physical address 0, where all physical memory is mapped.
+    pub physical_offset: u64,
+    /// RAM the kernel may use: not the kernel image, its page tables or the ramdisk.
+    pub usable: UsableRam,
+    /// The ramdisk (the system's `/bin`, see [`initrd`]), if one was loaded.
+    pub ramdisk: Option<&'static [u8]>,
+    /// The top of the kernel stack (of [`KERNEL_STACK_SIZE`], with a guard page below).
+    pub stack_top: u64,
+    /// Who loaded the kernel, for the log.
+    pub loader: &'static str,
+}
+
+/// [`BootRecord::loader`] of each entry.
+pub const LOADER_BOOTLOADER: &str = "bootloader";
+pub const LOADER_DIRECT: &str = "QEMU direct boot (PVH)";
+
+/// bootloader 0.11's entry, for the disk images and the ISO.
 fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let entry_tsc = cpu::rdtsc();
-    fault::set_kernel_stack(cpu::stack_pointer(), KERNEL_STACK_SIZE);
-    arch::init();
-    // Until the UARTs are initialised, reports go out through the firmware's settings.
     let Some(physical_offset) = boot_info.physical_memory_offset.into_option() else {
         panic!("the bootloader did not map physical memory");
     };
-    mm::init(physical_offset, &boot_info.memory_regions);
+    let usable = UsableRam::from_map(
+        boot_info
+            .memory_regions
+            .iter()
+            .filter(|region| region.kind == MemoryRegionKind::Usable)
+            .map(|region| (region.start, region.end)),
+        &[],
+    );
+    start(BootRecord {
+        entry_tsc,
+        physical_offset,
+        usable,
+        ramdisk: ramdisk(boot_info),
+        stack_top: cpu::stack_pointer(),
+        loader: LOADER_BOOTLOADER,
+    })
+}
+
+/// The boot sequence after either entry: machine set-up, then the program from fw_cfg, or
+/// shell mode.
+pub fn start(record: BootRecord) -> ! {
+    fault::set_kernel_stack(record.stack_top, KERNEL_STACK_SIZE);
+    arch::init();
+    // Until the UARTs are initialised, reports go out through the firmware's settings.
+    mm::init(record.physical_offset, record.usable.ranges());
     serial::init();
     logger::init();
     arch::pic::init();
-    time::init(entry_tsc);
+    time::init(record.entry_tsc);
     entropy::init();
-    let ramdisk = ramdisk(boot_info);
+    let ramdisk = record.ramdisk;
+    log::info!("loaded by {}", record.loader);
 
     let (config, program, trees) = load_run();
     let Some(program) = program else {
@@ -127,13 +174,13 @@ fn run_program(
     listeners_first: bool,
     memory_limit: u64,
 ) -> Exit {
-    match start(program, config, preopens, listeners_first, memory_limit) {
+    match start_program(program, config, preopens, listeners_first, memory_limit) {
         Ok(exit) | Err(exit) => exit,
     }
 }
 
 /// [`run_program`]'s body: `Err` when the program cannot start.
-fn start(
+fn start_program(
     program: &[u8],
     config: &RunConfig,
     preopens: Vec<(Vec<u8>, DirHandle)>,

@@ -250,8 +250,8 @@ static TABLES: TablesCell = TablesCell(UnsafeCell::new(Tables {
 }));
 
 /// The link-time address of a symbol.
-fn address(symbol: &u8) -> u64 {
-    symbol as *const u8 as u64
+fn address(symbol: *const u8) -> u64 {
+    symbol as u64
 }
 
 /// Physical address of a kernel image address.
@@ -301,8 +301,8 @@ extern "C" fn pvh_main(start_info: u64) -> ! {
     // SAFETY: the stub called us once; nothing else uses the tables.
     let top = unsafe { build_tables(top) };
     let kernel = (
-        physical(address(unsafe { &__kernel_start })),
-        physical(address(unsafe { &__kernel_end })),
+        physical(address(&raw const __kernel_start)),
+        physical(address(&raw const __kernel_end)),
     );
     let mut reserved = [kernel, (0, 0)];
     let ramdisk = ramdisk.map(|module| {
@@ -325,7 +325,7 @@ extern "C" fn pvh_main(start_info: u64) -> ! {
         physical_offset: PHYSICAL_MAP_OFFSET,
         usable,
         ramdisk,
-        stack_top: address(unsafe { &pvh_stack_top }),
+        stack_top: address(&raw const pvh_stack_top),
         loader: boot::LOADER_DIRECT,
     })
 }
@@ -352,11 +352,11 @@ unsafe fn build_tables(top: u64) -> u64 {
     };
 
     // The kernel image.
-    let start = address(unsafe { &__kernel_start });
-    let end = address(unsafe { &__kernel_end });
-    let text_end = address(unsafe { &__text_end });
-    let rodata_end = address(unsafe { &__rodata_end });
-    let guard = address(unsafe { &pvh_stack_guard });
+    let start = address(&raw const __kernel_start);
+    let end = address(&raw const __kernel_end);
+    let text_end = address(&raw const __text_end);
+    let rodata_end = address(&raw const __rodata_end);
+    let guard = address(&raw const pvh_stack_guard);
     let tables_needed = (end - (start & !(LARGE_PAGE - 1))).div_ceil(LARGE_PAGE) as usize;
     if tables_needed > KERNEL_PAGE_TABLES {
         panic!("PVH: the kernel image is larger than its page tables cover");

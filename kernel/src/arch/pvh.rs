@@ -1,6 +1,6 @@
 //! The kernel's second entry: QEMU's direct boot (`-kernel` with the PVH boot protocol), which
 //! the runner uses instead of firmware and bootloader loading the disk image (see
-//! `docs/boot.md`). The ELF note `XEN_ELFNOTE_PHYS32_ENTRY` tells QEMU where [`pvh_start`]
+//! `docs/boot.md`). The ELF note `XEN_ELFNOTE_PHYS32_ENTRY` tells QEMU where `pvh_start`
 //! is; QEMU loads the kernel's segments at their physical addresses (`kernel/link.ld`: 2 MiB
 //! up, run at [`KERNEL_VIRTUAL_BASE`] + that) and enters it in 32-bit protected mode with
 //! paging off and `ebx` pointing at the start info: the memory map, the modules (the ramdisk
@@ -39,8 +39,8 @@ const MAX_MEMMAP_ENTRIES: usize = 128;
 /// Physical memory below this is always mapped (MMIO of PCI devices and the chipset lives
 /// under 4 GiB), RAM or not.
 const MIN_PHYSICAL_MAP: u64 = 4 << 30;
-/// Physical memory the map covers at most, in GiB (one page directory each): RAM above is
-/// not used.
+/// Physical memory the map covers at most, in GiB, on a CPU without 1 GiB pages (one page
+/// directory of 2 MiB pages each): RAM above is not used. With 1 GiB pages: 512 GiB.
 const MAX_PHYSICAL_GIB: usize = 64;
 /// Largest kernel image (page tables for it are static): 16 page tables of 2 MiB each.
 const KERNEL_PAGE_TABLES: usize = 16;

@@ -49,7 +49,8 @@ options:
                      as tmpfs's size= (256M, 1G); default half of the guest RAM. Beyond
                      it programs get ENOSPC
   -v, --verbose      show the kernel log and boot timing on stderr
-  --uefi             boot the UEFI image instead of the BIOS one
+  --uefi             boot the UEFI disk image with OVMF (otherwise QEMU loads the
+                     kernel itself, the fast path)
   --timeout SECONDS  stop the guest after SECONDS (exit status 124)
   --icount           deterministic guest clock: the TSC counts guest instructions
   -D max-backtrace=N show at most N frames of a trap's wasm backtrace (default 20, as

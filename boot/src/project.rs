@@ -13,6 +13,8 @@ use std::time::SystemTime;
 
 use cella_proto::image;
 
+/// Written after each kernel build: when it is newer than every input, cargo need not run.
+const KERNEL_CHECKED: &str = "target/kernel/cella-kernel.checked";
 /// The Rust target the kernel is built for: `x86_64-unknown-none` with SSE2 instead of soft
 /// float (docs/dispatch.md says why), a spec file of the kernel crate, so `core`, `alloc` and
 /// `compiler_builtins` are built for it too (`-Zbuild-std`, as for the bootloader's stages).
@@ -59,6 +61,10 @@ pub struct Images {
     pub uefi: PathBuf,
     /// The pieces of the ISO (`cella_proto::image::ISO_*`), taken from both images.
     pub iso_parts: PathBuf,
+    /// The kernel the images hold, for QEMU's direct boot.
+    pub kernel: PathBuf,
+    /// The images' ramdisk (`/bin`), for QEMU's direct boot in shell mode.
+    pub ramdisk: PathBuf,
 }
 
 /// The Cella source tree.
@@ -92,6 +98,25 @@ impl Project {
         self.root.join("target/cella")
     }
 
+    /// Whether the kernel ELF is newer than everything it is built from: its sources (cargo's
+    /// dep-info), the manifests and lock file, the toolchain file, the target spec, and the
+    /// kernel's build script and linker script.
+    fn kernel_up_to_date(&self, checked: &Path) -> bool {
+        let inputs: Vec<PathBuf> = [
+            "Cargo.toml",
+            "Cargo.lock",
+            "rust-toolchain.toml",
+            KERNEL_TARGET_SPEC,
+            "kernel/Cargo.toml",
+            "kernel/build.rs",
+            "kernel/link.ld",
+        ]
+        .iter()
+        .map(|name| self.root.join(name))
+        .collect();
+        built_from(&self.kernel_elf(), checked, &inputs)
+    }
+
     /// The kernel ELF as the kernel build leaves it.
     pub fn kernel_elf(&self) -> PathBuf {
         self.root
@@ -109,28 +134,38 @@ impl Project {
         if !elf.exists() {
             eprintln!("cella: building the kernel (first run: this takes a minute or two)");
         }
-        let spec = self.root.join(KERNEL_TARGET_SPEC);
-        self.cargo(
-            "the kernel",
-            &[
-                "build",
-                "--release",
-                "-p",
-                "cella-kernel",
-                "--target",
-                &spec.to_string_lossy(),
-                "-Zjson-target-spec",
-                "-Zbuild-std=core,alloc,compiler_builtins",
-            ],
-            &self.root.join("target/kernel"),
-            &self.root.join("Cargo.toml"),
-            &[("RUSTC_BOOTSTRAP", "1")],
-        )?;
+        // Asking cargo costs a run 0.1–0.5 s, more than booting: skipped when the kernel is
+        // newer than every file its last build read.
+        let checked = self.root.join(KERNEL_CHECKED);
+        if !self.kernel_up_to_date(&checked) {
+            let spec = self.root.join(KERNEL_TARGET_SPEC);
+            self.cargo(
+                "the kernel",
+                &[
+                    "build",
+                    "--release",
+                    "-p",
+                    "cella-kernel",
+                    "--target",
+                    &spec.to_string_lossy(),
+                    "-Zjson-target-spec",
+                    "-Zbuild-std=core,alloc,compiler_builtins",
+                ],
+                &self.root.join("target/kernel"),
+                &self.root.join("Cargo.toml"),
+                &[("RUSTC_BOOTSTRAP", "1")],
+            )?;
+            // Up to date now, even if cargo had nothing to do for a newer manifest.
+            fs::write(&checked, b"")
+                .map_err(|e| format!("cannot write {}: {e}", checked.display()))?;
+        }
         let out = self.output_dir();
         let images = Images {
             bios: out.join(image::BIOS_IMAGE),
             uefi: out.join(image::UEFI_IMAGE),
             iso_parts: out.join(image::ISO_PARTS_DIR),
+            kernel: out.join(image::KERNEL),
+            ramdisk: out.join(image::RAMDISK),
         };
         let kernel_time =
             modified(&elf).ok_or_else(|| format!("the kernel build left no {}", elf.display()))?;
@@ -143,6 +178,7 @@ impl Project {
             .ok_or("a system program was not built")?;
         // The ISO's FAT is written last.
         let fresh = [
+            &images.kernel,
             &images.bios,
             &images.uefi,
             &images.iso_parts.join(image::ISO_BOOT_FAT),
@@ -194,7 +230,7 @@ impl Project {
         // The kernel build keeps its symbols (for fault reports and `boot/bench/profile.sh`,
         // which must resolve addresses of exactly the kernel that ran); the images get a
         // stripped copy, as BIOS stage 2 loads it through slow int13 calls.
-        let stripped = out.join("kernel");
+        let stripped = out.join(image::KERNEL);
         fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
         let status = Command::new(llvm_strip()?)
             .arg("--strip-all")
@@ -463,6 +499,59 @@ fn system_program_names(all: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Whether cargo's `output` was up to date when `checked` was last written (after a build)
+/// and stays so: `checked` is newer than `output`, every file of its dep-info (`OUTPUT.d`,
+/// the sources its last build read) and `inputs` (manifests, linker scripts and other files
+/// the dep-info leaves out). False whenever anything is missing or unreadable: cargo then
+/// decides.
+fn built_from(output: &Path, checked: &Path, inputs: &[PathBuf]) -> bool {
+    let Some(built) = modified(checked) else {
+        return false;
+    };
+    let mut depinfo = output.as_os_str().to_owned();
+    depinfo.push(".d");
+    let Ok(depinfo) = fs::read_to_string(depinfo) else {
+        return false;
+    };
+    let mut sources = Vec::new();
+    for line in depinfo.lines().filter(|line| !line.trim().is_empty()) {
+        let Some((_, deps)) = line.split_once(": ") else {
+            return false;
+        };
+        sources.extend(dep_info_paths(deps));
+    }
+    !sources.is_empty()
+        && sources
+            .iter()
+            .map(PathBuf::from)
+            .chain(inputs.iter().cloned())
+            .chain([output.to_path_buf()])
+            .all(|input| modified(&input).is_some_and(|time| time <= built))
+}
+
+/// The paths of a dep-info rule's right-hand side: separated by spaces, a space inside a path
+/// escaped with a backslash.
+fn dep_info_paths(deps: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut path = String::new();
+    let mut chars = deps.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => path.extend(chars.next()),
+            ' ' => {
+                if !path.is_empty() {
+                    paths.push(std::mem::take(&mut path));
+                }
+            }
+            _ => path.push(c),
+        }
+    }
+    if !path.is_empty() {
+        paths.push(path);
+    }
+    paths
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -484,6 +573,63 @@ fn newest_in(dir: &Path, newest: &mut Option<SystemTime>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dep_info_paths_split_on_unescaped_spaces() {
+        assert_eq!(
+            dep_info_paths("/a/b.rs /c\\ d/e.rs  /f.rs"),
+            ["/a/b.rs", "/c d/e.rs", "/f.rs"]
+        );
+    }
+
+    /// The check that lets a run skip cargo: fresh only when the output is newer than every
+    /// source of its dep-info and every extra input, and never when something is missing.
+    #[test]
+    fn built_from_compares_the_output_with_every_input() {
+        let dir = std::env::temp_dir().join(format!("cella-built-from-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let source = dir.join("main.rs");
+        let manifest = dir.join("Cargo.toml");
+        let output = dir.join("out");
+        let checked = dir.join("checked");
+        let set = |path: &Path, seconds: u64| {
+            let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds);
+            fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|file| file.set_modified(time))
+                .unwrap();
+        };
+        for path in [&source, &manifest, &output, &checked] {
+            fs::write(path, "").unwrap();
+        }
+        fs::write(
+            dir.join("out.d"),
+            format!("{}: {}\n", output.display(), source.display()),
+        )
+        .unwrap();
+        set(&source, 1000);
+        set(&manifest, 1000);
+        set(&output, 2000);
+        set(&checked, 2500);
+        assert!(built_from(&output, &checked, std::slice::from_ref(&manifest)));
+        set(&source, 3000);
+        assert!(!built_from(&output, &checked, &[]), "a newer source");
+        set(&source, 1000);
+        set(&manifest, 3000);
+        let inputs = std::slice::from_ref(&manifest);
+        assert!(!built_from(&output, &checked, inputs), "a newer manifest");
+        set(&manifest, 1000);
+        set(&output, 3000);
+        assert!(!built_from(&output, &checked, &[]), "a newer output");
+        set(&output, 2000);
+        let missing = [dir.join("missing")];
+        assert!(!built_from(&output, &checked, &missing), "a missing input");
+        assert!(!built_from(&output, &dir.join("unchecked"), &[]), "never checked");
+        fs::remove_file(dir.join("out.d")).unwrap();
+        assert!(!built_from(&output, &checked, &[]), "no dep-info");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn bin_holds_every_program_but_the_test_ones() {

@@ -245,6 +245,8 @@ fn qemu_command(
         "-m",
         &options.memory,
     ])
+    // No default devices: the VGA card's option ROM alone costs the firmware tens of ms.
+    .arg("-nodefaults")
     .args([
         "-display",
         "none",
@@ -301,7 +303,8 @@ fn qemu_command(
             &format!("virtio-blk-pci,drive=writeback,serial={WRITEBACK_SERIAL}"),
         ]);
     }
-    let image = if options.uefi {
+    if options.uefi {
+        // UEFI is asked for by name: the firmware boots the UEFI image, as by hand.
         let (code, vars) = OVMF_PAIRS
             .iter()
             .find(|(code, _)| Path::new(code).exists())
@@ -319,14 +322,20 @@ fn qemu_command(
             arg.push(&copy);
             qemu.arg("-drive").arg(arg);
         }
-        &images.uefi
+        // snapshot=on: every run boots the same image and any write stays in a throwaway
+        // overlay.
+        let mut drive = OsString::from("format=raw,snapshot=on,file=");
+        drive.push(&images.uefi);
+        qemu.arg("-drive").arg(drive);
     } else {
-        &images.bios
-    };
-    // snapshot=on: every run boots the same image and any write stays in a throwaway overlay.
-    let mut drive = OsString::from("format=raw,snapshot=on,file=");
-    drive.push(image);
-    qemu.arg("-drive").arg(drive);
+        // Otherwise QEMU loads the kernel itself (its PVH entry) instead of the BIOS and
+        // bootloader reading the image through int 13h: the same kernel, and in shell mode
+        // the same ramdisk, as the BIOS image holds (see docs/boot.md).
+        qemu.arg("-kernel").arg(&images.kernel);
+        if options.program.is_none() {
+            qemu.arg("-initrd").arg(&images.ramdisk);
+        }
+    }
     Ok(qemu)
 }
 

@@ -595,3 +595,89 @@ fn kernel_failures_are_reported_with_status_71_not_hangs() {
     assert_eq!(run.status, 71, "{run:?}");
     assert!(run.stderr.contains("page fault"), "{}", run.stderr);
 }
+
+/// A `CELLA_QEMU` wrapper that boots the BIOS disk image (SeaBIOS, then bootloader loading
+/// kernel and ramdisk from it) instead of letting QEMU load the kernel directly: the runner's
+/// command otherwise unchanged.
+fn image_booting_qemu(dir: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let image = root().join("target/cella/bios.img");
+    let script = dir.join("qemu-image");
+    let text = format!(
+        "#!/usr/bin/env bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  case $1 in\n    -kernel | -initrd) shift 2 ;;\n    *) args+=(\"$1\"); shift ;;\n  esac\ndone\nexec qemu-system-x86_64 \"${{args[@]}}\" -vga std -drive format=raw,snapshot=on,file={}\n",
+        image.display()
+    );
+    std::fs::write(&script, text).expect("write the wrapper");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+/// The kernel's log line naming who loaded it.
+fn loader(run: &common::Run) -> String {
+    run.stderr
+        .lines()
+        .find_map(|line| line.split_once("loaded by ").map(|(_, who)| who.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_runner_boots_the_kernel_directly_and_uefi_through_the_image() {
+    let run = cella(&["-v", &program("hello")]);
+    assert_ok(&run);
+    assert_eq!(run.stdout(), "Hello, world!\n");
+    assert_eq!(loader(&run), "QEMU direct boot (PVH)", "{}", run.stderr);
+    let run = cella(&["-v", "--uefi", &program("hello")]);
+    assert_ok(&run);
+    assert_eq!(loader(&run), "bootloader", "{}", run.stderr);
+}
+
+#[test]
+fn a_program_sees_the_same_machine_booted_directly_or_from_the_bios_image() {
+    // Arguments, environment, stdin, a --dir tree read and written back, the exit status:
+    // the same through both entries, which share everything after the boot record.
+    let dir = std::env::temp_dir().join(format!("cella-entries-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrapper = image_booting_qemu(&dir);
+    let mut seen = Vec::new();
+    for qemu in [None, Some(wrapper.to_str().unwrap())] {
+        let data = dir.join(if qemu.is_some() { "image" } else { "direct" });
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("in.txt"), "from the host\n").unwrap();
+        let env: Vec<(&str, &str)> = qemu.map(|q| ("CELLA_QEMU", q)).into_iter().collect();
+        let mapped = format!("{}::/data", data.display());
+        let run = |args: &[&str], stdin: &[u8]| {
+            let mut all = vec!["-v", "--env", "GREETING=hi there", "--dir", &mapped];
+            all.extend_from_slice(args);
+            let run = cella_with(&all, stdin, &env);
+            let expected = if qemu.is_some() {
+                "bootloader"
+            } else {
+                "QEMU direct boot (PVH)"
+            };
+            assert_eq!(loader(&run), expected, "{}", run.stderr);
+            (run.status, run.stdout())
+        };
+        let printargs = program("printargs");
+        let printenv = program("printenv");
+        let cat = program("cat");
+        let cp = program("cp");
+        let exit = program("exit");
+        let runs = [
+            run(&[&printargs, "two words", ""], b""),
+            run(&[&printenv], b""),
+            run(&[&cat, "/data/in.txt", "-"], b"piped in\n"),
+            run(&[&cp, "/data/in.txt", "/data/out.txt"], b""),
+            run(&[&exit, "9"], b""),
+        ];
+        let written = std::fs::read_to_string(data.join("out.txt")).unwrap_or_default();
+        seen.push((runs, written));
+    }
+    let (runs, written) = &seen[0];
+    assert!(runs[0].1.contains("two words"), "{runs:?}");
+    assert!(runs[1].1.contains("GREETING=hi there"), "{runs:?}");
+    assert_eq!(runs[2], (0, "from the host\npiped in\n".to_string()));
+    assert_eq!(runs[4].0, 9);
+    assert_eq!(written, "from the host\n");
+    assert_eq!(seen[0], seen[1], "direct boot, then the BIOS image");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::arch::global_asm;
 
 use bootloader_api::config::{BootloaderConfig, Mapping};
+use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::{BootInfo, entry_point};
 use cella_proto::{Exit, FW_CFG_CONFIG, FW_CFG_DIRS, FW_CFG_PROGRAM, InjectedFault, RunConfig};
 use wasi_abi::{DirHandle, Errno, Vfs, WasiCtx};
@@ -18,6 +19,7 @@ use crate::drivers::fw_cfg::{self, FwCfg};
 use crate::drivers::{qemu_exit, serial};
 use crate::platform::KernelPlatform;
 use crate::process::System;
+use crate::ram::UsableRam;
 use crate::wasm::{self, End, NotStarted, Task};
 use crate::{
     console, dirs, entropy, fault, initrd, limits, logger, mm, net, profile, time, writeback,
@@ -38,16 +40,18 @@ pub static BOOTLOADER_CONFIG: BootloaderConfig = {
 
 entry_point!(kernel_main, config = &BOOTLOADER_CONFIG);
 
-// The ELF's entry (kernel/build.rs names it): the kernel is built for SSE2 floating point
-// (kernel/x86_64-cella-none.json), and bootloader 0.11's BIOS stages leave SSE off, so the
-// first instructions turn it on — CR0.EM clear, CR0.MP set, CR4.OSFXSR and CR4.OSXMMEXCPT
-// set — and load the MXCSR WebAssembly needs (all exceptions masked, round to nearest, no
-// flush-to-zero), whatever the firmware left there, before any Rust code runs. Then on to
-// `entry_point!`'s `_start` with the boot information still in `rdi`.
+// SSE on, for both entries: the kernel is built for SSE2 floating point
+// (kernel/x86_64-cella-none.json), and neither bootloader 0.11's BIOS stages nor QEMU's
+// direct boot turn it on. `cella_enable_sse` clears CR0.EM, sets CR0.MP, CR4.OSFXSR and
+// CR4.OSXMMEXCPT, and loads the MXCSR WebAssembly needs (all exceptions masked, round to
+// nearest, no flush-to-zero), whatever the firmware left there; it clobbers only RAX. It
+// runs before any Rust code: `cella_entry` is bootloader's ELF entry (kernel/build.rs names
+// it), which goes on to `entry_point!`'s `_start` with the boot information still in RDI;
+// the PVH stub (`arch::pvh`) calls it once on its stack.
 global_asm!(
     ".pushsection .text.cella_entry, \"ax\"",
-    ".global cella_entry",
-    "cella_entry:",
+    ".global cella_enable_sse",
+    "cella_enable_sse:",
     "  mov rax, cr0",
     "  and rax, ~(1 << 2)",
     "  or rax, 1 << 1",
@@ -58,26 +62,75 @@ global_asm!(
     "  push {mxcsr}",
     "  ldmxcsr [rsp]",
     "  add rsp, 8",
+    "  ret",
+    ".global cella_entry",
+    "cella_entry:",
+    "  call cella_enable_sse",
     "  jmp _start",
     ".popsection",
     mxcsr = const cpu::MXCSR_DEFAULT,
 );
 
+/// What the kernel needs from whoever loaded it. Both entries make one: bootloader 0.11's
+/// (disk images booted by firmware, [`kernel_main`]) and QEMU's direct boot (`arch::pvh`),
+/// so that nothing after [`start`] knows how the machine booted.
+pub struct BootRecord {
+    /// The TSC at entry: monotonic time 0.
+    pub entry_tsc: u64,
+    /// Virtual address of physical address 0, where all physical memory is mapped.
+    pub physical_offset: u64,
+    /// RAM the kernel may use: not the kernel image, its page tables or the ramdisk.
+    pub usable: UsableRam,
+    /// The ramdisk (the system's `/bin`, see [`initrd`]), if one was loaded.
+    pub ramdisk: Option<&'static [u8]>,
+    /// The top of the kernel stack (of [`KERNEL_STACK_SIZE`], with a guard page below).
+    pub stack_top: u64,
+    /// Who loaded the kernel, for the log.
+    pub loader: &'static str,
+}
+
+/// [`BootRecord::loader`] of each entry.
+pub const LOADER_BOOTLOADER: &str = "bootloader";
+pub const LOADER_DIRECT: &str = "QEMU direct boot (PVH)";
+
+/// bootloader 0.11's entry, for the disk images and the ISO.
 fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     let entry_tsc = cpu::rdtsc();
-    fault::set_kernel_stack(cpu::stack_pointer(), KERNEL_STACK_SIZE);
-    arch::init();
-    // Until the UARTs are initialised, reports go out through the firmware's settings.
     let Some(physical_offset) = boot_info.physical_memory_offset.into_option() else {
         panic!("the bootloader did not map physical memory");
     };
-    mm::init(physical_offset, &boot_info.memory_regions);
+    let usable = UsableRam::from_map(
+        boot_info
+            .memory_regions
+            .iter()
+            .filter(|region| region.kind == MemoryRegionKind::Usable)
+            .map(|region| (region.start, region.end)),
+        &[],
+    );
+    start(BootRecord {
+        entry_tsc,
+        physical_offset,
+        usable,
+        ramdisk: ramdisk(boot_info),
+        stack_top: cpu::stack_pointer(),
+        loader: LOADER_BOOTLOADER,
+    })
+}
+
+/// The boot sequence after either entry: machine set-up, then the program from fw_cfg, or
+/// shell mode.
+pub fn start(record: BootRecord) -> ! {
+    fault::set_kernel_stack(record.stack_top, KERNEL_STACK_SIZE);
+    arch::init();
+    // Until the UARTs are initialised, reports go out through the firmware's settings.
+    mm::init(record.physical_offset, record.usable.ranges());
     serial::init();
     logger::init();
     arch::pic::init();
-    time::init(entry_tsc);
+    time::init(record.entry_tsc);
     entropy::init();
-    let ramdisk = ramdisk(boot_info);
+    let ramdisk = record.ramdisk;
+    log::info!("loaded by {}", record.loader);
 
     let (config, program, trees) = load_run();
     let Some(program) = program else {
@@ -155,13 +208,13 @@ fn run_program(
     listeners_first: bool,
     memory_limit: u64,
 ) -> Exit {
-    match start(program, config, preopens, listeners_first, memory_limit) {
+    match start_program(program, config, preopens, listeners_first, memory_limit) {
         Ok(exit) | Err(exit) => exit,
     }
 }
 
 /// [`run_program`]'s body: `Err` when the program cannot start.
-fn start(
+fn start_program(
     program: &[u8],
     config: &RunConfig,
     preopens: Vec<(Vec<u8>, DirHandle)>,

@@ -75,6 +75,15 @@ mod net;
 mod platform;
 #[cfg(target_os = "none")]
 mod process;
+// Both boot paths' record of usable RAM is pure: tested on the host.
+#[cfg_attr(
+    not(target_os = "none"),
+    allow(
+        dead_code,
+        reason = "the kernel build uses it; the host only runs its tests"
+    )
+)]
+mod ram;
 #[cfg(target_os = "none")]
 mod profile;
 // The scheduler's policy is pure: tested on the host.

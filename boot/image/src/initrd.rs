@@ -10,7 +10,7 @@ use std::time::UNIX_EPOCH;
 use cella_proto::archive::{Entry, Kind, Time, Writer};
 
 /// The ramdisk file beside the images (kept for inspection: `tar tvf target/cella/initrd`).
-pub const FILE_NAME: &str = "initrd";
+pub const FILE_NAME: &str = cella_proto::image::RAMDISK;
 /// Permission bits of `/bin` and of its programs.
 const EXECUTABLE: u32 = 0o755;
 

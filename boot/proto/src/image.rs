@@ -6,6 +6,11 @@
 pub const BIOS_IMAGE: &str = "bios.img";
 /// The UEFI disk image: a GPT disk with one EFI system partition.
 pub const UEFI_IMAGE: &str = "uefi.img";
+/// The kernel as the images hold it (stripped), which the runner also boots directly
+/// (QEMU's `-kernel`).
+pub const KERNEL: &str = "kernel";
+/// The images' ramdisk (the system's `/bin`), which the runner also passes with `-initrd`.
+pub const RAMDISK: &str = "initrd";
 
 /// The directory, beside the images, of the pieces `./qemu.sh --iso` hands to xorriso.
 pub const ISO_PARTS_DIR: &str = "iso";

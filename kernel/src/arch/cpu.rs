@@ -44,11 +44,13 @@ pub struct Cpuid {
     pub ebx: u32,
     /// ECX.
     pub ecx: u32,
+    /// EDX.
+    pub edx: u32,
 }
 
 /// Executes CPUID for `leaf` and `subleaf`.
 pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
-    let (eax, ebx, ecx): (u32, u32, u32);
+    let (eax, ebx, ecx, edx): (u32, u32, u32, u32);
     // SAFETY: CPUID has no side effects besides writing the four registers. LLVM reserves RBX,
     // so it is saved in a scratch register around the instruction.
     unsafe {
@@ -59,11 +61,11 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> Cpuid {
             saved = out(reg) ebx,
             inout("eax") leaf => eax,
             inout("ecx") subleaf => ecx,
-            out("edx") _,
+            out("edx") edx,
             options(nomem, nostack, preserves_flags),
         );
     }
-    Cpuid { eax, ebx, ecx }
+    Cpuid { eax, ebx, ecx, edx }
 }
 
 /// Proof that the CPU has RDRAND: only [`RdRand::detect`] makes one, so holding it makes

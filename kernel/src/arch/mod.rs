@@ -14,6 +14,8 @@ pub mod pic;
 #[cfg(target_os = "none")]
 pub mod pit;
 #[cfg(target_os = "none")]
+pub mod pvh;
+#[cfg(target_os = "none")]
 pub mod rtc;
 
 /// Loads the kernel's GDT (with the TSS and its interrupt stacks) and IDT. Interrupts stay

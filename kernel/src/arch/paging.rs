@@ -9,12 +9,12 @@
 /// Size of a page.
 pub const PAGE_SIZE: u64 = 4096;
 /// Entries per table.
-const ENTRIES: usize = 512;
+pub const ENTRIES: usize = 512;
 /// Entry bits.
-const PRESENT: u64 = 1 << 0;
-const WRITABLE: u64 = 1 << 1;
-const HUGE_PAGE: u64 = 1 << 7;
-const NO_EXECUTE: u64 = 1 << 63;
+pub const PRESENT: u64 = 1 << 0;
+pub const WRITABLE: u64 = 1 << 1;
+pub const HUGE_PAGE: u64 = 1 << 7;
+pub const NO_EXECUTE: u64 = 1 << 63;
 /// Bits 12–51 of an entry: the physical address it points at.
 const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 

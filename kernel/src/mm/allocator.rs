@@ -7,7 +7,6 @@ use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use bootloader_api::info::{MemoryRegion, MemoryRegionKind};
 use linked_list_allocator::Heap;
 use spin::{Mutex, MutexGuard};
 
@@ -15,10 +14,9 @@ use super::LARGE_BLOCK;
 use super::frames::{FRAME_SIZE, FrameLinks, FramePool};
 use super::slots::{REGION_SPAN, SLOT_MAX, Slot, Slots};
 use crate::arch::cpu;
+use crate::ram::MAX_RANGES;
 use crate::arch::paging::{self, MapError, PageTables, PhysicalMapping, Unmapped};
 
-/// Most separate RAM ranges the pool keeps (touching ranges are joined); more are ignored.
-const MAX_RANGES: usize = 128;
 /// Most level-4 entries (512 GiB each, 32 slots) claimed for slots.
 const MAX_SLOT_REGIONS: usize = 16;
 /// Memory below 1 MiB is left alone (real-mode leftovers, and too small to matter).
@@ -571,30 +569,29 @@ unsafe impl GlobalAlloc for KernelAllocator {
     }
 }
 
-/// Gives every usable RAM region to the frame pool and maps the initial heap.
-/// `physical_offset` is where the bootloader mapped all physical memory.
-pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
+/// Gives every usable RAM range (sorted `[start, end)`, see `ram::UsableRam`) to the frame
+/// pool and maps the initial heap. `physical_offset` is where all physical memory is mapped.
+pub fn init(physical_offset: u64, usable: &[(u64, u64)]) {
     let mapping = PhysicalMapping {
         offset: physical_offset,
     };
-    // The bootloader's map is not promised to be sorted; the pool joins touching ranges.
-    let mut ranges = [(0u64, 0u64); MAX_RANGES];
-    let mut count = 0;
-    for region in regions
+    // The DMA region comes from the first range long enough for it, the rest goes to the pool.
+    let dma_len = DMA_FRAMES as u64 * FRAME_SIZE;
+    let ranges = usable
         .iter()
-        .filter(|r| r.kind == MemoryRegionKind::Usable)
-    {
-        let start = region.start.max(LOW_MEMORY_END);
-        if start < region.end && count < MAX_RANGES {
-            ranges[count] = (start, region.end);
-            count += 1;
-        }
-    }
-    let ranges = &mut ranges[..count];
-    ranges.sort_unstable();
+        .take(MAX_RANGES)
+        .map(|&(start, end)| (start.max(LOW_MEMORY_END).next_multiple_of(FRAME_SIZE), end));
+    let dma = ranges
+        .clone()
+        .find(|&(start, end)| end.saturating_sub(start) >= dma_len)
+        .map(|(start, _)| start);
     let mut frames = FramePool::new();
-    for &(start, end) in ranges.iter() {
-        frames.add_range(start, end);
+    for (start, end) in ranges {
+        if Some(start) == dma {
+            frames.add_range(start + dma_len, end);
+        } else {
+            frames.add_range(start, end);
+        }
     }
     let total = frames.total_frames() as u64 * FRAME_SIZE;
     let mut memory = Memory {
@@ -616,7 +613,9 @@ pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
         mmio_len: 0,
         guest: None,
     };
-    memory.set_up_dma();
+    if let Some(dma) = dma {
+        memory.set_up_dma(dma);
+    }
     let Some(heap_slot) = memory.reserve_slot(0) else {
         panic!("no free level-4 page-table entry for the kernel heap");
     };
@@ -628,30 +627,12 @@ pub fn init(physical_offset: u64, regions: &[MemoryRegion]) {
 }
 
 impl Memory {
-    /// Takes [`DMA_FRAMES`] frames in a row from the untouched start of the pool (which
-    /// hands them out in address order) for the DMA heap. Without a long enough run of RAM
-    /// there is no DMA region and devices are not started.
-    fn set_up_dma(&mut self) {
-        let Some(first) = self.frames.alloc(&self.links) else {
-            return;
-        };
-        let mut last = first;
-        for _ in 1..DMA_FRAMES {
-            match self.frames.alloc(&self.links) {
-                Some(frame) if frame == last + FRAME_SIZE => last = frame,
-                Some(frame) => {
-                    self.frames.free(frame, &mut self.links);
-                    break;
-                }
-                None => break,
-            }
-        }
-        let len = (last + FRAME_SIZE - first) as usize;
-        if len < DMA_FRAMES * FRAME_SIZE as usize {
-            return;
-        }
+    /// Makes the [`DMA_FRAMES`] frames at `first`, which the pool never got, the DMA heap.
+    /// Without a long enough run of RAM there is no DMA region and devices are not started.
+    fn set_up_dma(&mut self, first: u64) {
+        let len = DMA_FRAMES * FRAME_SIZE as usize;
         self.dma_phys = first;
-        // SAFETY: the frames are ours (taken from the pool for good) and mapped at the
+        // SAFETY: the frames are ours (kept out of the pool for good) and mapped at the
         // physical offset; only this heap hands them out.
         unsafe { self.dma.init((self.links.0.offset + first) as *mut u8, len) };
     }

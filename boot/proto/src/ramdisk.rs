@@ -55,8 +55,9 @@ impl fmt::Display for UnpackError {
     }
 }
 
-/// The archive in the Zstandard frame `packed`, if it is no larger than `limit` bytes
-/// (the decoder's window counts against it too).
+/// The archive in the Zstandard frame `packed`, if neither it nor the frame's window (what
+/// the decoder keeps of the output) is larger than `limit` bytes: unpacking takes at most
+/// about twice `limit`.
 pub fn unpack(packed: &[u8], limit: usize) -> Result<Vec<u8>, UnpackError> {
     let mut input = packed;
     let mut decoder = FrameDecoder::new();

@@ -90,8 +90,7 @@ pub fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
             .volume_label(label);
         fatfs::format_volume(Cursor::new(&mut volume[..]), options)?;
         {
-            let fs =
-                fatfs::FileSystem::new(Cursor::new(&mut volume[..]), fatfs::FsOptions::new())?;
+            let fs = fatfs::FileSystem::new(Cursor::new(&mut volume[..]), fatfs::FsOptions::new())?;
             // fatfs lays out the FATs its own way: grow the volume until the files fit.
             if u64::from(fs.stats()?.total_clusters()) < clusters {
                 size += CLUSTER;
@@ -119,11 +118,19 @@ pub fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
 /// first stage loads as many sectors as the partition has.
 pub fn stage_2_len(stage_2: &[u8]) -> io::Result<usize> {
     // The partition is the stage rounded up to whole sectors (with zeros).
-    let end = stage_2.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    let end = stage_2
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     let body = stage_2[..end]
         .strip_suffix(&STAGE_2_END_MARKER)
-        .ok_or_else(|| invalid("the second stage does not end in its marker: bootloader changed"))?;
-    let used = body.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+        .ok_or_else(|| {
+            invalid("the second stage does not end in its marker: bootloader changed")
+        })?;
+    let used = body
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     Ok(used.div_ceil(SECTOR as usize) * SECTOR as usize)
 }
 
@@ -266,7 +273,10 @@ mod tests {
             ("efi/".into(), Vec::new()),
             ("efi/boot/".into(), Vec::new()),
             ("efi/boot/bootx64.efi".into(), vec![1; 150_000]),
-            ("kernel-x86_64".into(), (0..2_000_000u32).map(|i| i as u8).collect()),
+            (
+                "kernel-x86_64".into(),
+                (0..2_000_000u32).map(|i| i as u8).collect(),
+            ),
             ("ramdisk".into(), vec![3; 340_000]),
         ];
         let label = *b"CELLA      ";

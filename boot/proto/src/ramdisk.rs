@@ -218,10 +218,7 @@ mod tests {
         assert_eq!(unpack(&[], 100), Err(UnpackError::Damaged));
         let mut two = pack(&archive);
         two.extend_from_slice(&pack(b"more"));
-        assert_eq!(
-            unpack(&two, 2 * archive.len()),
-            Err(UnpackError::Trailing)
-        );
+        assert_eq!(unpack(&two, 2 * archive.len()), Err(UnpackError::Trailing));
         // A frame that asks for a window beyond the limit (1 GiB here) is refused unread.
         let mut huge = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x68];
         huge.extend_from_slice(&[0; 16]);
@@ -234,9 +231,6 @@ mod tests {
         let mut packed = pack(&archive);
         let last = packed.len() - 1;
         packed[last] ^= 1;
-        assert_eq!(
-            unpack(&packed, archive.len()),
-            Err(UnpackError::Checksum)
-        );
+        assert_eq!(unpack(&packed, archive.len()), Err(UnpackError::Checksum));
     }
 }

@@ -25,6 +25,7 @@ pub const MAX_NAME_BYTES: usize = 1000;
 /// Names longer than this are printed as they are, not demangled.
 const MAX_DEMANGLED_INPUT: usize = 4096;
 /// The C++ demangler's recursion limits (it recurses on the kernel's stack).
+#[cfg(feature = "cpp")]
 const CPP_RECURSION_LIMIT: u32 = 64;
 
 /// What the innermost frame's slot says.
@@ -157,7 +158,8 @@ pub fn write_backtrace(
     Ok(())
 }
 
-/// Writes `name` demangled (Rust, then C++, as wasmtime does), cut at [`MAX_NAME_BYTES`].
+/// Writes `name` demangled (Rust, then C++ with the `cpp` feature, as wasmtime does), cut at
+/// [`MAX_NAME_BYTES`].
 pub fn write_function_name(out: &mut impl Write, name: &str) -> fmt::Result {
     let mut bounded = Bounded {
         out,
@@ -168,9 +170,8 @@ pub fn write_function_name(out: &mut impl Write, name: &str) -> fmt::Result {
         bounded.write_str(name)
     } else if let Ok(demangled) = rustc_demangle::try_demangle(name) {
         write!(bounded, "{demangled}")
-    } else if let Some(symbol) = cpp_symbol(name) {
-        let options = cpp_demangle::DemangleOptions::default().recursion_limit(CPP_RECURSION_LIMIT);
-        symbol.structured_demangle(&mut bounded, &options)
+    } else if let Some(written) = write_cpp(&mut bounded, name) {
+        written
     } else {
         bounded.write_str(name)
     };
@@ -180,9 +181,20 @@ pub fn write_function_name(out: &mut impl Write, name: &str) -> fmt::Result {
     }
 }
 
-fn cpp_symbol(name: &str) -> Option<cpp_demangle::Symbol<&str>> {
+/// Writes `name` demangled as an Itanium C++ name, if it is one.
+#[cfg(feature = "cpp")]
+fn write_cpp(out: &mut impl Write, name: &str) -> Option<fmt::Result> {
     let options = cpp_demangle::ParseOptions::default().recursion_limit(CPP_RECURSION_LIMIT);
-    cpp_demangle::Symbol::new_with_options(name, &options).ok()
+    let symbol = cpp_demangle::Symbol::new_with_options(name, &options).ok()?;
+    let options = cpp_demangle::DemangleOptions::default().recursion_limit(CPP_RECURSION_LIMIT);
+    Some(symbol.structured_demangle(out, &options))
+}
+
+/// Without the `cpp` feature (the kernel's build: the demangler is a quarter of a megabyte
+/// of code), C++ names are written as they are.
+#[cfg(not(feature = "cpp"))]
+fn write_cpp(_: &mut impl Write, _: &str) -> Option<fmt::Result> {
+    None
 }
 
 /// A string cut at [`MAX_NAME_BYTES`].
@@ -247,11 +259,17 @@ mod tests {
             "trap::main::h2a14d40a34d9e7a3"
         );
         assert_eq!(name("_RNvCs1234_4trap4main"), "trap[3c1c0]::main");
-        assert_eq!(name("_ZN5space3fooEibc"), "space::foo(int, bool, char)");
-        assert_eq!(
-            name("_ZNSt6vectorIiSaIiEE9push_backERKi"),
-            "std::vector<int, std::allocator<int> >::push_back(int const&)"
-        );
+        #[cfg(feature = "cpp")]
+        {
+            assert_eq!(name("_ZN5space3fooEibc"), "space::foo(int, bool, char)");
+            assert_eq!(
+                name("_ZNSt6vectorIiSaIiEE9push_backERKi"),
+                "std::vector<int, std::allocator<int> >::push_back(int const&)"
+            );
+        }
+        // The kernel's build leaves C++ names mangled.
+        #[cfg(not(feature = "cpp"))]
+        assert_eq!(name("_ZN5space3fooEibc"), "_ZN5space3fooEibc");
         // C names, and anything else, as they are.
         assert_eq!(name("main"), "main");
         assert_eq!(name("_start.command_export"), "_start.command_export");

@@ -341,7 +341,7 @@ fn shell(config: Result<RunConfig, String>, trees: Option<Vec<u8>>, ramdisk: Opt
         )),
     };
     log::info!(
-        "Cella {}: shell mode, /bin has {} KiB of programs, {} --dir trees, booted in {} ms",
+        "Cella {}: shell mode, /bin from a {} KiB ramdisk, {} --dir trees, booted in {} ms",
         env!("CARGO_PKG_VERSION"),
         ramdisk.map_or(0, <[u8]>::len) >> 10,
         mounts.len(),
@@ -391,6 +391,10 @@ pub fn system_root(
     config: &RunConfig,
 ) -> Result<(DirHandle, Vec<dirs::Mount>), String> {
     let started = time::monotonic_ns();
+    let ramdisk = ramdisk.map(|packed| initrd::Ramdisk {
+        packed,
+        limit: limits::ramdisk_limit(),
+    });
     let mounts = initrd::build(vfs, ramdisk, trees, &config.preopens, time::realtime_ns())?;
     log::debug!(
         "system file system: {} KiB of files, built in {} ms",

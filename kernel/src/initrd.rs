@@ -1,6 +1,7 @@
 //! The system's file system in shell mode: the ramdisk of the disk image (an archive in
-//! [`cella_proto::archive`] format holding `bin/NAME` for each system program, written by
-//! `boot/image/src/initrd.rs`) unpacked into the VFS as `/bin`, an empty writable `/tmp`, `/dev/null`, and
+//! [`cella_proto::archive`] format holding `bin/NAME` for each system program, packed as a
+//! Zstandard frame by `boot/image/src/initrd.rs`, see [`cella_proto::ramdisk`]) unpacked
+//! into the VFS as `/bin`, an empty writable `/tmp`, `/dev/null`, and
 //! the `--dir` trees at their guest paths (see [`dirs::mount`]). The whole VFS is then one
 //! namespace, preopened as `/` for `/bin/init`.
 //!
@@ -24,6 +25,7 @@ use alloc::vec::Vec;
 
 use cella_proto::Preopen;
 use cella_proto::archive::Reader;
+use cella_proto::ramdisk;
 use wasi_abi::Vfs;
 use wasi_abi::types::Timestamp;
 use wasi_abi::vfs::{Device, OpenOptions, Opened};
@@ -37,17 +39,33 @@ pub const INIT: &[u8] = b"/bin/init";
 /// Permission bits of `/tmp`: writable by all, sticky.
 const TMP_MODE: u32 = 0o1777;
 
+/// The system's programs as the image carries them: the packed ramdisk, and how many bytes
+/// its archive may take once unpacked (the decoder's window included).
+#[derive(Debug, Clone, Copy)]
+pub struct Ramdisk<'a> {
+    /// The Zstandard frame of the archive.
+    pub packed: &'a [u8],
+    /// The most memory unpacking may take.
+    pub limit: usize,
+}
+
 /// Builds the system's file system in `vfs`: `/bin` from `ramdisk` (when the image has one),
 /// `/tmp`, and the `--dir` trees of `trees` at the guest paths of `preopens`. Returns where
 /// the trees went, for [`dirs::export_mounts`] at exit.
 pub fn build(
     vfs: &Vfs,
-    ramdisk: Option<&[u8]>,
+    ramdisk: Option<Ramdisk<'_>>,
     trees: Option<&[u8]>,
     preopens: &[Preopen],
     now: Timestamp,
 ) -> Result<Vec<Mount>, String> {
-    if let Some(ramdisk) = ramdisk {
+    if let Some(Ramdisk { packed, limit }) = ramdisk {
+        // The image was damaged, cut short, or built by another tool: say so, and how to
+        // get a good one.
+        let ramdisk = ramdisk::unpack(packed, limit).map_err(|e| {
+            format!("cannot unpack the image's ramdisk ({e}): rebuild the image with ./qemu.sh")
+        })?;
+        let ramdisk = ramdisk.as_slice();
         for entry in Reader::new(ramdisk) {
             let entry = entry.map_err(|e| format!("the ramdisk is damaged: {e}"))?;
             if entry.path.split(|&b| b == b'/').next() != Some(BIN) {
@@ -131,12 +149,30 @@ mod tests {
         writer.finish()
     }
 
-    fn ramdisk() -> Vec<u8> {
-        archive(&[
+    /// The most the tests' ramdisks may unpack to.
+    const LIMIT: usize = 1 << 20;
+
+    /// `archive` packed as the image builder packs the ramdisk.
+    fn pack(archive: &[u8]) -> Vec<u8> {
+        let mut encoder = zstd::bulk::Compressor::new(ramdisk::LEVEL).unwrap();
+        encoder.include_checksum(true).unwrap();
+        encoder.include_contentsize(true).unwrap();
+        encoder.compress(archive).unwrap()
+    }
+
+    fn packed() -> Vec<u8> {
+        pack(&archive(&[
             ("bin", Kind::Dir, "", b""),
             ("bin/init", Kind::File, "", b"\0asm init"),
             ("bin/ls", Kind::File, "", b"\0asm ls"),
-        ])
+        ]))
+    }
+
+    fn disk(packed: &[u8]) -> Option<Ramdisk<'_>> {
+        Some(Ramdisk {
+            packed,
+            limit: LIMIT,
+        })
     }
 
     fn preopen(guest: &str, root: u32, subpath: &str) -> Preopen {
@@ -184,7 +220,7 @@ mod tests {
     #[test]
     fn bin_and_tmp_make_the_system_and_init_is_readable() {
         let vfs = Vfs::new(T0);
-        assert_eq!(build(&vfs, Some(&ramdisk()), None, &[], T0), Ok(Vec::new()));
+        assert_eq!(build(&vfs, disk(&packed()), None, &[], T0), Ok(Vec::new()));
         assert_eq!(program(&vfs, INIT).unwrap(), b"\0asm init");
         assert_eq!(program(&vfs, b"/bin/ls").unwrap(), b"\0asm ls");
         assert!(program(&vfs, b"/bin/sh").unwrap_err().contains("/bin/sh"));
@@ -202,11 +238,45 @@ mod tests {
     #[test]
     fn a_ramdisk_with_anything_but_bin_is_refused() {
         let bad = archive(&[("etc", Kind::Dir, "", b"")]);
-        let error = build(&Vfs::new(T0), Some(&bad), None, &[], T0).unwrap_err();
+        let error = build(&Vfs::new(T0), disk(&pack(&bad)), None, &[], T0).unwrap_err();
         assert!(error.contains("etc"), "{error}");
-        let mut damaged = ramdisk();
+        // The archive inside a good frame is damaged.
+        let mut damaged = archive(&[("bin/init", Kind::File, "", b"\0asm init")]);
         damaged[10] ^= 0xff;
-        assert!(build(&Vfs::new(T0), Some(&damaged), None, &[], T0).is_err());
+        let error = build(&Vfs::new(T0), disk(&pack(&damaged)), None, &[], T0).unwrap_err();
+        assert!(error.contains("the ramdisk is damaged"), "{error}");
+    }
+
+    #[test]
+    fn a_damaged_or_cut_ramdisk_is_a_message_that_says_what_to_do() {
+        let packed = packed();
+        let mut cases = vec![
+            packed[..packed.len() / 2].to_vec(),
+            packed[..packed.len() - 1].to_vec(),
+            // Not packed at all: an archive as images before compression carried it.
+            archive(&[("bin/init", Kind::File, "", b"\0asm init")]),
+        ];
+        let mut flipped = packed.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        cases.push(flipped);
+        for case in cases {
+            let vfs = Vfs::new(T0);
+            let error = build(&vfs, disk(&case), None, &[], T0).unwrap_err();
+            assert!(
+                error.starts_with("cannot unpack the image's ramdisk (")
+                    && error.ends_with("rebuild the image with ./qemu.sh"),
+                "{error}"
+            );
+            assert!(program(&vfs, INIT).is_err());
+        }
+        // More than the memory allows.
+        let tight = Ramdisk {
+            packed: &packed,
+            limit: 512,
+        };
+        let error = build(&Vfs::new(T0), Some(tight), None, &[], T0).unwrap_err();
+        assert!(error.contains("more than 0 KiB"), "{error}");
     }
 
     #[test]
@@ -219,7 +289,7 @@ mod tests {
             preopen("tmp", 1, ""),
         ];
         // `work` and `tmp` name the same tree twice: fine, the second is a symlink.
-        let mounts = build(&vfs, Some(&ramdisk()), Some(&two_trees()), &preopens, T0).unwrap();
+        let mounts = build(&vfs, disk(&packed()), Some(&two_trees()), &preopens, T0).unwrap();
         assert_eq!(
             mounts,
             [
@@ -287,7 +357,7 @@ mod tests {
         ];
         for (preopens, expected) in cases {
             let vfs = Vfs::new(T0);
-            let error = build(&vfs, Some(&ramdisk()), Some(&trees), preopens, T0).unwrap_err();
+            let error = build(&vfs, disk(&packed()), Some(&trees), preopens, T0).unwrap_err();
             assert!(error.contains(expected), "{preopens:?}: {error}");
         }
     }

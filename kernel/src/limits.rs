@@ -59,6 +59,13 @@ pub fn guard() -> MemoryGuard {
     }
 }
 
+/// The most memory unpacking the image's ramdisk may take at boot (its archive, and as much
+/// again for the decoder's window): a quarter of what is free beyond the kernel's reserve,
+/// so that the files of `/bin` then fit beside it.
+pub fn ramdisk_limit() -> usize {
+    mm::available_bytes().saturating_sub(mm::KERNEL_RESERVE) / 4
+}
+
 /// The file system's size when the runner gave none: half of the RAM, as tmpfs.
 pub fn default_fs_size() -> u64 {
     mm::stats().total as u64 / 2

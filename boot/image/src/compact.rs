@@ -1,9 +1,10 @@
 //! Shrinks the disk images `bootloader` writes. Its FAT boot partition is sized as the files'
 //! total rounded up to whole MiB plus 1–2 MiB of slack, which makes a 1.4 MB kernel and loader
 //! a 3–3.6 MB image. This rebuilds that partition with the same files in a FAT just large
-//! enough for them, and the disk around it: the MBR (BIOS) keeps its boot code and second
-//! stage and only the partition's length changes; the GPT disk (UEFI) is written anew with one
-//! EFI system partition. bootloader's second stage reads FAT12, FAT16 and FAT32 alike.
+//! enough for them, and the disk around it: the MBR (BIOS) keeps its boot code, and its
+//! second stage without the zeros that pad it to 480 KiB (see [`stage_2_len`]); the GPT disk
+//! (UEFI) is written anew with one EFI system partition. bootloader's second stage reads
+//! FAT12, FAT16 and FAT32 alike.
 
 use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom, Write};
@@ -11,12 +12,24 @@ use std::path::{Path, PathBuf};
 
 /// Sector size of the images.
 const SECTOR: u64 = 512;
-/// Room left in the new FAT beyond its files' clusters: directories, FATs, reserved sectors.
-const FAT_OVERHEAD: u64 = 128 * 1024;
 /// Cluster size the new FAT uses (and rounds each file up to).
 const CLUSTER: u64 = 4096;
-/// The MBR entry (1-based, as `mbrman` counts) bootloader puts the FAT partition in.
+/// Entries of the new FAT's root directory (FAT12 and FAT16 give it a fixed size): room for
+/// its few files, each taking up to three entries with its long name, and to spare.
+const ROOT_ENTRIES: u16 = 64;
+/// Bytes of a directory entry.
+const DIR_ENTRY: u64 = 32;
+/// The MBR entries (1-based, as `mbrman` counts) bootloader puts its second stage and the
+/// FAT partition in.
+const BIOS_STAGE_2_ENTRY: usize = 1;
 const BIOS_FAT_ENTRY: usize = 2;
+/// Zeros after the BIOS image's FAT partition: bootloader's second stage reads each file in
+/// 16 KiB pieces, the last one whole even past the file's end, and int13 fails on sectors
+/// beyond the disk.
+const STAGE_2_READ_AHEAD: usize = 16 * 1024;
+/// The last two bytes of bootloader's second stage: its linker script puts this marker at
+/// the end of real-mode memory (0x7fffd), which pads the stage with zeros to 480 KiB.
+const STAGE_2_END_MARKER: [u8; 2] = 0xdead_u16.to_le_bytes();
 /// Bytes reserved around the partition for the GPT headers and tables (both copies).
 const GPT_RESERVE: u64 = 64 * 1024;
 
@@ -57,55 +70,106 @@ pub fn read_files(partition: &mut [u8]) -> io::Result<(Files, [u8; 11])> {
     Ok((files, label))
 }
 
-/// A FAT volume holding `files`, no larger than they need.
+/// A FAT volume holding `files`, no larger than they need: their clusters, the FATs, the
+/// root directory and the boot sector.
 pub fn write_fat(files: &Files, label: [u8; 11]) -> io::Result<Vec<u8>> {
     let clusters: u64 = files
         .iter()
         .map(|(_, data)| (data.len() as u64).div_ceil(CLUSTER).max(1))
         .sum();
-    let size = (clusters * CLUSTER + FAT_OVERHEAD).div_ceil(CLUSTER) * CLUSTER;
-    let mut volume = vec![0u8; size as usize];
-    let options = fatfs::FormatVolumeOptions::new()
-        .bytes_per_cluster(CLUSTER as u32)
-        .volume_label(label);
-    fatfs::format_volume(Cursor::new(&mut volume[..]), options)?;
-    {
-        let fs = fatfs::FileSystem::new(Cursor::new(&mut volume[..]), fatfs::FsOptions::new())?;
-        let root = fs.root_dir();
-        // Parents come before their children: `read_files` lists a directory first.
-        for (path, data) in files {
-            match path.strip_suffix('/') {
-                Some(dir) => {
-                    root.create_dir(dir)?;
+    // FAT16's two bytes an entry (FAT12 takes less); FAT32 (from 65525 clusters, 256 MiB)
+    // needs more reserved sectors, which the loop below adds.
+    let fat = ((clusters + 2) * 2).div_ceil(SECTOR) * SECTOR;
+    let root = (u64::from(ROOT_ENTRIES) * DIR_ENTRY).div_ceil(SECTOR) * SECTOR;
+    let mut size = SECTOR + 2 * fat + root + clusters * CLUSTER;
+    loop {
+        let mut volume = vec![0u8; size as usize];
+        let options = fatfs::FormatVolumeOptions::new()
+            .bytes_per_cluster(CLUSTER as u32)
+            .max_root_dir_entries(ROOT_ENTRIES)
+            .volume_label(label);
+        fatfs::format_volume(Cursor::new(&mut volume[..]), options)?;
+        {
+            let fs = fatfs::FileSystem::new(Cursor::new(&mut volume[..]), fatfs::FsOptions::new())?;
+            // fatfs lays out the FATs its own way: grow the volume until the files fit.
+            if u64::from(fs.stats()?.total_clusters()) < clusters {
+                size += CLUSTER;
+                continue;
+            }
+            let root = fs.root_dir();
+            // Parents come before their children: `read_files` lists a directory first.
+            for (path, data) in files {
+                match path.strip_suffix('/') {
+                    Some(dir) => {
+                        root.create_dir(dir)?;
+                    }
+                    None => root.create_file(path)?.write_all(data)?,
                 }
-                None => root.create_file(path)?.write_all(data)?,
             }
         }
+        return Ok(volume);
     }
-    Ok(volume)
 }
 
-/// Rewrites the BIOS (MBR) image at `path` with a compact FAT partition.
+/// The bytes of bootloader's second stage partition that its first stage must load: up to
+/// the end of its last sector that is not all zeros. Past it, up to the end marker, its
+/// linker script only pads real-mode memory (its `.bss` lies before `.rodata`, so no
+/// variable is left there, and the loaded length ends at its `_second_stage_end`). The
+/// first stage loads as many sectors as the partition has.
+pub fn stage_2_len(stage_2: &[u8]) -> io::Result<usize> {
+    // The partition is the stage rounded up to whole sectors (with zeros).
+    let end = stage_2
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    let body = stage_2[..end]
+        .strip_suffix(&STAGE_2_END_MARKER)
+        .ok_or_else(|| {
+            invalid("the second stage does not end in its marker: bootloader changed")
+        })?;
+    let used = body
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
+    Ok(used.div_ceil(SECTOR as usize) * SECTOR as usize)
+}
+
+/// Rewrites the BIOS (MBR) image at `path` with its second stage trimmed and a compact FAT
+/// partition right after it.
 pub fn bios(path: &Path) -> io::Result<()> {
-    let mut image = fs::read(path)?;
+    let image = fs::read(path)?;
     let mut mbr = mbrman::MBR::read_from(&mut Cursor::new(&image), SECTOR as u32)
         .map_err(|e| invalid(e.to_string()))?;
-    let entry = &mbr[BIOS_FAT_ENTRY];
-    let start = u64::from(entry.starting_lba) * SECTOR;
-    let end = start + u64::from(entry.sectors) * SECTOR;
-    let partition = image
-        .get_mut(start as usize..end as usize)
-        .ok_or_else(|| invalid("the FAT partition lies beyond the image"))?;
-    let (files, label) = read_files(partition)?;
+    let bounds = |entry: &mbrman::MBRPartitionEntry| {
+        let start = u64::from(entry.starting_lba) * SECTOR;
+        start as usize..(start + u64::from(entry.sectors) * SECTOR) as usize
+    };
+    let stage_2_at = bounds(&mbr[BIOS_STAGE_2_ENTRY]);
+    let stage_2 = image
+        .get(stage_2_at.clone())
+        .ok_or_else(|| invalid("the second stage lies beyond the image"))?;
+    let stage_2 = &stage_2[..stage_2_len(stage_2)?];
+    let mut partition = image
+        .get(bounds(&mbr[BIOS_FAT_ENTRY]))
+        .ok_or_else(|| invalid("the FAT partition lies beyond the image"))?
+        .to_vec();
+    let (files, label) = read_files(&mut partition)?;
     let volume = write_fat(&files, label)?;
-    image.truncate(start as usize);
-    image.extend_from_slice(&volume);
-    mbr[BIOS_FAT_ENTRY].sectors =
-        u32::try_from(volume.len() as u64 / SECTOR).map_err(|_| invalid("FAT too large"))?;
-    let mut cursor = Cursor::new(&mut image);
+
+    let sectors = |bytes: usize| {
+        u32::try_from(bytes as u64 / SECTOR).map_err(|_| invalid("partition too large"))
+    };
+    let mut compact = image[..stage_2_at.start].to_vec();
+    compact.extend_from_slice(stage_2);
+    mbr[BIOS_STAGE_2_ENTRY].sectors = sectors(stage_2.len())?;
+    mbr[BIOS_FAT_ENTRY].starting_lba = sectors(compact.len())?;
+    mbr[BIOS_FAT_ENTRY].sectors = sectors(volume.len())?;
+    compact.extend_from_slice(&volume);
+    compact.resize(compact.len() + STAGE_2_READ_AHEAD, 0);
+    let mut cursor = Cursor::new(&mut compact);
     mbr.write_into(&mut cursor)
         .map_err(|e| invalid(e.to_string()))?;
-    write_atomically(path, &image)
+    write_atomically(path, &compact)
 }
 
 /// Rewrites the UEFI (GPT) image at `path` with a compact EFI system partition.
@@ -181,4 +245,53 @@ pub fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".tmp{}", std::process::id()));
     PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_second_stage_keeps_its_code_and_data_and_loses_the_padding() {
+        // Code, zeros of its `.bss`, read-only data, then padding up to the end marker and
+        // to a whole sector.
+        let mut stage = vec![0x90u8; 700];
+        stage.extend_from_slice(&[0; 900]);
+        stage.extend_from_slice(&[0x41; 10]);
+        stage.resize(20_000, 0);
+        stage.extend_from_slice(&STAGE_2_END_MARKER);
+        stage.resize(stage.len().div_ceil(512) * 512, 0);
+        // 1610 bytes in use: four sectors, the `.bss` zeros among them.
+        assert_eq!(stage_2_len(&stage).unwrap(), 2048);
+        let without_marker = vec![0x90u8; 4096];
+        assert!(stage_2_len(&without_marker).is_err());
+    }
+
+    #[test]
+    fn the_fat_holds_its_files_in_little_more_than_their_clusters() {
+        let files: Files = vec![
+            ("efi/".into(), Vec::new()),
+            ("efi/boot/".into(), Vec::new()),
+            ("efi/boot/bootx64.efi".into(), vec![1; 150_000]),
+            (
+                "kernel-x86_64".into(),
+                (0..2_000_000u32).map(|i| i as u8).collect(),
+            ),
+            ("ramdisk".into(), vec![3; 340_000]),
+        ];
+        let label = *b"CELLA      ";
+        let mut volume = write_fat(&files, label).unwrap();
+        let clusters: u64 = files
+            .iter()
+            .map(|(_, data)| (data.len() as u64).div_ceil(CLUSTER).max(1))
+            .sum();
+        let slack = volume.len() as u64 - clusters * CLUSTER;
+        assert!(slack <= 8 * 1024, "{slack} bytes beyond the clusters");
+        let (mut read, read_label) = read_files(&mut volume).unwrap();
+        read.sort();
+        let mut expected = files.clone();
+        expected.sort();
+        assert!(read == expected);
+        assert_eq!(read_label, label);
+    }
 }

@@ -1,21 +1,38 @@
 //! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
 //! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
-//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given. The kernel unpacks it into its
-//! VFS at boot (`kernel/src/initrd.rs`).
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, packed as one Zstandard frame
+//! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
+//! (`kernel/src/initrd.rs`).
 
 use std::fs;
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use cella_proto::archive::{Entry, Kind, Time, Writer};
+use cella_proto::ramdisk;
 
-/// The ramdisk file beside the images (kept for inspection: `tar tvf target/cella/initrd`).
+/// The ramdisk file beside the images (kept for inspection:
+/// `zstdcat target/cella/initrd | tar tv`).
 pub const FILE_NAME: &str = cella_proto::image::RAMDISK;
 /// Permission bits of `/bin` and of its programs.
 const EXECUTABLE: u32 = 0o755;
 
-/// The archive holding `programs` as `bin/NAME` (NAME: the file name without `.wasm`).
+/// The ramdisk holding `programs` as `bin/NAME` (NAME: the file name without `.wasm`).
 pub fn build(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
+    pack(&archive(programs)?)
+}
+
+/// `archive` as one Zstandard frame that records its size and checksum.
+fn pack(archive: &[u8]) -> Result<Vec<u8>, String> {
+    let failed = |e: std::io::Error| format!("cannot compress the ramdisk: {e}");
+    let mut encoder = zstd::bulk::Compressor::new(ramdisk::LEVEL).map_err(failed)?;
+    encoder.include_checksum(true).map_err(failed)?;
+    encoder.include_contentsize(true).map_err(failed)?;
+    encoder.compress(archive).map_err(failed)
+}
+
+/// The archive holding `programs` as `bin/NAME`.
+fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
     let mut writer = Writer::new();
     let mut names = Vec::new();
     for path in programs {
@@ -73,7 +90,9 @@ mod tests {
         let ls = dir.join("ls.wasm");
         fs::write(&sh, b"\0asm-sh").unwrap();
         fs::write(&ls, b"\0asm-ls").unwrap();
-        let archive = build(&[sh.clone(), ls]).unwrap();
+        let packed = build(&[sh.clone(), ls]).unwrap();
+        // What the kernel unpacks at boot.
+        let archive = ramdisk::unpack(&packed, 1 << 20).unwrap();
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
         let listed: Vec<_> = entries
             .iter()

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 ./qemu.sh --setup >/dev/null
 ./qemu.sh userland/hello.wasm >/dev/null  # build the kernel, the programs and the images
 out=target/cella
-elf=target/kernel/x86_64-unknown-none/release/cella-kernel
+elf=target/kernel/x86_64-cella-none/release/cella-kernel
 bytes() { stat -c %s "$1"; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.2f MB", b / 1e6}'; }
 row() { printf '  %-44s %9d bytes  %s\n' "$1" "$2" "$(mb "$2")"; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Cella's figures in one run: boot-to-exit time of hello (BIOS and UEFI), guest instructions
-# from kernel entry to the program's _start (under -icount), kernel and image sizes, and the
-# `bench` compute benchmark (int, float, calls) on Cella beside the same wasmi CLI under
-# qemu-x86_64, native wasmi and wasmtime.
+# Cella's compute figures in one run: the `bench` benchmark (int, float, calls) on Cella
+# beside the same wasmi CLI under qemu-x86_64, native wasmi and wasmtime, and what trap
+# backtraces' shadow call stack costs. Start-up and sizes: boot/bench/startup.sh and
+# size.sh; every goal at once: boot/bench/goals.sh.
 #
 #   boot/bench/compute.sh [ITERATIONS]
 #
@@ -18,29 +18,7 @@ hello=userland/target/wasm32-wasip1/release/hello.wasm
 bench=userland/target/wasm32-wasip1/release/bench.wasm
 ./qemu.sh "$hello" >/dev/null  # build kernel and images before timing anything
 
-now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-echo "== hello, wall time of ./qemu.sh (median of $runs, already built)"
-for mode in bios uefi; do
-    flag=(); [ "$mode" = uefi ] && flag=(--uefi)
-    for _ in $(seq "$runs"); do
-        t0=$(now); ./qemu.sh "${flag[@]}" "$hello" >/dev/null; t1=$(now)
-        awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}'
-    done | median | awk -v m="$mode" '{printf "  %-5s %.2f s\n", m, $1}'
-done
-
-echo "== guest instructions, kernel entry to _start (-icount shift=0: 1 TSC tick = 1 instruction)"
-./qemu.sh --icount -v "$hello" 2>&1 >/dev/null | grep -i 'to _start' | sed 's/^/  /'
-
-echo "== sizes"
-printf '  kernel (stripped, as in the images) %8d bytes\n' "$(stat -c %s target/cella/kernel)"
-printf '  kernel ELF with symbols             %8d bytes\n' \
-    "$(stat -c %s target/kernel/x86_64-cella-none/release/cella-kernel)"
-for img in target/cella/bios.img target/cella/uefi.img; do
-    printf '  %-11s %8d bytes\n' "$(basename "$img")" "$(stat -c %s "$img")"
-done
-printf '  hello.wasm  %8d bytes\n' "$(stat -c %s "$hello")"
 
 # The same program on Cella, on the same wasmi CLI translated by QEMU's TCG in user mode (the
 # ceiling for an interpreter under this emulator: no kernel, no soft-MMU, no devices), and

@@ -317,10 +317,11 @@ pub struct Program {
 
 /// wasmi's fuel cost of every operator, with the two grows at [`GROW_FUEL`].
 fn grow_costs() -> OperatorCost {
-    let mut costs = OperatorCost::default();
-    costs.memory_grow = GROW_FUEL;
-    costs.table_grow = GROW_FUEL;
-    costs
+    OperatorCost {
+        memory_grow: GROW_FUEL,
+        table_grow: GROW_FUEL,
+        ..OperatorCost::default()
+    }
 }
 
 /// Compiles `bytes` and checks its imports, for a process whose memory limit is

@@ -256,9 +256,11 @@ for r in cella wasmi/tcg; do
 done
 printf '   hello: cella %.2f s wall (%.2f s CPU), wasmi/tcg %.2f s wall (%.2f s CPU)\n' \
     "${hello_wall[cella]}" "${hello_cpu[cella]}" "${hello_wall[wasmi/tcg]}" "${hello_cpu[wasmi/tcg]}"
-printf '  %-8s %8s %10s %7s %12s %8s %10s %7s %8s %9s  %s\n' program cella wasmi/tcg ratio \
-    ratio-hello cella-cpu tcg-cpu ratio wasmi wasmtime output
+printf '  %-8s %31s   %31s   %-16s\n' "" "---------- wall, s ----------" "---------- CPU, s -----------" "-- hosted, s --"
+printf '  %-8s %6s %9s %6s %7s   %6s %9s %6s %7s   %6s %9s  %s\n' program cella wasmi/tcg ratio -hello \
+    cella wasmi/tcg ratio -hello wasmi wasmtime output
 failed=false
+: >"$work/run/ratios"
 for name in "${selected[@]}"; do
     declare -A w c dg
     for r in wasmtime wasmi wasmi/tcg cella; do
@@ -275,13 +277,21 @@ for name in "${selected[@]}"; do
         fi
     done
     awk -v n="$name" -v cw="${w[cella]}" -v tw="${w[wasmi/tcg]}" -v cc="${c[cella]}" -v tc="${c[wasmi/tcg]}" \
-        -v hc="${hello_wall[cella]}" -v ht="${hello_wall[wasmi/tcg]}" -v hw="${w[wasmi]}" -v wt="${w[wasmtime]}" \
-        -v same="$same" 'BEGIN {
-        printf "  %-8s %8.2f %10.2f %6.2fx %11.2fx %9.2f %10.2f %6.2fx %8.2f %9.2f  %s\n",
-            n, cw, tw, cw / tw, (cw - hc) / (tw - ht), cc, tc, cc / tc, hw, wt, same }'
+        -v hcw="${hello_wall[cella]}" -v htw="${hello_wall[wasmi/tcg]}" \
+        -v hcc="${hello_cpu[cella]}" -v htc="${hello_cpu[wasmi/tcg]}" \
+        -v hw="${w[wasmi]}" -v wt="${w[wasmtime]}" -v same="$same" 'BEGIN {
+        printf "  %-8s %6.2f %9.2f %5.2fx %6.2fx   %6.2f %9.2f %5.2fx %6.2fx   %6.2f %9.2f  %s\n",
+            n, cw, tw, cw / tw, (cw - hcw) / (tw - htw), cc, tc, cc / tc, (cc - hcc) / (tc - htc), hw, wt, same
+        print cw / tw, (cw - hcw) / (tw - htw), cc / tc, (cc - hcc) / (tc - htc) >>ratios }' ratios="$work/run/ratios"
 done
+awk '{ for (i = 1; i <= 4; i++) { log_sum[i] += log($i); if ($i > max[i]) max[i] = $i } }
+    END { printf "  %-8s %16s %5.2fx %6.2fx   %16s %5.2fx %6.2fx\n", "geomean", "", exp(log_sum[1] / NR),
+              exp(log_sum[2] / NR), "", exp(log_sum[3] / NR), exp(log_sum[4] / NR)
+          printf "  %-8s %16s %5.2fx %6.2fx   %16s %5.2fx %6.2fx\n", "max", "", max[1], max[2], "", max[3], max[4] }' \
+    "$work/run/ratios"
 echo "   load after: $(uptime | sed 's/.*load average/load average/')"
-echo "   ratio: Cella / wasmi-under-qemu-x86_64 wall; ratio-hello: the same with each one's hello wall subtracted;"
+echo "   ratio: Cella / wasmi under qemu-x86_64; -hello: the same with each one's hello run subtracted (start-up);"
+echo "   CPU: user + sys of the runtime's processes (steadier than wall time on a busy machine);"
 echo "   output: sha256 prefix of stdout, the same on all four runtimes (wasmtime is the reference)"
 if $failed; then
     say "some runtime printed different output (see DIFFERS above)"

@@ -279,10 +279,10 @@ for name in "${selected[@]}"; do
     awk -v n="$name" -v cw="${w[cella]}" -v tw="${w[wasmi/tcg]}" -v cc="${c[cella]}" -v tc="${c[wasmi/tcg]}" \
         -v hcw="${hello_wall[cella]}" -v htw="${hello_wall[wasmi/tcg]}" \
         -v hcc="${hello_cpu[cella]}" -v htc="${hello_cpu[wasmi/tcg]}" \
-        -v hw="${w[wasmi]}" -v wt="${w[wasmtime]}" -v same="$same" 'BEGIN {
+        -v hw="${w[wasmi]}" -v wt="${w[wasmtime]}" -v same="$same" -v ratios="$work/run/ratios" 'BEGIN {
         printf "  %-8s %6.2f %9.2f %5.2fx %6.2fx   %6.2f %9.2f %5.2fx %6.2fx   %6.2f %9.2f  %s\n",
             n, cw, tw, cw / tw, (cw - hcw) / (tw - htw), cc, tc, cc / tc, (cc - hcc) / (tc - htc), hw, wt, same
-        print cw / tw, (cw - hcw) / (tw - htw), cc / tc, (cc - hcc) / (tc - htc) >>ratios }' ratios="$work/run/ratios"
+        print cw / tw, (cw - hcw) / (tw - htw), cc / tc, (cc - hcc) / (tc - htc) >>ratios }'
 done
 awk '{ for (i = 1; i <= 4; i++) { log_sum[i] += log($i); if ($i > max[i]) max[i] = $i } }
     END { printf "  %-8s %16s %5.2fx %6.2fx   %16s %5.2fx %6.2fx\n", "geomean", "", exp(log_sum[1] / NR),

@@ -612,7 +612,11 @@ mod tests {
         set(&manifest, 1000);
         set(&output, 2000);
         set(&checked, 2500);
-        assert!(built_from(&output, &checked, std::slice::from_ref(&manifest)));
+        assert!(built_from(
+            &output,
+            &checked,
+            std::slice::from_ref(&manifest)
+        ));
         set(&source, 3000);
         assert!(!built_from(&output, &checked, &[]), "a newer source");
         set(&source, 1000);
@@ -625,7 +629,10 @@ mod tests {
         set(&output, 2000);
         let missing = [dir.join("missing")];
         assert!(!built_from(&output, &checked, &missing), "a missing input");
-        assert!(!built_from(&output, &dir.join("unchecked"), &[]), "never checked");
+        assert!(
+            !built_from(&output, &dir.join("unchecked"), &[]),
+            "never checked"
+        );
         fs::remove_file(dir.join("out.d")).unwrap();
         assert!(!built_from(&output, &checked, &[]), "no dep-info");
         fs::remove_dir_all(&dir).unwrap();

@@ -19,11 +19,11 @@ mod common;
 
 use std::fs;
 
+use common::wasm::{FD_WRITE, NULLARY, PROC_EXIT, mem_arg, preview1_imports};
 use common::{Scratch, cella};
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection,
-    Function, FunctionSection, ImportSection, Instruction, MemArg, MemArgTarget, MemorySection, MemoryType,
-    Module, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
+    FunctionSection, Instruction, MemorySection, MemoryType, Module, ValType,
 };
 
 /// Bit patterns of the `f64` operands.
@@ -82,15 +82,15 @@ const F32_OPERANDS: &[u32] = &[
 const INT_OPERANDS: &[u64] = &[
     0,
     1,
-    u64::MAX,                 // -1, u64::MAX
-    0x7fff_ffff,              // i32::MAX
-    0x8000_0000,              // 2^31
-    0xffff_ffff_8000_0000,    // i32::MIN
-    0x0020_0000_0000_0001,    // 2^53 + 1: rounds in f64
-    0x0000_0000_0100_0001,    // 2^24 + 1: rounds in f32
-    0x7fff_ffff_ffff_ffff,    // i64::MAX
-    0x8000_0000_0000_0000,    // i64::MIN
-    0x8000_0000_0000_0401,    // rounds up in f64 as unsigned, not as signed
+    u64::MAX,              // -1, u64::MAX
+    0x7fff_ffff,           // i32::MAX
+    0x8000_0000,           // 2^31
+    0xffff_ffff_8000_0000, // i32::MIN
+    0x0020_0000_0000_0001, // 2^53 + 1: rounds in f64
+    0x0000_0000_0100_0001, // 2^24 + 1: rounds in f32
+    0x7fff_ffff_ffff_ffff, // i64::MAX
+    0x8000_0000_0000_0000, // i64::MIN
+    0x8000_0000_0000_0401, // rounds up in f64 as unsigned, not as signed
     0x1234_5678_9abc_def1,
 ];
 
@@ -152,15 +152,6 @@ impl Ty {
     }
 }
 
-fn mem_arg(offset: u32, size: u32) -> MemArg {
-    MemArg {
-        offset: u64::from(offset),
-        align: size.trailing_zeros(),
-        target: MemArgTarget::Memory(0),
-        ordering: None,
-    }
-}
-
 /// Binary operators: operand type, result type, instruction.
 fn binary_ops() -> Vec<(Ty, Ty, Instruction<'static>)> {
     use Instruction as I;
@@ -168,18 +159,40 @@ fn binary_ops() -> Vec<(Ty, Ty, Instruction<'static>)> {
     for (ty, list) in [
         (
             Ty::F64,
-            [I::F64Add, I::F64Sub, I::F64Mul, I::F64Div, I::F64Min, I::F64Max, I::F64Copysign],
+            [
+                I::F64Add,
+                I::F64Sub,
+                I::F64Mul,
+                I::F64Div,
+                I::F64Min,
+                I::F64Max,
+                I::F64Copysign,
+            ],
         ),
         (
             Ty::F32,
-            [I::F32Add, I::F32Sub, I::F32Mul, I::F32Div, I::F32Min, I::F32Max, I::F32Copysign],
+            [
+                I::F32Add,
+                I::F32Sub,
+                I::F32Mul,
+                I::F32Div,
+                I::F32Min,
+                I::F32Max,
+                I::F32Copysign,
+            ],
         ),
     ] {
         ops.extend(list.into_iter().map(|op| (ty, ty, op)));
     }
     let compare = [
-        (Ty::F64, [I::F64Eq, I::F64Ne, I::F64Lt, I::F64Le, I::F64Gt, I::F64Ge]),
-        (Ty::F32, [I::F32Eq, I::F32Ne, I::F32Lt, I::F32Le, I::F32Gt, I::F32Ge]),
+        (
+            Ty::F64,
+            [I::F64Eq, I::F64Ne, I::F64Lt, I::F64Le, I::F64Gt, I::F64Ge],
+        ),
+        (
+            Ty::F32,
+            [I::F32Eq, I::F32Ne, I::F32Lt, I::F32Le, I::F32Gt, I::F32Ge],
+        ),
     ];
     for (ty, list) in compare {
         ops.extend(list.into_iter().map(|op| (ty, Ty::I32, op)));
@@ -193,11 +206,27 @@ fn unary_ops() -> Vec<(Ty, Ty, Instruction<'static>)> {
     let same = |ty, ops: [Instruction<'static>; 7]| ops.into_iter().map(move |op| (ty, ty, op));
     let mut ops: Vec<_> = same(
         Ty::F64,
-        [I::F64Sqrt, I::F64Ceil, I::F64Floor, I::F64Trunc, I::F64Nearest, I::F64Abs, I::F64Neg],
+        [
+            I::F64Sqrt,
+            I::F64Ceil,
+            I::F64Floor,
+            I::F64Trunc,
+            I::F64Nearest,
+            I::F64Abs,
+            I::F64Neg,
+        ],
     )
     .chain(same(
         Ty::F32,
-        [I::F32Sqrt, I::F32Ceil, I::F32Floor, I::F32Trunc, I::F32Nearest, I::F32Abs, I::F32Neg],
+        [
+            I::F32Sqrt,
+            I::F32Ceil,
+            I::F32Floor,
+            I::F32Trunc,
+            I::F32Nearest,
+            I::F32Abs,
+            I::F32Neg,
+        ],
     ))
     .collect();
     ops.extend([
@@ -298,7 +327,11 @@ fn module() -> (Vec<u8>, u32) {
     let length = binary_ops()
         .iter()
         .map(|(ty, result, _)| (ty.table().1.pow(2)) as u32 * result.size())
-        .chain(unary_ops().iter().map(|(ty, result, _)| ty.table().1 as u32 * result.size()))
+        .chain(
+            unary_ops()
+                .iter()
+                .map(|(ty, result, _)| ty.table().1 as u32 * result.size()),
+        )
         .sum::<u32>();
     // fd_write(1, [RESULTS, length], 1, IOVEC + 8); the status is the program's exit status.
     let mem32 = mem_arg(0, 4);
@@ -312,20 +345,17 @@ fn module() -> (Vec<u8>, u32) {
         .instruction(&Instruction::I32Const(IOVEC as i32))
         .instruction(&Instruction::I32Const(1))
         .instruction(&Instruction::I32Const(IOVEC as i32 + 8))
-        .instruction(&Instruction::Call(0))
-        .instruction(&Instruction::Call(1))
+        .instruction(&Instruction::Call(FD_WRITE))
+        .instruction(&Instruction::Call(PROC_EXIT))
         .instruction(&Instruction::End);
-    assert!(u64::from(RESULTS + length) <= PAGES << 16, "results fit in memory");
+    assert!(
+        u64::from(RESULTS + length) <= PAGES << 16,
+        "results fit in memory"
+    );
 
-    let mut types = TypeSection::new();
-    types.ty().function([ValType::I32; 4], [ValType::I32]);
-    types.ty().function([ValType::I32], []);
-    types.ty().function([], []);
-    let mut imports = ImportSection::new();
-    imports.import("wasi_snapshot_preview1", "fd_write", EntityType::Function(0));
-    imports.import("wasi_snapshot_preview1", "proc_exit", EntityType::Function(1));
+    let (types, imports) = preview1_imports();
     let mut functions = FunctionSection::new();
-    functions.function(2);
+    functions.function(NULLARY);
     let mut memories = MemorySection::new();
     memories.memory(MemoryType {
         minimum: PAGES,
@@ -341,7 +371,9 @@ fn module() -> (Vec<u8>, u32) {
     code.function(&body);
     let mut data = DataSection::new();
     let bytes = |list: &[u64], size: usize| -> Vec<u8> {
-        list.iter().flat_map(|v| v.to_le_bytes()[..size].to_vec()).collect()
+        list.iter()
+            .flat_map(|v| v.to_le_bytes()[..size].to_vec())
+            .collect()
     };
     let f32s: Vec<u64> = F32_OPERANDS.iter().map(|&v| u64::from(v)).collect();
     for (base, contents) in [
@@ -400,9 +432,7 @@ fn hosted_wasmi(wasm: &[u8]) -> Vec<u8> {
     let instance = linker
         .instantiate_and_start(&mut store, &module)
         .expect("instantiate under wasmi");
-    let start = instance
-        .get_typed_func::<(), ()>(&store, "_start")
-        .unwrap();
+    let start = instance.get_typed_func::<(), ()>(&store, "_start").unwrap();
     start.call(&mut store, ()).expect("_start under wasmi");
     store.into_data()
 }

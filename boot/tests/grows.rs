@@ -10,11 +10,12 @@ mod common;
 
 use std::fs;
 
+use common::wasm::{FD_WRITE, NULLARY, PROC_EXIT, mem_arg, preview1_imports};
 use common::{Scratch, cella};
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, DataSection, EntityType, ExportKind, ExportSection,
-    Function, FunctionSection, HeapType, ImportSection, Instruction, MemArg, MemArgTarget,
-    MemorySection, MemoryType, Module, RefType, TableSection, TableType, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
+    FunctionSection, HeapType, Instruction, MemorySection, MemoryType, Module, RefType,
+    TableSection, TableType, ValType,
 };
 
 /// Failed grows of each kind in one run: 90 times what overflowed a 1 MiB kernel stack.
@@ -30,7 +31,8 @@ fn grow_loop(body: &mut Function, memory: bool) {
         .instruction(&I::LocalSet(0))
         .instruction(&I::Loop(BlockType::Empty));
     if memory {
-        body.instruction(&I::I32Const(5)).instruction(&I::MemoryGrow(0));
+        body.instruction(&I::I32Const(5))
+            .instruction(&I::MemoryGrow(0));
     } else {
         body.instruction(&I::RefNull(HeapType::FUNC))
             .instruction(&I::I32Const(5))
@@ -41,7 +43,7 @@ fn grow_loop(body: &mut Function, memory: bool) {
         .instruction(&I::I32Ne)
         .instruction(&I::If(BlockType::Empty))
         .instruction(&I::I32Const(1))
-        .instruction(&I::Call(1))
+        .instruction(&I::Call(PROC_EXIT))
         .instruction(&I::End)
         .instruction(&I::LocalGet(0))
         .instruction(&I::I32Const(1))
@@ -57,16 +59,10 @@ fn grow_loop(body: &mut Function, memory: bool) {
 /// instantiation, on bounded fuel) instead of `_start`.
 fn module(in_start: bool) -> Vec<u8> {
     use Instruction as I;
-    let mut types = TypeSection::new();
-    types.ty().function([ValType::I32; 4], [ValType::I32]);
-    types.ty().function([ValType::I32], []);
-    types.ty().function([], []);
-    let mut imports = ImportSection::new();
-    imports.import("wasi_snapshot_preview1", "fd_write", EntityType::Function(0));
-    imports.import("wasi_snapshot_preview1", "proc_exit", EntityType::Function(1));
+    let (types, imports) = preview1_imports();
     let mut functions = FunctionSection::new();
-    functions.function(2); // 2: the grows
-    functions.function(2); // 3: _start
+    functions.function(NULLARY); // 2: the grows
+    functions.function(NULLARY); // 3: _start
     let mut tables = TableSection::new();
     tables.table(TableType {
         element_type: RefType::FUNCREF,
@@ -96,25 +92,19 @@ fn module(in_start: bool) -> Vec<u8> {
     if !in_start {
         start.instruction(&I::Call(2));
     }
-    let store = |offset| MemArg {
-        offset,
-        align: 2,
-        target: MemArgTarget::Memory(0),
-        ordering: None,
-    };
     start
         .instruction(&I::I32Const(0))
         .instruction(&I::I32Const(16))
-        .instruction(&I::I32Store(store(0)))
+        .instruction(&I::I32Store(mem_arg(0, 4)))
         .instruction(&I::I32Const(0))
         .instruction(&I::I32Const(DONE.len() as i32))
-        .instruction(&I::I32Store(store(4)))
+        .instruction(&I::I32Store(mem_arg(4, 4)))
         .instruction(&I::I32Const(1))
         .instruction(&I::I32Const(0))
         .instruction(&I::I32Const(1))
         .instruction(&I::I32Const(8))
-        .instruction(&I::Call(0))
-        .instruction(&I::Call(1))
+        .instruction(&I::Call(FD_WRITE))
+        .instruction(&I::Call(PROC_EXIT))
         .instruction(&I::End);
     let mut code = CodeSection::new();
     code.function(&grows);
@@ -143,7 +133,12 @@ fn failing_grows_in_a_loop_run_to_the_end() {
     let path = scratch.path("grows.wasm");
     fs::write(&path, module(false)).unwrap();
     let run = cella(&[path.to_str().unwrap()]);
-    assert_eq!((run.status, run.stdout.as_slice()), (0, DONE), "{}", run.stderr);
+    assert_eq!(
+        (run.status, run.stdout.as_slice()),
+        (0, DONE),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -616,7 +616,10 @@ fn image_booting_qemu(dir: &std::path::Path) -> PathBuf {
 fn loader(run: &common::Run) -> String {
     run.stderr
         .lines()
-        .find_map(|line| line.split_once("loaded by ").map(|(_, who)| who.to_string()))
+        .find_map(|line| {
+            line.split_once("loaded by ")
+                .map(|(_, who)| who.to_string())
+        })
         .unwrap_or_default()
 }
 

@@ -76,6 +76,8 @@ mod platform;
 #[cfg(target_os = "none")]
 mod process;
 // Both boot paths' record of usable RAM is pure: tested on the host.
+#[cfg(target_os = "none")]
+mod profile;
 #[cfg_attr(
     not(target_os = "none"),
     allow(
@@ -84,8 +86,6 @@ mod process;
     )
 )]
 mod ram;
-#[cfg(target_os = "none")]
-mod profile;
 // The scheduler's policy is pure: tested on the host.
 #[cfg_attr(
     not(target_os = "none"),

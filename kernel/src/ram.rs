@@ -117,7 +117,12 @@ mod tests {
     #[test]
     fn joins_overlapping_and_touching_ranges_in_order() {
         let ram = UsableRam::from_map(
-            [(0x10_0000, 0x20_0000), (0, 0x9_f000), (0x20_0000, 0x30_0000), (0x28_0000, 0x40_0000)],
+            [
+                (0x10_0000, 0x20_0000),
+                (0, 0x9_f000),
+                (0x20_0000, 0x30_0000),
+                (0x28_0000, 0x40_0000),
+            ],
             &[],
         );
         assert_eq!(ram.ranges(), [(0, 0x9_f000), (0x10_0000, 0x40_0000)]);
@@ -168,6 +173,9 @@ mod tests {
         full.remove(0x400, 0x800);
         assert_eq!(full.ranges().len(), MAX_RANGES);
         assert_eq!(full.ranges()[..2], [(0, 0x400), (0x800, 0x1000)]);
-        assert_eq!(full.ranges()[MAX_RANGES - 1].0, (MAX_RANGES as u64 - 2) * 0x2000);
+        assert_eq!(
+            full.ranges()[MAX_RANGES - 1].0,
+            (MAX_RANGES as u64 - 2) * 0x2000
+        );
     }
 }

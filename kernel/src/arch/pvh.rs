@@ -275,7 +275,10 @@ extern "C" fn pvh_main(start_info: u64) -> ! {
     // tables map at the same virtual address (checked above: below 1 GiB).
     let info = unsafe { (start_info as *const StartInfo).read_unaligned() };
     if info.magic != START_INFO_MAGIC || info.version < 1 {
-        panic!("PVH: no start info with a memory map (magic {:#x}, version {})", info.magic, info.version);
+        panic!(
+            "PVH: no start info with a memory map (magic {:#x}, version {})",
+            info.magic, info.version
+        );
     }
     let mut ram = [(0u64, 0u64); MAX_MEMMAP_ENTRIES];
     let entries = (info.memmap_entries as usize).min(MAX_MEMMAP_ENTRIES);
@@ -322,7 +325,8 @@ extern "C" fn pvh_main(start_info: u64) -> ! {
         }
     });
     let usable = UsableRam::from_map(
-        ram.iter().map(|&(start, end)| (start.min(top), end.min(top))),
+        ram.iter()
+            .map(|&(start, end)| (start.min(top), end.min(top))),
         &reserved,
     );
     boot::start(BootRecord {

@@ -14,8 +14,8 @@ use super::LARGE_BLOCK;
 use super::frames::{FRAME_SIZE, FrameLinks, FramePool};
 use super::slots::{REGION_SPAN, SLOT_MAX, Slot, Slots};
 use crate::arch::cpu;
-use crate::ram::MAX_RANGES;
 use crate::arch::paging::{self, MapError, PageTables, PhysicalMapping, Unmapped};
+use crate::ram::MAX_RANGES;
 
 /// Most level-4 entries (512 GiB each, 32 slots) claimed for slots.
 const MAX_SLOT_REGIONS: usize = 16;

@@ -37,7 +37,7 @@ use virtio_drivers::transport::pci::PciTransport;
 
 use crate::arch::pic;
 use crate::drivers::link;
-use crate::drivers::virtio::{self, KernelHal};
+use crate::drivers::virtio::{self, KernelHal, WithoutEventIdx};
 
 /// [`IRQ`] when the card has no interrupt line.
 const NO_IRQ: u8 = u8::MAX;
@@ -72,7 +72,7 @@ const NONE: usize = usize::MAX;
 #[repr(C, align(2048))]
 struct FrameBuffer([u8; 2048]);
 
-type Card = VirtIONetRaw<KernelHal, PciTransport, QUEUE_SIZE>;
+type Card = VirtIONetRaw<KernelHal, WithoutEventIdx<PciTransport>, QUEUE_SIZE>;
 
 /// The card and its buffers.
 struct Queues {
@@ -137,7 +137,7 @@ impl NetCard {
     /// The first virtio network card on the PCI bus, started, if there is one.
     pub fn open() -> Option<NetCard> {
         let transport = virtio::find(DeviceType::Network).into_iter().next()?;
-        let card = match VirtIONetRaw::new(transport) {
+        let card = match VirtIONetRaw::new(WithoutEventIdx(transport)) {
             Ok(card) => card,
             Err(error) => {
                 log::warn!("virtio network card: {error}");

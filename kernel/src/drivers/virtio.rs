@@ -10,8 +10,9 @@ use core::ptr::NonNull;
 
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{BarInfo, ConfigurationAccess, DeviceFunction, PciRoot};
-use virtio_drivers::transport::{DeviceType, Transport};
+use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
 use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use crate::drivers::pci::PortAccess;
 use crate::mm;
@@ -154,4 +155,100 @@ pub fn find(kind: DeviceType) -> alloc::vec::Vec<PciTransport> {
         }
     }
     found
+}
+
+/// `VIRTIO_F_EVENT_IDX`'s feature bit.
+const EVENT_IDX: u64 = 1 << 29;
+
+/// A transport that does not offer the driver `VIRTIO_F_EVENT_IDX`, so notifications are
+/// suppressed with the device's `NO_NOTIFY` flag instead.
+///
+/// With the feature, `virtio-drivers` 0.13 notifies when `avail_idx >= avail_event + 1`
+/// rather than when `avail_idx` crosses `avail_event` (the spec's `vring_need_event`).
+/// QEMU moves `avail_event` only when it wants a notification, and leaves it alone while it
+/// needs none, so from then on every buffer added is a notification, each a trap into QEMU:
+/// reposting receive buffers took over a third of the CPU under an HTTP load. And once
+/// `avail_idx` wraps past 65 535 the test fails until it catches up again, losing the
+/// notifications the device waits for.
+pub struct WithoutEventIdx<T>(pub T);
+
+impl<T: Transport> Transport for WithoutEventIdx<T> {
+    fn device_type(&self) -> DeviceType {
+        self.0.device_type()
+    }
+
+    fn read_device_features(&mut self) -> u64 {
+        self.0.read_device_features() & !EVENT_IDX
+    }
+
+    fn write_driver_features(&mut self, driver_features: u64) {
+        self.0.write_driver_features(driver_features & !EVENT_IDX);
+    }
+
+    fn max_queue_size(&mut self, queue: u16) -> u32 {
+        self.0.max_queue_size(queue)
+    }
+
+    fn notify(&mut self, queue: u16) {
+        self.0.notify(queue);
+    }
+
+    fn get_status(&self) -> DeviceStatus {
+        self.0.get_status()
+    }
+
+    fn set_status(&mut self, status: DeviceStatus) {
+        self.0.set_status(status);
+    }
+
+    fn set_guest_page_size(&mut self, guest_page_size: u32) {
+        self.0.set_guest_page_size(guest_page_size);
+    }
+
+    fn requires_legacy_layout(&self) -> bool {
+        self.0.requires_legacy_layout()
+    }
+
+    fn queue_set(
+        &mut self,
+        queue: u16,
+        size: u32,
+        descriptors: PhysAddr,
+        driver_area: PhysAddr,
+        device_area: PhysAddr,
+    ) {
+        self.0
+            .queue_set(queue, size, descriptors, driver_area, device_area);
+    }
+
+    fn queue_unset(&mut self, queue: u16) {
+        self.0.queue_unset(queue);
+    }
+
+    fn queue_used(&mut self, queue: u16) -> bool {
+        self.0.queue_used(queue)
+    }
+
+    fn ack_interrupt(&mut self) -> InterruptStatus {
+        self.0.ack_interrupt()
+    }
+
+    fn read_config_generation(&self) -> u32 {
+        self.0.read_config_generation()
+    }
+
+    fn read_config_space<V: FromBytes + IntoBytes>(
+        &self,
+        offset: usize,
+    ) -> virtio_drivers::Result<V> {
+        self.0.read_config_space(offset)
+    }
+
+    fn write_config_space<V: IntoBytes + Immutable>(
+        &mut self,
+        offset: usize,
+        value: V,
+    ) -> virtio_drivers::Result<()> {
+        self.0.write_config_space(offset, value)
+    }
 }

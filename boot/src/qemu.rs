@@ -497,8 +497,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     });
 
     let mut network_failure = None;
+    let qemu_pid = child.id();
     let qemu_status = wait_for_qemu(&mut child, options.timeout, &exit_reported, || {
-        network_failure = network.as_mut().and_then(Network::failure);
+        network_failure = network.as_mut().and_then(|n| n.tend(qemu_pid));
         network_failure.is_some()
     });
     let mut report = reader.join().unwrap_or_default();

@@ -7,7 +7,6 @@
 mod cli;
 mod dirs;
 mod iso;
-mod network;
 mod project;
 mod qemu;
 mod template;

@@ -788,13 +788,6 @@ pub fn stats() -> Stats {
     .unwrap_or_default()
 }
 
-/// What a small block (below [`LARGE_BLOCK`]) can still get without new frames: the heap's
-/// free bytes. The heap never gives its frames back, so after a burst of small objects — a
-/// network connection's buffers — this is where their memory is.
-pub fn heap_free_bytes() -> usize {
-    with_memory(|memory| memory.heap.size().saturating_sub(memory.heap.used())).unwrap_or(0)
-}
-
 /// What a large block, such as a Wasm linear memory, can still get: the free frames. (Free
 /// heap bytes do not count: they serve small blocks only.)
 pub fn available_bytes() -> usize {

@@ -89,11 +89,8 @@ impl WasiFile for TcpListener {
                 return Err(Errno::Again);
             }
             // The connection's buffers are the acceptor's from now on (it stays queued if
-            // they would pass the acceptor's limit). They were allocated when it arrived,
-            // under the network's own floor, so the machine's floor is not asked again: a
-            // floor above the network's would leave connections queued that no one can
-            // accept, behind which new ones wait.
-            let charge = Rc::new(owner.charge_within_limit(CONNECTION_BYTES as u64)?);
+            // the acceptor has no room for them).
+            let charge = Rc::new(owner.charge(CONNECTION_BYTES as u64)?);
             while let Some(handle) = stack
                 .ports
                 .get_mut(self.port)

@@ -27,7 +27,7 @@ use crate::{
 /// Size of the kernel stack the bootloader sets up (with a guard page below it): wasmi runs
 /// on it, and a fuel slice's worth of `memory.grow`s may leave their frames there (see
 /// `wasm::GROW_FUEL`).
-pub const KERNEL_STACK_SIZE: u64 = 8 * 1024 * 1024;
+pub const KERNEL_STACK_SIZE: u64 = 4 * 1024 * 1024;
 
 /// How the bootloader loads the kernel: all of physical memory mapped (the heap and fw_cfg
 /// DMA use it) and the kernel stack for wasmi.

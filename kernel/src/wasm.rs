@@ -55,11 +55,11 @@ const MAX_PARAMS: usize = 9;
 /// Fuel for a module's start function and initialisers. wasmi runs them inside
 /// `instantiate_and_start`, which cannot be suspended, so the spawn holds the whole machine
 /// until they end: this bounds that stall to a few scheduler slices (well under a second
-/// under TCG) instead of the minute 2^32 took, enough for initialisers and 256 MiB of data
+/// under TCG) instead of the minute 2^32 took, enough for initialisers and 128 MiB of data
 /// segments (copies cost one unit per 64 bytes). A start
 /// function that loops is out of fuel here, a trap: the spawn fails with `ENOEXEC`.
 /// Toolchains put a command's work in `_start`, which runs preemptibly.
-const INSTANTIATION_FUEL: u64 = 4_000_000;
+const INSTANTIATION_FUEL: u64 = 2_000_000;
 
 /// Fuel a `memory.grow` or `table.grow` costs: the most wasmi lets one operator cost. Under
 /// wasmi's tail-call dispatch every instruction handler hands over to the next with a jump,

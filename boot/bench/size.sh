@@ -46,19 +46,18 @@ row "kernel ELF with symbols" "$(bytes "$elf")"
 
 echo "== kernel: largest crates in .text (llvm-nm sizes, crate of each symbol's path)"
 nm=$(find "$(rustc --print sysroot)/lib/rustlib" -name llvm-nm -type f | head -n 1)
-"$nm" -S --size-sort "$elf" | python3 -c '
+"$nm" -S --size-sort --demangle "$elf" | python3 -c '
 import collections, re, sys
 sizes = collections.Counter()
 for line in sys.stdin:
-    parts = line.split()
+    parts = line.split(maxsplit=3)
     if len(parts) < 4 or parts[2] not in "tT":
         continue
-    match = re.match(r"_ZN(\d+)(.*)", parts[3])
-    crate = "other"
-    if match:
-        first = match.group(2)[: int(match.group(1))]
-        crate = re.split(r"\.\.|\$", first[5:])[0] if first.startswith("_$LT$") else first
-    sizes[crate or "generic impls"] += int(parts[1], 16)
+    # The first path segment of the demangled name, past `<`, `&`, `mut `, `dyn ` and a
+    # crate hash such as `std[a88812da5ee6ad9e]`; plain C symbols (memcpy) are "other".
+    name = re.sub(r"^(<|&|mut |dyn )+", "", parts[3].strip())
+    crate = re.split(r"::|\[| as ", name)[0] if "::" in name else "other"
+    sizes[crate] += int(parts[1], 16)
 for crate, size in sizes.most_common(12):
     print(f"  {crate:<24} {size:9d} bytes")
 '

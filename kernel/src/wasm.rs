@@ -71,7 +71,7 @@ const INSTANTIATION_FUEL: u64 = 2_000_000;
 /// they can take (checked below against the kernel stack).
 const GROW_FUEL: u8 = u8::MAX;
 /// Native stack a grow leaves until the interpreter stops (the larger of the two frames,
-/// measured in the disassembly; `boot/tests/qemu.rs` runs loops of failing grows).
+/// measured in the disassembly; `boot/tests/grows.rs` runs loops of failing grows).
 const GROW_FRAME_BYTES: u64 = 176;
 /// Native stack that grows running on `fuel` can leave behind at most.
 const fn grow_frames_bytes(fuel: u64) -> u64 {
@@ -821,19 +821,21 @@ macro_rules! link_control {
 
 wasi_abi::control::abi::cella_process_functions!(link_control);
 
-/// Runs `f` on the caller's WASI state and its whole linear memory (empty if it has none).
+/// Runs `f` on the process's WASI state and its whole linear memory (empty if it has
+/// none): for a call from the program (a `Caller`) and for its repeat by the scheduler.
 #[inline]
 fn with_wasi<R>(
-    caller: &mut Caller<'_, ProcessData>,
+    mut context: impl wasmi::AsContextMut<Data = ProcessData>,
     f: impl FnOnce(&mut WasiCtx<KernelPlatform>, &mut [u8]) -> R,
 ) -> R {
-    match caller.data().memory {
+    let mut context = context.as_context_mut();
+    match context.data().memory {
         Some(memory) => {
-            let (bytes, data) = memory.data_and_store_mut(caller);
+            let (bytes, data) = memory.data_and_store_mut(&mut context);
             f(&mut data.wasi, bytes)
         }
         // A module without memory can still call the pointer-free functions.
-        None => f(&mut caller.data_mut().wasi, &mut []),
+        None => f(&mut context.data_mut().wasi, &mut []),
     }
 }
 
@@ -854,19 +856,13 @@ fn suspend(
 
 /// Runs a preview1 call against the process's memory and WASI state.
 fn run_preview1(
-    mut context: impl wasmi::AsContextMut<Data = ProcessData>,
+    context: impl wasmi::AsContextMut<Data = ProcessData>,
     index: usize,
     call: PendingCall,
 ) -> Outcome {
-    let mut context = context.as_context_mut();
-    match context.data().memory {
-        Some(memory) => {
-            let (bytes, data) = memory.data_and_store_mut(&mut context);
-            wasi_abi::dispatch(&mut data.wasi, bytes, index, call.args())
-        }
-        // A module without memory can still call the pointer-free functions.
-        None => wasi_abi::dispatch(&mut context.data_mut().wasi, &mut [], index, call.args()),
-    }
+    with_wasi(context, |wasi, bytes| {
+        wasi_abi::dispatch(wasi, bytes, index, call.args())
+    })
 }
 
 fn stop_of(outcome: Outcome, index: usize) -> Stop {

@@ -217,7 +217,11 @@ fn huge_argv(program: &str) -> (&'static str, usize, &'static str, String) {
     }
     let big = "e".repeat(2 * MIB);
     results.push(
-        match Command::new(program).args(["sleep", "0"]).env("BIG", &big).spawn() {
+        match Command::new(program)
+            .args(["sleep", "0"])
+            .env("BIG", &big)
+            .spawn()
+        {
             Ok(pid) => {
                 let _ = cella_process::wait(Some(pid), false);
                 String::from("env 2 MiB ran")

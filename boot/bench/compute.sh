@@ -61,7 +61,9 @@ for mode in int float calls; do
         for _ in $(seq "$runs"); do
             # mode M iterations N checksum C seconds S iter/s R
             # shellcheck disable=SC2046
-            read -r _ _ _ _ _ sum _ seconds _ < <($(runtime "$r") "$bench" "$mode" "$n")
+            # (sed reads everything: the CLI with --fuel prints a second line, and must not
+            # find the pipe closed.)
+            read -r _ _ _ _ _ sum _ seconds _ < <($(runtime "$r") "$bench" "$mode" "$n" | sed -n 1p)
             echo "$r $sum" >>"$checksums"
             echo "$seconds"
         done >"$checksums.secs"

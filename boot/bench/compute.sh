@@ -59,10 +59,9 @@ for mode in int float calls; do
     checksums=$(mktemp)
     for r in "${runtimes[@]}"; do
         for _ in $(seq "$runs"); do
-            # mode M iterations N checksum C seconds S iter/s R
+            # mode M iterations N checksum C seconds S iter/s R (sed reads everything: the
+            # CLI with --fuel prints a second line, and must not find the pipe closed)
             # shellcheck disable=SC2046
-            # (sed reads everything: the CLI with --fuel prints a second line, and must not
-            # find the pipe closed.)
             read -r _ _ _ _ _ sum _ seconds _ < <($(runtime "$r") "$bench" "$mode" "$n" | sed -n 1p)
             echo "$r $sum" >>"$checksums"
             echo "$seconds"

@@ -194,8 +194,8 @@ impl Passt {
         let (passt_end, qemu_end) = UnixStream::pair()
             .map_err(|e| format!("cannot create a socket pair for passt: {e}"))?;
         let log = run_dir.join(PASST_LOG);
-        let log_file = fs::File::create(&log)
-            .map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        let log_file =
+            fs::File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
         let mut command = Command::new(PASST);
         // In the foreground, quiet, IPv4 only, on the given socket (ending when it closes),
         // with the guest's static addresses, and no UDP ports or DHCP: the guest needs only
@@ -208,7 +208,10 @@ impl Passt {
             .args(["--gateway", &GATEWAY.to_string()])
             .args(["--udp-ports", "none", "--no-dhcp"]);
         for address in listen {
-            command.args(["--tcp-ports", &format!("{}/{}", address.ip(), address.port())]);
+            command.args([
+                "--tcp-ports",
+                &format!("{}/{}", address.ip(), address.port()),
+            ]);
         }
         inherit(&mut command, passt_end.as_raw_fd());
         let spawned = command
@@ -282,7 +285,11 @@ fn raise_backlogs(qemu: u32, addresses: &mut Vec<SocketAddr>) -> std::io::Result
     for entry in fs::read_dir(format!("/proc/{qemu}/fd"))?.flatten() {
         let is_socket = fs::read_link(entry.path())
             .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
-        let Some(target) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(target) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         if !is_socket {

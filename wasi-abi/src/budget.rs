@@ -231,10 +231,18 @@ mod tests {
             free: || 100,
             keep: 900,
         }));
-        assert_eq!(budget.charge(10).err(), Some(Errno::Nomem), "under the floor");
+        assert_eq!(
+            budget.charge(10).err(),
+            Some(Errno::Nomem),
+            "under the floor"
+        );
         let held = budget.charge_within_limit(600).unwrap();
         assert_eq!(budget.used(), 600);
-        assert_eq!(budget.charge_within_limit(401).err(), Some(Errno::Nomem), "the limit");
+        assert_eq!(
+            budget.charge_within_limit(401).err(),
+            Some(Errno::Nomem),
+            "the limit"
+        );
         drop(held);
         assert_eq!(budget.used(), 0);
     }

@@ -38,11 +38,11 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use cella_proto::net::{GATEWAY, GUEST, PREFIX_LEN};
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
+use smoltcp::phy::{Device, TxToken};
 use smoltcp::socket::tcp::{Socket, SocketBuffer, State};
 use smoltcp::time::{Duration, Instant};
-use cella_proto::net::{GATEWAY, GUEST, PREFIX_LEN};
-use smoltcp::phy::{Device, TxToken};
 use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, HardwareAddress, IpCidr,
@@ -134,9 +134,7 @@ pub fn init(ports: &[u16]) {
     if iface.routes_mut().add_default_ipv4_route(GATEWAY).is_err() {
         log::warn!("network: no room for the default route");
     }
-    log::debug!(
-        "network: {mac:02x?} as {GUEST}/{PREFIX_LEN} via {GATEWAY}; TCP ports {ports:?}"
-    );
+    log::debug!("network: {mac:02x?} as {GUEST}/{PREFIX_LEN} via {GATEWAY}; TCP ports {ports:?}");
     announce(&mut card, EthernetAddress(mac));
     let ports = ports
         .iter()

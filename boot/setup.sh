@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Cella needs on a fresh Debian/Ubuntu machine with rustup, when it is missing:
 # the Rust targets and components (rust-toolchain.toml lists them, but rustup does not install
-# them by itself here), QEMU and the OVMF UEFI firmware. As root it runs apt-get (and pip);
-# otherwise it prints the exact command and fails. Fast when everything is there: qemu.sh runs
-# it each time.
+# them by itself here), QEMU, the OVMF UEFI firmware and passt (the other network backend
+# of --tcplisten, CELLA_NETWORK=passt, which boot/bench/http.sh compares). As root it runs
+# apt-get (and pip); otherwise it prints the exact command and fails — except for passt
+# alone, which nothing needs by default. Fast when everything is there: qemu.sh runs it
+# each time.
 #
 #   boot/setup.sh [--with-c] [--with-go] [--with-iso]
 #     --with-c:   also clang + wasi-libc, for the C test programs
@@ -66,6 +68,10 @@ fi
 packages=()
 command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
+# Installed by root, or named with the rest; missing on its own, it stops nothing.
+if ! command -v passt >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#packages[@]} -gt 0 ]; }; then
+    packages+=(passt)
+fi
 if $with_iso; then
     command -v xorriso >/dev/null || packages+=(xorriso)
     { command -v as && command -v ld; } >/dev/null || packages+=(binutils)

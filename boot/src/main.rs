@@ -7,6 +7,7 @@
 mod cli;
 mod dirs;
 mod iso;
+mod network;
 mod project;
 mod qemu;
 mod template;

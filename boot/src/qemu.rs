@@ -24,6 +24,7 @@ use cella_proto::{
 
 use crate::cli::{self, RunOptions};
 use crate::dirs::{self, Trees};
+use crate::network::Network;
 use crate::project::Images;
 use crate::terminal;
 
@@ -204,30 +205,13 @@ const WRITEBACK_SLACK: u64 = 64 << 20;
 /// takes host disk.
 const WRITEBACK_PER_RAM_BYTE: u64 = 16;
 
-/// QEMU user networking with each `--tcplisten` address forwarded to the same port of the
-/// guest: the guest is reachable only there (loopback, as a rule).
-fn netdev(listen: &[std::net::SocketAddr]) -> String {
-    let mut netdev = String::from("user,id=net0");
-    for address in listen {
-        let port = address.port();
-        match address.ip() {
-            std::net::IpAddr::V4(ip) => {
-                netdev.push_str(&format!(",hostfwd=tcp:{ip}:{port}-:{port}"));
-            }
-            std::net::IpAddr::V6(ip) => {
-                netdev.push_str(&format!(",hostfwd=tcp:[{ip}]:{port}-:{port}"));
-            }
-        }
-    }
-    netdev
-}
-
 fn qemu_command(
     options: &RunOptions,
     images: &Images,
     run_dir: &Path,
     config: &Path,
     trees: Option<&Trees>,
+    network: Option<&Network>,
 ) -> Result<Command, Failure> {
     let mut qemu = Command::new(std::env::var_os("CELLA_QEMU").unwrap_or_else(|| QEMU.into()));
     let fw_cfg = |name: &str, file: &Path| {
@@ -278,9 +262,8 @@ fn qemu_command(
     if options.icount {
         qemu.args(["-icount", "shift=0,align=off,sleep=off"]);
     }
-    if !options.listen.is_empty() {
-        qemu.args(["-netdev", &netdev(&options.listen)]);
-        qemu.args(["-device", "virtio-net-pci,netdev=net0"]);
+    if let Some(network) = network {
+        qemu.args(network.qemu_args());
     }
     if let Some(trees) = trees {
         let archive = run_dir.join("dirs.tar");
@@ -345,9 +328,9 @@ fn qemu_command(
 /// here SIGKILL; QEMU has nothing to save). The kernel sends it when the *thread* that forked
 /// the child ends, so `command` must be spawned from a thread that outlives the child.
 ///
-/// QEMU is the only process the runner leaves running while it waits: the builds it starts
-/// (cargo, llvm-strip, the image builder, clang) are waited for and end by themselves, and
-/// QEMU's user networking runs inside QEMU. A `CELLA_QEMU` wrapper must `exec` QEMU, so that
+/// QEMU is the only process the runner leaves running while it waits besides passt: the
+/// builds it starts (cargo, llvm-strip, the image builder, clang) are waited for and end by
+/// themselves, and passt ends when QEMU does (see `network`). A `CELLA_QEMU` wrapper must `exec` QEMU, so that
 /// QEMU is the process holding the signal.
 fn end_with_runner(command: &mut Command) {
     // Read before the fork: the child compares its parent with it.
@@ -434,7 +417,16 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     let config_path = run_dir.0.join("config");
     fs::write(&config_path, &config)
         .map_err(|e| Failure::boot(format!("cannot write {}: {e}", config_path.display())))?;
-    let mut qemu = qemu_command(options, images, &run_dir.0, &config_path, trees.as_ref())?;
+    // Dropped before `run_dir`, which holds its log: that stops passt.
+    let mut network = Network::start(&options.listen, &run_dir.0).map_err(Failure::boot)?;
+    let mut qemu = qemu_command(
+        options,
+        images,
+        &run_dir.0,
+        &config_path,
+        trees.as_ref(),
+        network.as_ref(),
+    )?;
     // Entered before QEMU starts and restored when this function returns, however it does.
     let raw_mode = if interactive {
         match terminal::RawMode::enter() {
@@ -450,6 +442,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         None
     };
     end_with_runner(&mut qemu);
+    if let Some(network) = &network {
+        network.hand_to(&mut qemu);
+    }
     let launched = Instant::now();
     // Spawned from this thread, the main one, which lives until the run is over: the kernel
     // sends QEMU its parent-death signal when the thread that forked it ends, not the process.
@@ -466,6 +461,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
                 _ => format!("cannot start QEMU: {e}"),
             })
         })?;
+    if let Some(network) = network.as_mut() {
+        network.qemu_started();
+    }
 
     if raw_mode.is_some() {
         terminal::RawMode::set_child(child.id());
@@ -507,7 +505,12 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
         text
     });
 
-    let qemu_status = wait_for_qemu(&mut child, options.timeout, &exit_reported);
+    let mut network_failure = None;
+    let qemu_pid = child.id();
+    let qemu_status = wait_for_qemu(&mut child, options.timeout, &exit_reported, || {
+        network_failure = network.as_mut().and_then(|n| n.tend(qemu_pid));
+        network_failure.is_some()
+    });
     let mut report = reader.join().unwrap_or_default();
     if report.exit.is_none() {
         // The kernel may have reported a fault on COM2 only.
@@ -528,6 +531,9 @@ pub fn run(options: &RunOptions, images: &Images, output_dir: &Path) -> Result<u
     // The terminal is the user's again before anything more is said on it.
     drop(raw_mode);
 
+    if let Some(message) = network_failure {
+        return Err(Failure::boot(message));
+    }
     let Some(qemu_status) = qemu_status else {
         let seconds = options.timeout.map_or(0.0, |t| t.as_secs_f64());
         eprintln!("cella: timed out after {seconds} s; the guest was stopped");
@@ -608,13 +614,15 @@ fn write_back(trees: &Trees, disk: &Path) -> Result<(), Failure> {
     dirs::write_back(&trees.roots, &archive).map_err(failed)
 }
 
-/// Waits for QEMU to end; `None` if `timeout` elapsed first. QEMU is killed then, and also
-/// when it lingers after the guest reported its exit (an image booted without the
-/// isa-debug-exit device halts instead of ending QEMU).
+/// Waits for QEMU to end; `None` if `timeout` elapsed first or `broken` said the guest can
+/// no longer run as asked. QEMU is killed then, and also when it lingers after the guest
+/// reported its exit (an image booted without the isa-debug-exit device halts instead of
+/// ending QEMU).
 fn wait_for_qemu(
     child: &mut Child,
     timeout: Option<Duration>,
     exit_reported: &AtomicBool,
+    mut broken: impl FnMut() -> bool,
 ) -> Option<std::process::ExitStatus> {
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut reported_at = None;
@@ -629,7 +637,7 @@ fn wait_for_qemu(
             reported_at = Some(now);
         }
         let lingering = reported_at.is_some_and(|at| now - at > EXIT_GRACE);
-        if lingering || deadline.is_some_and(|d| now >= d) {
+        if lingering || deadline.is_some_and(|d| now >= d) || broken() {
             let _ = child.kill();
             let status = child.wait().ok();
             return if lingering { status } else { None };

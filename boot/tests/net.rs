@@ -1,4 +1,4 @@
-//! Preview1 sockets end to end: with `--tcplisten`, QEMU forwards a host loopback port to the
+//! Preview1 sockets end to end: with `--tcplisten`, the host forwards a loopback port to the
 //! guest, where `echoserver` — a plain std program taking its listener with
 //! `TcpListener::from_raw_fd(3)`, making it blocking and serving with blocking calls —
 //! echoes each connection; the host connects, sends and reads the bytes back.
@@ -105,4 +105,22 @@ fn echo_end_to_end(options: &[&str]) {
     let first = run.stderr.find("connection 0: 202004 bytes");
     let second = run.stderr.find("connection 1: 4 bytes");
     assert!(first.is_some() && first < second, "{}", run.stderr);
+}
+
+/// A `--tcplisten` address the host cannot listen on stops the run before the boot, with a
+/// sentence saying what to do.
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    setup();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let run = common::cella(&["--tcplisten", &listen, &program("hello")]);
+    assert_eq!(run.status, 125, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot listen on {listen} for --tcplisten"))
+            && run.stderr.contains("choose another port"),
+        "{}",
+        run.stderr
+    );
 }

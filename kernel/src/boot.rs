@@ -539,10 +539,12 @@ fn load_run() -> Run {
 fn log_memory(when: &str) {
     let stats = mm::stats();
     log::debug!(
-        "memory {when}: {} KiB free frames, heap {} of {} KiB used, {} large blocks ({} KiB mapped), {} KiB page tables",
+        "memory {when}: {} KiB free frames, heap {} of {} KiB used, {} medium blocks ({} KiB), {} large blocks ({} KiB mapped), {} KiB page tables",
         stats.free_frames >> 10,
         stats.heap_used >> 10,
         stats.heap_size >> 10,
+        stats.medium_count,
+        stats.medium >> 10,
         stats.block_count,
         stats.blocks >> 10,
         stats.page_tables >> 10,

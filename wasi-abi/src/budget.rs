@@ -121,6 +121,16 @@ impl Budget {
         })
     }
 
+    /// A charge of `bytes` the machine has already allocated (a queued connection handed to
+    /// its acceptor): only the limit is asked, not the machine's floor.
+    pub fn charge_within_limit(self: &Rc<Self>, bytes: u64) -> Result<Charge> {
+        self.take_within_limit(bytes)?;
+        Ok(Charge {
+            budget: Rc::clone(self),
+            bytes,
+        })
+    }
+
     /// A charge of `bytes` whatever the limit (see [`Budget::force`]).
     pub fn force_charge(self: &Rc<Self>, bytes: u64) -> Charge {
         self.force(bytes);
@@ -212,5 +222,28 @@ mod tests {
         assert_eq!(budget.take(101), Err(Errno::Nospc));
         budget.set_guard(None);
         assert!(budget.take(101).is_ok());
+    }
+
+    #[test]
+    fn memory_already_allocated_is_charged_against_the_limit_only() {
+        let budget = Budget::new(1000, Errno::Nomem);
+        budget.set_guard(Some(MemoryGuard {
+            free: || 100,
+            keep: 900,
+        }));
+        assert_eq!(
+            budget.charge(10).err(),
+            Some(Errno::Nomem),
+            "under the floor"
+        );
+        let held = budget.charge_within_limit(600).unwrap();
+        assert_eq!(budget.used(), 600);
+        assert_eq!(
+            budget.charge_within_limit(401).err(),
+            Some(Errno::Nomem),
+            "the limit"
+        );
+        drop(held);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -10,9 +10,10 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use linked_list_allocator::Heap;
 use spin::{Mutex, MutexGuard};
 
-use super::LARGE_BLOCK;
+use super::cells::{CELL_SPAN, Cells};
 use super::frames::{FRAME_SIZE, FrameLinks, FramePool};
 use super::slots::{REGION_SPAN, SLOT_MAX, Slot, Slots};
+use super::{LARGE_BLOCK, MEDIUM_BLOCK};
 use crate::arch::cpu;
 use crate::arch::paging::{self, MapError, PageTables, PhysicalMapping, Unmapped};
 use crate::ram::MAX_RANGES;
@@ -74,6 +75,11 @@ struct Memory {
     /// The heap's slot; the heap occupies `[base, base + heap_mapped)`.
     heap_slot: Slot,
     heap_mapped: u64,
+    /// The medium blocks' slot, and which of its cells hold a block.
+    medium_slot: Slot,
+    cells: Cells,
+    /// Frames mapped into medium blocks.
+    medium_frames: usize,
     /// Frames mapped into large blocks.
     block_frames: usize,
     /// Frames holding page tables this allocator created (minus those it freed).
@@ -274,6 +280,12 @@ impl Memory {
             }
             return slot.base as *mut u8;
         }
+        if layout.size() >= MEDIUM_BLOCK
+            && layout.align() <= FRAME_SIZE as usize
+            && let Some(block) = self.alloc_medium(layout.size())
+        {
+            return block;
+        }
         if let Ok(block) = self.heap.allocate_first_fit(layout) {
             return block.as_ptr();
         }
@@ -287,15 +299,80 @@ impl Memory {
         ptr::null_mut()
     }
 
-    /// Whether `address` is in a block (large, not the heap), and which.
+    /// Whether `address` is in a block (large, not the heap nor a medium one), and which.
     fn block_at(&self, address: u64) -> Option<Slot> {
-        self.slots
-            .find(address)
-            .filter(|slot| slot.index != self.heap_slot.index)
+        self.slots.find(address).filter(|slot| {
+            slot.index != self.heap_slot.index && slot.index != self.medium_slot.index
+        })
+    }
+
+    /// A medium block of `size` bytes: a free cell with the pages for `size` mapped (with
+    /// whatever the frames held); `None` if no cell or not enough frames are free.
+    fn alloc_medium(&mut self, size: usize) -> Option<*mut u8> {
+        let end = page_up(size as u64);
+        if end / FRAME_SIZE > self.frames.free_frames() as u64 {
+            return None;
+        }
+        let cell = self.cells.take()?;
+        let base = self.medium_slot.base + cell as u64 * CELL_SPAN;
+        if !self.map_medium(base, base + end) {
+            self.cells.give(cell);
+            return None;
+        }
+        Some(base as *mut u8)
+    }
+
+    /// Maps fresh frames at every page of `[start, end)`, in a medium block's cell; if the
+    /// frames run out, unmaps them again and returns false.
+    fn map_medium(&mut self, start: u64, end: u64) -> bool {
+        for page in (start..end).step_by(FRAME_SIZE as usize) {
+            if self.map_page(page, false).is_err() {
+                // SAFETY: the pages of `[start, page)` were mapped just now and hold
+                // nothing anyone relies on.
+                let done = unsafe { self.unmap(start, page) };
+                self.medium_frames -= done.pages;
+                return false;
+            }
+            self.medium_frames += 1;
+        }
+        true
+    }
+
+    /// The cell of the medium block at `address` (its first byte), if it is one.
+    fn medium_cell(&self, address: u64) -> Option<usize> {
+        let offset = address.checked_sub(self.medium_slot.base)?;
+        (offset < SLOT_MAX && offset % CELL_SPAN == 0).then_some((offset / CELL_SPAN) as usize)
+    }
+
+    /// Resizes the medium block in `cell`, of `old_size` bytes, to `new_size` (below
+    /// [`LARGE_BLOCK`]) in place; false (nothing changed) if the frames for it are lacking.
+    fn resize_medium(&mut self, cell: usize, old_size: usize, new_size: usize) -> bool {
+        let base = self.medium_slot.base + cell as u64 * CELL_SPAN;
+        let old_end = base + page_up(old_size as u64);
+        let new_end = base + page_up(new_size as u64);
+        if new_end > old_end {
+            return self.map_medium(old_end, new_end);
+        }
+        if new_end < old_end {
+            // SAFETY: `realloc` gives up the bytes past `new_size`; the pages above
+            // `new_end` hold none of the bytes it keeps.
+            let done = unsafe { self.unmap(new_end, old_end) };
+            self.medium_frames -= done.pages;
+        }
+        true
     }
 
     fn dealloc(&mut self, block: NonNull<u8>, layout: Layout) -> bool {
         let address = block.as_ptr() as u64;
+        if let Some(cell) = self.medium_cell(address) {
+            let base = address;
+            // SAFETY: the block is being freed (`GlobalAlloc::dealloc`'s contract); its
+            // pages are those of its size, `layout`'s.
+            let done = unsafe { self.unmap(base, base + page_up(layout.size() as u64)) };
+            self.medium_frames -= done.pages;
+            self.cells.give(cell);
+            return true;
+        }
         if let Some(slot) = self.block_at(address) {
             let size = page_up(self.slots.size(slot.index));
             // SAFETY: the block is being freed (`GlobalAlloc::dealloc`'s contract).
@@ -540,7 +617,14 @@ unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let address = block as u64;
         // A large block changes size in place; `Some(false)` means it cannot be that large.
+        // So does a medium one while it stays below a large block's size, and the frames
+        // last; otherwise it moves.
         let in_place = with_memory(|memory| {
+            if let Some(cell) = memory.medium_cell(address) {
+                return (new_size < LARGE_BLOCK
+                    && memory.resize_medium(cell, layout.size(), new_size))
+                .then_some(true);
+            }
             let slot = memory.block_at(address)?;
             Some(memory.resize_block(slot, layout, new_size))
         })
@@ -604,6 +688,9 @@ pub fn init(physical_offset: u64, usable: &[(u64, u64)]) {
         heap: Heap::empty(),
         heap_slot: Slot { index: 0, base: 0 },
         heap_mapped: 0,
+        medium_slot: Slot { index: 0, base: 0 },
+        cells: Cells::new(),
+        medium_frames: 0,
         block_frames: 0,
         table_frames: 0,
         max_block: SLOT_MAX.min(2 * total),
@@ -620,6 +707,10 @@ pub fn init(physical_offset: u64, usable: &[(u64, u64)]) {
         panic!("no free level-4 page-table entry for the kernel heap");
     };
     memory.heap_slot = heap_slot;
+    let Some(medium_slot) = memory.reserve_slot(0) else {
+        panic!("no free level-4 page-table entry for the kernel's medium blocks");
+    };
+    memory.medium_slot = medium_slot;
     if !memory.grow_heap(HEAP_INITIAL) {
         panic!("no RAM for the kernel heap");
     }
@@ -754,9 +845,13 @@ pub struct Stats {
     pub heap_size: usize,
     /// Heap in use.
     pub heap_used: usize,
+    /// RAM mapped into medium blocks.
+    pub medium: usize,
+    /// Medium blocks.
+    pub medium_count: usize,
     /// RAM mapped into large blocks.
     pub blocks: usize,
-    /// Large blocks (slots in use, not counting the heap's).
+    /// Large blocks (slots in use, not counting the heap's and the medium blocks').
     pub block_count: usize,
     /// RAM in page tables the allocator made.
     pub page_tables: usize,
@@ -781,8 +876,10 @@ pub fn stats() -> Stats {
         free_frames: memory.frames.free_frames() * FRAME_SIZE as usize,
         heap_size: memory.heap.size(),
         heap_used: memory.heap.used(),
+        medium: memory.medium_frames * FRAME_SIZE as usize,
+        medium_count: memory.cells.used(),
         blocks: memory.block_frames * FRAME_SIZE as usize,
-        block_count: memory.slots.used() - 1,
+        block_count: memory.slots.used() - 2,
         page_tables: memory.table_frames * FRAME_SIZE as usize,
     })
     .unwrap_or_default()

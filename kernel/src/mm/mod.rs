@@ -1,9 +1,14 @@
 //! Kernel memory: every usable RAM frame the bootloader reports goes into one pool of 4 KiB
 //! frames ([`frames`]), and all allocations are built from it.
 //!
-//! - Small blocks (below [`LARGE_BLOCK`]) come from a `linked_list_allocator` heap in its own
+//! - Small blocks (below [`MEDIUM_BLOCK`]) come from a `linked_list_allocator` heap in its own
 //!   slot of address space; the heap starts small and grows by mapping more frames at its
-//!   end, so no fixed share of RAM is set aside for it.
+//!   end, so no fixed share of RAM is set aside for it. It never gives a frame back, so it
+//!   only holds blocks small enough for its free room to be reused soon.
+//! - Medium blocks (from [`MEDIUM_BLOCK`] to [`LARGE_BLOCK`]: a network connection's buffers,
+//!   the file system's chunks) each get a cell of one shared slot ([`cells`]) and whole
+//!   pages of their own, mapped at once and unmapped when the block is freed: their frames
+//!   go back to the pool, so a burst of connections leaves no memory behind.
 //! - Large blocks (a program's linear memory, wasmi's stacks, the program's bytes) each get
 //!   a slot of address space ([`slots`]): 16 GiB, of which a block uses at most 8 GiB. Pages
 //!   are mapped when first touched (demand-zero, through the page-fault handler), so
@@ -19,6 +24,7 @@
 //! so the reporter can still build its EXIT frame when memory is exhausted or the lock is
 //! held by the code that faulted.
 
+pub mod cells;
 pub mod frames;
 pub mod slots;
 
@@ -32,9 +38,14 @@ pub use allocator::*;
 /// sockets): the kernel's own heap, its bookkeeping and the write-back at exit live on it.
 pub const KERNEL_RESERVE: usize = 16 << 20;
 
-/// Allocations of at least this many bytes get a slot of their own; smaller ones come from
-/// the heap. Slots are few (hundreds), so the threshold sits above the VFS's 64 KiB file
-/// chunks, of which a large file has thousands; a linear memory that starts smaller moves
+/// Allocations of at least this many bytes (and below [`LARGE_BLOCK`]) get whole pages of
+/// their own in a cell ([`cells`]), given back when they are freed; smaller ones come from
+/// the heap, where a page's worth of waste would be too much.
+pub const MEDIUM_BLOCK: usize = 16 * 1024;
+
+/// Allocations of at least this many bytes get a slot of their own; smaller ones are medium
+/// blocks or come from the heap. Slots are few (hundreds), so the threshold sits above the
+/// VFS's 64 KiB file chunks, of which a large file has thousands; a linear memory that starts smaller moves
 /// to a slot once, when it first grows past this.
 pub const LARGE_BLOCK: usize = 256 * 1024;
 

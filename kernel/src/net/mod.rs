@@ -1,7 +1,7 @@
-//! The network stack: smoltcp over the virtio network card, with QEMU user networking's
-//! static configuration (the guest is 10.0.2.15/24, the gateway 10.0.2.2), and the TCP
-//! ports of the run configuration's `listen` list (`--tcplisten`), which programs get as
-//! listening sockets ([`tcp`]).
+//! The network stack: smoltcp over the virtio network card, with the static configuration
+//! the runner gives the host side too ([`cella_proto::net`]: the guest is 10.0.2.15/24, the
+//! gateway 10.0.2.2), and the TCP ports of the run configuration's `listen` list
+//! (`--tcplisten`), which programs get as listening sockets ([`tcp`]).
 //!
 //! The stack runs when there is work: [`poll`] once per turn of the scheduler loop, and from
 //! the socket calls themselves when a frame waits on the card or a socket has data to send,
@@ -38,10 +38,15 @@ use alloc::collections::VecDeque;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use cella_proto::net::{GATEWAY, GUEST, PREFIX_LEN};
 use smoltcp::iface::{Config, Interface, PollIngressSingleResult, SocketHandle, SocketSet};
+use smoltcp::phy::{Device, TxToken};
 use smoltcp::socket::tcp::{Socket, SocketBuffer, State};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    EthernetRepr, HardwareAddress, IpCidr,
+};
 use spin::Mutex;
 
 use crate::drivers::{self, net::NetCard};
@@ -49,10 +54,6 @@ use crate::{entropy, mm, time};
 
 pub use tcp::listener;
 
-/// The guest's address under QEMU user networking, its prefix and the gateway.
-const GUEST_ADDRESS: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
-const PREFIX_LEN: u8 = 24;
-const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 /// Receive polling period right after traffic, for how long after the last frame, and when
 /// quiet.
 const FAST_POLL_NS: u64 = 1_000_000;
@@ -128,14 +129,13 @@ pub fn init(ports: &[u16]) {
     config.random_seed = u64::from_le_bytes(seed);
     let mut iface = Interface::new(config, &mut card, now());
     iface.update_ip_addrs(|addresses| {
-        let _ = addresses.push(IpCidr::new(GUEST_ADDRESS.into(), PREFIX_LEN));
+        let _ = addresses.push(IpCidr::new(GUEST.into(), PREFIX_LEN));
     });
     if iface.routes_mut().add_default_ipv4_route(GATEWAY).is_err() {
         log::warn!("network: no room for the default route");
     }
-    log::debug!(
-        "network: {mac:02x?} as {GUEST_ADDRESS}/{PREFIX_LEN} via {GATEWAY}; TCP ports {ports:?}"
-    );
+    log::debug!("network: {mac:02x?} as {GUEST}/{PREFIX_LEN} via {GATEWAY}; TCP ports {ports:?}");
+    announce(&mut card, EthernetAddress(mac));
     let ports = ports
         .iter()
         .map(|&number| Port {
@@ -154,6 +154,36 @@ pub fn init(ports: &[u16]) {
         closing: Vec::new(),
         unsent: false,
         last_frame_ns: 0,
+    });
+}
+
+/// Announces the guest's address with a gratuitous ARP request (RFC 5227's announcement), so
+/// that the host side knows the guest's MAC before the first connection arrives: passt
+/// addresses its frames to the MAC it has seen the guest use, and a guest that only ever
+/// answers would never be reached.
+fn announce(card: &mut NetCard, mac: EthernetAddress) {
+    let ethernet = EthernetRepr {
+        src_addr: mac,
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: GUEST,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: GUEST,
+    };
+    let Some(token) = card.transmit(now()) else {
+        log::warn!("network: no room to announce {GUEST}");
+        return;
+    };
+    let len = ethernet.buffer_len().saturating_add(arp.buffer_len());
+    token.consume(len, |buffer| {
+        if let Ok(mut frame) = EthernetFrame::new_checked(buffer) {
+            ethernet.emit(&mut frame);
+            arp.emit(&mut ArpPacket::new_unchecked(frame.payload_mut()));
+        }
     });
 }
 

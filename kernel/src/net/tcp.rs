@@ -21,6 +21,12 @@ use wasi_abi::{Errno, Platform, Result};
 
 use super::{CONNECTION_BYTES, STACK, Stack};
 
+/// The share (one in this many) of a process's memory limit that connections it accepts may
+/// not take: room for the program's own memory, which grows with its connections too (a
+/// server keeps buffers for each). Past it `sock_accept` says `ENOMEM` and the connection
+/// waits in the queue, rather than the program's next allocation failing.
+const ACCEPT_HEADROOM: u64 = 4;
+
 /// A listener on the `listen` port `port` for the program's fd table, or `None` when the
 /// machine has no network or the port is not in the list. The port listens from now on.
 pub fn listener(port: u16) -> Option<Box<dyn WasiFile>> {
@@ -89,8 +95,15 @@ impl WasiFile for TcpListener {
                 return Err(Errno::Again);
             }
             // The connection's buffers are the acceptor's from now on (it stays queued if
-            // the acceptor has no room for them).
-            let charge = Rc::new(owner.charge(CONNECTION_BYTES as u64)?);
+            // they would pass the acceptor's limit, its headroom kept). They were allocated
+            // when it arrived, under the network's own floor, so the machine's floor is not
+            // asked again: a floor above the network's would leave connections queued that
+            // no one can accept, behind which new ones wait.
+            let bytes = CONNECTION_BYTES as u64;
+            if owner.room() < bytes.saturating_add(owner.limit() / ACCEPT_HEADROOM) {
+                return Err(Errno::Nomem);
+            }
+            let charge = Rc::new(owner.charge_within_limit(bytes)?);
             while let Some(handle) = stack
                 .ports
                 .get_mut(self.port)

@@ -3,7 +3,8 @@
 //!
 //! - Small blocks (below [`LARGE_BLOCK`]) come from a `linked_list_allocator` heap in its own
 //!   slot of address space; the heap starts small and grows by mapping more frames at its
-//!   end, so no fixed share of RAM is set aside for it.
+//!   end, so no fixed share of RAM is set aside for it. Freed blocks of a few hundred bytes
+//!   at most wait in a bounded cache for the next request of their size ([`small`]).
 //! - Large blocks (a program's linear memory, wasmi's stacks, the program's bytes) each get
 //!   a slot of address space ([`slots`]): 16 GiB, of which a block uses at most 8 GiB. Pages
 //!   are mapped when first touched (demand-zero, through the page-fault handler), so
@@ -21,6 +22,7 @@
 
 pub mod frames;
 pub mod slots;
+pub mod small;
 
 #[cfg(target_os = "none")]
 mod allocator;

@@ -92,15 +92,14 @@ impl Ring {
         let count = data.len().min(self.room());
         let tail = self.head.wrapping_add(self.len) & RING_MASK;
         let first = count.min(PIPE_CAPACITY.wrapping_sub(tail));
-        let (head, rest) = data.split_at(first);
         if let Some(slot) = self.buf.get_mut(tail..tail.wrapping_add(first)) {
-            copy(slot, Some(head));
+            copy(slot, data.get(..first));
         }
         let wrapped = count.wrapping_sub(first);
         if wrapped > 0
             && let Some(slot) = self.buf.get_mut(..wrapped)
         {
-            copy(slot, rest.get(..wrapped));
+            copy(slot, data.get(first..count));
         }
         self.len = self.len.wrapping_add(count);
         count
@@ -165,7 +164,8 @@ impl PipeBuffer {
         if data.is_empty() {
             return Ok(0);
         }
-        if room == 0 || (data.len() <= PIPE_BUF && data.len() > room) {
+        // Waits when nothing fits, or a write of at most PIPE_BUF bytes does not fit whole.
+        if data.len() > room && (room == 0 || data.len() <= PIPE_BUF) {
             return Err(Errno::Again);
         }
         let count = self.data.put(data);

@@ -59,7 +59,10 @@ impl Scheduler {
         if self.ready.contains(&pid) {
             self.ready.retain(|&p| p != pid);
         }
-        match self.blocked_index(pid).and_then(|index| self.blocked.get_mut(index)) {
+        match self
+            .blocked_index(pid)
+            .and_then(|index| self.blocked.get_mut(index))
+        {
             Some(entry) => entry.1 = deadline,
             None => self.blocked.push((pid, deadline)),
         }

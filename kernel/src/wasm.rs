@@ -406,6 +406,15 @@ enum Resume {
     Answered(ResumableCallHostTrap, i32),
 }
 
+/// What the repeat of a blocked call at the start of a slice led to.
+enum Repeated {
+    /// The call completed and the program went on from it, with this result.
+    Resumed(Result<ResumableCall, wasmi::Error>),
+    /// The call did not complete (it blocks again, ends the process or traps): it stays
+    /// suspended.
+    Stopped(ResumableCallHostTrap, Outcome),
+}
+
 /// A running instance: its store and where its code stands.
 pub struct Task {
     store: Store<ProcessData>,
@@ -645,14 +654,14 @@ impl Task {
                         Outcome::Return(errno) => {
                             store.data_mut().pending = None;
                             let errno = i32::from(errno as u16);
-                            Ok(call.resume(&mut *store, &[Val::I32(errno)], &mut []))
+                            Repeated::Resumed(call.resume(&mut *store, &[Val::I32(errno)], &mut []))
                         }
-                        outcome => Err((call, outcome)),
+                        outcome => Repeated::Stopped(call, outcome),
                     }
                 });
                 match repeated {
-                    Ok(result) => result,
-                    Err((call, outcome)) => {
+                    Repeated::Resumed(result) => result,
+                    Repeated::Stopped(call, outcome) => {
                         let stop = stop_of(outcome, index);
                         self.store.data_mut().pending = Some((pending, stop.clone()));
                         let slice = match stop {
@@ -685,10 +694,9 @@ impl Task {
                         self.with_backtrace(message.clone(), Innermost::AtCall),
                     )),
                     Some(_) => None,
-                    None => Some(End::Trapped(self.with_backtrace(
-                        one_line(call.host_error()),
-                        Innermost::AtCall,
-                    ))),
+                    None => Some(End::Trapped(
+                        self.with_backtrace(one_line(call.host_error()), Innermost::AtCall),
+                    )),
                 };
                 match end {
                     Some(end) => Slice::Ended(end),

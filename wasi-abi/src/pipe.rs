@@ -70,13 +70,13 @@ impl Ring {
         let count = out.len().min(self.len);
         let first = count.min(PIPE_CAPACITY.wrapping_sub(self.head));
         let (head, tail) = out.split_at_mut(first);
-        copy(
-            head,
-            self.buf.get(self.head..self.head.wrapping_add(first)),
-        );
+        copy(head, self.buf.get(self.head..self.head.wrapping_add(first)));
         let wrapped = count.wrapping_sub(first);
         if wrapped > 0 {
-            copy(tail.get_mut(..wrapped).unwrap_or_default(), self.buf.get(..wrapped));
+            copy(
+                tail.get_mut(..wrapped).unwrap_or_default(),
+                self.buf.get(..wrapped),
+            );
         }
         self.len = self.len.wrapping_sub(count);
         // Emptied, it starts over at the front, so that the next bytes come in one copy.

@@ -226,7 +226,10 @@ mod tests {
         let mut bytes = 0;
         cache.drain(|block, layout| {
             assert_eq!(layout.align(), GRANULE);
-            assert!(back.insert(block.as_ptr() as usize), "a block came back twice");
+            assert!(
+                back.insert(block.as_ptr() as usize),
+                "a block came back twice"
+            );
             bytes += layout.size();
         });
         assert_eq!(back, given);

@@ -40,11 +40,7 @@ impl Iovecs {
 
 /// Checks an iovec array and every buffer it points to. The buffers' total length must fit
 /// the `u32` result (`EINVAL` otherwise, as `readv`/`writev` on Linux when it overflows).
-pub(super) fn checked_iovecs(
-    mem: &GuestMemory<'_>,
-    iovs: u32,
-    iovs_len: u32,
-) -> SysResult<Iovecs> {
+pub(super) fn checked_iovecs(mem: &GuestMemory<'_>, iovs: u32, iovs_len: u32) -> SysResult<Iovecs> {
     let array = mem.array::<Iovec>(iovs, iovs_len)?;
     let first = match array.ptr(0) {
         Some(ptr) => mem.read::<Iovec>(ptr)?,

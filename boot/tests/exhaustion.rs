@@ -229,7 +229,7 @@ fn the_shell_recovers_after_a_program_exhausts_the_file_system_or_memory() {
 /// and ends them all.
 #[test]
 fn many_processes_holding_full_pipes_leave_the_shell_running() {
-    let scratch = Scratch::new("pipes");
+    let scratch = Scratch::new("held-pipes");
     fs::create_dir_all(scratch.path("x")).unwrap();
     fs::copy(program("exhaust"), scratch.path("x/exhaust.wasm")).unwrap();
     let mut script = String::new();

@@ -32,6 +32,9 @@ use crate::{console, mm, net, time};
 /// Fuel per slice: about this many wasm instructions run before the next process gets the
 /// CPU (a few milliseconds of interpretation under QEMU's TCG).
 pub const SLICE_FUEL: u64 = 1_000_000;
+/// How often the scheduler looks at the console for Ctrl-C while processes run (idle, it
+/// waits for input instead): 1 ms, well below what a person notices.
+const CONSOLE_POLL_NS: u64 = 1_000_000;
 /// The most processes (zombies included) at once: beyond it `spawn` answers `EAGAIN`.
 pub const MAX_PROCESSES: usize = 128;
 /// Free memory a spawn needs beyond the module's own size times [`COMPILE_FACTOR`]: the
@@ -152,9 +155,16 @@ impl System {
     /// then is ended with it.
     pub fn run(mut self) -> End {
         crate::console::mark_started();
+        let mut console_polled = 0;
         loop {
-            if console::take_interrupt() && self.foreground != 0 {
-                self.signal(-(self.foreground as i64), SIGINT, 0);
+            // Ctrl-C is looked for every CONSOLE_POLL_NS, not on every pass: a pass can be
+            // as short as one context switch, which the look would make dearer by a third.
+            let now = time::monotonic_ns();
+            if now.saturating_sub(console_polled) >= CONSOLE_POLL_NS {
+                console_polled = now;
+                if console::take_interrupt() && self.foreground != 0 {
+                    self.signal(-(self.foreground as i64), SIGINT, 0);
+                }
             }
             net::poll();
             self.retry_blocked();
@@ -217,6 +227,11 @@ impl System {
 
     /// Acts on the call `pid` suspended: park it, or carry out a `cella_process` call.
     fn handle_pending(&mut self, pid: Pid) {
+        // The common case, a call that must wait, needs no copy of the call.
+        if let Some(deadline) = self.task(pid).and_then(|task| task.blocked_until()) {
+            self.sched.block(pid, deadline);
+            return;
+        }
         let Some((call, stop)) = self.task(pid).and_then(|task| task.pending()) else {
             self.sched.make_ready(pid);
             return;
@@ -245,8 +260,12 @@ impl System {
         }
     }
 
-    /// Repeats the calls of blocked processes that something may have unblocked: every one
-    /// but those waiting on a pipe that has not changed since (see `wasi_abi::wake`).
+    /// Wakes the blocked processes that something may have unblocked: every one but those
+    /// waiting on a pipe that has not changed since (see `wasi_abi::wake`). One whose pipe
+    /// woke it goes straight back to the ready queue, and its slice repeats the call before
+    /// it continues (see [`Task::run`]); the others (console, sockets, sleeps, `poll_oneoff`,
+    /// `cella_process` calls), which nothing wakes, have their call repeated here, on every
+    /// pass, and are queued only once it completes.
     fn retry_blocked(&mut self) {
         let mut blocked = core::mem::take(&mut self.blocked_scratch);
         blocked.clear();
@@ -257,21 +276,28 @@ impl System {
                 continue;
             };
             let waker = task.wasi().waker();
-            match waker.state() {
+            let woken = match waker.state() {
                 WaitState::Armed => continue,
-                WaitState::Woken => waker.reset(),
-                WaitState::Idle => {}
+                WaitState::Woken => {
+                    waker.reset();
+                    true
+                }
+                WaitState::Idle => false,
+            };
+            if task.awaits_control() {
+                self.handle_pending(pid);
+                continue;
             }
-            match task.pending() {
-                Some((_, Stop::Control)) => self.handle_pending(pid),
-                Some(_) => match task.retry() {
-                    None => self.sched.make_ready(pid),
-                    Some(Stop::Block(deadline)) => self.sched.block(pid, deadline),
-                    Some(Stop::Exit(status)) => self.end(pid, End::Exited(status)),
-                    Some(Stop::Trap(message)) => self.end(pid, End::Trapped(message)),
-                    Some(Stop::Control) => {}
-                },
+            if woken {
+                self.sched.make_ready(pid);
+                continue;
+            }
+            match task.retry() {
                 None => self.sched.make_ready(pid),
+                Some(Stop::Block(deadline)) => self.sched.block(pid, deadline),
+                Some(Stop::Exit(status)) => self.end(pid, End::Exited(status)),
+                Some(Stop::Trap(message)) => self.end(pid, End::Trapped(message)),
+                Some(Stop::Control) => {}
             }
         }
         self.blocked_scratch = blocked;

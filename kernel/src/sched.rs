@@ -7,17 +7,20 @@
 //! process that wakes up (input arrived, a child ended, its sleep is over) runs after the
 //! ones already waiting, never starving them.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 /// A process id.
 pub type Pid = u32;
 
-/// Ready and blocked processes.
+/// Ready and blocked processes. Both keep their capacity, so that a process blocking and
+/// waking on every switch (a pipe ping-pong) costs the scheduler no allocation.
 #[derive(Debug, Default)]
 pub struct Scheduler {
     ready: VecDeque<Pid>,
-    /// Blocked processes and the monotonic time (ns) at which each must be woken anyway.
-    blocked: BTreeMap<Pid, Option<u64>>,
+    /// Blocked processes (few: a linear search beats keeping them sorted), each with the
+    /// monotonic time (ns) at which it must be woken anyway.
+    blocked: Vec<(Pid, Option<u64>)>,
 }
 
 impl Scheduler {
@@ -25,14 +28,26 @@ impl Scheduler {
     pub const fn new() -> Self {
         Scheduler {
             ready: VecDeque::new(),
-            blocked: BTreeMap::new(),
+            blocked: Vec::new(),
+        }
+    }
+
+    /// Where `pid` is in the blocked list.
+    fn blocked_index(&self, pid: Pid) -> Option<usize> {
+        self.blocked.iter().position(|&(p, _)| p == pid)
+    }
+
+    /// Takes `pid` off the blocked list, if it is there.
+    fn unblock(&mut self, pid: Pid) {
+        if let Some(index) = self.blocked_index(pid) {
+            self.blocked.swap_remove(index);
         }
     }
 
     /// Puts `pid` at the back of the ready queue (a new process, one whose slice ended, or one
     /// woken up). A process is never queued twice.
     pub fn make_ready(&mut self, pid: Pid) {
-        self.blocked.remove(&pid);
+        self.unblock(pid);
         if !self.ready.contains(&pid) {
             self.ready.push_back(pid);
         }
@@ -40,14 +55,23 @@ impl Scheduler {
 
     /// Takes `pid` off the ready queue to wait, until [`Scheduler::make_ready`] or `deadline`.
     pub fn block(&mut self, pid: Pid, deadline: Option<u64>) {
-        self.ready.retain(|&p| p != pid);
-        self.blocked.insert(pid, deadline);
+        // Usually it just left the queue's front to run, and is not queued.
+        if self.ready.contains(&pid) {
+            self.ready.retain(|&p| p != pid);
+        }
+        match self
+            .blocked_index(pid)
+            .and_then(|index| self.blocked.get_mut(index))
+        {
+            Some(entry) => entry.1 = deadline,
+            None => self.blocked.push((pid, deadline)),
+        }
     }
 
     /// Forgets `pid` (it ended).
     pub fn remove(&mut self, pid: Pid) {
         self.ready.retain(|&p| p != pid);
-        self.blocked.remove(&pid);
+        self.unblock(pid);
     }
 
     /// The process to run next, taken off the front of the queue: the caller runs it for a
@@ -56,20 +80,20 @@ impl Scheduler {
         self.ready.pop_front()
     }
 
-    /// The blocked processes, in pid order: the kernel retries their calls when something
-    /// may have changed.
+    /// The blocked processes, in no particular order: the kernel retries their calls when
+    /// something may have changed.
     pub fn blocked(&self) -> impl Iterator<Item = Pid> + '_ {
-        self.blocked.keys().copied()
+        self.blocked.iter().map(|&(pid, _)| pid)
     }
 
     /// Whether `pid` is blocked.
     pub fn is_blocked(&self, pid: Pid) -> bool {
-        self.blocked.contains_key(&pid)
+        self.blocked_index(pid).is_some()
     }
 
     /// The earliest deadline of any blocked process: how long an idle CPU may halt.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.blocked.values().filter_map(|&d| d).min()
+        self.blocked.iter().filter_map(|&(_, d)| d).min()
     }
 }
 
@@ -77,6 +101,13 @@ impl Scheduler {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    /// The blocked pids, sorted.
+    fn blocked(sched: &Scheduler) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = sched.blocked().collect();
+        pids.sort_unstable();
+        pids
+    }
 
     /// Runs `turns` slices where every process stays CPU-bound, returning the order.
     fn round_robin(sched: &mut Scheduler, turns: usize) -> Vec<Pid> {
@@ -129,11 +160,33 @@ mod tests {
         sched.block(3, Some(200));
         assert_eq!(sched.next(), None);
         assert_eq!(sched.next_deadline(), Some(200));
-        assert_eq!(sched.blocked().collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(blocked(&sched), [1, 2, 3]);
         sched.remove(3);
         assert_eq!(sched.next_deadline(), Some(500));
         sched.remove(1);
         assert_eq!(sched.next_deadline(), None);
+    }
+
+    #[test]
+    fn blocking_again_replaces_the_deadline() {
+        let mut sched = Scheduler::new();
+        for pid in [7, 3, 5] {
+            sched.block(pid, Some(u64::from(pid) * 100));
+        }
+        assert_eq!(blocked(&sched), [3, 5, 7]);
+        sched.block(3, None);
+        assert_eq!(blocked(&sched), [3, 5, 7], "blocked once");
+        assert_eq!(sched.next_deadline(), Some(500));
+        sched.make_ready(5);
+        assert_eq!(blocked(&sched), [3, 7]);
+        assert!(!sched.is_blocked(5) && sched.is_blocked(7));
+        assert_eq!(sched.next(), Some(5));
+        // Blocking a queued process takes it off the queue.
+        sched.make_ready(3);
+        sched.make_ready(7);
+        sched.block(3, None);
+        assert_eq!(sched.next(), Some(7));
+        assert_eq!(sched.next(), None);
     }
 
     #[test]

@@ -406,6 +406,15 @@ enum Resume {
     Answered(ResumableCallHostTrap, i32),
 }
 
+/// What the repeat of a blocked call at the start of a slice led to.
+enum Repeated {
+    /// The call completed and the program went on from it, with this result.
+    Resumed(Result<ResumableCall, wasmi::Error>),
+    /// The call did not complete (it blocks again, ends the process or traps): it stays
+    /// suspended.
+    Stopped(ResumableCallHostTrap, Outcome),
+}
+
 /// A running instance: its store and where its code stands.
 pub struct Task {
     store: Store<ProcessData>,
@@ -600,7 +609,9 @@ impl Task {
 
     /// Runs the process's code with `fuel` (or what its next instruction needs at least: a
     /// bulk memory operation may cost more than a slice); returns the fuel charged and how
-    /// the slice ended. A preempted slice is charged whole.
+    /// the slice ended. A preempted slice is charged whole. A preview1 call that blocked is
+    /// repeated first, in the same slice: once it completes, the program continues at once
+    /// with its result (a woken process's call needs no pass of its own).
     pub fn run(&mut self, fuel: u64) -> (u64, Slice) {
         let fuel = match &self.resume {
             Some(Resume::OutOfFuel(call)) => fuel.max(call.required_fuel()),
@@ -626,9 +637,46 @@ impl Task {
                 call.resume(&mut *store, &[Val::I32(errno)], &mut [])
             }),
             Some(Resume::Suspended(call)) => {
-                // Not answered yet: nothing to run.
-                self.resume = Some(Resume::Suspended(call));
-                return (0, Slice::Suspended);
+                let blocked = match &store.data().pending {
+                    Some((pending, Stop::Block(_))) => match pending.import {
+                        Import::Preview1(index) => Some((index, *pending)),
+                        Import::Control(_) => None,
+                    },
+                    _ => None,
+                };
+                let Some((index, pending)) = blocked else {
+                    // Not answered yet: nothing to run.
+                    self.resume = Some(Resume::Suspended(call));
+                    return (0, Slice::Suspended);
+                };
+                let repeated = in_guest(&account, account.room(), || {
+                    match run_preview1(&mut *store, index, pending) {
+                        Outcome::Return(errno) => {
+                            store.data_mut().pending = None;
+                            let errno = i32::from(errno as u16);
+                            Repeated::Resumed(call.resume(&mut *store, &[Val::I32(errno)], &mut []))
+                        }
+                        outcome => Repeated::Stopped(call, outcome),
+                    }
+                });
+                match repeated {
+                    Repeated::Resumed(result) => result,
+                    Repeated::Stopped(call, outcome) => {
+                        let stop = stop_of(outcome, index);
+                        self.store.data_mut().pending = Some((pending, stop.clone()));
+                        let slice = match stop {
+                            Stop::Exit(status) => Slice::Ended(End::Exited(status)),
+                            Stop::Trap(message) => Slice::Ended(End::Trapped(
+                                self.with_backtrace(message, Innermost::AtCall),
+                            )),
+                            Stop::Block(_) | Stop::Control => {
+                                self.resume = Some(Resume::Suspended(call));
+                                Slice::Suspended
+                            }
+                        };
+                        return (0, slice);
+                    }
+                }
             }
             None => return (0, Slice::Ended(End::Exited(0))),
         };
@@ -639,22 +687,25 @@ impl Task {
                 self.resume = Some(Resume::OutOfFuel(call));
                 return (fuel, Slice::Preempted);
             }
-            Ok(ResumableCall::HostTrap(call)) => match self.store.data().pending.clone() {
-                Some((_, Stop::Exit(status))) => Slice::Ended(End::Exited(status)),
-                Some((_, Stop::Trap(message))) => Slice::Ended(End::Trapped(
-                    self.with_backtrace(message, Innermost::AtCall),
-                )),
-                Some(_) => {
-                    self.resume = Some(Resume::Suspended(call));
-                    Slice::Suspended
+            Ok(ResumableCall::HostTrap(call)) => {
+                let end = match &self.store.data().pending {
+                    Some((_, Stop::Exit(status))) => Some(End::Exited(*status)),
+                    Some((_, Stop::Trap(message))) => Some(End::Trapped(
+                        self.with_backtrace(message.clone(), Innermost::AtCall),
+                    )),
+                    Some(_) => None,
+                    None => Some(End::Trapped(
+                        self.with_backtrace(one_line(call.host_error()), Innermost::AtCall),
+                    )),
+                };
+                match end {
+                    Some(end) => Slice::Ended(end),
+                    None => {
+                        self.resume = Some(Resume::Suspended(call));
+                        Slice::Suspended
+                    }
                 }
-                None => {
-                    let message = one_line(call.host_error());
-                    Slice::Ended(End::Trapped(
-                        self.with_backtrace(message, Innermost::AtCall),
-                    ))
-                }
-            },
+            }
             Err(error) => {
                 // A call that would nest too deep traps at the call: the innermost frame is
                 // at it. Any other trap is somewhere in the innermost function.
@@ -668,6 +719,20 @@ impl Task {
             }
         };
         (used, slice)
+    }
+
+    /// The deadline of the suspended call if it is one that must wait (`Some(None)`: no
+    /// deadline); `None` for any other suspended call, or none.
+    pub fn blocked_until(&self) -> Option<Option<u64>> {
+        match (&self.resume, &self.store.data().pending) {
+            (Some(Resume::Suspended(_)), Some((_, Stop::Block(deadline)))) => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    /// Whether the suspended call is a `cella_process` call, which the scheduler carries out.
+    pub fn awaits_control(&self) -> bool {
+        matches!(self.store.data().pending, Some((_, Stop::Control)))
     }
 }
 

@@ -8,13 +8,13 @@
 //! (or `EAGAIN` for a non-blocking fd), and the kernel repeats the call later.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::rc::Rc;
+use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::budget::{Budget, Charge};
 use crate::errno::{Errno, Result};
-use crate::fallible::{infallible, reserve_queue};
+use crate::fallible::{infallible, reserve};
 use crate::file::{Readiness, WasiFile};
 use crate::platform::Platform;
 use crate::types::{Filesize, Filetype, Rights};
@@ -36,10 +36,95 @@ pub const PIPE_WRITE_RIGHTS: Rights = Rights::FD_WRITE
     .union(Rights::FD_FILESTAT_GET)
     .union(Rights::POLL_FD_READWRITE);
 
+/// A pipe's bytes: a ring over a buffer of [`PIPE_CAPACITY`] bytes, allocated whole when the
+/// pipe is made, so that a read or a write is at most two copies and never allocates.
+#[derive(Debug, Default)]
+struct Ring {
+    buf: Vec<u8>,
+    /// Where the oldest byte is.
+    head: usize,
+    /// Bytes held.
+    len: usize,
+}
+
+impl Ring {
+    /// An empty ring of [`PIPE_CAPACITY`] bytes, or `ENOMEM`.
+    fn new() -> Result<Ring> {
+        let mut buf = Vec::new();
+        reserve(&mut buf, PIPE_CAPACITY)?;
+        buf.resize(PIPE_CAPACITY, 0);
+        Ok(Ring {
+            buf,
+            head: 0,
+            len: 0,
+        })
+    }
+
+    /// Bytes that still fit.
+    fn room(&self) -> usize {
+        self.buf.len().saturating_sub(self.len)
+    }
+
+    /// Moves up to `out.len()` of the oldest bytes into `out`; returns how many.
+    fn take(&mut self, out: &mut [u8]) -> usize {
+        let count = out.len().min(self.len);
+        let first = count.min(PIPE_CAPACITY.wrapping_sub(self.head));
+        let (head, tail) = out.split_at_mut(first);
+        copy(head, self.buf.get(self.head..self.head.wrapping_add(first)));
+        let wrapped = count.wrapping_sub(first);
+        if wrapped > 0 {
+            copy(
+                tail.get_mut(..wrapped).unwrap_or_default(),
+                self.buf.get(..wrapped),
+            );
+        }
+        self.len = self.len.wrapping_sub(count);
+        // Emptied, it starts over at the front, so that the next bytes come in one copy.
+        self.head = match self.len {
+            0 => 0,
+            _ => self.head.wrapping_add(count) & RING_MASK,
+        };
+        count
+    }
+
+    /// Appends as much of `data` as fits; returns how many bytes.
+    fn put(&mut self, data: &[u8]) -> usize {
+        let count = data.len().min(self.room());
+        let tail = self.head.wrapping_add(self.len) & RING_MASK;
+        let first = count.min(PIPE_CAPACITY.wrapping_sub(tail));
+        if let Some(slot) = self.buf.get_mut(tail..tail.wrapping_add(first)) {
+            copy(slot, data.get(..first));
+        }
+        let wrapped = count.wrapping_sub(first);
+        if wrapped > 0
+            && let Some(slot) = self.buf.get_mut(..wrapped)
+        {
+            copy(slot, data.get(first..count));
+        }
+        self.len = self.len.wrapping_add(count);
+        count
+    }
+}
+
+/// Offsets in the ring wrap with this mask.
+const RING_MASK: usize = PIPE_CAPACITY - 1;
+const _: () = assert!(PIPE_CAPACITY.is_power_of_two());
+
+/// Copies `source` (if any, and as long as `slot`) into `slot`. A single byte, as a shell
+/// reading a line byte by byte moves it, is copied directly: calling `memcpy` costs more
+/// than the byte.
+fn copy(slot: &mut [u8], source: Option<&[u8]>) {
+    match (slot, source) {
+        ([byte], Some([from])) => *byte = *from,
+        (slot, Some(source)) if slot.len() == source.len() => slot.copy_from_slice(source),
+        _ => {}
+    }
+}
+
 /// The queue and how many handles each end has.
 #[derive(Debug, Default)]
 pub struct PipeBuffer {
-    data: VecDeque<u8>,
+    data: Ring,
     readers: usize,
     writers: usize,
     /// The buffer's bytes, charged to the process that made the pipe until no one can read
@@ -55,24 +140,14 @@ impl PipeBuffer {
     /// Takes up to `buf.len()` bytes: `Ok(0)` at end of file (empty, no writer left),
     /// `Err(Again)` when empty with a writer still open.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.data.is_empty() {
+        if self.data.len == 0 {
             return if self.writers == 0 || buf.is_empty() {
                 Ok(0)
             } else {
                 Err(Errno::Again)
             };
         }
-        let count = buf.len().min(self.data.len());
-        // Two bulk copies (the queue's two halves), not a byte at a time.
-        let (front, back) = self.data.as_slices();
-        let from_front = count.min(front.len());
-        let (head, tail) = buf.split_at_mut(from_front);
-        head.copy_from_slice(front.get(..from_front).unwrap_or(&[]));
-        let rest = count.saturating_sub(from_front);
-        if let (Some(slot), Some(source)) = (tail.get_mut(..rest), back.get(..rest)) {
-            slot.copy_from_slice(source);
-        }
-        self.data.drain(..count);
+        let count = self.data.take(buf);
         if !self.writers_waiting.is_empty() {
             self.writers_waiting.wake_all();
         }
@@ -80,22 +155,20 @@ impl PipeBuffer {
     }
 
     /// Adds as much of `data` as fits (all or nothing up to [`PIPE_BUF`] bytes): `EPIPE`
-    /// with no reader left, `Err(Again)` when nothing can go in yet, `ENOMEM` (nothing
-    /// written) when the queue cannot grow, as Linux's `pipe_write` when it gets no page.
+    /// with no reader left, `Err(Again)` when nothing can go in yet.
     pub fn write(&mut self, data: &[u8]) -> Result<usize> {
         if self.readers == 0 {
             return Err(Errno::Pipe);
         }
-        let room = PIPE_CAPACITY.saturating_sub(self.data.len());
+        let room = self.data.room();
         if data.is_empty() {
             return Ok(0);
         }
-        if room == 0 || (data.len() <= PIPE_BUF && data.len() > room) {
+        // Waits when nothing fits, or a write of at most PIPE_BUF bytes does not fit whole.
+        if data.len() > room && (room == 0 || data.len() <= PIPE_BUF) {
             return Err(Errno::Again);
         }
-        let count = data.len().min(room);
-        reserve_queue(&mut self.data, count)?;
-        self.data.extend(data.get(..count).unwrap_or(&[]));
+        let count = self.data.put(data);
         if !self.readers_waiting.is_empty() {
             self.readers_waiting.wake_all();
         }
@@ -104,16 +177,16 @@ impl PipeBuffer {
 
     /// Bytes waiting to be read.
     pub fn len(&self) -> usize {
-        self.data.len()
+        self.data.len
     }
 
     /// Whether no bytes are waiting.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data.len == 0
     }
 
     fn read_readiness(&self) -> Readiness {
-        match (self.data.len(), self.writers) {
+        match (self.data.len, self.writers) {
             (0, 0) => Readiness::Ready {
                 nbytes: 0,
                 hangup: true,
@@ -127,7 +200,7 @@ impl PipeBuffer {
     }
 
     fn write_readiness(&self) -> Readiness {
-        let room = PIPE_CAPACITY.saturating_sub(self.data.len());
+        let room = self.data.room();
         if self.readers == 0 {
             Readiness::Ready {
                 nbytes: 0,
@@ -152,8 +225,7 @@ pub fn pipe(owner: &Rc<Budget>) -> Result<(Box<dyn WasiFile>, Box<dyn WasiFile>)
     // The whole buffer up front, as Linux gives a pipe its pages: a write never has to
     // allocate, and what a process holds in pipes is known when it makes them.
     let charge = owner.charge(PIPE_CAPACITY as u64)?;
-    let mut data = VecDeque::new();
-    reserve_queue(&mut data, PIPE_CAPACITY)?;
+    let data = Ring::new()?;
     // The rest is three small allocations of fixed size.
     Ok(infallible(|| {
         let shared = Rc::new(RefCell::new(PipeBuffer {
@@ -182,7 +254,7 @@ impl Drop for PipeReader {
         pipe.readers = pipe.readers.saturating_sub(1);
         if pipe.readers == 0 {
             // Nobody will read it: let its memory go now.
-            pipe.data = VecDeque::new();
+            pipe.data = Ring::default();
             pipe.charge = None;
             // Blocked writers now fail with EPIPE.
             pipe.writers_waiting.wake_all();
@@ -256,7 +328,7 @@ mod tests {
 
     fn open() -> PipeBuffer {
         PipeBuffer {
-            data: VecDeque::new(),
+            data: Ring::new().unwrap(),
             readers: 1,
             writers: 1,
             charge: None,
@@ -279,6 +351,33 @@ mod tests {
         assert_eq!(pipe.read(&mut buf), Err(Errno::Again));
         // An empty read never waits.
         assert_eq!(pipe.read(&mut []), Ok(0));
+    }
+
+    #[test]
+    fn bytes_keep_their_order_across_the_end_of_the_ring() {
+        let mut pipe = open();
+        let mut next = 0u8;
+        let mut expected = 0u8;
+        // Writes and reads of sizes that do not divide the capacity wrap at every offset.
+        for round in 0..200 {
+            let chunk: alloc::vec::Vec<u8> = (0..(round * 37 % 4000 + 1))
+                .map(|_| {
+                    next = next.wrapping_add(1);
+                    next
+                })
+                .collect();
+            assert_eq!(pipe.write(&chunk), Ok(chunk.len()));
+            let mut out = vec![0; round * 53 % 5000 + 1];
+            while pipe.len() > 3000 || round == 199 && !pipe.is_empty() {
+                let got = pipe.read(&mut out).unwrap();
+                for &byte in &out[..got] {
+                    expected = expected.wrapping_add(1);
+                    assert_eq!(byte, expected, "round {round}");
+                }
+            }
+        }
+        assert_eq!(expected, next);
+        assert_eq!(pipe.read(&mut [0; 4]), Err(Errno::Again));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::cells::{CELL_SPAN, Cells};
 use super::frames::{FRAME_SIZE, FrameLinks, FramePool};
 use super::slots::{REGION_SPAN, SLOT_MAX, Slot, Slots};
 use super::{LARGE_BLOCK, MEDIUM_BLOCK};
+use super::small::SmallBlocks;
 use crate::arch::cpu;
 use crate::arch::paging::{self, MapError, PageTables, PhysicalMapping, Unmapped};
 use crate::ram::MAX_RANGES;
@@ -72,6 +73,8 @@ struct Memory {
     frames: FramePool<MAX_RANGES>,
     slots: Slots<MAX_SLOT_REGIONS>,
     heap: Heap,
+    /// Freed small heap blocks kept for reuse (counted as free).
+    small: SmallBlocks,
     /// The heap's slot; the heap occupies `[base, base + heap_mapped)`.
     heap_slot: Slot,
     heap_mapped: u64,
@@ -286,6 +289,16 @@ impl Memory {
         {
             return block;
         }
+        if let Some(block) = self.small.take(layout) {
+            return block.as_ptr();
+        }
+        if let Ok(block) = self.heap.allocate_first_fit(layout) {
+            return block.as_ptr();
+        }
+        // Cached small blocks go back to the heap before it grows.
+        let Memory { small, heap, .. } = self;
+        // SAFETY: each cached block came from this heap with that layout and is unused.
+        small.drain(|block, layout| unsafe { heap.deallocate(block, layout) });
         if let Ok(block) = self.heap.allocate_first_fit(layout) {
             return block.as_ptr();
         }
@@ -371,6 +384,14 @@ impl Memory {
             let done = unsafe { self.unmap(base, base + page_up(layout.size() as u64)) };
             self.medium_frames -= done.pages;
             self.cells.give(cell);
+            return true;
+        }
+        // A small heap block waits in the cache, if it has room for it.
+        if address.wrapping_sub(self.heap_slot.base) < self.heap_mapped
+            // SAFETY: the block lies in the heap, so it came from the heap with this layout,
+            // and it is freed (`GlobalAlloc::dealloc`'s contract).
+            && unsafe { self.small.put(block, layout) }
+        {
             return true;
         }
         if let Some(slot) = self.block_at(address) {
@@ -686,6 +707,7 @@ pub fn init(physical_offset: u64, usable: &[(u64, u64)]) {
         frames,
         slots: Slots::new(),
         heap: Heap::empty(),
+        small: SmallBlocks::new(),
         heap_slot: Slot { index: 0, base: 0 },
         heap_mapped: 0,
         medium_slot: Slot { index: 0, base: 0 },
@@ -875,7 +897,7 @@ pub fn stats() -> Stats {
         total: memory.frames.total_frames() * FRAME_SIZE as usize,
         free_frames: memory.frames.free_frames() * FRAME_SIZE as usize,
         heap_size: memory.heap.size(),
-        heap_used: memory.heap.used(),
+        heap_used: memory.heap.used() - memory.small.cached_bytes(),
         medium: memory.medium_frames * FRAME_SIZE as usize,
         medium_count: memory.cells.used(),
         blocks: memory.block_frames * FRAME_SIZE as usize,

@@ -4,7 +4,9 @@
 //! - Small blocks (below [`MEDIUM_BLOCK`]) come from a `linked_list_allocator` heap in its own
 //!   slot of address space; the heap starts small and grows by mapping more frames at its
 //!   end, so no fixed share of RAM is set aside for it. It never gives a frame back, so it
-//!   only holds blocks small enough for its free room to be reused soon.
+//!   only holds blocks small enough for its free room to be reused soon. Freed blocks of a
+//!   few hundred bytes at most wait in a bounded cache for the next request of their size
+//!   ([`small`]).
 //! - Medium blocks (from [`MEDIUM_BLOCK`] to [`LARGE_BLOCK`]: a network connection's buffers,
 //!   the file system's chunks) each get a cell of one shared slot ([`cells`]) and whole
 //!   pages of their own, mapped at once and unmapped when the block is freed: their frames
@@ -27,6 +29,7 @@
 pub mod cells;
 pub mod frames;
 pub mod slots;
+pub mod small;
 
 #[cfg(target_os = "none")]
 mod allocator;

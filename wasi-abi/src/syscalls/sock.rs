@@ -16,12 +16,12 @@ use crate::errno::Errno;
 use crate::fallible::reserve;
 use crate::fdtable::{FdEntry, FdObject, STREAM_RIGHTS};
 use crate::file::WasiFile;
-use crate::memory::{GuestArray, GuestMemory};
+use crate::memory::GuestMemory;
 use crate::outcome::SysResult;
 use crate::platform::Platform;
 use crate::types::{Fdflags, Filetype, Iovec, Riflags, Rights, Roflags, Sdflags};
 
-use super::fd::{checked_iovecs, each_iovec, would_block};
+use super::fd::{Iovecs, checked_iovecs, each_iovec, would_block};
 
 /// The most bytes one `RECV_PEEK` looks at; a peek returns at most this much.
 const MAX_PEEK: usize = 64 * 1024;
@@ -122,7 +122,7 @@ fn peek_into(
     file: &mut dyn WasiFile,
     platform: &mut dyn Platform,
     mem: &mut GuestMemory<'_>,
-    array: GuestArray<Iovec>,
+    array: Iovecs,
 ) -> SysResult<u32> {
     let mut wanted: usize = 0;
     for ptr in array.ptrs() {

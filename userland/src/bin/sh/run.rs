@@ -503,6 +503,11 @@ impl Shell {
             for (var_name, value) in &assignments {
                 child.env(var_name, value);
             }
+            // The working directory, granted as `.` (a deleted one: the child starts in `/`).
+            let pwd = self.pwd();
+            if pwd != "/" && Path::new(&pwd).is_dir() {
+                child.current_dir(&pwd);
+            }
             if self.interactive {
                 match group {
                     Some(pgid) => child.process_group(pgid),

@@ -41,8 +41,9 @@ use cella_process_abi::{
     WaitResult,
 };
 pub use cella_process_abi::{
-    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGINT, SIGKILL, SIGTERM, Status,
-    SystemInfo,
+    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGCONT, SIGINT, SIGKILL,
+    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo, is_stop_signal,
+    signal_name, signal_number,
 };
 
 /// A process id. Init is 1.
@@ -603,12 +604,34 @@ mod preview1 {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn wait(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>> {
+    wait_options(pid, nohang, 0)
+}
+
+/// [`wait`] that also reports a child that has stopped (POSIX's `WUNTRACED`), as
+/// [`Status::Stopped`] with the signal that stopped it, once per stop and without reaping
+/// it: what a shell waits with for its foreground job, so that Ctrl-Z gives it the console
+/// back.
+///
+/// ```no_run
+/// use cella_process::{Command, SIGCONT, Status, kill, wait_untraced};
+///
+/// let pid = Command::new("/bin/spin.wasm").arg("job").arg("60").spawn()?;
+/// if let Some((_, Status::Stopped(_))) = wait_untraced(Some(pid), false)? {
+///     kill(pid as i32, SIGCONT)?; // Someone stopped it: let it go on.
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn wait_untraced(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>> {
+    wait_options(pid, nohang, cella_process_abi::WAIT_UNTRACED)
+}
+
+fn wait_options(pid: Option<Pid>, nohang: bool, options: u32) -> io::Result<Option<(Pid, Status)>> {
     let mut result = Aligned::records::<WaitResult>(1);
     let pid = pid.map_or(cella_process_abi::ANY_CHILD, |pid| pid as i32);
     let options = if nohang {
-        cella_process_abi::WAIT_NOHANG
+        options | cella_process_abi::WAIT_NOHANG
     } else {
-        0
+        options
     };
     // SAFETY: `result` has the size and alignment of the WaitResult the kernel writes.
     check(unsafe { sys::wait(pid, options, result.addr()) })?;
@@ -617,9 +640,11 @@ pub fn wait(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>>
 }
 
 /// Sends `signal` to process `pid`, or to every process of group `-pid` when `pid` is below
-/// -1 (0: the caller's own group). Signal 0 only checks that the target exists; every other
-/// signal (up to [`MAX_SIGNAL`]) ends the target, since preview1 programs cannot handle
-/// signals. `ESRCH`: no such process; `EPERM`: init; `EINVAL`: another signal, or pid -1.
+/// -1 (0: the caller's own group). Signal 0 only checks that the target exists; preview1
+/// programs cannot handle signals, so each has its default action: [`SIGCONT`] continues a
+/// stopped target, [`SIGSTOP`], [`SIGTSTP`], [`SIGTTIN`] and [`SIGTTOU`] stop it (it is not
+/// scheduled until continued), every other signal (up to [`MAX_SIGNAL`]) ends it, stopped or
+/// not. `ESRCH`: no such process; `EPERM`: init; `EINVAL`: another signal, or pid -1.
 ///
 /// ```no_run
 /// use cella_process::{Command, SIGTERM, Status, kill, wait};

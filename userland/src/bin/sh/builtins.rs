@@ -1,7 +1,8 @@
 //! The builtins: the commands the shell runs itself because they change the shell (`cd`,
-//! `exit`, `export`, `unset`), report on it (`pwd`, `jobs`), act on its jobs (`wait`, `fg`, `bg`,
-//! `kill` with `%JOB`), or are too trivial to spawn (`true`, `false`, `:`). They write into
-//! an [`Output`] that the caller sends where the command's streams go.
+//! `exit`, `export`, `unset`), report on it (`pwd`, `jobs`), act on its jobs (`wait`, `fg`,
+//! `bg`, `kill` with `%JOB`; job control itself is in `jobs.rs`), or are too trivial to
+//! spawn (`true`, `false`, `:`). They write into an [`Output`] that the caller sends where
+//! the command's streams go.
 
 use std::io;
 

@@ -66,6 +66,19 @@ fn ctrl_z_stops_the_foreground_job_and_bg_fg_jobs_and_kill_act_on_it() {
     term.type_keys(b"jobs; echo none left\r");
     term.wait_for("none left\r\n", 1);
     term.wait_for("$ ", 10);
+    // A background job stopped and continued by another process: the prompt reports the
+    // stop, and `jobs` sees it running again.
+    term.type_keys(b"spin bgjob 600 > /dev/null &\r");
+    term.wait_for("$ ", 11);
+    term.type_keys(b"/bin/kill -STOP $!\r");
+    term.wait_for("[1]+  Stopped  spin bgjob 600 > /dev/null", 1);
+    term.wait_for("$ ", 12);
+    term.type_keys(b"/bin/kill -CONT $!; jobs\r");
+    term.wait_for("[1]+  Running  spin bgjob 600 > /dev/null &", 1);
+    term.wait_for("$ ", 13);
+    term.type_keys(b"kill %1\r");
+    term.wait_for("[1]+  Terminated  spin bgjob 600 > /dev/null", 1);
+    term.wait_for("$ ", 14);
     term.type_keys(b"\x04");
     let status = term
         .child

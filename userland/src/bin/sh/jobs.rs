@@ -1,10 +1,11 @@
 //! Job control: a job stopped by Ctrl-Z (`SIGTSTP` to its process group) or `kill -STOP`
 //! stays in the job table as Stopped; `bg` continues it in the background, `fg` in the
 //! foreground; `wait` passes over stopped jobs, as dash's does; the prompt reports a job
-//! that stopped as it reports one that ended. A process of a job is `None` while it runs,
+//! that stopped as it reports one that ended, and a job continued from outside shows as
+//! running again. A process of a job is `None` while it runs,
 //! `Some(Status::Stopped(_))` while stopped, and its end status once it has ended.
 
-use cella_process::{Pid, SIGCONT, Status};
+use cella_process::{Pid, ProcessState, SIGCONT, Status};
 
 use super::builtins::Output;
 use super::{Job, Shell};
@@ -91,6 +92,30 @@ impl Shell {
                 *slot = None;
             }
         }
+    }
+
+    /// Marks running again the stopped jobs that another process continued (`kill -CONT`
+    /// from outside): `wait` reports stops but not continuations, so the process list tells.
+    pub(super) fn refresh_stopped(&mut self) {
+        if !self.jobs.iter().any(Job::stopped) {
+            return;
+        }
+        let Ok(list) = cella_process::processes() else {
+            return;
+        };
+        let continued: Vec<Pid> = self
+            .jobs
+            .iter()
+            .filter(|job| job.stopped())
+            .flat_map(|job| job.processes.iter())
+            .filter(|(_, status)| status.is_some_and(|s| !s.ended()))
+            .map(|(pid, _)| *pid)
+            .filter(|&pid| {
+                list.iter()
+                    .any(|p| p.pid == pid && p.state != ProcessState::Stopped)
+            })
+            .collect();
+        self.mark_continued(&continued);
     }
 
     /// Sends `SIGCONT` to every process of job `index` that has not ended, and marks them

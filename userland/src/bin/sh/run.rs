@@ -660,6 +660,9 @@ impl Shell {
                 self.reaped.push((pid, status));
             }
         }
+        if self.interactive {
+            self.refresh_stopped();
+        }
     }
 
     /// Reports (on stderr) and forgets the background jobs that have ended.

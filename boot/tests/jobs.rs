@@ -108,10 +108,13 @@ fn kill_stop_and_cont_from_another_process_and_a_stopped_process_uses_no_cpu() {
         // A stopped process is killed, and its parent sees how.
         "/bin/kill -SIGSTOP $!; /bin/kill -9 $!; wait $!; echo \"status $?\"\n",
         "/bin/kill -l 19 20 18 STOP; /bin/kill -L | grep TSTP\n",
+        // A stopped process whose parent ends is hung up, not left stopped forever.
+        "sh -c 'spin orphan 600 > /dev/null & /bin/kill -STOP $!; ps'; sleep 1\n",
+        "echo --; ps\n",
     ));
     let stdout = run.stdout();
     let parts: Vec<&str> = stdout.split("--\n").collect();
-    assert_eq!(parts.len(), 4, "{stdout}\n{}", run.stderr);
+    assert_eq!(parts.len(), 5, "{stdout}\n{}", run.stderr);
     let (stopped, later, continued) = (
         ps_line(parts[0], "spin"),
         ps_line(parts[1], "spin"),
@@ -129,11 +132,19 @@ fn kill_stop_and_cont_from_another_process_and_a_stopped_process_uses_no_cpu() {
         .collect();
     assert_eq!(counts[0], counts[1], "{stdout}");
     assert!(counts[2] > counts[1], "{stdout}");
-    let tail: Vec<&str> = parts[3].lines().skip(3).collect();
+    let tail: Vec<&str> = parts[3].lines().skip(3).take(6).collect();
     assert_eq!(
         tail,
         ["status 137", "STOP", "TSTP", "CONT", "19", "20 TSTP"],
         "{stdout}\n{}",
         run.stderr
+    );
+    // The orphan was stopped under its shell, and is gone (or a zombie init reaps) after.
+    assert_eq!(ps_line(parts[3], "spin")[2], "T", "{stdout}");
+    assert!(
+        !parts[4]
+            .lines()
+            .any(|line| line.contains("spin") && line.split_whitespace().nth(2) == Some("T")),
+        "{stdout}"
     );
 }

@@ -29,6 +29,7 @@ const CLANG: &str = "clang";
 /// system's `/bin`. Every other program there goes into the images' ramdisk as `/bin/NAME`.
 pub const TEST_ONLY_PROGRAMS: &[&str] = &[
     "hello",
+    "readfiles",
     "exhaust",
     "echoserver",
     "printargs",

@@ -40,7 +40,7 @@ fn process_control_works_from_inside() {
     assert!(!stdout.contains("FAIL"), "{stdout}\n{}", run.stderr);
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        13,
+        17,
         "{stdout}"
     );
     assert_eq!(run.status, 0, "{}", run.stderr);

@@ -120,9 +120,10 @@ fn record_of(record: &Record) -> ProcessRecord {
         pid: record.pid,
         ppid: record.ppid,
         pgid: record.pgid,
-        state: match record.state % 3 {
+        state: match record.state % 4 {
             0 => ProcessState::Running,
             1 => ProcessState::Sleeping,
+            2 => ProcessState::Stopped,
             _ => ProcessState::Zombie,
         },
         memory: record.memory,
@@ -209,10 +210,11 @@ fuzz_target!(|input: Input| {
                 ended,
                 value,
             } => {
-                let status = match ended % 4 {
+                let status = match ended % 5 {
                     0 => Status::Exited(*value),
                     1 => Status::Signaled(*value),
                     2 => Status::Trapped,
+                    3 => Status::Stopped(*value),
                     _ => Status::FuelExhausted,
                 };
                 let result = WaitResult { pid: *pid, status };

@@ -37,6 +37,8 @@ use crate::time;
 
 /// Ctrl-C: interrupts the foreground process group (cooked mode).
 const CTRL_C: u8 = 0x03;
+/// Ctrl-Z: stops the foreground process group (cooked mode).
+const CTRL_Z: u8 = 0x1a;
 /// Ctrl-D: end of file on an empty line, else sends the line as it is (cooked mode).
 const CTRL_D: u8 = 0x04;
 /// Ctrl-U: erases the line (cooked mode).
@@ -63,6 +65,8 @@ static DISCIPLINE: AtomicBool = AtomicBool::new(true);
 static RAW: AtomicBool = AtomicBool::new(false);
 /// Ctrl-C was typed in cooked mode and not yet handled.
 static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// Ctrl-Z was typed in cooked mode and not yet handled.
+static SUSPEND: AtomicBool = AtomicBool::new(false);
 /// Input arrived since the scheduler last went idle.
 static ARRIVED: AtomicBool = AtomicBool::new(false);
 /// Monotonic time of the last input.
@@ -252,8 +256,8 @@ fn note_input() {
     LAST_INPUT_NS.store(time::monotonic_ns(), Ordering::Relaxed);
 }
 
-/// The cooked-mode line discipline, as a terminal's: echo, erase, whole lines, Ctrl-C and
-/// Ctrl-D.
+/// The cooked-mode line discipline, as a terminal's: echo, erase, whole lines, Ctrl-C,
+/// Ctrl-Z and Ctrl-D.
 fn cook(stdin: &mut Stdin, byte: u8, echo: &mut Vec<u8>) {
     match byte {
         b'\r' | b'\n' => {
@@ -275,6 +279,11 @@ fn cook(stdin: &mut Stdin, byte: u8, echo: &mut Vec<u8>) {
             stdin.line.clear();
             echo.extend_from_slice(b"^C\n");
             INTERRUPT.store(true, Ordering::Release);
+        }
+        CTRL_Z => {
+            stdin.line.clear();
+            echo.extend_from_slice(b"^Z\n");
+            SUSPEND.store(true, Ordering::Release);
         }
         CTRL_D if stdin.line.is_empty() => stdin.eof_marks.push_back(stdin.data.len()),
         CTRL_D => stdin.data.extend(stdin.line.drain(..)),
@@ -380,6 +389,11 @@ pub fn set_raw(raw: bool) {
 pub fn take_interrupt() -> bool {
     poll_stdin();
     INTERRUPT.swap(false, Ordering::AcqRel)
+}
+
+/// Whether Ctrl-Z was typed since the last call (input is polled by [`take_interrupt`]).
+pub fn take_suspend() -> bool {
+    SUSPEND.swap(false, Ordering::AcqRel)
 }
 
 /// Halts the CPU while no process is ready: until the monotonic clock reaches `deadline`

@@ -15,8 +15,8 @@ use alloc::vec::Vec;
 
 use wasi_abi::Errno;
 use wasi_abi::control::{
-    self, ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, Group, MAX_SIGNAL, ProcessRecord,
-    ProcessState, SIGINT, Spawn, Status, SystemInfo, WAIT_NOHANG, WaitResult,
+    self, CONSOLE_COOKED, CONSOLE_RAW, Call, Group, MAX_SIGNAL, ProcessRecord, ProcessState,
+    SIGINT, SIGTSTP, Spawn, Status, SystemInfo,
 };
 use wasi_abi::memory::GuestMemory;
 use wasi_abi::outcome::Fault;
@@ -28,6 +28,8 @@ use crate::platform::KernelPlatform;
 use crate::sched::{Pid, Scheduler};
 use crate::wasm::{self, End, NotStarted, PendingCall, Slice, Stop, Task};
 use crate::{console, mm, net, time};
+
+mod jobs;
 
 /// Fuel per slice: about this many wasm instructions run before the next process gets the
 /// CPU (a few milliseconds of interpretation under QEMU's TCG).
@@ -60,6 +62,8 @@ struct Process {
     fuel_used: u64,
     /// 0 for no limit.
     fuel_limit: u64,
+    /// Set while a stop signal holds it (see `jobs`).
+    stopped: Option<jobs::Stopped>,
 }
 
 /// The machine's processes and scheduler.
@@ -87,6 +91,8 @@ enum Answer {
     Trap(String),
     /// The caller killed itself (or its own group) with this signal.
     Killed(u32),
+    /// The caller stopped itself (or its own group) with this signal: the call succeeded.
+    Stop(u32),
 }
 
 impl From<Fault> for Answer {
@@ -145,6 +151,7 @@ impl System {
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit: 0,
+                stopped: None,
             },
         );
         system.sched.make_ready(1);
@@ -165,6 +172,9 @@ impl System {
                 if console::take_interrupt() && self.foreground != 0 {
                     self.signal(-(self.foreground as i64), SIGINT, 0);
                 }
+            }
+            if console::take_suspend() && self.foreground != 0 {
+                self.signal(-(self.foreground as i64), SIGTSTP, 0);
             }
             net::poll();
             self.retry_blocked();
@@ -256,6 +266,13 @@ impl System {
                     self.end(pid, End::Trapped(message))
                 }
                 Answer::Killed(signal) => self.end_signaled(pid, signal),
+                Answer::Stop(signal) => {
+                    if let Some(task) = self.task(pid) {
+                        task.resume_with(Errno::Success);
+                        self.sched.make_ready(pid);
+                        self.stop(pid, signal);
+                    }
+                }
             },
         }
     }
@@ -374,6 +391,7 @@ impl System {
     }
 
     fn orphan_children(&mut self, pid: Pid) {
+        self.hang_up_stopped_children(pid);
         for process in self.procs.values_mut() {
             if process.ppid == pid {
                 process.ppid = 1;
@@ -405,7 +423,7 @@ impl System {
             if pid == caller {
                 hit_caller = true;
             } else {
-                self.end_signaled(pid, signal);
+                self.deliver(pid, signal);
             }
         }
         (!targets.is_empty(), hit_caller)
@@ -439,7 +457,7 @@ impl System {
                 }
                 match self.signal(target, signal, pid) {
                     (false, _) => Answer::Done(Errno::Srch),
-                    (true, true) => Answer::Killed(signal),
+                    (true, true) => jobs::signal_self(signal),
                     (true, false) => Answer::Done(Errno::Success),
                 }
             }
@@ -513,7 +531,9 @@ impl System {
             .map(|(&pid, process)| {
                 let (state, memory) = match &process.life {
                     Life::Live(task) => (
-                        if self.sched.is_blocked(pid) {
+                        if process.stopped.is_some() {
+                            ProcessState::Stopped
+                        } else if self.sched.is_blocked(pid) {
                             ProcessState::Sleeping
                         } else {
                             ProcessState::Running
@@ -616,6 +636,7 @@ impl System {
                 cpu_ns: 0,
                 fuel_used: 0,
                 fuel_limit,
+                stopped: None,
             },
         );
         self.sched.make_ready(pid);
@@ -635,41 +656,5 @@ impl System {
             }
             None => Err(Fault::Errno(Errno::Srch)),
         }
-    }
-
-    fn wait(&mut self, caller: Pid, target: i32, options: u32, result: u32) -> Answer {
-        let children: Vec<(Pid, Option<Status>)> = self
-            .procs
-            .iter()
-            .filter(|(pid, p)| p.ppid == caller && (target == ANY_CHILD || **pid as i32 == target))
-            .map(|(pid, p)| {
-                let status = match p.life {
-                    Life::Zombie(status) => Some(status),
-                    Life::Live(_) => None,
-                };
-                (*pid, status)
-            })
-            .collect();
-        if children.is_empty() {
-            return Answer::Done(Errno::Child);
-        }
-        let found = children
-            .iter()
-            .find_map(|&(pid, status)| status.map(|status| WaitResult { pid, status }));
-        let answer = match found {
-            Some(found) => found,
-            None if options & WAIT_NOHANG != 0 => WaitResult {
-                pid: 0,
-                status: Status::Exited(0),
-            },
-            None => return Answer::Block,
-        };
-        let written = self.with_caller(caller, |mem, _| {
-            mem.write(result, &answer).map_err(Fault::from).into()
-        });
-        if matches!(written, Answer::Done(Errno::Success)) && answer.pid != 0 {
-            self.procs.remove(&answer.pid);
-        }
-        written
     }
 }

@@ -59,11 +59,13 @@ macro_rules! cella_process_functions {
             /// describes and stores its pid (a `u32`) at `pid_out`.
             Spawn spawn(request: u32, pid_out: u32);
             /// `wait(pid, options, result)`: waits for child `pid` ([`ANY_CHILD`]: any) to end,
-            /// reaps it and stores a [`WaitResult`] at `result`; `options` is 0 or
-            /// [`WAIT_NOHANG`].
+            /// reaps it and stores a [`WaitResult`] at `result`; `options` is 0 or any of
+            /// [`WAIT_NOHANG`] and [`WAIT_UNTRACED`] (also report a child that stopped).
             Wait wait(pid: i32, options: u32, result: u32);
-            /// `kill(pid, signal)`: ends process `pid`, or every process of group `-pid` when
-            /// `pid` is below -1 (0: the caller's group), with `signal` (0 only checks).
+            /// `kill(pid, signal)`: sends `signal` to process `pid`, or to every process of
+            /// group `-pid` when `pid` is below -1 (0: the caller's group): [`SIGCONT`]
+            /// continues it, a stop signal ([`is_stop_signal`]) stops it, any other ends it;
+            /// 0 only checks.
             Kill kill(pid: i32, signal: u32);
             /// `pipe(fds_out)`: opens a pipe in the caller and stores its read fd, then its
             /// write fd (two `u32`s) at `fds_out`.
@@ -74,7 +76,8 @@ macro_rules! cella_process_functions {
             Processes processes(buf: u32, buf_len: u32, count_out: u32);
             /// `console_mode(mode)`: [`CONSOLE_RAW`] or [`CONSOLE_COOKED`] console input.
             ConsoleMode console_mode(mode: u32);
-            /// `set_foreground(pgid)`: makes `pgid` the process group Ctrl-C interrupts.
+            /// `set_foreground(pgid)`: makes `pgid` the process group Ctrl-C interrupts and
+            /// Ctrl-Z stops.
             SetForeground set_foreground(pgid: u32);
             /// `self_pid(pid_out)`: stores the caller's pid (a `u32`) at `pid_out`.
             SelfPid self_pid(pid_out: u32);
@@ -228,6 +231,11 @@ cella_process_functions!(define_functions);
 pub const ANY_CHILD: i32 = -1;
 /// `wait` option: return at once, with pid 0 in the [`WaitResult`], when no child has ended.
 pub const WAIT_NOHANG: u32 = 1;
+/// `wait` option (POSIX's `WUNTRACED`): also report a child that has stopped since it was
+/// last reported, as [`Status::Stopped`], without reaping it.
+pub const WAIT_UNTRACED: u32 = 2;
+/// Every `wait` option; other bits are `EINVAL`.
+pub const WAIT_OPTIONS: u32 = WAIT_NOHANG | WAIT_UNTRACED;
 
 /// `SIGINT`: what Ctrl-C sends to the foreground process group.
 pub const SIGINT: u32 = 2;
@@ -235,9 +243,87 @@ pub const SIGINT: u32 = 2;
 pub const SIGKILL: u32 = 9;
 /// `SIGTERM`: `kill`'s default signal.
 pub const SIGTERM: u32 = 15;
-/// The highest signal `kill` accepts. Every signal but 0 ends its target: preview1 programs
-/// cannot handle signals.
+/// `SIGCONT`: continues a stopped process; a running one is left alone.
+pub const SIGCONT: u32 = 18;
+/// `SIGSTOP`: stops a process (it is not scheduled until [`SIGCONT`]).
+pub const SIGSTOP: u32 = 19;
+/// `SIGTSTP`: what Ctrl-Z sends to the foreground process group; stops it like `SIGSTOP`.
+pub const SIGTSTP: u32 = 20;
+/// `SIGTTIN`: stops, as Linux's default action for it.
+pub const SIGTTIN: u32 = 21;
+/// `SIGTTOU`: stops, as Linux's default action for it.
+pub const SIGTTOU: u32 = 22;
+/// The highest signal `kill` accepts. Preview1 programs cannot handle signals: each takes
+/// its default action, which for every signal but the stop signals and [`SIGCONT`] is to
+/// end the process.
 pub const MAX_SIGNAL: u32 = 31;
+
+/// Whether `signal` stops its target (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`).
+pub const fn is_stop_signal(signal: u32) -> bool {
+    matches!(signal, SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
+}
+
+/// The signals by their Linux names (without `SIG`) and numbers, for `kill -l`, `kill -NAME`
+/// and messages.
+pub const SIGNAL_NAMES: &[(&str, u32)] = &[
+    ("HUP", 1),
+    ("INT", SIGINT),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", SIGKILL),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", SIGTERM),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", SIGCONT),
+    ("STOP", SIGSTOP),
+    ("TSTP", SIGTSTP),
+    ("TTIN", SIGTTIN),
+    ("TTOU", SIGTTOU),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("POLL", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// The number of signal `name` (`TERM`, `SIGTERM`, any case; `IO` is `POLL`), if there is
+/// one.
+pub fn signal_number(name: &str) -> Option<u32> {
+    let bare = match name.get(..3) {
+        Some(sig) if sig.eq_ignore_ascii_case("SIG") => name.get(3..).unwrap_or(""),
+        _ => name,
+    };
+    let bare = if bare.eq_ignore_ascii_case("IO") {
+        "POLL"
+    } else {
+        bare
+    };
+    SIGNAL_NAMES
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(bare))
+        .map(|&(_, number)| number)
+}
+
+/// The name of signal `number` (`TERM`), if it has one.
+pub fn signal_name(number: u32) -> Option<&'static str> {
+    SIGNAL_NAMES
+        .iter()
+        .find(|&&(_, known)| known == number)
+        .map(|&(name, _)| name)
+}
 
 /// `console_mode`: the line discipline (echo, erase, lines delivered on Enter, Ctrl-C
 /// interrupts the foreground group, Ctrl-D is end of file).
@@ -306,6 +392,29 @@ mod tests {
                 assert_eq!(Call::decode(function, &args[..count - 1]), None);
             }
         }
+    }
+
+    #[test]
+    fn signals_have_linux_names_and_numbers() {
+        assert_eq!(SIGNAL_NAMES.len(), MAX_SIGNAL as usize);
+        for (n, &(name, number)) in (1..).zip(SIGNAL_NAMES) {
+            assert_eq!(number, n, "{name}");
+            assert_eq!(signal_number(name), Some(n));
+            assert_eq!(signal_name(n), Some(name));
+        }
+        assert_eq!(signal_number("SIGSTOP"), Some(19));
+        assert_eq!(signal_number("tstp"), Some(20));
+        assert_eq!(signal_number("sigcont"), Some(18));
+        assert_eq!(signal_number("IO"), Some(29));
+        assert_eq!(signal_number("SIG"), None);
+        assert_eq!(signal_number("STOPP"), None);
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_name(32), None);
+        let stops: [u32; 4] = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU];
+        for signal in 0..=MAX_SIGNAL {
+            assert_eq!(is_stop_signal(signal), stops.contains(&signal), "{signal}");
+        }
+        assert_eq!(WAIT_OPTIONS, 3);
     }
 
     #[test]

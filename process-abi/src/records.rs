@@ -220,6 +220,9 @@ pub enum Status {
     Trapped,
     /// It used up the fuel limit it was spawned with.
     FuelExhausted,
+    /// It has not ended: it was stopped by this signal (`SIGSTOP`, `SIGTSTP`, ...) and waits
+    /// for `SIGCONT`. Only `wait` with [`crate::WAIT_UNTRACED`] reports it.
+    Stopped(u32),
 }
 
 impl Status {
@@ -227,14 +230,17 @@ impl Status {
     const SIGNALED: u32 = 1;
     const TRAPPED: u32 = 2;
     const FUEL_EXHAUSTED: u32 = 3;
+    const STOPPED: u32 = 4;
 
     /// The status a shell shows in `$?`: the exit code modulo 256, 128 + the signal for a
-    /// signal, 134 for a trap (as wasmtime exits on one), 137 for an exhausted fuel limit
-    /// (killed).
+    /// signal (and for a stop: 148 after Ctrl-Z), 134 for a trap (as wasmtime exits on one),
+    /// 137 for an exhausted fuel limit (killed).
     pub fn code(self) -> i32 {
         match self {
             Status::Exited(code) => (code & 0xff) as i32,
-            Status::Signaled(signal) => 128_i32.saturating_add_unsigned(signal),
+            Status::Signaled(signal) | Status::Stopped(signal) => {
+                128_i32.saturating_add_unsigned(signal)
+            }
             Status::Trapped => 134,
             Status::FuelExhausted => Status::Signaled(crate::SIGKILL).code(),
         }
@@ -244,16 +250,22 @@ impl Status {
     pub fn success(self) -> bool {
         self == Status::Exited(0)
     }
+
+    /// Whether the process has ended (every status but [`Status::Stopped`]).
+    pub fn ended(self) -> bool {
+        !matches!(self, Status::Stopped(_))
+    }
 }
 
 /// What `wait` stores (12 bytes, 4-aligned): `u32 pid`, `u32 kind` (0 exited, 1 killed by a
-/// signal, 2 trapped, 3 fuel exhausted; anything else reads as trapped), `u32 value` (the
-/// exit status or the signal, else 0).
+/// signal, 2 trapped, 3 fuel exhausted, 4 stopped; anything else reads as trapped), `u32
+/// value` (the exit status or the signal, else 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitResult {
-    /// The child that ended; 0 when none had and [`crate::WAIT_NOHANG`] was given.
+    /// The child that ended (or stopped); 0 when none had and [`crate::WAIT_NOHANG`] was
+    /// given.
     pub pid: u32,
-    /// How it ended (meaningless when `pid` is 0).
+    /// How it ended, or that it stopped (meaningless when `pid` is 0).
     pub status: Status,
 }
 
@@ -268,6 +280,7 @@ impl Record for WaitResult {
             (Status::EXITED, code) => Status::Exited(code),
             (Status::SIGNALED, signal) => Status::Signaled(signal),
             (Status::FUEL_EXHAUSTED, _) => Status::FuelExhausted,
+            (Status::STOPPED, signal) => Status::Stopped(signal),
             _ => Status::Trapped,
         };
         WaitResult { pid, status }
@@ -279,6 +292,7 @@ impl Record for WaitResult {
             Status::Signaled(signal) => (Status::SIGNALED, signal),
             Status::Trapped => (Status::TRAPPED, 0),
             Status::FuelExhausted => (Status::FUEL_EXHAUSTED, 0),
+            Status::Stopped(signal) => (Status::STOPPED, signal),
         };
         let mut w = Writer { out, at: 0 };
         w.u32(self.pid);
@@ -296,19 +310,23 @@ pub enum ProcessState {
     Sleeping,
     /// Ended, not yet waited for by its parent (2; anything else reads as this).
     Zombie,
+    /// Stopped by a stop signal until `SIGCONT`: never scheduled (3).
+    Stopped,
 }
 
 impl ProcessState {
     const RUNNING: u32 = 0;
     const SLEEPING: u32 = 1;
     const ZOMBIE: u32 = 2;
+    const STOPPED: u32 = 3;
 
-    /// The letter `ps` shows: R, S or Z.
+    /// The letter `ps` shows: R, S, Z or T.
     pub fn letter(self) -> char {
         match self {
             ProcessState::Running => 'R',
             ProcessState::Sleeping => 'S',
             ProcessState::Zombie => 'Z',
+            ProcessState::Stopped => 'T',
         }
     }
 }
@@ -371,6 +389,7 @@ impl Record for ProcessRecord {
             state: match r.u32() {
                 ProcessState::RUNNING => ProcessState::Running,
                 ProcessState::SLEEPING => ProcessState::Sleeping,
+                ProcessState::STOPPED => ProcessState::Stopped,
                 _ => ProcessState::Zombie,
             },
             memory: r.u64(),
@@ -384,6 +403,7 @@ impl Record for ProcessRecord {
             ProcessState::Running => ProcessState::RUNNING,
             ProcessState::Sleeping => ProcessState::SLEEPING,
             ProcessState::Zombie => ProcessState::ZOMBIE,
+            ProcessState::Stopped => ProcessState::STOPPED,
         };
         let mut w = Writer { out, at: 0 };
         w.u32(self.pid);
@@ -527,6 +547,7 @@ mod tests {
             (Status::Signaled(9), 1, 9),
             (Status::Trapped, 2, 0),
             (Status::FuelExhausted, 3, 0),
+            (Status::Stopped(20), 4, 20),
         ];
         for (status, kind, value) in cases {
             let result = WaitResult { pid: 7, status };
@@ -545,6 +566,9 @@ mod tests {
         assert_eq!(Status::Signaled(u32::MAX).code(), i32::MAX);
         assert_eq!(Status::Trapped.code(), 134);
         assert_eq!(Status::FuelExhausted.code(), 137);
+        assert_eq!(Status::Stopped(20).code(), 148, "Ctrl-Z, as bash shows it");
+        assert!(!Status::Stopped(19).success() && !Status::Stopped(19).ended());
+        assert!(Status::Signaled(19).ended() && Status::Trapped.ended());
         assert!(Status::Exited(0).success());
         assert!(!Status::Exited(1).success());
     }
@@ -586,6 +610,18 @@ mod tests {
         let decoded = ProcessRecord::decode(&full);
         assert_eq!(decoded.name().len(), NAME_BYTES);
         assert_eq!(decoded.state, ProcessState::Zombie, "unknown state");
+        for (state, word, letter) in [
+            (ProcessState::Running, 0, 'R'),
+            (ProcessState::Sleeping, 1, 'S'),
+            (ProcessState::Zombie, 2, 'Z'),
+            (ProcessState::Stopped, 3, 'T'),
+        ] {
+            record.state = state;
+            let bytes = encoded(&record);
+            assert_eq!(u32_at(&bytes, 12), word);
+            assert_eq!(ProcessRecord::decode(&bytes).state, state);
+            assert_eq!(state.letter(), letter);
+        }
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! - Arguments are read with [`args`], which never traps on bytes that are not UTF-8 (std's
 //!   `env::args` panics on them): such bytes read as U+FFFD, so a tool that gets one prints
 //!   or looks for the replacement character. Preview1 paths are UTF-8, so no file name is lost.
-//! - Tools that take paths call [`enter_working_directory`] first: every program starts in
-//!   `/`, and the shell passes its directory in `PWD`.
+//! - Tools that take paths call [`enter_working_directory`] first: the shell passes its
+//!   directory in `PWD` (and as a `.` preopen, which alone would also capture absolute paths).
 //! - Standard output goes through [`Output`]: buffered, and written to fd 1 directly. When
 //!   the reader of a pipe is gone (`EPIPE`), the tool ends quietly with status 141, as a Unix
 //!   tool killed by `SIGPIPE` does (preview1 has no signals); any other write error prints
@@ -26,15 +26,11 @@ pub fn args() -> Vec<String> {
 }
 
 /// Makes `PWD` the current directory when it is set and absolute, so that relative paths
-/// resolve against the directory the shell is in; wasi-libc starts every program in `/`. A
+/// resolve against the directory the shell is in and absolute ones against `/`, whether the
+/// shell granted that directory as a `.` preopen or not (see `cella_process::enter_pwd`). A
 /// `PWD` that does not name a directory is ignored, as a stale one would be by a shell.
 pub fn enter_working_directory() {
-    if let Some(pwd) = std::env::var_os("PWD")
-        && Path::new(&pwd).is_absolute()
-        && std::fs::metadata(&pwd).is_ok_and(|m| m.is_dir())
-    {
-        let _ = std::env::set_current_dir(&pwd);
-    }
+    cella_process::enter_pwd();
 }
 
 /// The exit status of a tool whose reader went away: 128 + SIGPIPE, as on Unix.
@@ -274,7 +270,9 @@ fn io_error(errno: wasi::Errno) -> io::Error {
     io::Error::from_raw_os_error(i32::from(errno.raw()))
 }
 
-/// The preopened directories: their fds and normalised names (`/data`; `.` becomes empty).
+/// The preopened directories: their fds and normalised names (`/data`; `.` becomes `/`). A
+/// `.` (the working directory the shell grants) is left out when `/` itself is preopened:
+/// the tools reach it by its name in `PWD`.
 fn preopens() -> Vec<(wasi::Fd, PathBuf)> {
     /// wasi-libc numbers preopens from fd 3 up, without gaps.
     const FIRST_PREOPEN: wasi::Fd = 3;
@@ -297,9 +295,17 @@ fn preopens() -> Vec<(wasi::Fd, PathBuf)> {
         let name = String::from_utf8_lossy(&name)
             .trim_end_matches('\0')
             .to_string();
-        found.push((fd, normalise(Path::new(&name))));
+        let current_dir = matches!(name.as_str(), "." | "./");
+        found.push((fd, normalise(Path::new(&name)), current_dir));
     }
+    let has_root = found
+        .iter()
+        .any(|(_, name, current_dir)| !current_dir && name == Path::new("/"));
     found
+        .into_iter()
+        .filter(|(_, _, current_dir)| !(has_root && *current_dir))
+        .map(|(fd, name, _)| (fd, name))
+        .collect()
 }
 
 /// `path` made absolute against the current directory, with `.` and `..` folded lexically.

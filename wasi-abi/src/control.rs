@@ -16,8 +16,9 @@ use alloc::vec::Vec;
 pub use cella_process_abi as abi;
 pub use cella_process_abi::{
     ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, Function, Group, MAX_PREOPENS, MAX_SIGNAL,
-    MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, SIGINT,
-    SpawnRequest, Status, SystemInfo, WAIT_NOHANG, WaitResult,
+    MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, SIGCONT,
+    SIGINT, SIGSTOP, SIGTSTP, SpawnRequest, Status, SystemInfo, WAIT_NOHANG, WAIT_OPTIONS,
+    WAIT_UNTRACED, WaitResult, is_stop_signal,
 };
 
 use crate::ctx::WasiCtx;
@@ -263,6 +264,63 @@ pub fn errno_of(result: SysResult) -> core::result::Result<Errno, Fault> {
         Err(Fault::Errno(errno)) => Ok(errno),
         Err(fault) => Err(fault),
     }
+}
+
+/// One child of a `wait` caller, as `wait` sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child {
+    /// Its pid.
+    pub pid: u32,
+    /// How it ended, once it has (a zombie).
+    pub ended: Option<Status>,
+    /// The signal that stopped it, while it is stopped and that stop has not been reported.
+    pub unreported_stop: Option<u32>,
+}
+
+/// What `wait` does, given the caller's matching children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitChoice {
+    /// Store this result; reap the child when it ended, or mark its stop as reported.
+    Report(WaitResult),
+    /// Nothing to report and `WAIT_NOHANG`: store pid 0.
+    Nothing,
+    /// Nothing to report yet: block and repeat the call.
+    Block,
+}
+
+/// Decides a `wait(pid, options)` over `children` (those matching `pid`, in pid order): the
+/// first ended child, else with [`WAIT_UNTRACED`] the first whose stop is unreported, else
+/// nothing (with [`WAIT_NOHANG`]) or block. `EINVAL` for unknown option bits, `ECHILD` with
+/// no children.
+pub fn choose_wait(children: &[Child], options: u32) -> Result<WaitChoice> {
+    if options & !WAIT_OPTIONS != 0 {
+        return Err(Errno::Inval);
+    }
+    if children.is_empty() {
+        return Err(Errno::Child);
+    }
+    let ended = children.iter().find_map(|child| {
+        child.ended.map(|status| WaitResult {
+            pid: child.pid,
+            status,
+        })
+    });
+    let stopped = || {
+        children.iter().find_map(|child| {
+            child.unreported_stop.map(|signal| WaitResult {
+                pid: child.pid,
+                status: Status::Stopped(signal),
+            })
+        })
+    };
+    Ok(match ended {
+        Some(result) => WaitChoice::Report(result),
+        None => match (options & WAIT_UNTRACED != 0).then(stopped).flatten() {
+            Some(result) => WaitChoice::Report(result),
+            None if options & WAIT_NOHANG != 0 => WaitChoice::Nothing,
+            None => WaitChoice::Block,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -568,5 +626,54 @@ mod tests {
         assert_eq!(mem.read::<ProcessRecord>(128).unwrap().pid, 2);
         // Only two fitted in 130 bytes.
         assert_eq!(mem.read::<u32>(192), Ok(0));
+    }
+
+    fn child(pid: u32, ended: Option<Status>, unreported_stop: Option<u32>) -> Child {
+        Child {
+            pid,
+            ended,
+            unreported_stop,
+        }
+    }
+
+    #[test]
+    fn wait_reports_an_ended_child_before_a_stopped_one_and_a_stop_only_when_asked() {
+        let running = child(5, None, None);
+        let stopped = child(6, None, Some(SIGTSTP));
+        let ended = child(7, Some(Status::Exited(3)), None);
+        let report = |pid, status| Ok(WaitChoice::Report(WaitResult { pid, status }));
+        assert_eq!(
+            choose_wait(&[running, stopped, ended], WAIT_UNTRACED),
+            report(7, Status::Exited(3))
+        );
+        assert_eq!(
+            choose_wait(&[running, stopped], WAIT_UNTRACED),
+            report(6, Status::Stopped(SIGTSTP))
+        );
+        assert_eq!(
+            choose_wait(&[running, stopped], WAIT_UNTRACED | WAIT_NOHANG),
+            report(6, Status::Stopped(SIGTSTP))
+        );
+        // Without WAIT_UNTRACED a stopped child is one that has not ended: wait on.
+        assert_eq!(choose_wait(&[running, stopped], 0), Ok(WaitChoice::Block));
+        assert_eq!(
+            choose_wait(&[running, stopped], WAIT_NOHANG),
+            Ok(WaitChoice::Nothing)
+        );
+        // A stop already reported is not reported again.
+        let reported = child(6, None, None);
+        assert_eq!(
+            choose_wait(&[reported], WAIT_UNTRACED),
+            Ok(WaitChoice::Block)
+        );
+    }
+
+    #[test]
+    fn wait_refuses_unknown_options_and_a_caller_without_children() {
+        let one = [child(5, Some(Status::Exited(0)), None)];
+        assert_eq!(choose_wait(&one, 4), Err(Errno::Inval));
+        assert_eq!(choose_wait(&one, u32::MAX), Err(Errno::Inval));
+        assert_eq!(choose_wait(&[], WAIT_NOHANG), Err(Errno::Child));
+        assert_eq!(choose_wait(&[], 0), Err(Errno::Child));
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 pub mod http;
+pub mod terminal;
 pub mod wasm;
 
 use std::ffi::OsStr;

@@ -41,8 +41,9 @@ use cella_process_abi::{
     WaitResult,
 };
 pub use cella_process_abi::{
-    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGINT, SIGKILL, SIGTERM, Status,
-    SystemInfo,
+    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGCONT, SIGINT, SIGKILL,
+    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo, is_stop_signal,
+    signal_name, signal_number,
 };
 
 /// A process id. Init is 1.
@@ -172,6 +173,7 @@ pub struct Command {
     stdio: [Stdio; 3],
     preopens: Vec<(RawFd, Vec<u8>)>,
     inherit_preopens: bool,
+    current_dir: Option<PathBuf>,
     group: Group,
     memory_limit: u64,
     fuel_limit: u64,
@@ -196,6 +198,7 @@ impl Command {
             stdio: [Stdio::Inherit; 3],
             preopens: Vec::new(),
             inherit_preopens: false,
+            current_dir: None,
             group: Group::Caller,
             memory_limit: 0,
             fuel_limit: 0,
@@ -289,6 +292,31 @@ impl Command {
         self
     }
 
+    /// Starts the child in the directory `dir` (a path the caller can open): the child gets
+    /// it as its last preopen, named [`CURRENT_DIR`] (`.`), in place of any `.` it would
+    /// inherit, as `wasmtime run --dir .` grants the directory it runs in. wasi-libc, and so
+    /// Rust's std, resolve a relative path through that preopen (`./file`, `sub/file`; `..`
+    /// above `dir` is `ENOTCAPABLE`), but an absolute path through it too when no other
+    /// preopen has a longer matching name: a program that knows its directory by name
+    /// ([`prefer_root_preopen`] with `PWD`) keeps absolute paths. Spawning fails as
+    /// `File::open(dir)` does when `dir` cannot be opened.
+    ///
+    /// ```no_run
+    /// use cella_process::Command;
+    ///
+    /// // `make` reads ./Makefile in /src/project.
+    /// let pid = Command::new("/bin/make.wasm")
+    ///     .inherit_preopens()
+    ///     .current_dir("/src/project")
+    ///     .env("PWD", "/src/project")
+    ///     .spawn()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Command {
+        self.current_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Puts the child in a new process group of its own (its pgid is its pid), as a shell
     /// does for each job, so that `kill(-pid, ...)` reaches the whole job.
     pub fn new_process_group(&mut self) -> &mut Command {
@@ -362,6 +390,16 @@ impl Command {
             preopens.extend(own_preopens());
         }
         preopens.extend(self.preopens.iter().cloned());
+        // Held open until the spawn has copied it into the child.
+        let current_dir = match &self.current_dir {
+            Some(dir) => {
+                let dir = File::open(dir)?;
+                preopens.retain(|(_, name)| !names_current_dir(name));
+                preopens.push((dir.as_raw_fd(), CURRENT_DIR.as_bytes().to_vec()));
+                Some(dir)
+            }
+            None => None,
+        };
         let mut table = Aligned::records::<PreopenEntry>(preopens.len());
         for ((fd, name), slot) in preopens
             .iter()
@@ -400,6 +438,7 @@ impl Command {
         // SAFETY: the request and every buffer it points to (argv, env, the preopen table
         // and its names) live until the call returns; `pid` has room for the u32 written.
         check(unsafe { sys::spawn(request.addr(), pid.addr()) })?;
+        drop(current_dir);
         Ok(u32::from_le_bytes(
             pid.as_ref().try_into().unwrap_or([0; 4]),
         ))
@@ -422,6 +461,59 @@ impl Command {
             }
         }
     }
+}
+
+/// The name of the preopen that grants a child its working directory (see
+/// [`Command::current_dir`]); wasi-libc reads `./` and an empty name the same way.
+pub const CURRENT_DIR: &str = ".";
+
+/// Whether a preopen's name is the working directory's (`.` or `./`).
+fn names_current_dir(name: &[u8]) -> bool {
+    matches!(name, b"." | b"./")
+}
+
+/// Gives a program started with [`Command::current_dir`] absolute paths back, keeping
+/// relative ones in its directory, when it knows that directory's name from `PWD` (Cella's
+/// shell exports it). wasi-libc reads a preopen named `.` like one named `/`, the later one
+/// winning for every path, so in a child with both an absolute path would resolve under the
+/// working directory. When `PWD` is absolute and the caller has a preopen named `/` before one
+/// named `.`, this registers `/` with wasi-libc again (the newest registration wins) and
+/// makes `PWD` the current directory (`std::env::set_current_dir`): `file` is then
+/// `$PWD/file`, `..` works up to `/`, and `/etc/motd` is itself. Without a `.` preopen it
+/// only changes to `PWD`. Returns whether `PWD` is now the current directory.
+///
+/// ```no_run
+/// // First thing in main: relative and absolute paths both as the shell user means them.
+/// cella_process::enter_pwd();
+/// let notes = std::fs::read_to_string("notes.txt");
+/// let motd = std::fs::read_to_string("/etc/motd");
+/// ```
+pub fn enter_pwd() -> bool {
+    let Some(pwd) = std::env::var_os("PWD").filter(|pwd| pwd.as_bytes().starts_with(b"/")) else {
+        return false;
+    };
+    let preopens = own_preopens();
+    let root = preopens.iter().rposition(|(_, name)| name == b"/");
+    let current = preopens
+        .iter()
+        .rposition(|(_, name)| names_current_dir(name));
+    if let (Some(root), Some(current)) = (root, current)
+        && current > root
+    {
+        let root_fd = preopens[root].0;
+        // SAFETY: the prefix is a NUL-terminated string that lives across the call; wasi-libc
+        // copies it into its own table.
+        if unsafe { __wasilibc_register_preopened_fd(root_fd, c"/".as_ptr()) } != 0 {
+            return false;
+        }
+    }
+    std::env::set_current_dir(&pwd).is_ok()
+}
+
+unsafe extern "C" {
+    /// wasi-libc's (`wasi/libc.h`): registers `fd` as a preopen named `prefix`, after the
+    /// ones found at startup.
+    fn __wasilibc_register_preopened_fd(fd: i32, prefix: *const std::ffi::c_char) -> i32;
 }
 
 fn entry(key: &OsStr, value: &OsStr) -> Vec<u8> {
@@ -512,12 +604,34 @@ mod preview1 {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn wait(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>> {
+    wait_options(pid, nohang, 0)
+}
+
+/// [`wait`] that also reports a child that has stopped (POSIX's `WUNTRACED`), as
+/// [`Status::Stopped`] with the signal that stopped it, once per stop and without reaping
+/// it: what a shell waits with for its foreground job, so that Ctrl-Z gives it the console
+/// back.
+///
+/// ```no_run
+/// use cella_process::{Command, SIGCONT, Status, kill, wait_untraced};
+///
+/// let pid = Command::new("/bin/spin.wasm").arg("job").arg("60").spawn()?;
+/// if let Some((_, Status::Stopped(_))) = wait_untraced(Some(pid), false)? {
+///     kill(pid as i32, SIGCONT)?; // Someone stopped it: let it go on.
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn wait_untraced(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>> {
+    wait_options(pid, nohang, cella_process_abi::WAIT_UNTRACED)
+}
+
+fn wait_options(pid: Option<Pid>, nohang: bool, options: u32) -> io::Result<Option<(Pid, Status)>> {
     let mut result = Aligned::records::<WaitResult>(1);
     let pid = pid.map_or(cella_process_abi::ANY_CHILD, |pid| pid as i32);
     let options = if nohang {
-        cella_process_abi::WAIT_NOHANG
+        options | cella_process_abi::WAIT_NOHANG
     } else {
-        0
+        options
     };
     // SAFETY: `result` has the size and alignment of the WaitResult the kernel writes.
     check(unsafe { sys::wait(pid, options, result.addr()) })?;
@@ -526,9 +640,11 @@ pub fn wait(pid: Option<Pid>, nohang: bool) -> io::Result<Option<(Pid, Status)>>
 }
 
 /// Sends `signal` to process `pid`, or to every process of group `-pid` when `pid` is below
-/// -1 (0: the caller's own group). Signal 0 only checks that the target exists; every other
-/// signal (up to [`MAX_SIGNAL`]) ends the target, since preview1 programs cannot handle
-/// signals. `ESRCH`: no such process; `EPERM`: init; `EINVAL`: another signal, or pid -1.
+/// -1 (0: the caller's own group). Signal 0 only checks that the target exists; preview1
+/// programs cannot handle signals, so each has its default action: [`SIGCONT`] continues a
+/// stopped target, [`SIGSTOP`], [`SIGTSTP`], [`SIGTTIN`] and [`SIGTTOU`] stop it (it is not
+/// scheduled until continued), every other signal (up to [`MAX_SIGNAL`]) ends it, stopped or
+/// not. `ESRCH`: no such process; `EPERM`: init; `EINVAL`: another signal, or pid -1.
 ///
 /// ```no_run
 /// use cella_process::{Command, SIGTERM, Status, kill, wait};

@@ -23,6 +23,7 @@ const CANNOT_RUN: i32 = 126;
 const NOT_FOUND: i32 = 127;
 
 fn main() {
+    cella_userland::enter_working_directory();
     let mut vars: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let mut args = cella_userland::args().into_iter().peekable();
     // Options come first: GNU env stops at the first operand, which may start a command line.

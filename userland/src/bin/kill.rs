@@ -6,8 +6,10 @@
 //! (an exit status above 128 names its signal); `-L` lists numbers and names together.
 //! Failures are reported (`kill: (12) - No such process`) and make the exit status 1.
 //!
-//! Cella ends the target for every signal but 0 (preview1 programs cannot catch signals);
-//! the names are Linux's numbers so that scripts read the same. Uses `cella_process`.
+//! Preview1 programs cannot catch signals, so each signal has its default action: `CONT`
+//! continues a stopped process, `STOP`, `TSTP`, `TTIN` and `TTOU` stop it, every other
+//! signal ends it. The names and numbers are Linux's, so that scripts read the same. Uses
+//! `cella_process`.
 use std::io::Write;
 
 use cella_userland::{Output, Tool, args, describe};
@@ -20,18 +22,9 @@ const TOOL: Tool = Tool {
 /// Shells report death by signal N as exit status 128 + N.
 const SIGNAL_STATUS_BASE: u32 = 128;
 
-/// Linux's signal names, numbered from 1.
-const SIGNALS: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "POLL", "PWR", "SYS",
-];
-
 /// The name of signal `number` (1 to 31).
 fn name(number: u32) -> Option<&'static str> {
-    SIGNALS
-        .get(usize::try_from(number).ok()?.checked_sub(1)?)
-        .copied()
+    cella_process::signal_name(number)
 }
 
 /// The number `text` names: `9`, `KILL`, `SIGKILL`, `sigkill`; 0 is accepted (and `EXIT`,
@@ -40,10 +33,7 @@ fn number(text: &str) -> Option<u32> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().ok().filter(|&n| n == 0 || name(n).is_some());
     }
-    let upper = text.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    let bare = if bare == "IO" { "POLL" } else { bare };
-    (1..).zip(SIGNALS).find(|&(_, n)| n == bare).map(|(n, _)| n)
+    cella_process::signal_number(text)
 }
 
 fn invalid_signal(text: &str) -> ! {
@@ -53,7 +43,7 @@ fn invalid_signal(text: &str) -> ! {
 /// `kill -l [SIGNAL]...`.
 fn list(operands: &[String], mut out: Output) -> ! {
     if operands.is_empty() {
-        for signal in SIGNALS {
+        for (signal, _) in cella_process::SIGNAL_NAMES {
             let _ = writeln!(out, "{signal}");
         }
         out.exit(0);
@@ -97,7 +87,7 @@ fn main() {
             "-l" => list(&args.collect::<Vec<_>>(), TOOL.output()),
             "-L" => {
                 let mut out = TOOL.output();
-                for (n, name) in (1..).zip(SIGNALS) {
+                for (name, n) in cella_process::SIGNAL_NAMES {
                     let _ = writeln!(out, "{n:>2} {name}");
                 }
                 out.exit(0);

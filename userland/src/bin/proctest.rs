@@ -9,7 +9,10 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use cella_process::{Command, Status, Stdio, kill, pipe, processes, wait};
+use cella_process::{
+    Command, ProcessState, SIGCONT, SIGKILL, SIGSTOP, SIGTERM, SIGTSTP, Status, Stdio, kill, pipe,
+    processes, wait, wait_untraced,
+};
 
 struct Checks {
     failed: bool,
@@ -321,7 +324,131 @@ fn main() {
         })(),
     );
 
+    job_control(&mut checks);
     std::process::exit(i32::from(checks.failed));
+}
+
+/// The state and CPU time `processes` reports for `pid`.
+fn state_of(pid: u32) -> Result<(ProcessState, u64), String> {
+    processes()
+        .map_err(|e| format!("processes: {e}"))?
+        .into_iter()
+        .find(|p| p.pid == pid)
+        .map(|p| (p.state, p.cpu_ns))
+        .ok_or_else(|| format!("pid {pid} is not listed"))
+}
+
+/// Waits for `pid` to end and returns how.
+fn end_of(pid: u32) -> Result<Status, String> {
+    wait(Some(pid), false)
+        .map_err(|e| format!("wait: {e}"))?
+        .map(|(_, status)| status)
+        .ok_or_else(|| "wait returned nothing".into())
+}
+
+/// Stop and continue: `SIGSTOP`/`SIGCONT` through `kill`, `wait_untraced`, and what a
+/// stopped process does (nothing).
+fn job_control(checks: &mut Checks) {
+    checks.check(
+        "a-stopped-child-uses-no-cpu-and-is-reported-once",
+        (|| {
+            let pid = program("bench")
+                .args(["int", "1000000000"])
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            std::thread::sleep(Duration::from_millis(100));
+            kill(pid as i32, SIGSTOP).map_err(|e| format!("kill -STOP: {e}"))?;
+            expect(
+                "wait_untraced",
+                wait_untraced(Some(pid), false).map_err(|e| e.to_string())?,
+                Some((pid, Status::Stopped(SIGSTOP))),
+            )?;
+            let (state, before) = state_of(pid)?;
+            expect("state", state, ProcessState::Stopped)?;
+            std::thread::sleep(Duration::from_millis(300));
+            let (_, after) = state_of(pid)?;
+            expect("CPU time while stopped", after, before)?;
+            // A stop is not an end, and is reported once.
+            expect(
+                "wait",
+                wait(Some(pid), true).map_err(|e| e.to_string())?,
+                None,
+            )?;
+            expect(
+                "second wait_untraced",
+                wait_untraced(Some(pid), true).map_err(|e| e.to_string())?,
+                None,
+            )?;
+            kill(pid as i32, SIGCONT).map_err(|e| format!("kill -CONT: {e}"))?;
+            std::thread::sleep(Duration::from_millis(300));
+            let (state, continued) = state_of(pid)?;
+            if state == ProcessState::Stopped || continued <= after {
+                return Err(format!(
+                    "after SIGCONT: {state:?}, CPU {after} -> {continued} ns"
+                ));
+            }
+            kill(pid as i32, SIGKILL).map_err(|e| format!("kill: {e}"))?;
+            expect("end", end_of(pid)?, Status::Signaled(SIGKILL))
+        })(),
+    );
+
+    checks.check(
+        "a-stopped-sleeper-finishes-once-continued-and-cont-leaves-a-runner-alone",
+        (|| {
+            let (mut reader, writer) = pipe().map_err(|e| format!("pipe: {e}"))?;
+            let pid = program("napms")
+                .arg("200")
+                .stdout(Stdio::Fd(writer.as_raw_fd()))
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            drop(writer);
+            kill(pid as i32, SIGTSTP).map_err(|e| format!("kill -TSTP: {e}"))?;
+            std::thread::sleep(Duration::from_millis(400));
+            expect("state", state_of(pid)?.0, ProcessState::Stopped)?;
+            kill(pid as i32, SIGCONT).map_err(|e| format!("kill -CONT: {e}"))?;
+            kill(pid as i32, SIGCONT).map_err(|e| format!("second kill -CONT: {e}"))?;
+            let mut out = String::new();
+            reader.read_to_string(&mut out).map_err(|e| e.to_string())?;
+            expect("end", end_of(pid)?, Status::Exited(0))?;
+            let slept: u64 = out
+                .trim()
+                .parse()
+                .map_err(|_| format!("napms printed {out:?}"))?;
+            if slept < 400 {
+                return Err(format!("napms slept {slept} ms, less than its stop"));
+            }
+            Ok(())
+        })(),
+    );
+
+    checks.check(
+        "killing-a-stopped-child-ends-it",
+        (|| {
+            let pid = program("napms")
+                .arg("5000")
+                .stdout(Stdio::Fd(devnull()?))
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            kill(pid as i32, SIGSTOP).map_err(|e| format!("kill -STOP: {e}"))?;
+            kill(pid as i32, SIGTERM).map_err(|e| format!("kill: {e}"))?;
+            expect("end", end_of(pid)?, Status::Signaled(SIGTERM))
+        })(),
+    );
+
+    checks.check(
+        "a-fuel-limit-holds-across-a-stop",
+        (|| {
+            let pid = program("bench")
+                .args(["int", "1000000"])
+                .fuel_limit(20_000_000)
+                .spawn()
+                .map_err(|e| format!("spawn: {e}"))?;
+            kill(pid as i32, SIGSTOP).map_err(|e| format!("kill -STOP: {e}"))?;
+            std::thread::sleep(Duration::from_millis(100));
+            kill(pid as i32, SIGCONT).map_err(|e| format!("kill -CONT: {e}"))?;
+            expect("end", end_of(pid)?, Status::FuelExhausted)
+        })(),
+    );
 }
 
 /// A file to throw output into (the fd stays open for the whole run).

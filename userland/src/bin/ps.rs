@@ -1,6 +1,6 @@
 //! `ps`: lists every process in pid order, one a line under the header
-//! `  PID  PPID STAT    MEM     TIME CMD`: STAT is R (running or ready), S (blocked) or Z
-//! (ended, not yet waited for); MEM what the process holds against its memory limit (linear
+//! `  PID  PPID STAT    MEM     TIME CMD`: STAT is R (running or ready), S (blocked), T
+//! (stopped: Ctrl-Z, `kill -STOP`) or Z (ended, not yet waited for); MEM what the process holds against its memory limit (linear
 //! memory, its code in the interpreter, its pipes and connections), human-readable like
 //! GNU's `-h` (`640K`, `1.1M`); TIME the CPU time used as `M:SS.cc`; CMD the program's `argv[0]`.
 //! It takes no options or operands. Uses Cella's `cella_process` imports.

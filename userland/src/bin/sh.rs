@@ -188,6 +188,8 @@ fn lines(text: &str) -> Source {
 }
 
 fn main() {
+    // A shell started in a directory (a `.` preopen) keeps absolute paths too.
+    cella_userland::enter_working_directory();
     let args: Vec<String> = std::env::args().collect();
     let arg0 = args.first().cloned().unwrap_or_else(|| "sh".into());
     let status = match args.get(1).map(String::as_str) {

@@ -328,7 +328,8 @@ fn main() {
                     counts.killed += 1;
                     String::from("killed")
                 }
-                Status::Signaled(signal) => {
+                // A plain `wait` reports no stop; counted as a signal should one come.
+                Status::Signaled(signal) | Status::Stopped(signal) => {
                     counts.signaled += 1;
                     format!("signaled {signal}")
                 }

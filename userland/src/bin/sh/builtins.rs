@@ -1,7 +1,8 @@
 //! The builtins: the commands the shell runs itself because they change the shell (`cd`,
 //! `exit`, `export`, `unset`), report on it (`pwd`, `jobs`), act on its jobs (`wait`, `fg`,
-//! `kill` with `%JOB`), or are too trivial to spawn (`true`, `false`, `:`). They write into
-//! an [`Output`] that the caller sends where the command's streams go.
+//! `bg`, `kill` with `%JOB`; job control itself is in `jobs.rs`), or are too trivial to
+//! spawn (`true`, `false`, `:`). They write into an [`Output`] that the caller sends where
+//! the command's streams go.
 
 use std::io;
 
@@ -18,14 +19,8 @@ const USAGE: i32 = 2;
 
 /// The builtins: commands the shell runs itself because they change it or report on it.
 const BUILTINS: &[&str] = &[
-    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "kill", "true", "false", ":",
-];
-
-/// The signals `kill` knows by name, as `-NAME` or `-NUMBER`.
-const SIGNALS: &[(&str, u32)] = &[
-    ("INT", cella_process::SIGINT),
-    ("KILL", cella_process::SIGKILL),
-    ("TERM", cella_process::SIGTERM),
+    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "bg", "kill", "true", "false",
+    ":",
 ];
 
 pub(super) fn is_builtin(name: &str) -> bool {
@@ -40,12 +35,12 @@ pub(super) struct Output {
 }
 
 impl Output {
-    fn line(&mut self, text: &str) {
+    pub(super) fn line(&mut self, text: &str) {
         self.out.extend_from_slice(text.as_bytes());
         self.out.push(b'\n');
     }
 
-    fn error(&mut self, text: &str) {
+    pub(super) fn error(&mut self, text: &str) {
         self.err.extend_from_slice(b"sh: ");
         self.err.extend_from_slice(text.as_bytes());
         self.err.push(b'\n');
@@ -131,7 +126,11 @@ impl Shell {
                         2 => '-',
                         _ => ' ',
                     };
-                    let suffix = if job.done() { "" } else { " &" };
+                    let suffix = if job.done() || job.stopped() {
+                        ""
+                    } else {
+                        " &"
+                    };
                     output.line(&format!(
                         "[{}]{mark}  {}  {}{suffix}",
                         job.id,
@@ -143,10 +142,8 @@ impl Shell {
                 0
             }
             "wait" => self.wait_builtin(args, output),
-            "fg" => match self.job_index("fg", args.first().map(String::as_str), output) {
-                Some(index) => self.foreground(index),
-                None => 1,
-            },
+            "fg" => self.fg(args, output),
+            "bg" => self.bg(args, output),
             "kill" => self.kill(args, output),
             other => unreachable!("{other} is not a builtin"),
         }
@@ -199,8 +196,8 @@ impl Shell {
     /// `wait`: every job (status 0), or the jobs and pids given (the last one's status).
     fn wait_builtin(&mut self, args: &[String], output: &mut Output) -> i32 {
         if args.is_empty() {
-            while !self.jobs.is_empty() {
-                self.foreground(0);
+            while let Some(index) = self.unstopped_job() {
+                self.foreground(index);
             }
             return 0;
         }
@@ -238,7 +235,7 @@ impl Shell {
                 }
             };
             status = match index {
-                Some(index) => self.foreground(index),
+                Some(index) => self.wait_job(index),
                 None => NOT_FOUND,
             };
         }
@@ -252,12 +249,11 @@ impl Shell {
         let mut targets = args;
         if let Some(name) = args.first().and_then(|a| a.strip_prefix('-')) {
             let name = name.trim_start_matches("SIG");
-            match name.parse::<u32>().ok().or_else(|| {
-                SIGNALS
-                    .iter()
-                    .find(|(known, _)| known.eq_ignore_ascii_case(name))
-                    .map(|&(_, number)| number)
-            }) {
+            match name
+                .parse::<u32>()
+                .ok()
+                .or_else(|| cella_process::signal_number(name))
+            {
                 Some(number) => signal = number,
                 None => {
                     output.error(&format!("kill: {name}: invalid signal specification"));
@@ -277,7 +273,7 @@ impl Shell {
                     Some(index) => self.jobs[index]
                         .processes
                         .iter()
-                        .filter(|(_, s)| s.is_none())
+                        .filter(|(_, s)| !s.is_some_and(cella_process::Status::ended))
                         .map(|(pid, _)| *pid)
                         .collect(),
                     None => {
@@ -297,11 +293,14 @@ impl Shell {
                     }
                 }
             };
-            for pid in pids {
+            for &pid in &pids {
                 if let Err(e) = cella_process::kill(pid as i32, signal) {
                     output.error(&format!("kill: ({pid}) - {}", describe(&e)));
                     status = 1;
                 }
+            }
+            if signal == cella_process::SIGCONT {
+                self.mark_continued(&pids);
             }
         }
         status
@@ -309,7 +308,12 @@ impl Shell {
 
     /// The index of job `spec` (`%N`, or the newest when `None`), reporting a bad one as an
     /// error of `builtin`.
-    fn job_index(&self, builtin: &str, spec: Option<&str>, output: &mut Output) -> Option<usize> {
+    pub(super) fn job_index(
+        &self,
+        builtin: &str,
+        spec: Option<&str>,
+        output: &mut Output,
+    ) -> Option<usize> {
         let found = match spec {
             None => self.jobs.len().checked_sub(1),
             Some(spec) => spec

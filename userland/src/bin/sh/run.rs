@@ -19,6 +19,8 @@ use shell_core::syntax::{AndOr, Connector, Pipeline, Program, Redirect, Redirect
 
 #[path = "builtins.rs"]
 mod builtins;
+#[path = "jobs.rs"]
+mod jobs;
 
 /// `$?` for a command that was not found.
 const NOT_FOUND: i32 = 127;
@@ -49,7 +51,9 @@ struct Job {
 
 impl Job {
     fn done(&self) -> bool {
-        self.processes.iter().all(|(_, status)| status.is_some())
+        self.processes
+            .iter()
+            .all(|(_, status)| status.is_some_and(Status::ended))
     }
 
     /// How its last process ended, if it has.
@@ -118,6 +122,8 @@ pub struct Shell {
     own_group: Pid,
     /// Set by `exit`: the status to exit with.
     pub exit_requested: Option<i32>,
+    /// The text of the command running in the foreground, for the job it becomes if stopped.
+    foreground_text: String,
 }
 
 impl Env for Shell {
@@ -167,12 +173,15 @@ fn death_message(status: Status) -> Option<String> {
         Status::Signaled(SIGTERM) => Some("Terminated".into()),
         Status::Signaled(SIGINT) => None,
         Status::Signaled(signal) => Some(format!("Signal {signal}")),
-        Status::Exited(_) | Status::Trapped => None,
+        Status::Exited(_) | Status::Trapped | Status::Stopped(_) => None,
     }
 }
 
 /// How `jobs` words a job's state.
 fn job_state(job: &Job) -> String {
+    if job.stopped() {
+        return "Stopped".into();
+    }
     match job.status() {
         None => "Running".into(),
         Some(Status::Exited(0)) => "Done".into(),
@@ -236,6 +245,7 @@ impl Shell {
             interactive,
             own_group,
             exit_requested: None,
+            foreground_text: String::new(),
         }
     }
 
@@ -268,6 +278,7 @@ impl Shell {
             self.status = if and_or.background {
                 self.background(and_or)
             } else {
+                self.foreground_text.clone_from(&and_or.text);
                 self.and_or(and_or)
             };
         }
@@ -379,6 +390,10 @@ impl Shell {
             if group.is_some() {
                 self.take_console();
             }
+            let text = self.foreground_text.clone();
+            if let Some(stopped) = self.keep_if_stopped(None, &spawned, &statuses, &text) {
+                return stopped;
+            }
             match last_status {
                 Some(status) => status,
                 None => statuses.last().map_or(0, |&status| self.report(status)),
@@ -431,7 +446,13 @@ impl Shell {
             return self.reaped.remove(at).1;
         }
         loop {
-            match cella_process::wait(Some(pid), false) {
+            // With job control a stop (Ctrl-Z) ends the wait too.
+            let waited = if self.interactive {
+                cella_process::wait_untraced(Some(pid), false)
+            } else {
+                cella_process::wait(Some(pid), false)
+            };
+            match waited {
                 Ok(Some((_, status))) => return status,
                 Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -502,6 +523,11 @@ impl Shell {
             }
             for (var_name, value) in &assignments {
                 child.env(var_name, value);
+            }
+            // The working directory, granted as `.` (a deleted one: the child starts in `/`).
+            let pwd = self.pwd();
+            if pwd != "/" && Path::new(&pwd).is_dir() {
+                child.current_dir(&pwd);
             }
             if self.interactive {
                 match group {
@@ -594,12 +620,17 @@ impl Shell {
         if let Some(&(group, _)) = job.processes.first() {
             self.give_console(group);
         }
-        let mut last = Status::Exited(0);
-        for (pid, status) in job.processes {
-            last = status.unwrap_or_else(|| self.wait_for(pid));
-        }
+        let pids: Vec<Pid> = job.processes.iter().map(|(pid, _)| *pid).collect();
+        let statuses: Vec<Status> = job
+            .processes
+            .iter()
+            .map(|&(pid, status)| status.unwrap_or_else(|| self.wait_for(pid)))
+            .collect();
         self.take_console();
-        self.report(last)
+        if let Some(stopped) = self.keep_if_stopped(Some(job.id), &pids, &statuses, &job.text) {
+            return stopped;
+        }
+        self.report(statuses.last().copied().unwrap_or(Status::Exited(0)))
     }
 
     fn add_job(&mut self, pids: Vec<Pid>, text: &str) {
@@ -616,16 +647,21 @@ impl Shell {
 
     /// Collects the status of every background process that has ended, without blocking.
     pub fn reap(&mut self) {
-        while let Ok(Some((pid, status))) = cella_process::wait(None, true) {
-            let slot = self
-                .jobs
-                .iter_mut()
-                .flat_map(|job| job.processes.iter_mut())
-                .find(|(p, _)| *p == pid);
-            match slot {
-                Some((_, slot)) => *slot = Some(status),
-                None => self.reaped.push((pid, status)),
+        loop {
+            let waited = if self.interactive {
+                cella_process::wait_untraced(None, true)
+            } else {
+                cella_process::wait(None, true)
+            };
+            let Ok(Some((pid, status))) = waited else {
+                break;
+            };
+            if !self.record_status(pid, status) {
+                self.reaped.push((pid, status));
             }
+        }
+        if self.interactive {
+            self.refresh_stopped();
         }
     }
 

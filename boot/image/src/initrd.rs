@@ -1,6 +1,7 @@
 //! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
 //! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
-//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, packed as one Zstandard frame
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and a hard link for each of
+//! their other names ([`ramdisk::ALIASES`]), packed as one Zstandard frame
 //! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
 //! (`kernel/src/initrd.rs`).
 
@@ -62,6 +63,18 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
         let path = format!("bin/{name}").into_bytes();
         writer.append(&entry(path, Kind::File, *mtime, data));
     }
+    for (alias, program) in ramdisk::ALIASES {
+        if let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == program) {
+            let mut link = entry(
+                format!("bin/{alias}").into_bytes(),
+                Kind::HardLink,
+                *mtime,
+                &[],
+            );
+            link.link = format!("bin/{program}").into_bytes();
+            writer.append(&link);
+        }
+    }
     Ok(writer.finish())
 }
 
@@ -90,7 +103,9 @@ mod tests {
         let ls = dir.join("ls.wasm");
         fs::write(&sh, b"\0asm-sh").unwrap();
         fs::write(&ls, b"\0asm-ls").unwrap();
-        let packed = build(&[sh.clone(), ls]).unwrap();
+        let test = dir.join("test.wasm");
+        fs::write(&test, b"\0asm-test").unwrap();
+        let packed = build(&[sh.clone(), ls, test]).unwrap();
         // What the kernel unpacks at boot.
         let archive = ramdisk::unpack(&packed, 1 << 20).unwrap();
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
@@ -110,8 +125,14 @@ mod tests {
                 ("bin".to_string(), Kind::Dir, &b""[..]),
                 ("bin/ls".to_string(), Kind::File, &b"\0asm-ls"[..]),
                 ("bin/sh".to_string(), Kind::File, &b"\0asm-sh"[..]),
+                ("bin/test".to_string(), Kind::File, &b"\0asm-test"[..]),
+                ("bin/[".to_string(), Kind::HardLink, &b""[..]),
             ]
         );
+        // `[` is another name for `test`; without `test` there is no `[`.
+        assert_eq!(entries.last().unwrap().link, b"bin/test");
+        let without_test = ramdisk::unpack(&build(&[sh.clone()]).unwrap(), 1 << 20).unwrap();
+        assert_eq!(Reader::new(&without_test).count(), 2);
         assert!(entries.iter().all(|e| e.mode == 0o755));
         assert!(
             build(&[sh.clone(), sh])

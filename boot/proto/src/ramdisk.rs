@@ -24,6 +24,11 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 /// `--ultra`; the kernel's decoding speed does not depend on it.
 pub const LEVEL: i32 = 19;
 
+/// Other names of programs in `/bin`, as (alias, program): `[` is `test`. The image builder
+/// adds each as a hard link `bin/ALIAS` to `bin/PROGRAM` when the ramdisk holds PROGRAM; a
+/// program sees the name it was run by in `argv[0]`.
+pub const ALIASES: &[(&str, &str)] = &[("[", "test")];
+
 /// How many bytes the kernel decodes between two checks of the limit.
 const STEP: usize = 256 * 1024;
 

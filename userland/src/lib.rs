@@ -575,3 +575,30 @@ impl Bracket {
         inside != self.negated
     }
 }
+
+/// `bytes` as GNU `du -h` and `df -h` show them: `512`, `1.5K`, `12M` (powers of 1024),
+/// one decimal below 10, rounded up.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: &[char] = &['K', 'M', 'G', 'T', 'P', 'E'];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut unit = 0;
+    let mut scale = 1024;
+    while unit + 1 < UNITS.len() && bytes >= scale * 1024 {
+        scale *= 1024;
+        unit += 1;
+    }
+    // Tenths, rounded up.
+    let tenths = (u128::from(bytes) * 10).div_ceil(u128::from(scale));
+    if tenths < 100 {
+        format!("{}.{}{}", tenths / 10, tenths % 10, UNITS[unit])
+    } else {
+        let whole = u128::from(bytes).div_ceil(u128::from(scale));
+        if whole >= 1024 && unit + 1 < UNITS.len() {
+            format!("1.0{}", UNITS[unit + 1])
+        } else {
+            format!("{whole}{}", UNITS[unit])
+        }
+    }
+}

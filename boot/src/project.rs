@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use cella_proto::image;
+use cella_proto::{image, ramdisk};
 
 /// Written after each kernel build: when it is newer than every input, cargo need not run.
 const KERNEL_CHECKED: &str = "target/kernel/cella-kernel.checked";
@@ -491,10 +491,13 @@ fn userland_bin_names(dir: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// The programs of `all` that belong in the system's `/bin`.
+/// The programs of `all` that belong in the system's `/bin`: not the test programs, nor the
+/// tools `coreutils` runs as (their names are links to it there, see
+/// [`ramdisk::MULTICALL_NAMES`]).
 fn system_program_names(all: &[String]) -> Vec<String> {
     all.iter()
         .filter(|name| !TEST_ONLY_PROGRAMS.contains(&name.as_str()))
+        .filter(|name| !ramdisk::MULTICALL_NAMES.contains(&name.as_str()))
         .cloned()
         .collect()
 }
@@ -655,5 +658,31 @@ mod tests {
         let system = system_program_names(&all);
         assert!(system.iter().any(|n| n == "ls"), "{system:?}");
         assert!(!system.iter().any(|n| n == "hello" || n == "trap"));
+        assert!(system.iter().any(|n| n == ramdisk::MULTICALL), "{system:?}");
+        assert!(
+            !system.iter().any(|n| n == "expr"),
+            "a tool of coreutils: {system:?}"
+        );
+    }
+
+    #[test]
+    fn coreutils_holds_exactly_the_tools_the_ramdisk_links_to_it() {
+        // `coreutils.rs` declares each tool as `NAME = "NAME.rs",` in its `tools!` list.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let source = fs::read_to_string(root.join("userland/src/bin/coreutils.rs")).unwrap();
+        let mut declared: Vec<&str> = source
+            .lines()
+            .filter_map(|line| {
+                let (name, file) = line.trim().trim_end_matches(',').split_once(" = ")?;
+                (file == format!("\"{name}.rs\"")).then_some(name)
+            })
+            .collect();
+        for name in &declared {
+            let program = root.join(format!("userland/src/bin/{name}.rs"));
+            assert!(program.is_file(), "{name} is not a program of its own");
+        }
+        declared.push("[");
+        declared.sort_unstable();
+        assert_eq!(declared, ramdisk::MULTICALL_NAMES);
     }
 }

@@ -1,7 +1,8 @@
 //! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
 //! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
-//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and a hard link for each of
-//! their other names ([`ramdisk::ALIASES`]), packed as one Zstandard frame
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and when `coreutils` is one of
+//! them a hard link `bin/TOOL` to it for each of its tools ([`ramdisk::MULTICALL_NAMES`]),
+//! packed as one Zstandard frame
 //! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
 //! (`kernel/src/initrd.rs`).
 
@@ -63,15 +64,19 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
         let path = format!("bin/{name}").into_bytes();
         writer.append(&entry(path, Kind::File, *mtime, data));
     }
-    for (alias, program) in ramdisk::ALIASES {
-        if let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == program) {
+    if let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == ramdisk::MULTICALL) {
+        let target = format!("bin/{}", ramdisk::MULTICALL).into_bytes();
+        for tool in ramdisk::MULTICALL_NAMES {
+            if names.iter().any(|(name, _, _)| name == tool) {
+                return Err(format!("{tool} is both a program and a tool of coreutils"));
+            }
             let mut link = entry(
-                format!("bin/{alias}").into_bytes(),
+                format!("bin/{tool}").into_bytes(),
                 Kind::HardLink,
                 *mtime,
                 &[],
             );
-            link.link = format!("bin/{program}").into_bytes();
+            link.link = target.clone();
             writer.append(&link);
         }
     }
@@ -103,9 +108,9 @@ mod tests {
         let ls = dir.join("ls.wasm");
         fs::write(&sh, b"\0asm-sh").unwrap();
         fs::write(&ls, b"\0asm-ls").unwrap();
-        let test = dir.join("test.wasm");
-        fs::write(&test, b"\0asm-test").unwrap();
-        let packed = build(&[sh.clone(), ls, test]).unwrap();
+        let multicall = dir.join("coreutils.wasm");
+        fs::write(&multicall, b"\0asm-coreutils").unwrap();
+        let packed = build(&[sh.clone(), ls, multicall.clone()]).unwrap();
         // What the kernel unpacks at boot.
         let archive = ramdisk::unpack(&packed, 1 << 20).unwrap();
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
@@ -120,19 +125,46 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            listed,
+            listed[..4],
             [
                 ("bin".to_string(), Kind::Dir, &b""[..]),
+                (
+                    "bin/coreutils".to_string(),
+                    Kind::File,
+                    &b"\0asm-coreutils"[..]
+                ),
                 ("bin/ls".to_string(), Kind::File, &b"\0asm-ls"[..]),
                 ("bin/sh".to_string(), Kind::File, &b"\0asm-sh"[..]),
-                ("bin/test".to_string(), Kind::File, &b"\0asm-test"[..]),
-                ("bin/[".to_string(), Kind::HardLink, &b""[..]),
             ]
         );
-        // `[` is another name for `test`; without `test` there is no `[`.
-        assert_eq!(entries.last().unwrap().link, b"bin/test");
-        let without_test = ramdisk::unpack(&build(&[sh.clone()]).unwrap(), 1 << 20).unwrap();
-        assert_eq!(Reader::new(&without_test).count(), 2);
+        // Each tool of coreutils is a hard link to it; `[` among them.
+        let links: Vec<_> = entries[4..]
+            .iter()
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(&e.path).into_owned(),
+                    e.kind,
+                    e.link.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(links.len(), ramdisk::MULTICALL_NAMES.len());
+        assert!(
+            links
+                .iter()
+                .all(|(_, kind, link)| *kind == Kind::HardLink && link == b"bin/coreutils")
+        );
+        assert!(links.iter().any(|(path, _, _)| path == "bin/["));
+        // Without coreutils there are no links; a tool that is also a program is an error.
+        let without = ramdisk::unpack(&build(&[sh.clone()]).unwrap(), 1 << 20).unwrap();
+        assert_eq!(Reader::new(&without).count(), 2);
+        let expr = dir.join("expr.wasm");
+        fs::write(&expr, b"\0asm-expr").unwrap();
+        assert!(
+            build(&[multicall, expr])
+                .unwrap_err()
+                .contains("expr is both")
+        );
         assert!(entries.iter().all(|e| e.mode == 0o755));
         assert!(
             build(&[sh.clone(), sh])

@@ -23,7 +23,7 @@ fn base(name: &str, suffix: &str) -> String {
     }
 }
 
-fn main() {
+pub fn main() {
     let (options, operands) = TOOL.parse(args(), "az", "s");
     let mut multiple = false;
     let mut suffix = String::new();

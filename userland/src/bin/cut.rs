@@ -116,7 +116,7 @@ fn cut_line(line: &[u8], mode: &Mode, out: &mut Vec<u8>) {
     }
 }
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let mut complement = false;
     let args: Vec<String> = args()

@@ -24,7 +24,7 @@ fn directory(name: &str) -> &str {
     }
 }
 
-fn main() {
+pub fn main() {
     let (options, operands) = TOOL.parse(args(), "z", "");
     if operands.is_empty() {
         TOOL.usage_error("missing operand");

@@ -323,7 +323,7 @@ fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> bool {
     true
 }
 
-fn main() {
+pub fn main() {
     let mut operands = args();
     if operands.first().is_some_and(|first| first == "--") {
         operands.remove(0);

@@ -51,7 +51,7 @@ fn interval(text: &str) -> Option<u128> {
     )
 }
 
-fn main() {
+pub fn main() {
     let (_, operands) = TOOL.parse(args(), "", "");
     if operands.is_empty() {
         TOOL.usage_error("missing operand");

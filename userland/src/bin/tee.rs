@@ -14,7 +14,7 @@ const TOOL: Tool = Tool {
 };
 const BUFFER: usize = 64 * 1024;
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "ai", "");
     let append = options.iter().any(|(o, _)| *o == 'a');

@@ -223,7 +223,7 @@ fn plan(options: &[(char, String)], operands: &[String]) -> Plan {
     plan
 }
 
-fn main() {
+pub fn main() {
     let (options, operands) = TOOL.parse(args(), "cCdst", "");
     let options: Vec<(char, String)> = options
         .into_iter()

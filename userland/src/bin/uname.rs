@@ -17,7 +17,7 @@ const RELEASE: &str = env!("CARGO_PKG_VERSION");
 /// The only machine Cella runs on.
 const MACHINE: &str = "x86_64";
 
-fn main() {
+pub fn main() {
     let (options, operands) = TOOL.parse(args(), "asnrvmpio", "");
     if let Some(extra) = operands.first() {
         TOOL.usage_error(&format!("extra operand '{extra}'"));

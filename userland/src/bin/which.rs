@@ -35,7 +35,7 @@ fn candidates(name: &str, path: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "a", "");
     let all = !options.is_empty();

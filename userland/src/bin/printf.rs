@@ -218,8 +218,9 @@ impl Spec {
     }
 }
 
-/// Prints FORMAT once into `out`; false if `\c` ended all output.
-fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> bool {
+/// Prints FORMAT once into `out`: false if `\c` ended all output, an error for a bad
+/// conversion (what came before it is in `out`, and is printed, as GNU does).
+fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> Result<bool, String> {
     let mut at = 0;
     while let Some(&byte) = format.get(at) {
         at += 1;
@@ -269,7 +270,7 @@ fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> bool {
         }
         let Some(&conversion) = format.get(at) else {
             let text = String::from_utf8_lossy(&format[start..]);
-            TOOL.fail(&format!("{text}: invalid conversion specification"));
+            return Err(format!("{text}: invalid conversion specification"));
         };
         at += 1;
         match conversion {
@@ -303,7 +304,7 @@ fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> bool {
                     .map_or(&expanded[..], |p| &expanded[..p.min(expanded.len())]);
                 spec.pad(shown, out);
                 if ended {
-                    return false;
+                    return Ok(false);
                 }
             }
             b'c' => {
@@ -316,11 +317,11 @@ fn print_once(format: &[u8], args: &mut Arguments, out: &mut Vec<u8>) -> bool {
             }
             _ => {
                 let text = String::from_utf8_lossy(&format[start..at]);
-                TOOL.fail(&format!("{text}: invalid conversion specification"));
+                return Err(format!("{text}: invalid conversion specification"));
             }
         }
     }
-    true
+    Ok(true)
 }
 
 pub fn main() {
@@ -343,6 +344,10 @@ pub fn main() {
         let before = args.next;
         let more = print_once(&format, &mut args, &mut text);
         out.put(&text);
+        let more = more.unwrap_or_else(|message| {
+            out.flush_now();
+            TOOL.fail(&message)
+        });
         text.clear();
         // Reuse FORMAT while it takes arguments and some are left.
         if !more || args.next == before || args.next >= args.args.len() {

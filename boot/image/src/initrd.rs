@@ -156,7 +156,7 @@ mod tests {
         );
         assert!(links.iter().any(|(path, _, _)| path == "bin/["));
         // Without coreutils there are no links; a tool that is also a program is an error.
-        let without = ramdisk::unpack(&build(&[sh.clone()]).unwrap(), 1 << 20).unwrap();
+        let without = ramdisk::unpack(&build(std::slice::from_ref(&sh)).unwrap(), 1 << 20).unwrap();
         assert_eq!(Reader::new(&without).count(), 2);
         let expr = dir.join("expr.wasm");
         fs::write(&expr, b"\0asm-expr").unwrap();

@@ -51,7 +51,7 @@ fn interval(text: &str) -> Option<u128> {
     )
 }
 
-pub fn main() {
+fn main() {
     let (_, operands) = TOOL.parse(args(), "", "");
     if operands.is_empty() {
         TOOL.usage_error("missing operand");

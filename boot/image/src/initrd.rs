@@ -1,8 +1,8 @@
 //! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
 //! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
-//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and when `coreutils` is one of
-//! them a hard link `bin/TOOL` to it for each of its tools ([`ramdisk::MULTICALL_NAMES`]),
-//! packed as one Zstandard frame
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and a hard link `bin/NAME` to
+//! `bin/PROGRAM` for each of [`ramdisk::LINKS`] whose PROGRAM is given (the tools of
+//! `coreutils`, and `[`), packed as one Zstandard frame
 //! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
 //! (`kernel/src/initrd.rs`).
 
@@ -64,21 +64,23 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
         let path = format!("bin/{name}").into_bytes();
         writer.append(&entry(path, Kind::File, *mtime, data));
     }
-    if let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == ramdisk::MULTICALL) {
-        let target = format!("bin/{}", ramdisk::MULTICALL).into_bytes();
-        for tool in ramdisk::MULTICALL_NAMES {
-            if names.iter().any(|(name, _, _)| name == tool) {
-                return Err(format!("{tool} is both a program and a tool of coreutils"));
-            }
-            let mut link = entry(
-                format!("bin/{tool}").into_bytes(),
-                Kind::HardLink,
-                *mtime,
-                &[],
-            );
-            link.link = target.clone();
-            writer.append(&link);
+    for (link_name, program) in ramdisk::LINKS {
+        let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == program) else {
+            continue;
+        };
+        if names.iter().any(|(name, _, _)| name == link_name) {
+            return Err(format!(
+                "{link_name} is both a program and a link to {program}"
+            ));
         }
+        let mut link = entry(
+            format!("bin/{link_name}").into_bytes(),
+            Kind::HardLink,
+            *mtime,
+            &[],
+        );
+        link.link = format!("bin/{program}").into_bytes();
+        writer.append(&link);
     }
     Ok(writer.finish())
 }
@@ -110,7 +112,9 @@ mod tests {
         fs::write(&ls, b"\0asm-ls").unwrap();
         let multicall = dir.join("coreutils.wasm");
         fs::write(&multicall, b"\0asm-coreutils").unwrap();
-        let packed = build(&[sh.clone(), ls, multicall.clone()]).unwrap();
+        let test = dir.join("test.wasm");
+        fs::write(&test, b"\0asm-test").unwrap();
+        let packed = build(&[sh.clone(), ls, multicall.clone(), test]).unwrap();
         // What the kernel unpacks at boot.
         let archive = ramdisk::unpack(&packed, 1 << 20).unwrap();
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
@@ -125,7 +129,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            listed[..4],
+            listed[..5],
             [
                 ("bin".to_string(), Kind::Dir, &b""[..]),
                 (
@@ -135,10 +139,11 @@ mod tests {
                 ),
                 ("bin/ls".to_string(), Kind::File, &b"\0asm-ls"[..]),
                 ("bin/sh".to_string(), Kind::File, &b"\0asm-sh"[..]),
+                ("bin/test".to_string(), Kind::File, &b"\0asm-test"[..]),
             ]
         );
-        // Each tool of coreutils is a hard link to it; `[` among them.
-        let links: Vec<_> = entries[4..]
+        // Every other name is a hard link: `[` to test, the tools to coreutils.
+        let links: Vec<_> = entries[5..]
             .iter()
             .map(|e| {
                 (
@@ -148,22 +153,26 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(links.len(), ramdisk::MULTICALL_NAMES.len());
-        assert!(
-            links
-                .iter()
-                .all(|(_, kind, link)| *kind == Kind::HardLink && link == b"bin/coreutils")
+        assert_eq!(links.len(), ramdisk::LINKS.len());
+        assert!(links.iter().all(|(_, kind, _)| *kind == Kind::HardLink));
+        assert_eq!(
+            links[0],
+            ("bin/[".to_string(), Kind::HardLink, b"bin/test".to_vec())
         );
-        assert!(links.iter().any(|(path, _, _)| path == "bin/["));
-        // Without coreutils there are no links; a tool that is also a program is an error.
+        assert!(
+            links[1..]
+                .iter()
+                .all(|(_, _, link)| link == b"bin/coreutils")
+        );
+        // Without their programs there are no links; a program called as a link is an error.
         let without = ramdisk::unpack(&build(std::slice::from_ref(&sh)).unwrap(), 1 << 20).unwrap();
         assert_eq!(Reader::new(&without).count(), 2);
-        let expr = dir.join("expr.wasm");
-        fs::write(&expr, b"\0asm-expr").unwrap();
+        let cut = dir.join("cut.wasm");
+        fs::write(&cut, b"\0asm-cut").unwrap();
         assert!(
-            build(&[multicall, expr])
+            build(&[multicall, cut])
                 .unwrap_err()
-                .contains("expr is both")
+                .contains("cut is both")
         );
         assert!(entries.iter().all(|e| e.mode == 0o755));
         assert!(

@@ -176,7 +176,11 @@ fn render(format: &str, t: &Civil) -> String {
             out.push('%');
             break;
         };
-        let twelve = if t.hour.is_multiple_of(12) { 12 } else { t.hour % 12 };
+        let twelve = if t.hour.is_multiple_of(12) {
+            12
+        } else {
+            t.hour % 12
+        };
         let n = |value: u32, width: usize| number(i64::from(value), width, '0', pad);
         let s = |value: u32, width: usize| number(i64::from(value), width, ' ', pad);
         let text = match field {

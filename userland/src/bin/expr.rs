@@ -488,7 +488,7 @@ fn regex_match(string: &str, regex: &str) -> Value {
     }
 }
 
-pub fn main() {
+fn main() {
     let mut args = args();
     // GNU takes a first `--` as the end of (no) options.
     if args.first().is_some_and(|first| first == "--") {

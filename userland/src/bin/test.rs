@@ -271,7 +271,7 @@ fn fail(name: &str, message: &str) -> ! {
     std::process::exit(ERROR)
 }
 
-pub fn main() {
+fn main() {
     enter_working_directory();
     let invoked = std::env::args_os().next().unwrap_or_default();
     let bracket = Path::new(&invoked).file_name() == Some("[".as_ref());

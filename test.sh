@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # --with-c: clang and wasi-libc, for the C test programs in userland/c; --with-go: Go, for the
-# Go net/http server of boot/tests/go.rs; --with-iso: xorriso and binutils, for the ISO tests.
-boot/setup.sh --with-c --with-go --with-iso
+# Go net/http server of boot/tests/go.rs; --with-iso: xorriso and binutils, for the ISO tests;
+# --with-wasmtime: wasmtime, which boot/tests/gnu.rs compares the coreutils with GNU's under.
+boot/setup.sh --with-c --with-go --with-iso --with-wasmtime
 # Clippy, warnings denied, over every crate for its own target: seconds once built.
 boot/lint.sh
 # The shell's parser, expansion and line editor: a host crate of the userland workspace.

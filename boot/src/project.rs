@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-use cella_proto::image;
+use cella_proto::{image, ramdisk};
 
 /// Written after each kernel build: when it is newer than every input, cargo need not run.
 const KERNEL_CHECKED: &str = "target/kernel/cella-kernel.checked";
@@ -492,10 +492,12 @@ fn userland_bin_names(dir: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// The programs of `all` that belong in the system's `/bin`.
+/// The programs of `all` that belong in the system's `/bin`: not the test programs, nor the
+/// tools `coreutils` runs as (their names are links to it there, see [`ramdisk::LINKS`]).
 fn system_program_names(all: &[String]) -> Vec<String> {
     all.iter()
         .filter(|name| !TEST_ONLY_PROGRAMS.contains(&name.as_str()))
+        .filter(|name| !ramdisk::LINKS.iter().any(|(link, _)| link == name))
         .cloned()
         .collect()
 }
@@ -656,5 +658,33 @@ mod tests {
         let system = system_program_names(&all);
         assert!(system.iter().any(|n| n == "ls"), "{system:?}");
         assert!(!system.iter().any(|n| n == "hello" || n == "trap"));
+        assert!(system.iter().any(|n| n == ramdisk::MULTICALL), "{system:?}");
+        assert!(!system.iter().any(|n| n == "cut"), "{system:?}");
+        assert!(system.iter().any(|n| n == "test"), "{system:?}");
+    }
+
+    #[test]
+    fn coreutils_holds_exactly_the_tools_the_ramdisk_links_to_it() {
+        // `coreutils.rs` declares each tool as `NAME = "NAME.rs",` in its `tools!` list.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let source = fs::read_to_string(root.join("userland/src/bin/coreutils.rs")).unwrap();
+        let mut declared: Vec<&str> = source
+            .lines()
+            .filter_map(|line| {
+                let (name, file) = line.trim().trim_end_matches(',').split_once(" = ")?;
+                (file == format!("\"{name}.rs\"")).then_some(name)
+            })
+            .collect();
+        for name in &declared {
+            let program = root.join(format!("userland/src/bin/{name}.rs"));
+            assert!(program.is_file(), "{name} is not a program of its own");
+        }
+        declared.sort_unstable();
+        let linked: Vec<&str> = ramdisk::LINKS
+            .iter()
+            .filter(|(_, program)| *program == ramdisk::MULTICALL)
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(declared, linked);
     }
 }

@@ -494,6 +494,9 @@ impl System {
             Call::SelfPid { pid_out } => self.with_caller(pid, |mem, _| {
                 mem.write(pid_out, &pid).map_err(Fault::from).into()
             }),
+            Call::FsInfo { fd, out } => {
+                self.with_caller(pid, |mem, wasi| control::fs_info(wasi, mem, fd, out).into())
+            }
             Call::SystemInfo { out } => {
                 let stats = mm::stats();
                 let info = SystemInfo {

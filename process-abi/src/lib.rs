@@ -6,7 +6,8 @@
 //!   kernel's linker registers, by name) and [`Call`] (a call decoded from its raw arguments);
 //!   the `cella-process` crate generates its `extern` import block from the same list.
 //! - [`records`] lays out the records the calls pass through the caller's memory
-//!   ([`SpawnRequest`], [`PreopenEntry`], [`WaitResult`], [`ProcessRecord`], [`SystemInfo`]):
+//!   ([`SpawnRequest`], [`PreopenEntry`], [`WaitResult`], [`ProcessRecord`], [`SystemInfo`],
+//!   [`FsInfo`]):
 //!   little-endian fields one after the other, each record with its size, alignment and
 //!   encoding from and to bytes.
 //! - The constants: signals, `wait` options, console modes, process groups, limits.
@@ -31,8 +32,8 @@
 pub mod records;
 
 pub use records::{
-    Group, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, Record, SpawnRequest, Status,
-    SystemInfo, WaitResult,
+    FsInfo, Group, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, Record, SpawnRequest,
+    Status, SystemInfo, WaitResult,
 };
 
 /// Lists the module's name and its functions, for the code generated from them: calls
@@ -83,6 +84,9 @@ macro_rules! cella_process_functions {
             SelfPid self_pid(pid_out: u32);
             /// `system_info(out)`: stores a [`SystemInfo`] at `out`.
             SystemInfo system_info(out: u32);
+            /// `fs_info(fd, out)`: stores at `out` the [`FsInfo`] of the file system that
+            /// holds directory `fd` (as `fstatvfs` does; `ENOTDIR` for another fd).
+            FsInfo fs_info(fd: u32, out: u32);
         }
     };
 }
@@ -419,7 +423,7 @@ mod tests {
 
     #[test]
     fn every_parameter_is_one_wasm_i32() {
-        let counts: [(Function, usize); 9] = [
+        let counts: [(Function, usize); 10] = [
             (Function::Spawn, 2),
             (Function::Wait, 3),
             (Function::Kill, 2),
@@ -429,6 +433,7 @@ mod tests {
             (Function::SetForeground, 1),
             (Function::SelfPid, 1),
             (Function::SystemInfo, 1),
+            (Function::FsInfo, 2),
         ];
         assert_eq!(Function::ALL.len(), counts.len());
         for (function, count) in counts {

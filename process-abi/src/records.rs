@@ -465,6 +465,36 @@ impl Record for SystemInfo {
     }
 }
 
+/// A file system's size and use, as `fs_info` stores them (16 bytes, 8-aligned: two
+/// `u64`s). Cella's file system lives in memory: its size is its cap (`--fs-size`), and what
+/// it uses counts file data, inodes, directory entries and symlink targets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FsInfo {
+    /// Bytes the file system may hold.
+    pub size: u64,
+    /// Bytes it holds now.
+    pub used: u64,
+}
+
+impl Record for FsInfo {
+    const SIZE: usize = 16;
+    const ALIGN: usize = 8;
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut r = Reader { bytes, at: 0 };
+        FsInfo {
+            size: r.u64(),
+            used: r.u64(),
+        }
+    }
+
+    fn encode(&self, out: &mut [u8]) {
+        let mut w = Writer { out, at: 0 };
+        w.u64(self.size);
+        w.u64(self.used);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -662,6 +692,14 @@ mod tests {
     }
 
     #[test]
+    fn fs_info_is_size_then_use() {
+        let info = FsInfo { size: 7, used: 3 };
+        let bytes = encoded(&info);
+        assert_eq!([0, 8].map(|at| u64_at(&bytes, at)), [7, 3]);
+        assert_eq!(FsInfo::decode(&bytes), info);
+    }
+
+    #[test]
     fn every_record_is_aligned_for_its_widest_field_and_a_multiple_of_it() {
         for (size, align) in [
             (SpawnRequest::SIZE, SpawnRequest::ALIGN),
@@ -669,6 +707,7 @@ mod tests {
             (WaitResult::SIZE, WaitResult::ALIGN),
             (ProcessRecord::SIZE, ProcessRecord::ALIGN),
             (SystemInfo::SIZE, SystemInfo::ALIGN),
+            (FsInfo::SIZE, FsInfo::ALIGN),
         ] {
             assert_eq!(size % align, 0);
         }

@@ -500,3 +500,111 @@ pub fn is_within(inner: &Path, outer: &Path) -> bool {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     normalise(&cwd.join(inner)).starts_with(normalise(&cwd.join(outer)))
 }
+
+/// The POSIX character class `name` (`alpha` for `[:alpha:]`) in the C locale, as a test on
+/// characters; `None` if there is no such class.
+pub fn char_class(name: &str) -> Option<fn(char) -> bool> {
+    Some(match name {
+        "alpha" => |c: char| c.is_ascii_alphabetic(),
+        "digit" => |c: char| c.is_ascii_digit(),
+        "alnum" => |c: char| c.is_ascii_alphanumeric(),
+        "upper" => |c: char| c.is_ascii_uppercase(),
+        "lower" => |c: char| c.is_ascii_lowercase(),
+        "space" => |c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'),
+        "blank" => |c: char| matches!(c, ' ' | '\t'),
+        "punct" => |c: char| c.is_ascii_punctuation(),
+        "print" => |c: char| matches!(c, ' '..='~'),
+        "graph" => |c: char| c.is_ascii_graphic(),
+        "cntrl" => |c: char| c.is_ascii_control(),
+        "xdigit" => |c: char| c.is_ascii_hexdigit(),
+        _ => return None,
+    })
+}
+
+/// One item of a bracket expression.
+enum BracketItem {
+    Range(char, char),
+    Class(fn(char) -> bool),
+}
+
+/// A bracket expression (`[a-z_]`, `[^[:space:]]`) of a regular expression or a file name
+/// pattern.
+pub struct Bracket {
+    negated: bool,
+    items: Vec<BracketItem>,
+}
+
+impl Bracket {
+    /// Parses the bracket expression that `pattern` starts with (at its `[`), where any of
+    /// `negators` right after the `[` negates it (`^` in regular expressions, `!` and `^` in
+    /// file name patterns): the expression and how many characters it took, or `None` when
+    /// no `]` closes it, or a class name is unknown.
+    pub fn parse(pattern: &[char], negators: &[char]) -> Option<(Bracket, usize)> {
+        let mut i = 1;
+        let negated = pattern.get(i).is_some_and(|c| negators.contains(c));
+        if negated {
+            i += 1;
+        }
+        let mut items = Vec::new();
+        let mut first = true;
+        loop {
+            let &low = pattern.get(i)?;
+            if low == ']' && !first {
+                return Some((Bracket { negated, items }, i + 1));
+            }
+            first = false;
+            if low == '[' && pattern.get(i + 1) == Some(&':') {
+                let rest = &pattern[i + 2..];
+                let end = rest.windows(2).position(|w| w == [':', ']'])?;
+                let name: String = rest[..end].iter().collect();
+                items.push(BracketItem::Class(char_class(&name)?));
+                i += end + 4;
+            } else if pattern.get(i + 1) == Some(&'-')
+                && let Some(&high) = pattern.get(i + 2)
+                && high != ']'
+            {
+                items.push(BracketItem::Range(low, high));
+                i += 3;
+            } else {
+                items.push(BracketItem::Range(low, low));
+                i += 1;
+            }
+        }
+    }
+
+    /// Whether `c` is in the set.
+    pub fn matches(&self, c: char) -> bool {
+        let inside = self.items.iter().any(|item| match *item {
+            BracketItem::Range(low, high) => (low..=high).contains(&c),
+            BracketItem::Class(test) => test(c),
+        });
+        inside != self.negated
+    }
+}
+
+/// `bytes` as GNU `du -h` and `df -h` show them: `512`, `1.5K`, `12M` (powers of 1024),
+/// one decimal below 10, rounded up.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: &[char] = &['K', 'M', 'G', 'T', 'P', 'E'];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut unit = 0;
+    let mut scale = 1024;
+    while unit + 1 < UNITS.len() && bytes >= scale * 1024 {
+        scale *= 1024;
+        unit += 1;
+    }
+    // Tenths, rounded up.
+    let tenths = (u128::from(bytes) * 10).div_ceil(u128::from(scale));
+    if tenths < 100 {
+        format!("{}.{}{}", tenths / 10, tenths % 10, UNITS[unit])
+    } else {
+        let whole = u128::from(bytes).div_ceil(u128::from(scale));
+        if whole >= 1024 && unit + 1 < UNITS.len() {
+            format!("1.0{}", UNITS[unit + 1])
+        } else {
+            format!("{whole}{}", UNITS[unit])
+        }
+    }
+}

@@ -15,10 +15,10 @@ use alloc::vec::Vec;
 /// The ABI crate itself, for its [`Record`](abi::Record) trait.
 pub use cella_process_abi as abi;
 pub use cella_process_abi::{
-    ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, Function, Group, MAX_PREOPENS, MAX_SIGNAL,
-    MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState, SIGCONT,
-    SIGINT, SIGSTOP, SIGTSTP, SpawnRequest, Status, SystemInfo, WAIT_NOHANG, WAIT_OPTIONS,
-    WAIT_UNTRACED, WaitResult, is_stop_signal,
+    ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, FsInfo, Function, Group, MAX_PREOPENS,
+    MAX_SIGNAL, MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState,
+    SIGCONT, SIGINT, SIGSTOP, SIGTSTP, SpawnRequest, Status, SystemInfo, WAIT_NOHANG,
+    WAIT_OPTIONS, WAIT_UNTRACED, WaitResult, is_stop_signal,
 };
 
 use crate::ctx::WasiCtx;
@@ -53,7 +53,8 @@ guest_record!(
     PreopenEntry,
     WaitResult,
     ProcessRecord,
-    SystemInfo
+    SystemInfo,
+    FsInfo
 );
 
 /// A spawn request with everything copied out of guest memory: the [`SpawnRequest`] record
@@ -236,6 +237,24 @@ pub fn open_pipe<P: Platform>(
         mem.write(first, &read_fd)?;
         mem.write(second, &write_fd)?;
     }
+    Ok(())
+}
+
+/// `fs_info(fd, out)`: stores the size and use of the file system holding the caller's
+/// directory `fd`.
+pub fn fs_info<P: Platform>(
+    caller: &WasiCtx<P>,
+    mem: &mut GuestMemory<'_>,
+    fd: Fd,
+    out: u32,
+) -> SysResult {
+    mem.check::<FsInfo>(out)?;
+    let vfs = caller.fds.get(fd)?.dir()?.dir.vfs();
+    let info = FsInfo {
+        size: vfs.capacity(),
+        used: vfs.used_bytes(),
+    };
+    mem.write(out, &info)?;
     Ok(())
 }
 
@@ -601,6 +620,29 @@ mod tests {
             Err(Fault::Trap(Trap::MemoryOutOfBounds))
         );
         assert!(caller.fds.get(6).is_err());
+    }
+
+    #[test]
+    fn fs_info_reports_the_size_and_use_of_a_directorys_file_system() {
+        let (caller, vfs) = context_with_root();
+        vfs.set_capacity(1 << 20);
+        let mut bytes = vec![0u8; 64];
+        let mut mem = GuestMemory::new(&mut bytes);
+        fs_info(&caller, &mut mem, 3, 8).unwrap();
+        let empty = mem.read::<FsInfo>(8).unwrap();
+        assert_eq!(empty.size, 1 << 20);
+        vfs.write_file(b"f", b"some bytes", 0).unwrap();
+        fs_info(&caller, &mut mem, 3, 8).unwrap();
+        let used = mem.read::<FsInfo>(8).unwrap();
+        assert!(used.used > empty.used, "{used:?} after {empty:?}");
+        assert_eq!(used.used, vfs.used_bytes());
+        // Stdout is no directory; an fd that is not open is bad; the output must fit.
+        assert_eq!(fs_info(&caller, &mut mem, 1, 8), Err(Errno::Notdir.into()));
+        assert_eq!(fs_info(&caller, &mut mem, 9, 8), Err(Errno::Badf.into()));
+        assert_eq!(
+            fs_info(&caller, &mut mem, 3, 56),
+            Err(Fault::Trap(Trap::MemoryOutOfBounds))
+        );
     }
 
     #[test]

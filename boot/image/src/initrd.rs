@@ -1,6 +1,8 @@
 //! The ramdisk of the disk images: the system's `/bin` for shell mode, as one archive in the
 //! project's own tar format ([`cella_proto::archive`]) with a directory `bin` and a file
-//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, packed as one Zstandard frame
+//! `bin/NAME` (mode 0755) for each program `NAME.wasm` given, and a hard link `bin/NAME` to
+//! `bin/PROGRAM` for each of [`ramdisk::LINKS`] whose PROGRAM is given (the tools of
+//! `coreutils`, and `[`), packed as one Zstandard frame
 //! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
 //! (`kernel/src/initrd.rs`).
 
@@ -62,6 +64,24 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
         let path = format!("bin/{name}").into_bytes();
         writer.append(&entry(path, Kind::File, *mtime, data));
     }
+    for (link_name, program) in ramdisk::LINKS {
+        let Some((_, _, mtime)) = names.iter().find(|(name, _, _)| name == program) else {
+            continue;
+        };
+        if names.iter().any(|(name, _, _)| name == link_name) {
+            return Err(format!(
+                "{link_name} is both a program and a link to {program}"
+            ));
+        }
+        let mut link = entry(
+            format!("bin/{link_name}").into_bytes(),
+            Kind::HardLink,
+            *mtime,
+            &[],
+        );
+        link.link = format!("bin/{program}").into_bytes();
+        writer.append(&link);
+    }
     Ok(writer.finish())
 }
 
@@ -90,7 +110,11 @@ mod tests {
         let ls = dir.join("ls.wasm");
         fs::write(&sh, b"\0asm-sh").unwrap();
         fs::write(&ls, b"\0asm-ls").unwrap();
-        let packed = build(&[sh.clone(), ls]).unwrap();
+        let multicall = dir.join("coreutils.wasm");
+        fs::write(&multicall, b"\0asm-coreutils").unwrap();
+        let test = dir.join("test.wasm");
+        fs::write(&test, b"\0asm-test").unwrap();
+        let packed = build(&[sh.clone(), ls, multicall.clone(), test]).unwrap();
         // What the kernel unpacks at boot.
         let archive = ramdisk::unpack(&packed, 1 << 20).unwrap();
         let entries: Vec<_> = Reader::new(&archive).map(|e| e.unwrap()).collect();
@@ -105,12 +129,50 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            listed,
+            listed[..5],
             [
                 ("bin".to_string(), Kind::Dir, &b""[..]),
+                (
+                    "bin/coreutils".to_string(),
+                    Kind::File,
+                    &b"\0asm-coreutils"[..]
+                ),
                 ("bin/ls".to_string(), Kind::File, &b"\0asm-ls"[..]),
                 ("bin/sh".to_string(), Kind::File, &b"\0asm-sh"[..]),
+                ("bin/test".to_string(), Kind::File, &b"\0asm-test"[..]),
             ]
+        );
+        // Every other name is a hard link: `[` to test, the tools to coreutils.
+        let links: Vec<_> = entries[5..]
+            .iter()
+            .map(|e| {
+                (
+                    String::from_utf8_lossy(&e.path).into_owned(),
+                    e.kind,
+                    e.link.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(links.len(), ramdisk::LINKS.len());
+        assert!(links.iter().all(|(_, kind, _)| *kind == Kind::HardLink));
+        assert_eq!(
+            links[0],
+            ("bin/[".to_string(), Kind::HardLink, b"bin/test".to_vec())
+        );
+        assert!(
+            links[1..]
+                .iter()
+                .all(|(_, _, link)| link == b"bin/coreutils")
+        );
+        // Without their programs there are no links; a program called as a link is an error.
+        let without = ramdisk::unpack(&build(std::slice::from_ref(&sh)).unwrap(), 1 << 20).unwrap();
+        assert_eq!(Reader::new(&without).count(), 2);
+        let cut = dir.join("cut.wasm");
+        fs::write(&cut, b"\0asm-cut").unwrap();
+        assert!(
+            build(&[multicall, cut])
+                .unwrap_err()
+                .contains("cut is both")
         );
         assert!(entries.iter().all(|e| e.mode == 0o755));
         assert!(

@@ -24,6 +24,40 @@ use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
 /// `--ultra`; the kernel's decoding speed does not depend on it.
 pub const LEVEL: i32 = 19;
 
+/// The program of `/bin` that holds several tools and runs as the one named by `argv[0]`
+/// (`userland/src/bin/coreutils.rs`).
+pub const MULTICALL: &str = "coreutils";
+/// Names in `/bin` that are hard links to another program there, as (name, program): `[`,
+/// which is `test`, and the tools [`MULTICALL`] runs as. The image builder makes each
+/// `bin/NAME` a hard link to `bin/PROGRAM` when PROGRAM is in `/bin`, and a program of its
+/// own called NAME stays out of `/bin`. `coreutils.rs` declares the same tools (a test of
+/// the runner's `project.rs` checks).
+pub const LINKS: &[(&str, &str)] = &[
+    ("[", "test"),
+    ("basename", MULTICALL),
+    ("cp", MULTICALL),
+    ("cut", MULTICALL),
+    ("date", MULTICALL),
+    ("df", MULTICALL),
+    ("dirname", MULTICALL),
+    ("du", MULTICALL),
+    ("find", MULTICALL),
+    ("ln", MULTICALL),
+    ("mkdir", MULTICALL),
+    ("mv", MULTICALL),
+    ("printf", MULTICALL),
+    ("rm", MULTICALL),
+    ("seq", MULTICALL),
+    ("tee", MULTICALL),
+    ("touch", MULTICALL),
+    ("tr", MULTICALL),
+    ("uname", MULTICALL),
+    ("uniq", MULTICALL),
+    ("which", MULTICALL),
+    ("xargs", MULTICALL),
+    ("yes", MULTICALL),
+];
+
 /// How many bytes the kernel decodes between two checks of the limit.
 const STEP: usize = 256 * 1024;
 

@@ -5,7 +5,7 @@
 //! a program that manages others — a shell, an init, a test driver, a supervisor — uses this
 //! crate: [`Command`] builds and starts a child, [`wait`] collects how it ended, [`pipe`]
 //! connects children, [`kill`] ends them, [`processes`] lists every process and
-//! [`system_info`] gives machine-wide figures. A program that imports `cella_process` runs
+//! [`system_info`] gives machine-wide figures and [`fs_info`] a file system's size and use. A program that imports `cella_process` runs
 //! only on Cella (wasmtime refuses the unknown import).
 //!
 //! ```no_run
@@ -41,9 +41,9 @@ use cella_process_abi::{
     WaitResult,
 };
 pub use cella_process_abi::{
-    MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGCONT, SIGINT, SIGKILL,
-    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo, is_stop_signal,
-    signal_name, signal_number,
+    FsInfo, MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGCONT, SIGINT, SIGKILL,
+    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo,
+    is_stop_signal, signal_name, signal_number,
 };
 
 /// A process id. Init is 1.
@@ -802,5 +802,21 @@ pub fn system_info() -> io::Result<SystemInfo> {
     let mut info = Aligned::records::<SystemInfo>(1);
     // SAFETY: `info` has the size and alignment of the SystemInfo the kernel writes.
     check(unsafe { sys::system_info(info.addr()) })?;
+    Ok(info.record(0))
+}
+
+/// The size and use of the file system that holds the open directory `dir` (as
+/// `fstatvfs`): `ENOTDIR` if it is not a directory.
+///
+/// ```no_run
+/// let root = std::fs::File::open("/")?;
+/// let fs = cella_process::fs_info(&root)?;
+/// println!("{} of {} bytes used", fs.used, fs.size);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn fs_info(dir: &File) -> io::Result<FsInfo> {
+    let mut info = Aligned::records::<FsInfo>(1);
+    // SAFETY: `info` has the size and alignment of the FsInfo the kernel writes.
+    check(unsafe { sys::fs_info(dir.as_raw_fd() as u32, info.addr()) })?;
     Ok(info.record(0))
 }

@@ -13,7 +13,7 @@ const TOOL: Tool = Tool {
     usage_status: 1,
 };
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "rR", "");
     let recursive = !options.is_empty();

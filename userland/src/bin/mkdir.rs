@@ -10,7 +10,7 @@ const TOOL: Tool = Tool {
     usage_status: 1,
 };
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "p", "");
     let parents = !options.is_empty();

@@ -30,7 +30,7 @@ fn move_one(source: &str, target: &Path) -> io::Result<()> {
     }
 }
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (_, operands) = TOOL.parse(args(), "f", "");
     TOOL.require_source_and_destination(&operands);

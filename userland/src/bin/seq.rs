@@ -59,7 +59,7 @@ fn format(value: i128, digits: u32) -> String {
     )
 }
 
-fn main() {
+pub fn main() {
     let mut separator = "\n".to_string();
     let mut operands = Vec::new();
     let mut args = cella_userland::args().into_iter();

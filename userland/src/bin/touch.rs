@@ -11,7 +11,7 @@ const TOOL: Tool = Tool {
     usage_status: 1,
 };
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "c", "");
     let no_create = !options.is_empty();

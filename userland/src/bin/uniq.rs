@@ -12,7 +12,7 @@ const TOOL: Tool = Tool {
     usage_status: 1,
 };
 
-fn main() {
+pub fn main() {
     enter_working_directory();
     let (options, operands) = TOOL.parse(args(), "cdu", "");
     let has = |letter: char| options.iter().any(|(o, _)| *o == letter);

@@ -12,7 +12,7 @@ const TOOL: Tool = Tool {
 /// Lines are written in blocks of about this many bytes, one host call each.
 const BLOCK: usize = 8 * 1024;
 
-fn main() {
+pub fn main() {
     let (_, operands) = TOOL.parse(args(), "", "");
     let mut line = if operands.is_empty() {
         "y".to_string()

@@ -58,6 +58,12 @@ pub fn matches(pattern: &[PatternChar], name: &str) -> bool {
     matches_from(pattern, &name)
 }
 
+/// Whether all of `text` matches `pattern`, as `case` and `${V#pattern}` match: `*` and `?`
+/// also match `/` and a leading `.`.
+pub fn matches_text(pattern: &[PatternChar], text: &[char]) -> bool {
+    matches_from(pattern, text)
+}
+
 fn matches_from(pattern: &[PatternChar], name: &[char]) -> bool {
     let Some(&(p, active)) = pattern.first() else {
         return name.is_empty();

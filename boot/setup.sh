@@ -66,6 +66,8 @@ fi
 packages=()
 command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 [ -e /usr/share/OVMF/OVMF_CODE_4M.fd ] || [ -e /usr/share/OVMF/OVMF_CODE.fd ] || packages+=(ovmf)
+# The reference the shell's tests compare Cella's sh with (boot/tests/shell_lang.rs).
+command -v dash >/dev/null || packages+=(dash)
 if $with_iso; then
     command -v xorriso >/dev/null || packages+=(xorriso)
     { command -v as && command -v ld; } >/dev/null || packages+=(binutils)

@@ -63,7 +63,7 @@ fn shell_syntax() {
     assert!(rest.contains("Running"), "jobs: {rest}");
     assert!(rest.ends_with("waited\nbg done\n"), "{rest}");
     assert!(
-        run.stderr.contains("sh: nosuchcmd: command not found"),
+        run.stderr.contains("sh: 11: nosuchcmd: not found"),
         "{}",
         run.stderr
     );
@@ -76,7 +76,7 @@ fn a_syntax_error_ends_a_script_with_status_2() {
     let run = session("echo before\necho a | | b\necho after\n");
     assert_eq!(run.stdout(), "before\n");
     assert_eq!(
-        run.stderr, "sh: syntax error near unexpected token '|'\n",
+        run.stderr, "sh: 2: Syntax error: \"|\" unexpected\n",
         "{}",
         run.stderr
     );

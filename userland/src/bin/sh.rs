@@ -203,7 +203,8 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
 
 /// Reports a syntax error as dash does (`sh: 2: Syntax error: "fi" unexpected`).
 fn report_syntax_error(shell: &Shell, error: &ParseError, lines_in_text: usize) {
-    let line = shell.line_base + error.line().unwrap_or(lines_in_text);
+    // The end of input is on the line after the last one read.
+    let line = shell.line_base + error.line().unwrap_or(lines_in_text + 1);
     eprintln!("{}: {line}: {error}", shell.name());
 }
 

@@ -228,8 +228,9 @@ impl Shell {
     /// Parses and runs `text` in this shell (`eval`, `.`); its status.
     fn run_nested(&mut self, text: &str, output: &mut Output) -> i32 {
         match parse(text) {
+            // An empty text succeeds; otherwise `$?` stays the one before until a command runs.
+            Ok(program) if program.is_empty() => 0,
             Ok(program) => {
-                self.status = 0;
                 self.run_list(&program);
                 self.status
             }
@@ -512,10 +513,10 @@ impl Shell {
                 Err(io::Error::from_raw_os_error(ENOTDIR))
             }
         });
-        if let Err(e) = result {
-            let _ = e;
+        if result.is_err() {
+            // dash words it without the reason, and fails with 2.
             output.error(&format!("cd: can't cd to {target}"));
-            return 1;
+            return USAGE;
         }
         if show {
             output.line(&new);

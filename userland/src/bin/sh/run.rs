@@ -304,6 +304,13 @@ fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
+/// The state a builtin in a pipeline must leave as it found it.
+struct Snapshot {
+    vars: Vec<(String, String, bool)>,
+    positional: Vec<String>,
+    options: Options,
+}
+
 /// What running a simple command did.
 enum Ran {
     /// It started this process.
@@ -691,7 +698,8 @@ impl Shell {
         let mut streams = self.streams.clone();
         for redirect in redirects {
             if let Err(message) = self.redirect(&mut streams, redirect) {
-                return self.fatal(&message);
+                self.error(&message);
+                return SHELL_ERROR;
             }
         }
         let saved = std::mem::replace(&mut self.streams, streams);
@@ -977,8 +985,8 @@ impl Shell {
     /// Parses and runs `text` (a trap action, `eval`'s arguments); `$?` is its status.
     fn run_text(&mut self, text: &str) -> i32 {
         match parse(text) {
+            // `$?` stays what it was until a command of `text` runs (`trap 'echo $?' EXIT`).
             Ok(program) => {
-                self.status = 0;
                 self.run_list(&program);
                 self.status
             }
@@ -1023,12 +1031,17 @@ impl Shell {
         }
         for redirect in &command.redirects {
             if let Err(message) = self.redirect(&mut streams, redirect) {
-                return Ran::Status(self.fatal(&message));
+                // As in dash, the command fails but the shell goes on.
+                self.error(&message);
+                return Ran::Status(SHELL_ERROR);
             }
         }
         let Some(name) = fields.first() else {
-            for (name, value) in assignments {
-                self.set_var(&name, value);
+            // In a pipeline of several commands it is a subshell's: nothing to keep.
+            if !in_pipeline {
+                for (name, value) in assignments {
+                    self.set_var(&name, value);
+                }
             }
             return Ran::Status(self.substitution_status.unwrap_or(0));
         };
@@ -1061,7 +1074,13 @@ impl Shell {
             };
             let mut output = Output::new(self.error_prefix());
             let saved_streams = std::mem::replace(&mut self.streams, streams.clone());
+            // In a pipeline of several commands a builtin runs in a subshell environment
+            // (`echo x | read v` leaves `v` alone), which a snapshot of the state gives.
+            let snapshot = in_pipeline.then(|| self.snapshot());
             let status = self.builtin(&fields, in_pipeline, &mut output);
+            if let Some(snapshot) = snapshot {
+                self.restore_snapshot(snapshot);
+            }
             self.streams = saved_streams;
             self.restore(saved);
             for (fd, bytes) in [(1, output.out), (2, output.err)] {
@@ -1108,6 +1127,31 @@ impl Shell {
                 Ran::Status(CANNOT_EXECUTE)
             }
         }
+    }
+
+    /// What a builtin in a pipeline may change: variables, positional parameters, options.
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            vars: self
+                .vars
+                .iter()
+                .map(|(name, var)| (name.clone(), var.value.clone(), var.exported))
+                .collect(),
+            positional: self.positional.clone(),
+            options: self.options,
+        }
+    }
+
+    fn restore_snapshot(&mut self, snapshot: Snapshot) {
+        self.vars = snapshot
+            .vars
+            .into_iter()
+            .map(|(name, value, exported)| (name, Variable { value, exported }))
+            .collect();
+        self.positional = snapshot.positional;
+        self.options = snapshot.options;
+        let pwd = self.pwd();
+        let _ = std::env::set_current_dir(pwd);
     }
 
     /// Sets `assignments` for one command, returning the previous values to restore.
@@ -1206,7 +1250,13 @@ impl Shell {
         let mut options = OpenOptions::new();
         match redirect.op {
             RedirectOp::Read => options.read(true),
-            RedirectOp::Write => options.write(true).create(true).truncate(true),
+            RedirectOp::Write => {
+                // Truncated here, then written in append mode: a child gets a copy of the
+                // shell's handle whose offset moves on its own (wasi-abi's `duplicate`), so
+                // the commands of `{ a; b; } > f` would otherwise each write from 0.
+                File::create(&target).map_err(|e| format!("cannot create {target}: {}", describe(&e)))?;
+                options.append(true)
+            }
             RedirectOp::Append => options.append(true).create(true),
             RedirectOp::ReadWrite => options.read(true).write(true).create(true),
             RedirectOp::HereDoc => unreachable!("a here-document has a body"),

@@ -495,7 +495,11 @@ fn scripts_agree_with_dash() {
     let all: Vec<(&str, &str, bool)> = CASES
         .iter()
         .map(|&(name, script)| (name, script, false))
-        .chain(ERROR_CASES.iter().map(|&(name, script)| (name, script, true)))
+        .chain(
+            ERROR_CASES
+                .iter()
+                .map(|&(name, script)| (name, script, true)),
+        )
         .collect();
     let mut session = String::from("cd /\n");
     for &(name, script, merge) in &all {

@@ -44,7 +44,11 @@ pub fn parse_number(text: &str) -> Option<i64> {
     } else {
         digits.parse::<u64>().ok()?
     } as i64;
-    Some(if negative { value.wrapping_neg() } else { value })
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 fn tokenize(expr: &str) -> Result<Vec<Token>, String> {
@@ -175,11 +179,7 @@ impl Eval<'_> {
             self.at += 1;
             let decided = if level == 0 { left != 0 } else { left == 0 };
             let right = next(self, live && !decided)?;
-            left = i64::from(if decided {
-                level == 0
-            } else {
-                right != 0
-            });
+            left = i64::from(if decided { level == 0 } else { right != 0 });
         }
         Ok(left)
     }

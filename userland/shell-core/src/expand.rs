@@ -236,7 +236,9 @@ impl Expander<'_> {
                     _ if set && *kind != TestKind::Alternative => {
                         self.push_value(&value.unwrap_or_default(), quoted, fields)
                     }
-                    TestKind::Default | TestKind::Alternative if set || *kind == TestKind::Default => {
+                    TestKind::Default | TestKind::Alternative
+                        if set || *kind == TestKind::Default =>
+                    {
                         self.segments(&word.segments, fields, context)?;
                     }
                     TestKind::Alternative => {
@@ -452,7 +454,10 @@ mod tests {
             ("0", "sh"),
         ];
         Fake {
-            vars: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             positional: vec!["p 1".into(), "p2".into()],
             nounset: false,
             substituted: Vec::new(),
@@ -519,17 +524,26 @@ mod tests {
 
     #[test]
     fn parameter_operations() {
-        assert_eq!(expand("${NOPE:-de fault} \"${NOPE-a b}\""), ["de", "fault", "a b"]);
+        assert_eq!(
+            expand("${NOPE:-de fault} \"${NOPE-a b}\""),
+            ["de", "fault", "a b"]
+        );
         assert_eq!(expand("${E:-x} ${E-x}."), ["x", "."]);
         assert_eq!(expand("${A:+alt} ${NOPE:+alt}."), ["alt", "."]);
         assert_eq!(expand("${E+set} ${E:+nonempty}."), ["set", "."]);
         assert_eq!(expand("${#A} ${#NOPE} ${#P}"), ["3", "0", "20"]);
-        assert_eq!(expand("${P%.*} ${P%%.*}"), ["/usr/lib/file.tar", "/usr/lib/file"]);
-        assert_eq!(expand("${P#*/} ${P##*/}"), ["usr/lib/file.tar.gz", "file.tar.gz"]);
-        assert_eq!(expand("${P%nomatch} \"${P#'/usr'}\""), [
-            "/usr/lib/file.tar.gz",
-            "/lib/file.tar.gz"
-        ]);
+        assert_eq!(
+            expand("${P%.*} ${P%%.*}"),
+            ["/usr/lib/file.tar", "/usr/lib/file"]
+        );
+        assert_eq!(
+            expand("${P#*/} ${P##*/}"),
+            ["usr/lib/file.tar.gz", "file.tar.gz"]
+        );
+        assert_eq!(
+            expand("${P%nomatch} \"${P#'/usr'}\""),
+            ["/usr/lib/file.tar.gz", "/lib/file.tar.gz"]
+        );
         assert_eq!(expand("${A%\"*\"}"), ["one"]);
         let mut env = fake();
         assert_eq!(expand_in("${N:=new} $N", &mut env).unwrap(), ["new", "new"]);
@@ -553,7 +567,10 @@ mod tests {
             expand_in("$NOPE", &mut env),
             Err(ExpandError("NOPE: parameter not set".into()))
         );
-        assert_eq!(expand_in("${NOPE:-ok} $A", &mut env).unwrap(), ["ok", "one"]);
+        assert_eq!(
+            expand_in("${NOPE:-ok} $A", &mut env).unwrap(),
+            ["ok", "one"]
+        );
         assert!(expand_in("$3", &mut env).is_err());
         assert_eq!(expand_in("\"$@\"", &mut env).unwrap(), ["p 1", "p2"]);
     }
@@ -567,7 +584,10 @@ mod tests {
         );
         assert_eq!(env.substituted, ["echo a  b", "echo c  d", "echo e"]);
         assert_eq!(expand("$((1 + 2 * 3)) $(( $? + 1 ))"), ["7", "4"]);
-        assert_eq!(expand_in("$((n = 5)) $((n += 1))", &mut env).unwrap(), ["5", "6"]);
+        assert_eq!(
+            expand_in("$((n = 5)) $((n += 1))", &mut env).unwrap(),
+            ["5", "6"]
+        );
         assert_eq!(env.vars["n"], "6");
         assert_eq!(
             expand_in("$((1 / 0))", &mut env),
@@ -599,11 +619,21 @@ mod tests {
         let Command::Simple(simple) = &program[0].first.commands[0] else {
             panic!()
         };
-        assert_eq!(string(&simple.assignments[0].1, &mut fake()).unwrap(), "  x  y\tz one~");
+        assert_eq!(
+            string(&simple.assignments[0].1, &mut fake()).unwrap(),
+            "  x  y\tz one~"
+        );
         let words = words_of("a*'*'\"$A\"");
         assert_eq!(
             pattern(&words[0], &mut fake()).unwrap(),
-            [('a', true), ('*', true), ('*', false), ('o', false), ('n', false), ('e', false)]
+            [
+                ('a', true),
+                ('*', true),
+                ('*', false),
+                ('o', false),
+                ('n', false),
+                ('e', false)
+            ]
         );
         assert_eq!(fields(&Word::literal("*"), &mut fake()).unwrap(), ["*"]);
     }

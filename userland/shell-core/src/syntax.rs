@@ -387,8 +387,8 @@ const SPECIAL_PARAMS: &str = "?$!#@*-";
 
 /// The reserved words, recognised where a command starts.
 const RESERVED: &[&str] = &[
-    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for",
-    "{", "}", "!",
+    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "{",
+    "}", "!",
 ];
 
 /// How a `\` inside text being read as in double quotes behaves.
@@ -1480,8 +1480,7 @@ mod tests {
     fn words(program: &Program) -> Vec<String> {
         let mut out = Vec::new();
         for and_or in program {
-            for pipeline in std::iter::once(&and_or.first).chain(and_or.rest.iter().map(|r| &r.1))
-            {
+            for pipeline in std::iter::once(&and_or.first).chain(and_or.rest.iter().map(|r| &r.1)) {
                 for command in &pipeline.commands {
                     if let Command::Simple(simple) = command {
                         out.push(
@@ -1513,8 +1512,14 @@ mod tests {
         );
         assert_eq!(command.words[4].segments, vec![text("", true)]);
         assert_eq!(command.words[5].segments, vec![text("", true)]);
-        assert_eq!(command.words[6].segments, vec![text("$", true), text("A", false)]);
-        assert_eq!(one(r#"echo "a\"b\c""#).words[1].segments, vec![text("a\"b\\c", true)]);
+        assert_eq!(
+            command.words[6].segments,
+            vec![text("$", true), text("A", false)]
+        );
+        assert_eq!(
+            one(r#"echo "a\"b\c""#).words[1].segments,
+            vec![text("a\"b\\c", true)]
+        );
         assert_eq!(one("echo \"$@\"").words[1].segments, vec![param("@", true)]);
     }
 
@@ -1523,7 +1528,10 @@ mod tests {
         let segments = |source: &str| one(&format!("echo {source}")).words[1].segments.clone();
         assert_eq!(segments("$10"), vec![param("1", false), text("0", false)]);
         assert_eq!(segments("${10}"), vec![param("10", false)]);
-        assert_eq!(segments("$#$?$$"), vec![param("#", false), param("?", false), param("$", false)]);
+        assert_eq!(
+            segments("$#$?$$"),
+            vec![param("#", false), param("?", false), param("$", false)]
+        );
         assert_eq!(
             segments("${#V}"),
             vec![Segment::Param {
@@ -1575,19 +1583,32 @@ mod tests {
     fn command_substitution() {
         let command = one("echo $(echo a; echo b) \"`echo c`\"");
         match &command.words[1].segments[..] {
-            [Segment::Command { program, text, quoted: false }] => {
+            [
+                Segment::Command {
+                    program,
+                    text,
+                    quoted: false,
+                },
+            ] => {
                 assert_eq!(text, "echo a; echo b");
                 assert_eq!(words(program), ["echo a", "echo b"]);
             }
             other => panic!("{other:?}"),
         }
         match &command.words[2].segments[..] {
-            [Segment::Command { text, quoted: true, .. }] => assert_eq!(text, "echo c"),
+            [
+                Segment::Command {
+                    text, quoted: true, ..
+                },
+            ] => assert_eq!(text, "echo c"),
             other => panic!("{other:?}"),
         }
         // A `)` of a case pattern does not end the substitution.
         let command = one("x=$(case a in a) echo y;; esac)");
-        assert!(matches!(&command.assignments[0].1.segments[..], [Segment::Command { .. }]));
+        assert!(matches!(
+            &command.assignments[0].1.segments[..],
+            [Segment::Command { .. }]
+        ));
         assert_eq!(parse("echo $(echo"), Err(ParseError::Incomplete));
         assert_eq!(parse("echo `echo"), Err(ParseError::Incomplete));
     }
@@ -1596,7 +1617,12 @@ mod tests {
     fn arithmetic() {
         let command = one("echo $((1 + $X * (2)))");
         match &command.words[1].segments[..] {
-            [Segment::Arith { expr, quoted: false }] => assert_eq!(
+            [
+                Segment::Arith {
+                    expr,
+                    quoted: false,
+                },
+            ] => assert_eq!(
                 expr.segments,
                 vec![text("1 + ", true), param("X", true), text(" * (2)", true)]
             ),
@@ -1608,7 +1634,10 @@ mod tests {
     #[test]
     fn compound_commands() {
         match compound("if a; then b; elif c\nthen d; else e; fi") {
-            Compound::If { branches, otherwise } => {
+            Compound::If {
+                branches,
+                otherwise,
+            } => {
                 assert_eq!(branches.len(), 2);
                 assert_eq!(words(&branches[1].0), ["c"]);
                 assert_eq!(words(&otherwise.unwrap()), ["e"]);
@@ -1616,22 +1645,39 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match compound("while a\ndo b; c; done") {
-            Compound::Loop { until: false, condition, body } => {
+            Compound::Loop {
+                until: false,
+                condition,
+                body,
+            } => {
                 assert_eq!(words(&condition), ["a"]);
                 assert_eq!(words(&body), ["b", "c"]);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(compound("until a; do b; done"), Compound::Loop { until: true, .. }));
+        assert!(matches!(
+            compound("until a; do b; done"),
+            Compound::Loop { until: true, .. }
+        ));
         match compound("for i in 1 2 $X; do echo $i; done") {
-            Compound::For { name, words: Some(list), .. } => {
+            Compound::For {
+                name,
+                words: Some(list),
+                ..
+            } => {
                 assert_eq!(name, "i");
                 assert_eq!(list.len(), 3);
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(compound("for i; do :; done"), Compound::For { words: None, .. }));
-        assert!(matches!(compound("for i\ndo :; done"), Compound::For { words: None, .. }));
+        assert!(matches!(
+            compound("for i; do :; done"),
+            Compound::For { words: None, .. }
+        ));
+        assert!(matches!(
+            compound("for i\ndo :; done"),
+            Compound::For { words: None, .. }
+        ));
         match compound("case $x in\n a|b) one;;\n (c*) two ;;\n *) ;; esac") {
             Compound::Case { arms, .. } => {
                 assert_eq!(arms.len(), 3);
@@ -1641,13 +1687,17 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(compound("case x in esac"), Compound::Case { arms, .. } if arms.is_empty()));
+        assert!(
+            matches!(compound("case x in esac"), Compound::Case { arms, .. } if arms.is_empty())
+        );
         match compound("{ a; b; } > out") {
             Compound::Group(program) => assert_eq!(words(&program), ["a", "b"]),
             other => panic!("{other:?}"),
         }
         let program = parse("{ a; } >out 2>&1").unwrap();
-        assert!(matches!(&program[0].first.commands[0], Command::Compound { redirects, .. } if redirects.len() == 2));
+        assert!(
+            matches!(&program[0].first.commands[0], Command::Compound { redirects, .. } if redirects.len() == 2)
+        );
         match compound("(cd /; ls)") {
             Compound::Subshell { program, text } => {
                 assert_eq!(text, "cd /; ls");
@@ -1656,7 +1706,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Reserved words are words elsewhere.
-        assert_eq!(words(&parse("echo if then done }").unwrap()), ["echo if then done }"]);
+        assert_eq!(
+            words(&parse("echo if then done }").unwrap()),
+            ["echo if then done }"]
+        );
     }
 
     #[test]
@@ -1666,17 +1719,28 @@ mod tests {
             Command::Function { name, body, text } => {
                 assert_eq!(name, "greet");
                 assert_eq!(text, "greet() { echo hi $1; }");
-                assert!(matches!(**body, Command::Compound { body: Compound::Group(_), .. }));
+                assert!(matches!(
+                    **body,
+                    Command::Compound {
+                        body: Compound::Group(_),
+                        ..
+                    }
+                ));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(&parse("f()\n(echo)").unwrap()[0].first.commands[0], Command::Function { .. }));
+        assert!(matches!(
+            &parse("f()\n(echo)").unwrap()[0].first.commands[0],
+            Command::Function { .. }
+        ));
         assert_eq!(error("f() echo"), "echo");
     }
 
     #[test]
     fn here_documents() {
-        let program = parse("cat <<EOF; cat <<-'END'\nhello $X\n\\$y\nEOF\n\tquoted $X\n\tEND\necho after").unwrap();
+        let program =
+            parse("cat <<EOF; cat <<-'END'\nhello $X\n\\$y\nEOF\n\tquoted $X\n\tEND\necho after")
+                .unwrap();
         let body = |i: usize| match &program[0].first.commands[0] {
             _ if i == 0 => match &program[0].first.commands[0] {
                 Command::Simple(s) => s.redirects[0].body.clone().unwrap().borrow().clone(),
@@ -1726,7 +1790,11 @@ mod tests {
     fn assignments() {
         let command = one("A=1 B=\"x y\" C= env D=2");
         assert_eq!(
-            command.assignments.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            command
+                .assignments
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
             ["A", "B", "C"]
         );
         assert_eq!(command.assignments[1].1.segments, vec![text("x y", true)]);
@@ -1744,7 +1812,9 @@ mod tests {
         assert!(program[3].first.negated);
         assert_eq!(one("x\n").line, 1);
         let program = parse("a\n\nb\nif c\nthen d; fi").unwrap();
-        let Command::Simple(b) = &program[1].first.commands[0] else { panic!() };
+        let Command::Simple(b) = &program[1].first.commands[0] else {
+            panic!()
+        };
         assert_eq!(b.line, 3);
     }
 

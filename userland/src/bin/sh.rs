@@ -140,8 +140,7 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
     loop {
         let continuing = !text.is_empty();
         let prompt = if continuing {
-            shell
-                .var_or("PS2", CONTINUATION_PROMPT)
+            shell.var_or("PS2", CONTINUATION_PROMPT)
         } else {
             if shell.interactive {
                 shell.notify();

@@ -122,9 +122,9 @@ impl Shell {
             "export" => self.export(args, output),
             "unset" => {
                 let functions = args.first().is_some_and(|a| a == "-f");
-                let names = args
-                    .iter()
-                    .skip(usize::from(args.first().is_some_and(|a| a == "-f" || a == "-v")));
+                let names = args.iter().skip(usize::from(
+                    args.first().is_some_and(|a| a == "-f" || a == "-v"),
+                ));
                 for name in names {
                     if functions {
                         self.functions.remove(name);
@@ -272,7 +272,8 @@ impl Shell {
             }
             None => return NOT_FOUND,
         };
-        let saved = (args.len() > 1).then(|| std::mem::replace(&mut self.positional, args[1..].to_vec()));
+        let saved =
+            (args.len() > 1).then(|| std::mem::replace(&mut self.positional, args[1..].to_vec()));
         let saved_base = std::mem::replace(&mut self.line_base, 0);
         self.functions_running += 1;
         let status = self.run_nested(&text, output);
@@ -353,11 +354,12 @@ impl Shell {
             return 0;
         };
         // `trap 2` (a number alone) resets, as `trap - 2`.
-        let (action, conditions) = if TRAP_CONDITIONS.iter().any(|(_, n)| n == action) && args.len() == 1 {
-            ("-", args)
-        } else {
-            (action.as_str(), &args[1..])
-        };
+        let (action, conditions) =
+            if TRAP_CONDITIONS.iter().any(|(_, n)| n == action) && args.len() == 1 {
+                ("-", args)
+            } else {
+                (action.as_str(), &args[1..])
+            };
         let mut status = 0;
         for condition in conditions {
             let name = condition.trim_start_matches("SIG");
@@ -417,8 +419,15 @@ impl Shell {
         let text: Vec<u8> = bytes.iter().map(|(b, _)| *b).collect();
         let text = String::from_utf8_lossy(&text).into_owned();
         // Escapes are only ever ASCII, so marks line up with chars of ASCII bytes.
-        let marks: Vec<bool> = bytes.iter().filter(|(b, _)| (b & 0xc0) != 0x80).map(|(_, e)| *e).collect();
-        for (c, &mark) in text.chars().zip(marks.iter().chain(std::iter::repeat(&false))) {
+        let marks: Vec<bool> = bytes
+            .iter()
+            .filter(|(b, _)| (b & 0xc0) != 0x80)
+            .map(|(_, e)| *e)
+            .collect();
+        for (c, &mark) in text
+            .chars()
+            .zip(marks.iter().chain(std::iter::repeat(&false)))
+        {
             line.push((c, mark));
         }
         let ifs = self.var("IFS").unwrap_or_else(|| " \t\n".into());

@@ -23,8 +23,7 @@ use shell_core::expand::{self, Env, ExpandError};
 use shell_core::glob::{self, Dirs};
 use shell_core::path::logical as normalise;
 use shell_core::syntax::{
-    AndOr, Command, Compound, Connector, Pipeline, Program, Redirect, RedirectOp, Simple,
-    parse,
+    AndOr, Command, Compound, Connector, Pipeline, Program, Redirect, RedirectOp, Simple, parse,
 };
 
 #[path = "builtins.rs"]
@@ -1155,7 +1154,10 @@ impl Shell {
     }
 
     /// Sets `assignments` for one command, returning the previous values to restore.
-    fn assign_for_command(&mut self, assignments: &[(String, String)]) -> Vec<(String, Option<String>)> {
+    fn assign_for_command(
+        &mut self,
+        assignments: &[(String, String)],
+    ) -> Vec<(String, Option<String>)> {
         let mut saved = Vec::new();
         for (name, value) in assignments {
             saved.push((name.clone(), self.vars.get(name).map(|v| v.value.clone())));
@@ -1239,7 +1241,8 @@ impl Shell {
                     text.len()
                 ));
             }
-            let (read, write) = cella_process::pipe().map_err(|e| format!("pipe: {}", describe(&e)))?;
+            let (read, write) =
+                cella_process::pipe().map_err(|e| format!("pipe: {}", describe(&e)))?;
             (&write)
                 .write_all(text.as_bytes())
                 .map_err(|e| format!("here-document: {}", describe(&e)))?;
@@ -1254,7 +1257,8 @@ impl Shell {
                 // Truncated here, then written in append mode: a child gets a copy of the
                 // shell's handle whose offset moves on its own (wasi-abi's `duplicate`), so
                 // the commands of `{ a; b; } > f` would otherwise each write from 0.
-                File::create(&target).map_err(|e| format!("cannot create {target}: {}", describe(&e)))?;
+                File::create(&target)
+                    .map_err(|e| format!("cannot create {target}: {}", describe(&e)))?;
                 options.append(true)
             }
             RedirectOp::Append => options.append(true).create(true),
@@ -1382,4 +1386,3 @@ impl Shell {
         self.jobs.retain(|job| !job.done());
     }
 }
-

@@ -332,6 +332,11 @@ echo "$z"
 count=$(for i in 1 2 3; do echo $i; done | wc -l)
 echo "count $count"
 echo "$(case a in a) echo case-in-subst;; esac)"
+v=outer; out=$(v=inner; set -- z; echo "$v $1"); echo "$out / $v $#"
+f() { echo "function output"; }; echo "$(f)"
+before=$(pwd); x=$(cd / && pwd); [ "$(pwd)" = "$before" ] && echo "cwd kept, inner $x"
+e=$(echo partial; exit 4; echo never); echo "$e status $?"
+t=$(trap 'echo trapped' EXIT; echo body); echo "$t"
 "#,
     ),
     (

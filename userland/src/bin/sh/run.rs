@@ -3,15 +3,17 @@
 //! processes (one process group per job when job control is on), and the table of
 //! background jobs. The builtins are in `builtins.rs`.
 //!
-//! Cella has no `fork`, so what POSIX runs in a subshell environment — `( )`, `$(...)`, a
-//! compound command or function in a pipeline of several commands or in the background —
-//! runs in a child `sh` started with [`Shell::subshell_script`]: the parent's variables
-//! (exported or not), functions and options as shell text before the command's own text,
-//! and its `$?`, `$$`, line number, `$0` and positional parameters as arguments.
+//! Cella has no `fork`, so what POSIX runs in a subshell environment — `( )`, a compound
+//! command or function in a pipeline of several commands or in the background — runs in a
+//! child `sh` started with [`Shell::subshell_script`]: the parent's variables (exported or
+//! not), functions and options as shell text before the command's own text, and its `$?`,
+//! `$$`, line number, `$0` and positional parameters as arguments. `$(...)` runs in the
+//! shell itself on a copy of its state, its output collected in a scratch file
+//! ([`Shell::output_in_process`]), and in a child shell when that cannot be.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -222,6 +224,8 @@ pub struct Shell {
     line: usize,
     /// The status of the last command substitution, `$?` of a command without a name.
     substitution_status: Option<i32>,
+    /// How many scratch files command substitutions have used (for unique names).
+    scratch_files: usize,
 }
 
 impl Env for Shell {
@@ -245,7 +249,10 @@ impl Env for Shell {
         Ok(())
     }
 
-    fn substitute(&mut self, _: &Program, text: &str) -> Result<String, ExpandError> {
+    fn substitute(&mut self, program: &Program, text: &str) -> Result<String, ExpandError> {
+        if let Some(output) = self.output_in_process(program) {
+            return Ok(output);
+        }
         Ok(self.command_output(text))
     }
 
@@ -301,6 +308,43 @@ fn job_state(job: &Job) -> String {
 /// `value` in single quotes, as shell text that gives it back.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// Whether `program` has a command ending in `&` anywhere in it.
+fn starts_background_jobs(program: &Program) -> bool {
+    fn in_command(command: &Command) -> bool {
+        match command {
+            Command::Simple(_) => false,
+            Command::Function { .. } => false,
+            Command::Compound { body, .. } => match body {
+                Compound::Group(p) => starts_background_jobs(p),
+                Compound::Subshell { .. } => false,
+                Compound::If {
+                    branches,
+                    otherwise,
+                } => {
+                    branches
+                        .iter()
+                        .any(|(c, b)| starts_background_jobs(c) || starts_background_jobs(b))
+                        || otherwise.as_ref().is_some_and(|p| starts_background_jobs(p))
+                }
+                Compound::Loop {
+                    condition, body, ..
+                } => starts_background_jobs(condition) || starts_background_jobs(body),
+                Compound::For { body, .. } => starts_background_jobs(body),
+                Compound::Case { arms, .. } => {
+                    arms.iter().any(|arm| starts_background_jobs(&arm.body))
+                }
+            },
+        }
+    }
+    program.iter().any(|and_or| {
+        and_or.background
+            || std::iter::once(&and_or.first)
+                .chain(and_or.rest.iter().map(|(_, p)| p))
+                .flat_map(|p| &p.commands)
+                .any(in_command)
+    })
 }
 
 /// The state a builtin in a pipeline must leave as it found it.
@@ -385,6 +429,7 @@ impl Shell {
             line_base: 0,
             line: 0,
             substitution_status: None,
+            scratch_files: 0,
         }
     }
 
@@ -899,6 +944,74 @@ impl Shell {
         let mut argv: Vec<&str> = vec!["sh", &option, "-c", &script, &self.arg0];
         argv.extend(self.positional.iter().map(String::as_str));
         self.spawn(&shell, &argv, streams, &[], group)
+    }
+
+    /// `$(...)` run in this shell on a copy of its state, its stdout a scratch file read
+    /// back at the end: a child shell costs far more (loading `sh.wasm` is some 40 M guest
+    /// instructions). `None` when it cannot be: a job started in the background would
+    /// belong to this shell, or there is no writable scratch directory (`TMPDIR`, `/tmp`).
+    fn output_in_process(&mut self, program: &Program) -> Option<String> {
+        if starts_background_jobs(program) {
+            return None;
+        }
+        let dir = self
+            .var("TMPDIR")
+            .filter(|dir| !dir.is_empty())
+            .unwrap_or_else(|| "/tmp".into());
+        self.scratch_files += 1;
+        let path = format!("{dir}/.sh-{}-{}", cella_process::pid(), self.scratch_files);
+        File::create(&path).ok()?;
+        // Append mode, as for redirections: programs' copies of the handle keep their own
+        // offsets.
+        let file = match OpenOptions::new().read(true).append(true).open(&path) {
+            Ok(file) => Rc::new(file),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                return None;
+            }
+        };
+        let snapshot = self.snapshot();
+        let functions = self.functions.clone();
+        let traps = self.traps.clone();
+        let saved_streams = self.streams.clone();
+        let saved = (
+            self.exit_requested.take(),
+            self.jump.take(),
+            std::mem::take(&mut self.loops),
+            std::mem::take(&mut self.functions_running),
+            std::mem::take(&mut self.conditions),
+            self.status,
+            self.line_base,
+            self.line,
+        );
+        self.streams[1] = Target::File(file.clone());
+        self.run_list(program);
+        if self.traps.get("EXIT") != traps.get("EXIT") {
+            self.exit_trap();
+        }
+        let status = self.exit_requested.take().unwrap_or(self.status);
+        self.streams = saved_streams;
+        (
+            self.exit_requested,
+            self.jump,
+            self.loops,
+            self.functions_running,
+            self.conditions,
+            self.status,
+            self.line_base,
+            self.line,
+        ) = saved;
+        self.restore_snapshot(snapshot);
+        self.functions = functions;
+        self.traps = traps;
+        let mut output = Vec::new();
+        let _ = (&*file)
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| (&*file).read_to_end(&mut output));
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+        self.substitution_status = Some(status);
+        Some(String::from_utf8_lossy(&output).into_owned())
     }
 
     /// `$(text)`: runs `text` in a child shell and returns what it wrote to stdout.

@@ -326,7 +326,7 @@ fn starts_background_jobs(program: &Program) -> bool {
                     branches
                         .iter()
                         .any(|(c, b)| starts_background_jobs(c) || starts_background_jobs(b))
-                        || otherwise.as_ref().is_some_and(|p| starts_background_jobs(p))
+                        || otherwise.as_ref().is_some_and(starts_background_jobs)
                 }
                 Compound::Loop {
                     condition, body, ..

@@ -19,9 +19,10 @@ fn is_wildcard(&(c, active): &PatternChar) -> bool {
 /// Whether `pattern` has a wildcard, so that it needs expanding: `*`, `?`, or a `[` that a
 /// `]` closes (a lone `[`, as in `[ -n x ]`, is literal and costs no directory listing).
 pub fn has_wildcard(pattern: &[PatternChar]) -> bool {
-    pattern.iter().enumerate().any(|(i, pc)| {
-        is_wildcard(pc) && (pc.0 != '[' || bracket(&pattern[i..], '\0').is_some())
-    })
+    pattern
+        .iter()
+        .enumerate()
+        .any(|(i, pc)| is_wildcard(pc) && (pc.0 != '[' || bracket(&pattern[i..], '\0').is_some()))
 }
 
 /// Matches `[...]` at the start of `pattern` against `c`: `Some((matched, length))`, or

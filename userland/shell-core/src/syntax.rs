@@ -1416,6 +1416,79 @@ fn assignment(word: &Word) -> Option<(String, Word)> {
     Some((name.to_string(), Word { segments }))
 }
 
+/// A script parsed command by command, as POSIX shells run it: each complete command — the
+/// and-or lists up to the first newline outside a construct, with their here-documents — is
+/// parsed when the previous one has run, in one pass over the text.
+pub struct Script {
+    chars: Rc<[char]>,
+    at: usize,
+    /// The line (from 1) that `at` is on.
+    line: usize,
+}
+
+impl Script {
+    pub fn new(source: &str) -> Script {
+        Script {
+            chars: source.chars().collect(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The next complete command, `None` at the end of the text. Lines (in commands and
+    /// errors) count from the start of the script.
+    pub fn next_command(&mut self) -> Result<Option<Program>, ParseError> {
+        let end = self.chars.len();
+        let mut parser = Parser::new(Lexer::new(self.chars.clone(), self.at, end));
+        parser.line_cache = (self.at, self.line);
+        let mut program = Vec::new();
+        parser.skip_newlines()?;
+        while parser.peek()?.is_some() {
+            let start = parser.peek()?.map_or(0, |t| t.1);
+            let mut and_or = parser.and_or()?;
+            and_or.text = parser.lexer.text(start, parser.last_end);
+            let newline = match parser.peek_op()? {
+                Some(Op::Amp) => {
+                    parser.take()?;
+                    and_or.background = true;
+                    false
+                }
+                Some(Op::Semi) => {
+                    parser.take()?;
+                    false
+                }
+                Some(Op::Newline) => {
+                    parser.take()?;
+                    true
+                }
+                None if parser.peek()?.is_none() => true,
+                _ => return Err(parser.unexpected_peeked()),
+            };
+            program.push(and_or);
+            if newline || parser.peek_op()? == Some(Op::Newline) {
+                if !newline {
+                    parser.take()?;
+                }
+                break;
+            }
+        }
+        // Nothing is peeked past the newline taken: the lexer stands after it (and after
+        // the bodies of its here-documents).
+        let next = parser.lexer.at.min(end);
+        self.line += self.chars[self.at..next]
+            .iter()
+            .filter(|&&c| c == '\n')
+            .count();
+        self.at = next;
+        Ok((!program.is_empty()).then_some(program))
+    }
+
+    /// The line after the script's last: where the end of input is.
+    pub fn end_line(&self) -> usize {
+        1 + self.chars.iter().filter(|&&c| c == '\n').count()
+    }
+}
+
 /// Parses `source` (one or more lines, a whole script).
 pub fn parse(source: &str) -> Result<Program, ParseError> {
     let chars: Rc<[char]> = source.chars().collect();
@@ -1860,6 +1933,49 @@ mod tests {
         ] {
             assert_eq!(parse(source), Err(ParseError::Incomplete), "{source:?}");
         }
+    }
+
+    #[test]
+    fn a_script_command_by_command() {
+        let mut script = Script::new("a; b &\nif c\nthen d\nfi\ncat <<E\nbody\nE\n\n# x\nlast");
+        let program = script.next_command().unwrap().unwrap();
+        assert_eq!(words(&program), ["a", "b"]);
+        assert!(program[1].background);
+        let program = script.next_command().unwrap().unwrap();
+        assert!(matches!(
+            &program[0].first.commands[0],
+            Command::Compound { .. }
+        ));
+        let program = script.next_command().unwrap().unwrap();
+        let Command::Simple(cat) = &program[0].first.commands[0] else {
+            panic!()
+        };
+        assert_eq!(cat.line, 5);
+        assert_eq!(
+            cat.redirects[0].body.as_ref().unwrap().borrow().segments,
+            vec![text("body\n", true)]
+        );
+        let program = script.next_command().unwrap().unwrap();
+        assert_eq!(words(&program), ["last"]);
+        let Command::Simple(last) = &program[0].first.commands[0] else {
+            panic!()
+        };
+        assert_eq!(last.line, 10);
+        assert_eq!(script.next_command(), Ok(None));
+        assert_eq!(script.end_line(), 10);
+        let mut script = Script::new("x\nif a\nthen b\n");
+        assert!(script.next_command().is_ok());
+        assert_eq!(script.next_command(), Err(ParseError::Incomplete));
+        assert_eq!(script.end_line(), 4);
+        let mut script = Script::new("x\n\n)\n");
+        assert!(script.next_command().is_ok());
+        assert_eq!(
+            script.next_command(),
+            Err(ParseError::Unexpected {
+                token: ")".into(),
+                line: 3
+            })
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::io::{self, IsTerminal, Write};
 use cella_userland::{describe, read_stdin_unbuffered};
 use run::Shell;
 use shell_core::editor::{Editor, Outcome};
-use shell_core::syntax::{ParseError, parse};
+use shell_core::syntax::{ParseError, Script, parse};
 
 /// The prompt for the rest of a command that continues on the next line.
 const CONTINUATION_PROMPT: &str = "> ";
@@ -39,8 +39,6 @@ enum Input {
 
 /// Where commands come from.
 enum Source {
-    /// Lines of a string: `-c COMMAND` or a script file.
-    Text(VecDeque<String>),
     /// Stdin that is not the console, read a byte at a time so that the commands run get
     /// the rest of it.
     Stdin,
@@ -77,7 +75,6 @@ fn show(bytes: &[u8]) {
 impl Source {
     fn next(&mut self, prompt: &str) -> Input {
         match self {
-            Source::Text(lines) => lines.pop_front().map_or(Input::Eof, Input::Line),
             Source::Stdin => read_plain_line().map_or(Input::Eof, Input::Line),
             Source::Console {
                 editor,
@@ -207,9 +204,24 @@ fn report_syntax_error(shell: &Shell, error: &ParseError, lines_in_text: usize) 
     eprintln!("{}: {line}: {error}", shell.name());
 }
 
-/// Lines of `text` without their ends.
-fn lines(text: &str) -> Source {
-    Source::Text(text.lines().map(str::to_string).collect())
+/// Runs a script (`-c COMMAND` or a file) command by command; returns the exit status. A
+/// syntax error ends it with status 2 after the commands before it have run, as in dash.
+fn run_script(shell: &mut Shell, text: &str) -> i32 {
+    let mut script = Script::new(text);
+    loop {
+        shell.reap();
+        match script.next_command() {
+            Ok(None) => return shell.status,
+            Ok(Some(program)) => shell.run(&program),
+            Err(e) => {
+                report_syntax_error(shell, &e, script.end_line() - 1);
+                return SYNTAX_ERROR;
+            }
+        }
+        if let Some(status) = shell.exit_requested {
+            return status;
+        }
+    }
 }
 
 /// Runs the EXIT trap and leaves with the shell's exit status.
@@ -247,14 +259,14 @@ fn main() {
             if let Some(spec) = &subshell {
                 shell.become_subshell(spec);
             }
-            let status = run(&mut shell, lines(command));
+            let status = run_script(&mut shell, command);
             finish(&mut shell, status)
         }
         Some(file) => {
             let mut shell = Shell::new(file.into(), args[2..].to_vec(), false);
             match std::fs::read_to_string(file) {
                 Ok(script) => {
-                    let status = run(&mut shell, lines(&script));
+                    let status = run_script(&mut shell, &script);
                     finish(&mut shell, status)
                 }
                 Err(e) => {

@@ -78,6 +78,8 @@ command -v qemu-system-x86_64 >/dev/null || packages+=(qemu-system-x86)
 if ! command -v passt >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#packages[@]} -gt 0 ]; }; then
     packages+=(passt)
 fi
+# The reference the shell's tests compare Cella's sh with (boot/tests/shell_lang.rs).
+command -v dash >/dev/null || packages+=(dash)
 if $with_iso; then
     command -v xorriso >/dev/null || packages+=(xorriso)
     { command -v as && command -v ld; } >/dev/null || packages+=(binutils)

@@ -16,9 +16,13 @@ fn is_wildcard(&(c, active): &PatternChar) -> bool {
     active && matches!(c, '*' | '?' | '[')
 }
 
-/// Whether `pattern` has a wildcard, so that it needs expanding.
+/// Whether `pattern` has a wildcard, so that it needs expanding: `*`, `?`, or a `[` that a
+/// `]` closes (a lone `[`, as in `[ -n x ]`, is literal and costs no directory listing).
 pub fn has_wildcard(pattern: &[PatternChar]) -> bool {
-    pattern.iter().any(is_wildcard)
+    pattern
+        .iter()
+        .enumerate()
+        .any(|(i, pc)| is_wildcard(pc) && (pc.0 != '[' || bracket(&pattern[i..], '\0').is_some()))
 }
 
 /// Matches `[...]` at the start of `pattern` against `c`: `Some((matched, length))`, or
@@ -56,6 +60,12 @@ pub fn matches(pattern: &[PatternChar], name: &str) -> bool {
         return false;
     }
     matches_from(pattern, &name)
+}
+
+/// Whether all of `text` matches `pattern`, as `case` and `${V#pattern}` match: `*` and `?`
+/// also match `/` and a leading `.`.
+pub fn matches_text(pattern: &[PatternChar], text: &[char]) -> bool {
+    matches_from(pattern, text)
 }
 
 fn matches_from(pattern: &[PatternChar], name: &[char]) -> bool {
@@ -131,6 +141,18 @@ pub fn expand(pattern: &[PatternChar], dirs: &dyn Dirs) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_lone_bracket_is_no_wildcard() {
+        let active = |text: &str| text.chars().map(|c| (c, true)).collect::<Vec<_>>();
+        assert!(!has_wildcard(&active("[")));
+        assert!(!has_wildcard(&active("a[b")));
+        assert!(has_wildcard(&active("[ab]")));
+        assert!(has_wildcard(&active("[!]]")));
+        assert!(has_wildcard(&active("x*")));
+        assert!(!has_wildcard(&[('*', false)]));
+    }
+
     use super::*;
     use std::collections::BTreeMap;
 

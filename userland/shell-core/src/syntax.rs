@@ -1,18 +1,75 @@
-//! The command language: a lexer that turns text into words (keeping track of what was
-//! quoted) and operators, and a parser that builds lists of and-or chains of pipelines of
-//! simple commands, POSIX style. Input that stops in the middle of a construct (an open
-//! quote, a trailing `|` or `&&`) is reported as [`ParseError::Incomplete`] so that the
-//! caller can read another line and try again.
+//! The command language of POSIX.1-2017 (XCU chapter 2): a lexer that turns text into words
+//! (keeping track of what was quoted) and operators, and a recursive-descent parser that
+//! builds lists of and-or chains of pipelines of commands: simple commands, the compound
+//! commands (`{ }`, `( )`, `if`, `while`, `until`, `for`, `case`) and function definitions.
+//! Words keep their parameter expansions (`${V:-x}`...), command substitutions (`$(...)`,
+//! backquotes, parsed here too) and arithmetic (`$((...))`) for [`crate::expand`].
+//! Here-document bodies are read after the newline that ends their command.
+//! Input that stops in the middle of a construct (an open quote or `if`, a trailing `|`, a
+//! here-document without its delimiter) is reported as [`ParseError::Incomplete`] so that
+//! the caller can read another line and try again.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// One piece of a word, before expansion.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
-    /// Literal text; `quoted` text is neither split nor tilde-expanded.
+    /// Literal text; `quoted` text is neither split nor a pattern.
     Text { text: String, quoted: bool },
-    /// `$NAME`, `${NAME}` or a special parameter (`?`, `$`, `!`, `#`, `@`, `*`, `0`-`9`).
-    Param { name: String, quoted: bool },
+    /// A parameter: `$NAME`, `${NAME...}` or a special one (`?`, `$`, `!`, `#`, `@`, `*`,
+    /// `-`, `0`-`9`), with what to do with its value.
+    Param {
+        name: String,
+        op: ParamOp,
+        quoted: bool,
+    },
+    /// `$(...)` or a backquoted command: its parsed program and its source text.
+    Command {
+        program: Program,
+        text: String,
+        quoted: bool,
+    },
+    /// `$((...))`: the expression, itself expanded (as in double quotes) before evaluation.
+    Arith { expr: Word, quoted: bool },
     /// A leading unquoted `~`: the home directory.
     Tilde,
+}
+
+/// What `${NAME...}` does with the value of NAME.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParamOp {
+    /// `$NAME`, `${NAME}`.
+    Plain,
+    /// `${#NAME}`: the length in characters.
+    Length,
+    /// `${NAME-w}` `${NAME=w}` `${NAME?w}` `${NAME+w}`, and with `:` (`colon`) an empty value
+    /// counts as unset.
+    Test {
+        kind: TestKind,
+        colon: bool,
+        word: Word,
+    },
+    /// `${NAME%p}` `${NAME%%p}` (`suffix`) and `${NAME#p}` `${NAME##p}`: the value without the
+    /// shortest (or `longest`) part matching the pattern.
+    Trim {
+        suffix: bool,
+        longest: bool,
+        pattern: Word,
+    },
+}
+
+/// The four tests of `${NAME:-w}` and its kin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestKind {
+    /// `-`: the word if unset.
+    Default,
+    /// `=`: the word if unset, assigned to NAME.
+    Assign,
+    /// `?`: an error if unset.
+    Error,
+    /// `+`: the word if set.
+    Alternative,
 }
 
 /// A word as written: the segments that expansion joins (and splits) into fields.
@@ -34,7 +91,7 @@ impl Word {
     }
 
     /// The word's text if it is entirely unquoted literal text.
-    fn plain(&self) -> Option<&str> {
+    pub fn plain(&self) -> Option<&str> {
         match self.segments.as_slice() {
             [
                 Segment::Text {
@@ -58,6 +115,18 @@ impl Word {
             quoted,
         });
     }
+
+    /// Whether any part of it was quoted (a here-document delimiter so written keeps its
+    /// body literal).
+    fn has_quotes(&self) -> bool {
+        self.segments.iter().any(|s| match s {
+            Segment::Text { quoted, .. }
+            | Segment::Param { quoted, .. }
+            | Segment::Command { quoted, .. }
+            | Segment::Arith { quoted, .. } => *quoted,
+            Segment::Tilde => false,
+        })
+    }
 }
 
 /// What a redirection does with its file descriptor.
@@ -69,9 +138,16 @@ pub enum RedirectOp {
     Write,
     /// `>>`: append to a file.
     Append,
-    /// `<&` and `>&`: copy another descriptor (`2>&1`).
+    /// `<>`: open a file for reading and writing.
+    ReadWrite,
+    /// `<&` and `>&`: copy another descriptor (`2>&1`), or close it (`>&-`).
     Dup,
+    /// `<<` and `<<-`: read a here-document.
+    HereDoc,
 }
+
+/// A here-document's body, filled in when the lexer reaches the lines after its command.
+pub type HereBody = Rc<RefCell<Word>>;
 
 /// One redirection: `fd OP target`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +156,11 @@ pub struct Redirect {
     pub fd: u32,
     /// What to do.
     pub op: RedirectOp,
-    /// The file name, or the descriptor number for [`RedirectOp::Dup`].
+    /// The file name, the descriptor number for [`RedirectOp::Dup`], or the delimiter of a
+    /// here-document.
     pub target: Word,
+    /// A here-document's body (expanded as in double quotes unless the delimiter was quoted).
+    pub body: Option<HereBody>,
 }
 
 /// A simple command: assignments, words and redirections.
@@ -93,6 +172,65 @@ pub struct Simple {
     pub words: Vec<Word>,
     /// The redirections, in the order written.
     pub redirects: Vec<Redirect>,
+    /// The line it starts on, counted from 1 at the start of the parsed text.
+    pub line: usize,
+}
+
+/// One arm of a `case`: `pattern | pattern) body ;;`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseArm {
+    /// The patterns, any of which selects the arm.
+    pub patterns: Vec<Word>,
+    /// What runs then.
+    pub body: Program,
+}
+
+/// A compound command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Compound {
+    /// `{ list; }`.
+    Group(Program),
+    /// `( list )`: run in a child shell; `text` is the list's source.
+    Subshell { program: Program, text: String },
+    /// `if c; then b; elif c; then b; else b; fi`.
+    If {
+        /// Each condition with its body, `if` first, then the `elif`s.
+        branches: Vec<(Program, Program)>,
+        /// The `else` body.
+        otherwise: Option<Program>,
+    },
+    /// `while c; do b; done` and (`until`) `until c; do b; done`.
+    Loop {
+        until: bool,
+        condition: Program,
+        body: Program,
+    },
+    /// `for NAME [in WORDS]; do b; done`; without `in`, the positional parameters.
+    For {
+        name: String,
+        words: Option<Vec<Word>>,
+        body: Program,
+    },
+    /// `case WORD in arms esac`.
+    Case { word: Word, arms: Vec<CaseArm> },
+}
+
+/// A command of a pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `NAME=v cmd args >redirects`.
+    Simple(Simple),
+    /// A compound command with the redirections written after it.
+    Compound {
+        body: Compound,
+        redirects: Vec<Redirect>,
+    },
+    /// `name() compound`; `text` is the whole definition's source.
+    Function {
+        name: String,
+        body: Rc<Command>,
+        text: String,
+    },
 }
 
 /// `[!] a | b | c`.
@@ -101,7 +239,9 @@ pub struct Pipeline {
     /// Whether `!` inverts its status.
     pub negated: bool,
     /// The stages, left to right (at least one).
-    pub commands: Vec<Simple>,
+    pub commands: Vec<Command>,
+    /// The source text of each stage (a child shell runs a compound stage from it).
+    pub texts: Vec<String>,
 }
 
 /// How a pipeline hangs on the previous one in an and-or chain.
@@ -134,44 +274,62 @@ pub type Program = Vec<AndOr>;
 pub enum ParseError {
     /// The text ends in the middle of a construct; more input may complete it.
     Incomplete,
-    /// This token cannot appear where it does (`newline` for the end of a line).
-    Unexpected(String),
+    /// This token cannot appear where it does (`newline` for the end of a line), on this
+    /// line (counted from 1).
+    Unexpected { token: String, line: usize },
 }
 
+impl ParseError {
+    /// The line the error is on, if known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ParseError::Incomplete => None,
+            ParseError::Unexpected { line, .. } => Some(*line),
+        }
+    }
+}
+
+/// Worded as dash words its syntax errors.
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::Incomplete => write!(f, "syntax error: unexpected end of file"),
-            ParseError::Unexpected(token) => {
-                write!(f, "syntax error near unexpected token '{token}'")
+            ParseError::Incomplete => write!(f, "Syntax error: end of file unexpected"),
+            ParseError::Unexpected { token, .. } if token == "newline" => {
+                write!(f, "Syntax error: newline unexpected")
+            }
+            ParseError::Unexpected { token, .. } => {
+                write!(f, "Syntax error: \"{token}\" unexpected")
             }
         }
     }
 }
 
-/// Control operators and the characters the shell does not support.
+/// Control operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Pipe,
     AndIf,
     OrIf,
     Semi,
+    DoubleSemi,
     Amp,
     Newline,
-    /// `(` or `)`: subshells and functions are not part of this shell.
-    Paren(char),
+    Open,
+    Close,
 }
 
 impl Op {
-    fn name(self) -> String {
+    fn name(self) -> &'static str {
         match self {
-            Op::Pipe => "|".into(),
-            Op::AndIf => "&&".into(),
-            Op::OrIf => "||".into(),
-            Op::Semi => ";".into(),
-            Op::Amp => "&".into(),
-            Op::Newline => "newline".into(),
-            Op::Paren(c) => c.to_string(),
+            Op::Pipe => "|",
+            Op::AndIf => "&&",
+            Op::OrIf => "||",
+            Op::Semi => ";",
+            Op::DoubleSemi => ";;",
+            Op::Amp => "&",
+            Op::Newline => "newline",
+            Op::Open => "(",
+            Op::Close => ")",
         }
     }
 }
@@ -180,15 +338,27 @@ impl Op {
 enum Token {
     Word(Word),
     Op(Op),
-    Redirect(Option<u32>, RedirectOp),
+    /// A redirection operator with its descriptor if one was written; `bool` is `<<-`.
+    Redirect(Option<u32>, RedirectOp, bool),
 }
 
 /// A token and where it starts and ends in the source (char offsets).
 type Spanned = (Token, usize, usize);
 
+/// A here-document whose body the lexer reads after the next newline.
+struct PendingHereDoc {
+    delimiter: String,
+    strip_tabs: bool,
+    quoted: bool,
+    body: HereBody,
+}
+
 struct Lexer {
-    chars: Vec<char>,
+    chars: Rc<[char]>,
     at: usize,
+    /// Where the input ends (the whole text, or a here-document body's end).
+    end: usize,
+    here_docs: Vec<PendingHereDoc>,
 }
 
 fn is_meta(c: char) -> bool {
@@ -212,13 +382,50 @@ pub fn is_name(name: &str) -> bool {
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
 
+/// The special parameters after `$`.
+const SPECIAL_PARAMS: &str = "?$!#@*-";
+
+/// The reserved words, recognised where a command starts.
+const RESERVED: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for", "{",
+    "}", "!",
+];
+
+/// How a `\` inside text being read as in double quotes behaves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QuoteMode {
+    /// `"..."`: `\` escapes `$ \` " \` and newline.
+    Double,
+    /// A here-document body or an arithmetic expression: `\` escapes `$ \` \` and newline;
+    /// the text ends at the end of input.
+    Body,
+}
+
 impl Lexer {
+    fn new(chars: Rc<[char]>, at: usize, end: usize) -> Lexer {
+        Lexer {
+            chars,
+            at,
+            end,
+            here_docs: Vec::new(),
+        }
+    }
+
     fn peek(&self) -> Option<char> {
-        self.chars.get(self.at).copied()
+        self.peek_at(0)
     }
 
     fn peek_at(&self, ahead: usize) -> Option<char> {
-        self.chars.get(self.at + ahead).copied()
+        let at = self.at + ahead;
+        if at < self.end {
+            self.chars.get(at).copied()
+        } else {
+            None
+        }
+    }
+
+    fn text(&self, start: usize, end: usize) -> String {
+        self.chars[start..end].iter().collect()
     }
 
     /// Skips blanks, comments and line continuations; `Incomplete` if the text ends in one.
@@ -246,6 +453,9 @@ impl Lexer {
         self.skip_blanks()?;
         let start = self.at;
         let Some(c) = self.peek() else {
+            if !self.here_docs.is_empty() {
+                return Err(ParseError::Incomplete);
+            }
             return Ok(None);
         };
         let token = if is_meta(c) {
@@ -256,14 +466,19 @@ impl Lexer {
                 token
             };
             match (c, next) {
-                ('\n', _) => Token::Op(Op::Newline),
+                ('\n', _) => {
+                    self.read_here_docs()?;
+                    Token::Op(Op::Newline)
+                }
                 ('|', Some('|')) => take(Token::Op(Op::OrIf)),
                 ('|', _) => Token::Op(Op::Pipe),
                 ('&', Some('&')) => take(Token::Op(Op::AndIf)),
                 ('&', _) => Token::Op(Op::Amp),
+                (';', Some(';')) => take(Token::Op(Op::DoubleSemi)),
                 (';', _) => Token::Op(Op::Semi),
                 ('<' | '>', _) => self.redirect_op(c, None),
-                _ => Token::Op(Op::Paren(c)),
+                ('(', _) => Token::Op(Op::Open),
+                _ => Token::Op(Op::Close),
             }
         } else {
             self.word()?
@@ -274,14 +489,72 @@ impl Lexer {
     /// The operator after `<` or `>` (already consumed), for descriptor `fd` if one was written.
     fn redirect_op(&mut self, first: char, fd: Option<u32>) -> Token {
         let op = match (first, self.peek()) {
+            ('<', Some('<')) => {
+                self.at += 1;
+                let strip = self.peek() == Some('-');
+                if strip {
+                    self.at += 1;
+                }
+                return Token::Redirect(fd, RedirectOp::HereDoc, strip);
+            }
+            ('<', Some('>')) => RedirectOp::ReadWrite,
             ('>', Some('>')) => RedirectOp::Append,
             ('>', Some('|')) => RedirectOp::Write,
             (_, Some('&')) => RedirectOp::Dup,
-            ('>', _) => return Token::Redirect(fd, RedirectOp::Write),
-            _ => return Token::Redirect(fd, RedirectOp::Read),
+            ('>', _) => return Token::Redirect(fd, RedirectOp::Write, false),
+            _ => return Token::Redirect(fd, RedirectOp::Read, false),
         };
         self.at += 1;
-        Token::Redirect(fd, op)
+        Token::Redirect(fd, op, false)
+    }
+
+    /// Reads the bodies of the here-documents started on the line just ended.
+    fn read_here_docs(&mut self) -> Result<(), ParseError> {
+        for doc in std::mem::take(&mut self.here_docs) {
+            let mut body = String::new();
+            loop {
+                if self.peek().is_none() {
+                    return Err(ParseError::Incomplete);
+                }
+                let start = self.at;
+                while self.peek().is_some_and(|c| c != '\n') {
+                    self.at += 1;
+                }
+                let mut line = self.text(start, self.at);
+                let ended = self.peek().is_some();
+                if ended {
+                    self.at += 1;
+                }
+                if doc.strip_tabs {
+                    line = line.trim_start_matches('\t').to_string();
+                }
+                if line == doc.delimiter {
+                    break;
+                }
+                if !ended {
+                    return Err(ParseError::Incomplete);
+                }
+                body.push_str(&line);
+                body.push('\n');
+            }
+            let word = if doc.quoted {
+                Word {
+                    segments: vec![Segment::Text {
+                        text: body,
+                        quoted: true,
+                    }],
+                }
+            } else {
+                let chars: Rc<[char]> = body.chars().collect();
+                let end = chars.len();
+                let mut lexer = Lexer::new(chars, 0, end);
+                let mut word = Word::default();
+                lexer.quoted_text(&mut word, QuoteMode::Body)?;
+                word
+            };
+            *doc.body.borrow_mut() = word;
+        }
+        Ok(())
     }
 
     fn word(&mut self) -> Result<Token, ParseError> {
@@ -303,126 +576,371 @@ impl Lexer {
                 }
                 break;
             }
-            self.at += 1;
-            match c {
-                '\'' => loop {
-                    match self.peek() {
-                        None => return Err(ParseError::Incomplete),
-                        Some('\'') => {
-                            self.at += 1;
-                            // An empty '' still makes a (quoted, empty) word.
-                            if !matches!(
-                                word.segments.last(),
-                                Some(Segment::Text { quoted: true, .. })
-                            ) {
-                                word.segments.push(Segment::Text {
-                                    text: String::new(),
-                                    quoted: true,
-                                });
-                            }
-                            break;
-                        }
-                        Some(q) => {
-                            self.at += 1;
-                            word.push_char(q, true);
-                        }
-                    }
-                },
-                '"' => self.double_quoted(&mut word)?,
-                '\\' => match self.peek() {
-                    None => word.push_char('\\', false),
-                    Some('\n') => {
-                        self.at += 1;
-                        if self.peek().is_none() {
-                            return Err(ParseError::Incomplete);
-                        }
-                    }
-                    Some(escaped) => {
-                        self.at += 1;
-                        word.push_char(escaped, true);
-                    }
-                },
-                '$' => self.dollar(&mut word, false)?,
-                _ => word.push_char(c, false),
-            }
+            self.word_char(&mut word, false)?;
         }
         Ok(Token::Word(word))
     }
 
-    /// The rest of a `"..."` whose opening quote was consumed.
-    fn double_quoted(&mut self, word: &mut Word) -> Result<(), ParseError> {
-        word.segments.push(Segment::Text {
-            text: String::new(),
-            quoted: true,
-        });
+    /// Reads one character (or quoted string, or expansion) of an unquoted word into `word`;
+    /// inside `${...}` of a double-quoted word (`in_double`) single quotes are literal.
+    fn word_char(&mut self, word: &mut Word, in_double: bool) -> Result<(), ParseError> {
+        let Some(c) = self.peek() else {
+            return Ok(());
+        };
+        self.at += 1;
+        match c {
+            '\'' if !in_double => {
+                let start = self.at;
+                while self.peek() != Some('\'') {
+                    if self.peek().is_none() {
+                        return Err(ParseError::Incomplete);
+                    }
+                    self.at += 1;
+                }
+                let text = self.text(start, self.at);
+                self.at += 1;
+                word.segments.push(Segment::Text { text, quoted: true });
+            }
+            '"' => {
+                let before = word.segments.len();
+                self.quoted_text(word, QuoteMode::Double)?;
+                if word.segments.len() == before {
+                    // `""` is still a (quoted, empty) field.
+                    word.segments.push(Segment::Text {
+                        text: String::new(),
+                        quoted: true,
+                    });
+                }
+            }
+            '\\' => match self.peek() {
+                None => word.push_char('\\', in_double),
+                Some('\n') => {
+                    self.at += 1;
+                    if self.peek().is_none() {
+                        return Err(ParseError::Incomplete);
+                    }
+                }
+                Some(escaped) => {
+                    self.at += 1;
+                    word.push_char(escaped, true);
+                }
+            },
+            '$' => self.dollar(word, in_double)?,
+            '`' => self.backquote(word, in_double)?,
+            _ => word.push_char(c, in_double),
+        }
+        Ok(())
+    }
+
+    /// Text read as in double quotes (the opening quote consumed) up to the closing quote,
+    /// or (in [`QuoteMode::Body`]) to the end of input.
+    fn quoted_text(&mut self, word: &mut Word, mode: QuoteMode) -> Result<(), ParseError> {
+        loop {
+            let Some(c) = self.peek() else {
+                return match mode {
+                    QuoteMode::Double => Err(ParseError::Incomplete),
+                    QuoteMode::Body => Ok(()),
+                };
+            };
+            self.at += 1;
+            match c {
+                '"' if mode == QuoteMode::Double => return Ok(()),
+                '\\' => match self.peek() {
+                    None if mode == QuoteMode::Double => return Err(ParseError::Incomplete),
+                    Some('\n') => self.at += 1,
+                    Some(e @ ('$' | '`' | '\\')) => {
+                        self.at += 1;
+                        word.push_char(e, true);
+                    }
+                    Some('"') if mode == QuoteMode::Double => {
+                        self.at += 1;
+                        word.push_char('"', true);
+                    }
+                    _ => word.push_char('\\', true),
+                },
+                '$' => self.dollar(word, true)?,
+                '`' => self.backquote(word, true)?,
+                _ => word.push_char(c, true),
+            }
+        }
+    }
+
+    /// A command substitution in backquotes (the opening one consumed).
+    fn backquote(&mut self, word: &mut Word, quoted: bool) -> Result<(), ParseError> {
+        let mut inner = String::new();
         loop {
             let Some(c) = self.peek() else {
                 return Err(ParseError::Incomplete);
             };
             self.at += 1;
             match c {
-                '"' => return Ok(()),
+                '`' => break,
                 '\\' => match self.peek() {
-                    None => return Err(ParseError::Incomplete),
-                    Some('\n') => self.at += 1,
-                    Some(e @ ('$' | '`' | '"' | '\\')) => {
+                    Some(e @ ('$' | '`' | '\\')) => {
                         self.at += 1;
-                        word.push_char(e, true);
+                        inner.push(e);
                     }
-                    Some(_) => word.push_char('\\', true),
+                    Some('"') if quoted => {
+                        self.at += 1;
+                        inner.push('"');
+                    }
+                    _ => inner.push('\\'),
                 },
-                '$' => self.dollar(word, true)?,
-                _ => word.push_char(c, true),
+                _ => inner.push(c),
             }
         }
+        let program = parse(&inner)?;
+        word.segments.push(Segment::Command {
+            program,
+            text: inner,
+            quoted,
+        });
+        Ok(())
     }
 
-    /// A parameter after `$` (consumed), or a literal `$` if none follows.
+    /// An expansion after `$` (consumed), or a literal `$` if none follows.
     fn dollar(&mut self, word: &mut Word, quoted: bool) -> Result<(), ParseError> {
-        let name = match self.peek() {
-            Some('{') => {
-                let start = self.at + 1;
-                let Some(len) = self.chars[start..].iter().position(|&c| c == '}') else {
-                    return Err(ParseError::Incomplete);
-                };
-                let name: String = self.chars[start..start + len].iter().collect();
-                let special = name.len() == 1 && "?$!#@*".contains(name.as_str());
-                if !(is_name(&name)
-                    || special
-                    || (!name.is_empty() && name.chars().all(|c| c.is_ascii_digit())))
-                {
-                    return Err(ParseError::Unexpected(format!("${{{name}}}")));
-                }
-                self.at = start + len + 1;
-                name
-            }
-            Some(c) if "?$!#@*".contains(c) || c.is_ascii_digit() => {
+        match self.peek() {
+            Some('(') if self.peek_at(1) == Some('(') => self.arithmetic(word, quoted),
+            Some('(') => {
                 self.at += 1;
-                c.to_string()
+                let start = self.at;
+                let mut parser = Parser::new(Lexer::new(self.chars.clone(), start, self.end));
+                let program = parser.list(&[])?;
+                match parser.take()? {
+                    Some((Token::Op(Op::Close), close, end)) => {
+                        self.at = end;
+                        word.segments.push(Segment::Command {
+                            program,
+                            text: self.text(start, close),
+                            quoted,
+                        });
+                        Ok(())
+                    }
+                    None => Err(ParseError::Incomplete),
+                    Some(other) => Err(parser.unexpected(Some(&other))),
+                }
+            }
+            Some('{') => {
+                self.at += 1;
+                self.braced(word, quoted)
+            }
+            Some(c) if SPECIAL_PARAMS.contains(c) || c.is_ascii_digit() => {
+                self.at += 1;
+                word.segments.push(Segment::Param {
+                    name: c.to_string(),
+                    op: ParamOp::Plain,
+                    quoted,
+                });
+                Ok(())
             }
             Some(c) if is_name_start(c) => {
                 let start = self.at;
                 while self.peek().is_some_and(is_name_char) {
                     self.at += 1;
                 }
-                self.chars[start..self.at].iter().collect()
+                word.segments.push(Segment::Param {
+                    name: self.text(start, self.at),
+                    op: ParamOp::Plain,
+                    quoted,
+                });
+                Ok(())
             }
             _ => {
                 word.push_char('$', quoted);
-                return Ok(());
+                Ok(())
             }
-        };
-        word.segments.push(Segment::Param { name, quoted });
+        }
+    }
+
+    /// `$((expr))` after the `$` (consumed).
+    fn arithmetic(&mut self, word: &mut Word, quoted: bool) -> Result<(), ParseError> {
+        self.at += 2;
+        let start = self.at;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return Err(ParseError::Incomplete),
+                Some('(') => depth += 1,
+                Some(')') if depth == 0 => {
+                    if self.peek_at(1) != Some(')') {
+                        return Err(self.unexpected_here(")"));
+                    }
+                    break;
+                }
+                Some(')') => depth -= 1,
+                _ => {}
+            }
+            self.at += 1;
+        }
+        let end = self.at;
+        self.at += 2;
+        let mut lexer = Lexer::new(self.chars.clone(), start, end);
+        let mut expr = Word::default();
+        lexer.quoted_text(&mut expr, QuoteMode::Body)?;
+        word.segments.push(Segment::Arith { expr, quoted });
         Ok(())
     }
+
+    fn unexpected_here(&self, token: &str) -> ParseError {
+        ParseError::Unexpected {
+            token: token.into(),
+            line: line_of(&self.chars, self.at),
+        }
+    }
+
+    /// `${...}` after the `{` (consumed).
+    fn braced(&mut self, word: &mut Word, quoted: bool) -> Result<(), ParseError> {
+        let length = self.peek() == Some('#')
+            && self
+                .peek_at(1)
+                .is_some_and(|c| c != '}' && (is_name_char(c) || SPECIAL_PARAMS.contains(c)));
+        if length {
+            self.at += 1;
+        }
+        let start = self.at;
+        match self.peek() {
+            Some(c) if is_name_start(c) => {
+                while self.peek().is_some_and(is_name_char) {
+                    self.at += 1;
+                }
+            }
+            Some(c) if c.is_ascii_digit() => {
+                while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                    self.at += 1;
+                }
+            }
+            Some(c) if SPECIAL_PARAMS.contains(c) => self.at += 1,
+            None => return Err(ParseError::Incomplete),
+            Some(_) => return Err(self.bad_substitution(start)),
+        }
+        let name = self.text(start, self.at);
+        let Some(c) = self.peek() else {
+            return Err(ParseError::Incomplete);
+        };
+        self.at += 1;
+        let op = if c == '}' {
+            if length {
+                ParamOp::Length
+            } else {
+                ParamOp::Plain
+            }
+        } else if length {
+            return Err(self.bad_substitution(start));
+        } else {
+            let colon = c == ':';
+            let op_char = if colon {
+                let Some(next) = self.peek() else {
+                    return Err(ParseError::Incomplete);
+                };
+                self.at += 1;
+                next
+            } else {
+                c
+            };
+            let kind = match op_char {
+                '-' => Some(TestKind::Default),
+                '=' => Some(TestKind::Assign),
+                '?' => Some(TestKind::Error),
+                '+' => Some(TestKind::Alternative),
+                _ => None,
+            };
+            match (kind, op_char) {
+                (Some(kind), _) => ParamOp::Test {
+                    kind,
+                    colon,
+                    word: self.brace_word(quoted)?,
+                },
+                (None, '%' | '#') if !colon => {
+                    let longest = self.peek() == Some(op_char);
+                    if longest {
+                        self.at += 1;
+                    }
+                    ParamOp::Trim {
+                        suffix: op_char == '%',
+                        longest,
+                        // A pattern is matched as written, whatever quotes surround it.
+                        pattern: self.brace_word(false)?,
+                    }
+                }
+                _ => return Err(self.bad_substitution(start)),
+            }
+        };
+        word.segments.push(Segment::Param { name, op, quoted });
+        Ok(())
+    }
+
+    /// The word inside `${NAME-word}` up to the closing brace (consumed).
+    fn brace_word(&mut self, in_double: bool) -> Result<Word, ParseError> {
+        let mut word = Word::default();
+        loop {
+            match self.peek() {
+                None => return Err(ParseError::Incomplete),
+                Some('}') => {
+                    self.at += 1;
+                    return Ok(word);
+                }
+                Some(_) => self.word_char(&mut word, in_double)?,
+            }
+        }
+    }
+
+    fn bad_substitution(&self, start: usize) -> ParseError {
+        let mut end = start;
+        while self.chars.get(end).is_some_and(|&c| c != '}' && c != '\n') {
+            end += 1;
+        }
+        ParseError::Unexpected {
+            token: format!("${{{}}}", self.text(start, end)),
+            line: line_of(&self.chars, start),
+        }
+    }
+}
+
+/// The line (from 1) of char offset `at`.
+fn line_of(chars: &[char], at: usize) -> usize {
+    1 + chars[..at.min(chars.len())]
+        .iter()
+        .filter(|&&c| c == '\n')
+        .count()
 }
 
 struct Parser {
     lexer: Lexer,
     peeked: Option<Option<Spanned>>,
+    /// Where the last token taken ends.
+    last_end: usize,
+    /// A cache for [`Parser::line`]: a char offset and its line.
+    line_cache: (usize, usize),
 }
 
 impl Parser {
+    fn new(lexer: Lexer) -> Parser {
+        let start = lexer.at;
+        Parser {
+            line_cache: (start, line_of(&lexer.chars, start)),
+            lexer,
+            peeked: None,
+            last_end: start,
+        }
+    }
+
+    /// The line of char offset `at` (offsets asked for mostly grow, so counting goes on
+    /// from the last one).
+    fn line(&mut self, at: usize) -> usize {
+        let (from, line) = self.line_cache;
+        let line = if at >= from {
+            line + self.lexer.chars[from..at]
+                .iter()
+                .filter(|&&c| c == '\n')
+                .count()
+        } else {
+            line_of(&self.lexer.chars, at)
+        };
+        self.line_cache = (at, line);
+        line
+    }
+
     fn peek(&mut self) -> Result<Option<&Spanned>, ParseError> {
         if self.peeked.is_none() {
             self.peeked = Some(self.lexer.next()?);
@@ -432,12 +950,27 @@ impl Parser {
 
     fn take(&mut self) -> Result<Option<Spanned>, ParseError> {
         self.peek()?;
-        Ok(self.peeked.take().flatten())
+        let token = self.peeked.take().flatten();
+        if let Some((_, _, end)) = &token {
+            self.last_end = *end;
+        }
+        Ok(token)
     }
 
     fn peek_op(&mut self) -> Result<Option<Op>, ParseError> {
         Ok(match self.peek()? {
             Some((Token::Op(op), _, _)) => Some(*op),
+            _ => None,
+        })
+    }
+
+    /// The peeked token if it is the unquoted word `word` (a reserved word where one can be).
+    fn peek_reserved(&mut self) -> Result<Option<&'static str>, ParseError> {
+        Ok(match self.peek()? {
+            Some((Token::Word(w), _, _)) => w
+                .plain()
+                .and_then(|text| RESERVED.iter().chain(&["in"]).find(|r| **r == text))
+                .copied(),
             _ => None,
         })
     }
@@ -449,125 +982,414 @@ impl Parser {
         Ok(())
     }
 
-    fn unexpected(token: Option<&Spanned>) -> ParseError {
-        match token {
-            None => ParseError::Unexpected("newline".into()),
-            Some((Token::Op(op), _, _)) => ParseError::Unexpected(op.name()),
-            Some((Token::Redirect(_, op), _, _)) => ParseError::Unexpected(
-                match op {
-                    RedirectOp::Read => "<",
-                    RedirectOp::Write => ">",
-                    RedirectOp::Append => ">>",
-                    RedirectOp::Dup => ">&",
-                }
-                .into(),
-            ),
-            Some((Token::Word(_), _, _)) => ParseError::Unexpected("word".into()),
+    fn unexpected(&mut self, token: Option<&Spanned>) -> ParseError {
+        let Some((token, start, end)) = token else {
+            return ParseError::Incomplete;
+        };
+        let name = match token {
+            Token::Op(op) => op.name().to_string(),
+            _ => self.lexer.text(*start, *end),
+        };
+        let line = self.line(*start);
+        ParseError::Unexpected { token: name, line }
+    }
+
+    /// The error for the peeked token (end of input: incomplete).
+    fn unexpected_peeked(&mut self) -> ParseError {
+        let token = self.peek().ok().flatten().cloned();
+        self.unexpected(token.as_ref())
+    }
+
+    /// Takes reserved word `word`, or fails.
+    fn expect(&mut self, word: &str) -> Result<(), ParseError> {
+        if self.peek_reserved()? == Some(word) {
+            self.take()?;
+            Ok(())
+        } else {
+            Err(self.unexpected_peeked())
         }
     }
 
-    fn program(&mut self) -> Result<Program, ParseError> {
+    /// A list of and-or chains separated by `;`, `&` or newlines, up to the end of input,
+    /// `)`, `;;` or one of the reserved words `ends` where a command would start.
+    fn list(&mut self, ends: &[&str]) -> Result<Program, ParseError> {
         let mut program = Vec::new();
         loop {
             self.skip_newlines()?;
-            if self.peek()?.is_none() {
+            match self.peek()? {
+                None => return Ok(program),
+                Some((Token::Op(Op::Close | Op::DoubleSemi), _, _)) => return Ok(program),
+                _ => {}
+            }
+            if let Some(word) = self.peek_reserved()?
+                && ends.contains(&word)
+            {
                 return Ok(program);
             }
             let start = self.peek()?.map_or(0, |t| t.1);
-            let (first, end) = self.pipeline()?;
-            let mut end = end;
-            let mut rest = Vec::new();
-            while let Some(op @ (Op::AndIf | Op::OrIf)) = self.peek_op()? {
-                self.take()?;
-                self.skip_newlines()?;
-                if self.peek()?.is_none() {
-                    return Err(ParseError::Incomplete);
+            let mut and_or = self.and_or()?;
+            and_or.text = self.lexer.text(start, self.last_end);
+            match self.peek_op()? {
+                Some(Op::Amp) => {
+                    self.take()?;
+                    and_or.background = true;
                 }
-                let (pipeline, e) = self.pipeline()?;
-                end = e;
-                let connector = if op == Op::AndIf {
-                    Connector::And
-                } else {
-                    Connector::Or
-                };
-                rest.push((connector, pipeline));
+                Some(Op::Semi | Op::Newline) => {
+                    self.take()?;
+                }
+                Some(Op::Close | Op::DoubleSemi) => {}
+                None if self.peek()?.is_none() => {}
+                None if self
+                    .peek_reserved()?
+                    .is_some_and(|word| ends.contains(&word)) => {}
+                _ => return Err(self.unexpected_peeked()),
             }
-            let background = match self.peek_op()? {
-                Some(Op::Amp) => true,
-                Some(Op::Semi | Op::Newline) => false,
-                None if self.peek()?.is_none() => false,
-                _ => return Err(Self::unexpected(self.peek()?)),
-            };
-            self.take()?;
-            let text = self.lexer.chars[start..end].iter().collect();
-            program.push(AndOr {
-                first,
-                rest,
-                background,
-                text,
-            });
+            program.push(and_or);
         }
     }
 
-    /// A pipeline and the offset where its text ends.
-    fn pipeline(&mut self) -> Result<(Pipeline, usize), ParseError> {
+    /// A list that must not be empty, ended by one of `ends`.
+    fn body(&mut self, ends: &[&str]) -> Result<Program, ParseError> {
+        let program = self.list(ends)?;
+        if program.is_empty() {
+            return Err(self.unexpected_peeked());
+        }
+        Ok(program)
+    }
+
+    fn and_or(&mut self) -> Result<AndOr, ParseError> {
+        let first = self.pipeline()?;
+        let mut rest = Vec::new();
+        while let Some(op @ (Op::AndIf | Op::OrIf)) = self.peek_op()? {
+            self.take()?;
+            self.skip_newlines()?;
+            let connector = if op == Op::AndIf {
+                Connector::And
+            } else {
+                Connector::Or
+            };
+            rest.push((connector, self.pipeline()?));
+        }
+        Ok(AndOr {
+            first,
+            rest,
+            background: false,
+            text: String::new(),
+        })
+    }
+
+    fn pipeline(&mut self) -> Result<Pipeline, ParseError> {
         let mut pipeline = Pipeline::default();
-        if let Some((Token::Word(word), _, _)) = self.peek()?
-            && word.plain() == Some("!")
-        {
+        if self.peek_reserved()? == Some("!") {
             self.take()?;
             pipeline.negated = true;
         }
         loop {
-            let (command, end) = self.simple()?;
+            let start = match self.peek()? {
+                Some((_, start, _)) => *start,
+                None => return Err(ParseError::Incomplete),
+            };
+            let command = self.command()?;
             pipeline.commands.push(command);
+            pipeline.texts.push(self.lexer.text(start, self.last_end));
             if self.peek_op()? != Some(Op::Pipe) {
-                return Ok((pipeline, end));
+                return Ok(pipeline);
             }
             self.take()?;
             self.skip_newlines()?;
-            if self.peek()?.is_none() {
-                return Err(ParseError::Incomplete);
-            }
         }
     }
 
-    fn simple(&mut self) -> Result<(Simple, usize), ParseError> {
-        let mut command = Simple::default();
-        let mut end = None;
+    fn command(&mut self) -> Result<Command, ParseError> {
+        let body = match self.peek_reserved()? {
+            Some("{") => {
+                self.take()?;
+                let program = self.body(&["}"])?;
+                self.expect("}")?;
+                Compound::Group(program)
+            }
+            Some("if") => self.if_command()?,
+            Some(word @ ("while" | "until")) => {
+                self.take()?;
+                let condition = self.body(&["do"])?;
+                let body = self.do_group()?;
+                Compound::Loop {
+                    until: word == "until",
+                    condition,
+                    body,
+                }
+            }
+            Some("for") => self.for_command()?,
+            Some("case") => self.case_command()?,
+            Some("in") | None => {
+                if self.peek_op()? == Some(Op::Open) {
+                    self.take()?;
+                    let start = self.last_end;
+                    let program = self.body(&[])?;
+                    let end = match self.peek()? {
+                        Some((Token::Op(Op::Close), start, _)) => *start,
+                        _ => return Err(self.unexpected_peeked()),
+                    };
+                    self.take()?;
+                    Compound::Subshell {
+                        program,
+                        text: self.lexer.text(start, end),
+                    }
+                } else {
+                    return self.simple();
+                }
+            }
+            Some(_) => return Err(self.unexpected_peeked()),
+        };
+        let redirects = self.redirects()?;
+        Ok(Command::Compound { body, redirects })
+    }
+
+    /// The redirections after a compound command.
+    fn redirects(&mut self) -> Result<Vec<Redirect>, ParseError> {
+        let mut redirects = Vec::new();
+        while let Some((Token::Redirect(..), _, _)) = self.peek()? {
+            let Some((Token::Redirect(fd, op, strip), _, _)) = self.take()? else {
+                unreachable!("peeked a redirection");
+            };
+            redirects.push(self.redirect(fd, op, strip)?);
+        }
+        Ok(redirects)
+    }
+
+    /// `do list done`.
+    fn do_group(&mut self) -> Result<Program, ParseError> {
+        self.skip_newlines()?;
+        self.expect("do")?;
+        let body = self.body(&["done"])?;
+        self.expect("done")?;
+        Ok(body)
+    }
+
+    fn if_command(&mut self) -> Result<Compound, ParseError> {
+        self.take()?;
+        let mut branches = Vec::new();
+        let mut otherwise = None;
+        loop {
+            let condition = self.body(&["then"])?;
+            self.expect("then")?;
+            let body = self.body(&["elif", "else", "fi"])?;
+            branches.push((condition, body));
+            match self.peek_reserved()? {
+                Some("elif") => {
+                    self.take()?;
+                }
+                Some("else") => {
+                    self.take()?;
+                    otherwise = Some(self.body(&["fi"])?);
+                    self.expect("fi")?;
+                    break;
+                }
+                _ => {
+                    self.expect("fi")?;
+                    break;
+                }
+            }
+        }
+        Ok(Compound::If {
+            branches,
+            otherwise,
+        })
+    }
+
+    fn for_command(&mut self) -> Result<Compound, ParseError> {
+        self.take()?;
+        let name = match self.take()? {
+            Some((Token::Word(word), _, _)) if word.plain().is_some_and(is_name) => {
+                word.plain().unwrap_or_default().to_string()
+            }
+            other => return Err(self.unexpected(other.as_ref())),
+        };
+        self.skip_newlines()?;
+        let mut words = None;
+        if self.peek_reserved()? == Some("in") {
+            self.take()?;
+            let mut list = Vec::new();
+            while let Some((Token::Word(_), _, _)) = self.peek()? {
+                if let Some((Token::Word(word), _, _)) = self.take()? {
+                    list.push(word);
+                }
+            }
+            match self.peek_op()? {
+                Some(Op::Semi | Op::Newline) => {
+                    self.take()?;
+                }
+                _ => return Err(self.unexpected_peeked()),
+            }
+            words = Some(list);
+        } else if self.peek_op()? == Some(Op::Semi) {
+            self.take()?;
+        }
+        let body = self.do_group()?;
+        Ok(Compound::For { name, words, body })
+    }
+
+    fn case_command(&mut self) -> Result<Compound, ParseError> {
+        self.take()?;
+        let word = match self.take()? {
+            Some((Token::Word(word), _, _)) => word,
+            other => return Err(self.unexpected(other.as_ref())),
+        };
+        self.skip_newlines()?;
+        self.expect("in")?;
+        let mut arms = Vec::new();
+        loop {
+            self.skip_newlines()?;
+            if self.peek_reserved()? == Some("esac") {
+                self.take()?;
+                break;
+            }
+            if self.peek_op()? == Some(Op::Open) {
+                self.take()?;
+            }
+            let mut patterns = Vec::new();
+            loop {
+                match self.take()? {
+                    Some((Token::Word(word), _, _)) => patterns.push(word),
+                    other => return Err(self.unexpected(other.as_ref())),
+                }
+                match self.take()? {
+                    Some((Token::Op(Op::Pipe), _, _)) => {}
+                    Some((Token::Op(Op::Close), _, _)) => break,
+                    other => return Err(self.unexpected(other.as_ref())),
+                }
+            }
+            let body = self.list(&["esac"])?;
+            arms.push(CaseArm { patterns, body });
+            if self.peek_op()? == Some(Op::DoubleSemi) {
+                self.take()?;
+            } else if self.peek_reserved()? != Some("esac") {
+                return Err(self.unexpected_peeked());
+            }
+        }
+        Ok(Compound::Case { word, arms })
+    }
+
+    /// The target of a redirection whose operator was just taken.
+    fn redirect(
+        &mut self,
+        fd: Option<u32>,
+        op: RedirectOp,
+        strip_tabs: bool,
+    ) -> Result<Redirect, ParseError> {
+        let target = match self.take()? {
+            Some((Token::Word(target), _, _)) => target,
+            other => return Err(self.unexpected(other.as_ref())),
+        };
+        let reads = matches!(
+            op,
+            RedirectOp::Read | RedirectOp::HereDoc | RedirectOp::ReadWrite
+        );
+        let mut redirect = Redirect {
+            fd: fd.unwrap_or(u32::from(!reads)),
+            op,
+            target,
+            body: None,
+        };
+        if op == RedirectOp::HereDoc {
+            let body = HereBody::default();
+            self.lexer.here_docs.push(PendingHereDoc {
+                delimiter: unquoted_text(&redirect.target),
+                strip_tabs,
+                quoted: redirect.target.has_quotes(),
+                body: body.clone(),
+            });
+            redirect.body = Some(body);
+        }
+        Ok(redirect)
+    }
+
+    fn simple(&mut self) -> Result<Command, ParseError> {
+        let start = self.peek()?.map_or(0, |t| t.1);
+        let line = self.line(start);
+        let mut command = Simple {
+            line,
+            ..Simple::default()
+        };
+        let mut empty = true;
         loop {
             match self.peek()? {
                 Some((Token::Word(_), _, _)) => {
-                    let Some((Token::Word(word), _, e)) = self.take()? else {
+                    let Some((Token::Word(word), _, _)) = self.take()? else {
                         unreachable!("peeked a word");
                     };
-                    end = Some(e);
+                    empty = false;
+                    if command.words.is_empty()
+                        && command.assignments.is_empty()
+                        && command.redirects.is_empty()
+                        && self.peek_op()? == Some(Op::Open)
+                        && let Some(name) = word.plain().filter(|n| is_name(n))
+                    {
+                        return self.function(name.to_string(), start);
+                    }
                     match assignment(&word) {
                         Some(pair) if command.words.is_empty() => command.assignments.push(pair),
                         _ => command.words.push(word),
                     }
                 }
-                Some((Token::Redirect(fd, op), _, _)) => {
-                    let (fd, op) = (*fd, *op);
-                    self.take()?;
-                    match self.take()? {
-                        Some((Token::Word(target), _, e)) => {
-                            end = Some(e);
-                            let fd = fd.unwrap_or(u32::from(op != RedirectOp::Read));
-                            command.redirects.push(Redirect { fd, op, target });
-                        }
-                        other => return Err(Self::unexpected(other.as_ref())),
-                    }
-                }
-                other => {
-                    return match end {
-                        Some(end) => Ok((command, end)),
-                        None => Err(Self::unexpected(other)),
+                Some((Token::Redirect(..), _, _)) => {
+                    let Some((Token::Redirect(fd, op, strip), _, _)) = self.take()? else {
+                        unreachable!("peeked a redirection");
                     };
+                    empty = false;
+                    command.redirects.push(self.redirect(fd, op, strip)?);
+                }
+                _ => {
+                    if empty {
+                        return Err(self.unexpected_peeked());
+                    }
+                    return Ok(Command::Simple(command));
                 }
             }
         }
     }
+
+    /// `name() compound-command [redirections]` after the name (taken).
+    fn function(&mut self, name: String, start: usize) -> Result<Command, ParseError> {
+        self.take()?;
+        match self.take()? {
+            Some((Token::Op(Op::Close), _, _)) => {}
+            other => return Err(self.unexpected(other.as_ref())),
+        }
+        self.skip_newlines()?;
+        let body = match self.peek_reserved()? {
+            Some("{" | "if" | "while" | "until" | "for" | "case") => self.command()?,
+            None if self.peek_op()? == Some(Op::Open) => self.command()?,
+            _ => return Err(self.unexpected_peeked()),
+        };
+        Ok(Command::Function {
+            name,
+            body: Rc::new(body),
+            text: self.lexer.text(start, self.last_end),
+        })
+    }
+}
+
+/// A here-document delimiter's text with its quotes removed.
+fn unquoted_text(word: &Word) -> String {
+    let mut text = String::new();
+    for segment in &word.segments {
+        match segment {
+            Segment::Text { text: t, .. } => text.push_str(t),
+            Segment::Param { name, .. } => {
+                text.push('$');
+                text.push_str(name);
+            }
+            Segment::Command { text: t, .. } => {
+                text.push_str("$(");
+                text.push_str(t);
+                text.push(')');
+            }
+            Segment::Arith { .. } => text.push_str("$((...))"),
+            Segment::Tilde => text.push('~'),
+        }
+    }
+    text
 }
 
 /// `NAME=value` split into the name and the value's word, if `word` is an assignment.
@@ -594,16 +1416,92 @@ fn assignment(word: &Word) -> Option<(String, Word)> {
     Some((name.to_string(), Word { segments }))
 }
 
-/// Parses `source` (one or more lines).
-pub fn parse(source: &str) -> Result<Program, ParseError> {
-    let mut parser = Parser {
-        lexer: Lexer {
+/// A script parsed command by command, as POSIX shells run it: each complete command — the
+/// and-or lists up to the first newline outside a construct, with their here-documents — is
+/// parsed when the previous one has run, in one pass over the text.
+pub struct Script {
+    chars: Rc<[char]>,
+    at: usize,
+    /// The line (from 1) that `at` is on.
+    line: usize,
+}
+
+impl Script {
+    pub fn new(source: &str) -> Script {
+        Script {
             chars: source.chars().collect(),
             at: 0,
-        },
-        peeked: None,
-    };
-    parser.program()
+            line: 1,
+        }
+    }
+
+    /// The next complete command, `None` at the end of the text. Lines (in commands and
+    /// errors) count from the start of the script.
+    pub fn next_command(&mut self) -> Result<Option<Program>, ParseError> {
+        let end = self.chars.len();
+        let mut parser = Parser::new(Lexer::new(self.chars.clone(), self.at, end));
+        parser.line_cache = (self.at, self.line);
+        let mut program = Vec::new();
+        parser.skip_newlines()?;
+        while parser.peek()?.is_some() {
+            let start = parser.peek()?.map_or(0, |t| t.1);
+            let mut and_or = parser.and_or()?;
+            and_or.text = parser.lexer.text(start, parser.last_end);
+            let newline = match parser.peek_op()? {
+                Some(Op::Amp) => {
+                    parser.take()?;
+                    and_or.background = true;
+                    false
+                }
+                Some(Op::Semi) => {
+                    parser.take()?;
+                    false
+                }
+                Some(Op::Newline) => {
+                    parser.take()?;
+                    true
+                }
+                None if parser.peek()?.is_none() => true,
+                _ => return Err(parser.unexpected_peeked()),
+            };
+            program.push(and_or);
+            if newline || parser.peek_op()? == Some(Op::Newline) {
+                if !newline {
+                    parser.take()?;
+                }
+                break;
+            }
+        }
+        // Nothing is peeked past the newline taken: the lexer stands after it (and after
+        // the bodies of its here-documents).
+        let next = parser.lexer.at.min(end);
+        self.line += self.chars[self.at..next]
+            .iter()
+            .filter(|&&c| c == '\n')
+            .count();
+        self.at = next;
+        Ok((!program.is_empty()).then_some(program))
+    }
+
+    /// The line after the script's last: where the end of input is.
+    pub fn end_line(&self) -> usize {
+        1 + self.chars.iter().filter(|&&c| c == '\n').count()
+    }
+}
+
+/// Parses `source` (one or more lines, a whole script).
+pub fn parse(source: &str) -> Result<Program, ParseError> {
+    let chars: Rc<[char]> = source.chars().collect();
+    let end = chars.len();
+    let mut parser = Parser::new(Lexer::new(chars, 0, end));
+    let program = parser.list(&[])?;
+    match parser.peek()? {
+        None => Ok(program),
+        Some(token) => {
+            let token = token.clone();
+            Err(parser.unexpected(Some(&token)))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -620,240 +1518,398 @@ mod tests {
     fn param(name: &str, quoted: bool) -> Segment {
         Segment::Param {
             name: name.into(),
+            op: ParamOp::Plain,
             quoted,
         }
     }
 
+    /// The only command of `source`, which must be simple.
     fn one(source: &str) -> Simple {
         let program = parse(source).unwrap();
-        assert_eq!(program.len(), 1, "{program:?}");
-        assert!(program[0].rest.is_empty());
-        assert_eq!(program[0].first.commands.len(), 1);
-        program[0].first.commands[0].clone()
+        assert_eq!(program.len(), 1, "{source}");
+        match &program[0].first.commands[..] {
+            [Command::Simple(simple)] => simple.clone(),
+            other => panic!("{source}: {other:?}"),
+        }
+    }
+
+    /// The only command of `source`, which must be compound.
+    fn compound(source: &str) -> Compound {
+        let program = parse(source).unwrap();
+        match &program[0].first.commands[..] {
+            [Command::Compound { body, .. }] => body.clone(),
+            other => panic!("{source}: {other:?}"),
+        }
     }
 
     fn error(source: &str) -> String {
         match parse(source) {
-            Err(ParseError::Unexpected(token)) => token,
-            other => panic!("{source:?} gave {other:?}"),
+            Err(ParseError::Unexpected { token, .. }) => token,
+            other => panic!("{source}: {other:?}"),
         }
     }
 
-    #[test]
-    fn plain_words() {
-        let command = one("  ls   -l\t/tmp  ");
-        assert_eq!(
-            command.words,
-            vec![
-                Word::literal("ls"),
-                Word::literal("-l"),
-                Word::literal("/tmp")
-            ]
-        );
-        assert!(command.assignments.is_empty() && command.redirects.is_empty());
+    /// The words of the simple commands of `program`, in order, as plain text.
+    fn words(program: &Program) -> Vec<String> {
+        let mut out = Vec::new();
+        for and_or in program {
+            for pipeline in std::iter::once(&and_or.first).chain(and_or.rest.iter().map(|r| &r.1)) {
+                for command in &pipeline.commands {
+                    if let Command::Simple(simple) = command {
+                        out.push(
+                            simple
+                                .words
+                                .iter()
+                                .map(|w| w.plain().unwrap_or("?"))
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     #[test]
     fn quoting() {
-        let command = one(r#"echo 'a b' "c d" e\ f 'it''s' "x\"y\\z\q" '$HOME'"#);
+        let command = one(r#"echo 'a b' "c $X d" e\ f '' "" \$A"#);
         assert_eq!(command.words[1].segments, vec![text("a b", true)]);
-        assert_eq!(command.words[2].segments, vec![text("c d", true)]);
+        assert_eq!(
+            command.words[2].segments,
+            vec![text("c ", true), param("X", true), text(" d", true)]
+        );
         assert_eq!(
             command.words[3].segments,
             vec![text("e", false), text(" ", true), text("f", false)]
         );
-        assert_eq!(command.words[4].segments, vec![text("its", true)]);
-        assert_eq!(command.words[5].segments, vec![text("x\"y\\z\\q", true)]);
-        assert_eq!(command.words[6].segments, vec![text("$HOME", true)]);
-    }
-
-    #[test]
-    fn empty_quotes_make_a_word() {
-        let command = one("echo '' \"\"");
-        assert_eq!(command.words.len(), 3);
-        assert_eq!(command.words[1].segments, vec![text("", true)]);
-        assert_eq!(command.words[2].segments, vec![text("", true)]);
+        assert_eq!(command.words[4].segments, vec![text("", true)]);
+        assert_eq!(command.words[5].segments, vec![text("", true)]);
+        assert_eq!(
+            command.words[6].segments,
+            vec![text("$", true), text("A", false)]
+        );
+        assert_eq!(
+            one(r#"echo "a\"b\c""#).words[1].segments,
+            vec![text("a\"b\\c", true)]
+        );
+        assert_eq!(one("echo \"$@\"").words[1].segments, vec![param("@", true)]);
     }
 
     #[test]
     fn parameters() {
-        let command = one(r#"echo $A ${B}c "$C-$?" $$ $1 $@ $# $ x$"#);
-        assert_eq!(command.words[1].segments, vec![param("A", false)]);
+        let segments = |source: &str| one(&format!("echo {source}")).words[1].segments.clone();
+        assert_eq!(segments("$10"), vec![param("1", false), text("0", false)]);
+        assert_eq!(segments("${10}"), vec![param("10", false)]);
         assert_eq!(
-            command.words[2].segments,
-            vec![param("B", false), text("c", false)]
+            segments("$#$?$$"),
+            vec![param("#", false), param("?", false), param("$", false)]
         );
         assert_eq!(
-            command.words[3].segments,
+            segments("${#V}"),
+            vec![Segment::Param {
+                name: "V".into(),
+                op: ParamOp::Length,
+                quoted: false
+            }]
+        );
+        assert_eq!(
+            segments("${V:-a b}"),
+            vec![Segment::Param {
+                name: "V".into(),
+                op: ParamOp::Test {
+                    kind: TestKind::Default,
+                    colon: true,
+                    word: Word {
+                        segments: vec![text("a b", false)]
+                    }
+                },
+                quoted: false
+            }]
+        );
+        for (source, kind, colon) in [
+            ("${V=x}", TestKind::Assign, false),
+            ("${V:?x}", TestKind::Error, true),
+            ("${V+x}", TestKind::Alternative, false),
+        ] {
+            assert!(
+                matches!(&segments(source)[0], Segment::Param { op: ParamOp::Test { kind: k, colon: c, .. }, .. } if *k == kind && *c == colon),
+                "{source}"
+            );
+        }
+        for (source, suffix, longest) in [
+            ("${V%.*}", true, false),
+            ("${V%%.*}", true, true),
+            ("${V#*/}", false, false),
+            ("${V##*/}", false, true),
+        ] {
+            assert!(
+                matches!(&segments(source)[0], Segment::Param { op: ParamOp::Trim { suffix: s, longest: l, .. }, .. } if *s == suffix && *l == longest),
+                "{source}"
+            );
+        }
+        assert_eq!(error("echo ${V/x}"), "${V/x}");
+        assert_eq!(parse("echo ${V:-"), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn command_substitution() {
+        let command = one("echo $(echo a; echo b) \"`echo c`\"");
+        match &command.words[1].segments[..] {
+            [
+                Segment::Command {
+                    program,
+                    text,
+                    quoted: false,
+                },
+            ] => {
+                assert_eq!(text, "echo a; echo b");
+                assert_eq!(words(program), ["echo a", "echo b"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &command.words[2].segments[..] {
+            [
+                Segment::Command {
+                    text, quoted: true, ..
+                },
+            ] => assert_eq!(text, "echo c"),
+            other => panic!("{other:?}"),
+        }
+        // A `)` of a case pattern does not end the substitution.
+        let command = one("x=$(case a in a) echo y;; esac)");
+        assert!(matches!(
+            &command.assignments[0].1.segments[..],
+            [Segment::Command { .. }]
+        ));
+        assert_eq!(parse("echo $(echo"), Err(ParseError::Incomplete));
+        assert_eq!(parse("echo `echo"), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn arithmetic() {
+        let command = one("echo $((1 + $X * (2)))");
+        match &command.words[1].segments[..] {
+            [
+                Segment::Arith {
+                    expr,
+                    quoted: false,
+                },
+            ] => assert_eq!(
+                expr.segments,
+                vec![text("1 + ", true), param("X", true), text(" * (2)", true)]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse("echo $((1 +"), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn compound_commands() {
+        match compound("if a; then b; elif c\nthen d; else e; fi") {
+            Compound::If {
+                branches,
+                otherwise,
+            } => {
+                assert_eq!(branches.len(), 2);
+                assert_eq!(words(&branches[1].0), ["c"]);
+                assert_eq!(words(&otherwise.unwrap()), ["e"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match compound("while a\ndo b; c; done") {
+            Compound::Loop {
+                until: false,
+                condition,
+                body,
+            } => {
+                assert_eq!(words(&condition), ["a"]);
+                assert_eq!(words(&body), ["b", "c"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            compound("until a; do b; done"),
+            Compound::Loop { until: true, .. }
+        ));
+        match compound("for i in 1 2 $X; do echo $i; done") {
+            Compound::For {
+                name,
+                words: Some(list),
+                ..
+            } => {
+                assert_eq!(name, "i");
+                assert_eq!(list.len(), 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            compound("for i; do :; done"),
+            Compound::For { words: None, .. }
+        ));
+        assert!(matches!(
+            compound("for i\ndo :; done"),
+            Compound::For { words: None, .. }
+        ));
+        match compound("case $x in\n a|b) one;;\n (c*) two ;;\n *) ;; esac") {
+            Compound::Case { arms, .. } => {
+                assert_eq!(arms.len(), 3);
+                assert_eq!(arms[0].patterns.len(), 2);
+                assert_eq!(words(&arms[1].body), ["two"]);
+                assert!(arms[2].body.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(compound("case x in esac"), Compound::Case { arms, .. } if arms.is_empty())
+        );
+        match compound("{ a; b; } > out") {
+            Compound::Group(program) => assert_eq!(words(&program), ["a", "b"]),
+            other => panic!("{other:?}"),
+        }
+        let program = parse("{ a; } >out 2>&1").unwrap();
+        assert!(
+            matches!(&program[0].first.commands[0], Command::Compound { redirects, .. } if redirects.len() == 2)
+        );
+        match compound("(cd /; ls)") {
+            Compound::Subshell { program, text } => {
+                assert_eq!(text, "cd /; ls");
+                assert_eq!(words(&program), ["cd /", "ls"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Reserved words are words elsewhere.
+        assert_eq!(
+            words(&parse("echo if then done }").unwrap()),
+            ["echo if then done }"]
+        );
+    }
+
+    #[test]
+    fn functions() {
+        let program = parse("greet() { echo hi $1; }\ngreet you").unwrap();
+        match &program[0].first.commands[0] {
+            Command::Function { name, body, text } => {
+                assert_eq!(name, "greet");
+                assert_eq!(text, "greet() { echo hi $1; }");
+                assert!(matches!(
+                    **body,
+                    Command::Compound {
+                        body: Compound::Group(_),
+                        ..
+                    }
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            &parse("f()\n(echo)").unwrap()[0].first.commands[0],
+            Command::Function { .. }
+        ));
+        assert_eq!(error("f() echo"), "echo");
+    }
+
+    #[test]
+    fn here_documents() {
+        let program =
+            parse("cat <<EOF; cat <<-'END'\nhello $X\n\\$y\nEOF\n\tquoted $X\n\tEND\necho after")
+                .unwrap();
+        let body = |i: usize| match &program[0].first.commands[0] {
+            _ if i == 0 => match &program[0].first.commands[0] {
+                Command::Simple(s) => s.redirects[0].body.clone().unwrap().borrow().clone(),
+                _ => unreachable!(),
+            },
+            _ => match &program[1].first.commands[0] {
+                Command::Simple(s) => s.redirects[0].body.clone().unwrap().borrow().clone(),
+                _ => unreachable!(),
+            },
+        };
+        assert_eq!(
+            body(0).segments,
+            vec![text("hello ", true), param("X", true), text("\n$y\n", true)]
+        );
+        assert_eq!(body(1).segments, vec![text("quoted $X\n", true)]);
+        assert_eq!(words(&program), ["cat", "cat", "echo after"]);
+        assert_eq!(parse("cat <<EOF\nabc\n"), Err(ParseError::Incomplete));
+        assert_eq!(parse("cat <<EOF"), Err(ParseError::Incomplete));
+    }
+
+    #[test]
+    fn redirections() {
+        let command = one("cmd <in >out 2>err >>app 2>&1 3<&0 <>rw a>b");
+        let ops: Vec<(u32, RedirectOp, Option<&str>)> = command
+            .redirects
+            .iter()
+            .map(|r| (r.fd, r.op, r.target.plain()))
+            .collect();
+        use RedirectOp::*;
+        assert_eq!(
+            ops,
             vec![
-                text("", true),
-                param("C", true),
-                text("-", true),
-                param("?", true)
+                (0, Read, Some("in")),
+                (1, Write, Some("out")),
+                (2, Write, Some("err")),
+                (1, Append, Some("app")),
+                (2, Dup, Some("1")),
+                (3, Dup, Some("0")),
+                (0, ReadWrite, Some("rw")),
+                (1, Write, Some("b")),
             ]
         );
-        assert_eq!(command.words[4].segments, vec![param("$", false)]);
-        assert_eq!(command.words[5].segments, vec![param("1", false)]);
-        assert_eq!(command.words[6].segments, vec![param("@", false)]);
-        assert_eq!(command.words[7].segments, vec![param("#", false)]);
-        assert_eq!(command.words[8].segments, vec![text("$", false)]);
-        assert_eq!(command.words[9].segments, vec![text("x$", false)]);
-        assert_eq!(error("echo ${A-b}"), "${A-b}");
-    }
-
-    #[test]
-    fn escaped_dollar_is_literal() {
-        let command = one(r#"echo \$A "\$B""#);
-        assert_eq!(
-            command.words[1].segments,
-            vec![text("$", true), text("A", false)]
-        );
-        assert_eq!(command.words[2].segments, vec![text("$B", true)]);
-    }
-
-    #[test]
-    fn tilde() {
-        assert_eq!(one("cd ~").words[1].segments, vec![Segment::Tilde]);
-        assert_eq!(
-            one("cd ~/x").words[1].segments,
-            vec![Segment::Tilde, text("/x", false)]
-        );
-        assert_eq!(one("echo a~").words[1].segments, vec![text("a~", false)]);
-        assert_eq!(one("echo '~'").words[1].segments, vec![text("~", true)]);
-        assert_eq!(
-            one("echo ~user").words[1].segments,
-            vec![text("~user", false)]
-        );
+        assert_eq!(words(&parse("cmd a>b").unwrap()), ["cmd a"]);
     }
 
     #[test]
     fn assignments() {
         let command = one("A=1 B=\"x y\" C= env D=2");
         assert_eq!(
-            command.assignments,
-            vec![
-                ("A".into(), Word::literal("1")),
-                (
-                    "B".into(),
-                    Word {
-                        segments: vec![text("x y", true)]
-                    }
-                ),
-                ("C".into(), Word::default()),
-            ]
+            command
+                .assignments
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>(),
+            ["A", "B", "C"]
         );
-        assert_eq!(
-            command.words,
-            vec![Word::literal("env"), Word::literal("D=2")]
-        );
-        assert_eq!(one("X=1").words, vec![]);
+        assert_eq!(command.assignments[1].1.segments, vec![text("x y", true)]);
+        assert_eq!(command.words.len(), 2);
         assert_eq!(one("'X'=1").assignments, vec![]);
-        assert_eq!(one("1X=1").assignments, vec![]);
     }
 
     #[test]
-    fn redirections() {
-        let command = one("cmd <in >out 2>err >>app 2>>eapp 2>&1 >&2 3<&0 a>b");
-        let redirects: Vec<(u32, RedirectOp, Word)> = command
-            .redirects
-            .into_iter()
-            .map(|r| (r.fd, r.op, r.target))
-            .collect();
-        use RedirectOp::*;
-        assert_eq!(
-            redirects,
-            vec![
-                (0, Read, Word::literal("in")),
-                (1, Write, Word::literal("out")),
-                (2, Write, Word::literal("err")),
-                (1, Append, Word::literal("app")),
-                (2, Append, Word::literal("eapp")),
-                (2, Dup, Word::literal("1")),
-                (1, Dup, Word::literal("2")),
-                (3, Dup, Word::literal("0")),
-                (1, Write, Word::literal("b")),
-            ]
-        );
-        assert_eq!(
-            command.words,
-            vec![Word::literal("cmd"), Word::literal("a")]
-        );
-        assert_eq!(one("> f").words, vec![]);
-        assert_eq!(one("echo x>|f").redirects[0].op, Write);
-        assert_eq!(
-            one("echo '2'>f").words[1],
-            Word {
-                segments: vec![text("2", true)]
-            }
-        );
-    }
-
-    #[test]
-    fn operators() {
-        let program = parse("a | b | c && d || e; f & g\nh &").unwrap();
+    fn lists_and_text() {
+        let program = parse("a | b && c || d; e & f\n! g").unwrap();
         assert_eq!(program.len(), 4);
-        assert_eq!(program[0].first.commands.len(), 3);
-        assert_eq!(
-            program[0].rest.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
-            vec![Connector::And, Connector::Or]
-        );
-        assert_eq!(program[0].text, "a | b | c && d || e");
-        assert!(!program[0].background);
-        assert_eq!(program[1].text, "f");
+        assert_eq!(program[0].text, "a | b && c || d");
+        assert_eq!(program[0].first.texts, ["a", "b"]);
         assert!(program[1].background);
-        assert_eq!(program[2].text, "g");
-        assert!(!program[2].background);
-        assert_eq!(program[3].text, "h");
-        assert!(program[3].background);
-    }
-
-    #[test]
-    fn operators_without_spaces() {
-        let program = parse("a|b&&c||d;e&").unwrap();
-        assert_eq!(program.len(), 2);
-        assert_eq!(program[0].first.commands.len(), 2);
-        assert_eq!(program[0].rest.len(), 2);
-        assert!(program[1].background);
-    }
-
-    #[test]
-    fn negation() {
-        let program = parse("! false | true").unwrap();
-        assert!(program[0].first.negated);
-        assert_eq!(program[0].first.commands.len(), 2);
-        assert!(!parse("echo !").unwrap()[0].first.negated);
-    }
-
-    #[test]
-    fn comments_and_blank_lines() {
-        assert_eq!(parse("").unwrap(), vec![]);
-        assert_eq!(parse("   \n\n# only a comment\n").unwrap(), vec![]);
-        let command = one("echo a#b # comment | x");
-        assert_eq!(
-            command.words,
-            vec![Word::literal("echo"), Word::literal("a#b")]
-        );
-        assert_eq!(one("echo '#'").words.len(), 2);
+        assert!(program[3].first.negated);
+        assert_eq!(one("x\n").line, 1);
+        let program = parse("a\n\nb\nif c\nthen d; fi").unwrap();
+        let Command::Simple(b) = &program[1].first.commands[0] else {
+            panic!()
+        };
+        assert_eq!(b.line, 3);
     }
 
     #[test]
     fn syntax_errors() {
         assert_eq!(error("| a"), "|");
-        assert_eq!(error("a | | b"), "|");
         assert_eq!(error("a && && b"), "&&");
-        assert_eq!(error("|| b"), "||");
-        assert_eq!(error("; a"), ";");
-        assert_eq!(error("a ;; b"), ";");
-        assert_eq!(error("& a"), "&");
-        assert_eq!(error("a > "), "newline");
-        assert_eq!(error("a > | b"), "|");
-        assert_eq!(error("a < ;"), ";");
-        assert_eq!(error("(a)"), "(");
+        assert_eq!(error("a ;; b"), ";;");
+        assert_eq!(error("a > \n"), "newline");
         assert_eq!(error("a )"), ")");
-        assert_eq!(
-            ParseError::Unexpected("|".into()).to_string(),
-            "syntax error near unexpected token '|'"
-        );
+        assert_eq!(error("done"), "done");
+        assert_eq!(error("if then"), "then");
+        assert_eq!(error("if a; then fi"), "fi");
+        assert_eq!(error("for 1 in a; do :; done"), "1");
+        assert_eq!(error("{ }"), "}");
+        match parse("echo ok\n\nfi") {
+            Err(e) => {
+                assert_eq!(e.line(), Some(3));
+                assert_eq!(e.to_string(), "Syntax error: \"fi\" unexpected");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -861,32 +1917,70 @@ mod tests {
         for source in [
             "echo 'abc",
             "echo \"abc",
-            "echo \"a\\",
             "a |",
-            "a |\n",
-            "a &&",
-            "a ||\n\n",
+            "a &&\n",
             "echo \\\n",
-            "echo ${A",
+            "if a; then b",
+            "if a; then b; else",
+            "while a; do",
+            "for i in 1 2",
+            "case x in",
+            "case x in a) b;;",
+            "{ a;",
+            "(a",
+            "f() {",
+            "f()",
         ] {
             assert_eq!(parse(source), Err(ParseError::Incomplete), "{source:?}");
         }
     }
 
     #[test]
-    fn continued_lines() {
-        let program = parse("echo 'a\nb' \\\nc |\n wc &&\n true").unwrap();
-        let command = &program[0].first.commands[0];
-        assert_eq!(command.words[1].segments, vec![text("a\nb", true)]);
-        assert_eq!(command.words[2], Word::literal("c"));
-        assert_eq!(program[0].first.commands.len(), 2);
-        assert_eq!(program[0].rest.len(), 1);
+    fn a_script_command_by_command() {
+        let mut script = Script::new("a; b &\nif c\nthen d\nfi\ncat <<E\nbody\nE\n\n# x\nlast");
+        let program = script.next_command().unwrap().unwrap();
+        assert_eq!(words(&program), ["a", "b"]);
+        assert!(program[1].background);
+        let program = script.next_command().unwrap().unwrap();
+        assert!(matches!(
+            &program[0].first.commands[0],
+            Command::Compound { .. }
+        ));
+        let program = script.next_command().unwrap().unwrap();
+        let Command::Simple(cat) = &program[0].first.commands[0] else {
+            panic!()
+        };
+        assert_eq!(cat.line, 5);
+        assert_eq!(
+            cat.redirects[0].body.as_ref().unwrap().borrow().segments,
+            vec![text("body\n", true)]
+        );
+        let program = script.next_command().unwrap().unwrap();
+        assert_eq!(words(&program), ["last"]);
+        let Command::Simple(last) = &program[0].first.commands[0] else {
+            panic!()
+        };
+        assert_eq!(last.line, 10);
+        assert_eq!(script.next_command(), Ok(None));
+        assert_eq!(script.end_line(), 10);
+        let mut script = Script::new("x\nif a\nthen b\n");
+        assert!(script.next_command().is_ok());
+        assert_eq!(script.next_command(), Err(ParseError::Incomplete));
+        assert_eq!(script.end_line(), 4);
+        let mut script = Script::new("x\n\n)\n");
+        assert!(script.next_command().is_ok());
+        assert_eq!(
+            script.next_command(),
+            Err(ParseError::Unexpected {
+                token: ")".into(),
+                line: 3
+            })
+        );
     }
 
     #[test]
-    fn unicode_words() {
-        let command = one("echo héllo 'wörld'");
-        assert_eq!(command.words[1], Word::literal("héllo"));
-        assert_eq!(command.words[2].segments, vec![text("wörld", true)]);
+    fn comments() {
+        assert_eq!(parse("   \n\n# only a comment\n").unwrap(), vec![]);
+        assert_eq!(words(&parse("echo a#b # c | x").unwrap()), ["echo a#b"]);
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! With neither, it reads commands from stdin: interactively when stdin is the console (a
 //! prompt, line editing with history in raw console mode, job control), else line by line
-//! without a prompt. It exits with the status of the last command. The language (quoting,
-//! `$VAR`, wildcards, pipelines, redirections, `;` `&&` `||` `&`) is parsed and expanded by
-//! `shell-core`; running it is in `sh/run.rs`, the builtins in `sh/builtins.rs`. This program
-//! uses `cella_process`, so it runs only on Cella.
+//! without a prompt. It exits with the status of the last command. The language (POSIX's
+//! Shell Command Language: quoting, expansions, pipelines, lists, compound commands,
+//! functions, redirections and here-documents) is parsed and expanded by `shell-core`;
+//! running it is in `sh/run.rs`, the builtins in `sh/builtins.rs` and `sh/test.rs`. Errors
+//! are worded as dash words them (`sh: 3: foo: not found`). This program uses
+//! `cella_process`, so it runs only on Cella.
 
 #[path = "sh/run.rs"]
 mod run;
@@ -16,7 +18,7 @@ use std::io::{self, IsTerminal, Write};
 use cella_userland::{describe, read_stdin_unbuffered};
 use run::Shell;
 use shell_core::editor::{Editor, Outcome};
-use shell_core::syntax::{ParseError, parse};
+use shell_core::syntax::{ParseError, Script, parse};
 
 /// The prompt for the rest of a command that continues on the next line.
 const CONTINUATION_PROMPT: &str = "> ";
@@ -24,6 +26,8 @@ const CONTINUATION_PROMPT: &str = "> ";
 const INTERRUPTED: i32 = 130;
 /// `$?` and exit status for a syntax error.
 const SYNTAX_ERROR: i32 = 2;
+/// The exit status when the script file cannot be read (dash's).
+const NO_SCRIPT: i32 = 127;
 
 /// What reading one line gave.
 enum Input {
@@ -35,8 +39,6 @@ enum Input {
 
 /// Where commands come from.
 enum Source {
-    /// Lines of a string: `-c COMMAND` or a script file.
-    Text(VecDeque<String>),
     /// Stdin that is not the console, read a byte at a time so that the commands run get
     /// the rest of it.
     Stdin,
@@ -73,7 +75,6 @@ fn show(bytes: &[u8]) {
 impl Source {
     fn next(&mut self, prompt: &str) -> Input {
         match self {
-            Source::Text(lines) => lines.pop_front().map_or(Input::Eof, Input::Line),
             Source::Stdin => read_plain_line().map_or(Input::Eof, Input::Line),
             Source::Console {
                 editor,
@@ -127,12 +128,16 @@ fn edit(editor: &mut Editor, pending: &mut VecDeque<u8>, prompt: &str) -> Input 
 }
 
 /// Reads, parses and runs commands until end of input or `exit`; returns the exit status.
+/// Lines are gathered until they parse (a construct may span many), then run.
 fn run(shell: &mut Shell, mut source: Source) -> i32 {
     let mut text = String::new();
+    // Lines read before `text`: the line base of what it holds.
+    let mut lines_before = shell.line_base;
+    let mut lines_in_text = 0;
     loop {
         let continuing = !text.is_empty();
         let prompt = if continuing {
-            CONTINUATION_PROMPT.to_string()
+            shell.var_or("PS2", CONTINUATION_PROMPT)
         } else {
             if shell.interactive {
                 shell.notify();
@@ -144,9 +149,12 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
         match source.next(&prompt) {
             Input::Eof => {
                 if continuing {
-                    eprintln!("sh: {}", ParseError::Incomplete);
+                    shell.line_base = lines_before;
+                    report_syntax_error(shell, &ParseError::Incomplete, lines_in_text);
                     if shell.interactive {
                         text.clear();
+                        lines_before += lines_in_text;
+                        lines_in_text = 0;
                         shell.status = SYNTAX_ERROR;
                         continue;
                     }
@@ -156,18 +164,23 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
             }
             Input::Interrupt => {
                 text.clear();
+                lines_before += lines_in_text;
+                lines_in_text = 0;
                 shell.status = INTERRUPTED;
+                shell.interrupted();
                 continue;
             }
             Input::Line(line) => {
                 text.push_str(&line);
                 text.push('\n');
+                lines_in_text += 1;
             }
         }
+        shell.line_base = lines_before;
         match parse(&text) {
             Err(ParseError::Incomplete) => continue,
             Err(e) => {
-                eprintln!("sh: {e}");
+                report_syntax_error(shell, &e, lines_in_text);
                 shell.status = SYNTAX_ERROR;
                 if !shell.interactive {
                     return SYNTAX_ERROR;
@@ -176,39 +189,91 @@ fn run(shell: &mut Shell, mut source: Source) -> i32 {
             Ok(program) => shell.run(&program),
         }
         text.clear();
+        lines_before += lines_in_text;
+        lines_in_text = 0;
         if let Some(status) = shell.exit_requested {
             return status;
         }
     }
 }
 
-/// Lines of `text` without their ends.
-fn lines(text: &str) -> Source {
-    Source::Text(text.lines().map(str::to_string).collect())
+/// Reports a syntax error as dash does (`sh: 2: Syntax error: "fi" unexpected`).
+fn report_syntax_error(shell: &Shell, error: &ParseError, lines_in_text: usize) {
+    // The end of input is on the line after the last one read.
+    let line = shell.line_base + error.line().unwrap_or(lines_in_text + 1);
+    eprintln!("{}: {line}: {error}", shell.name());
+}
+
+/// Runs a script (`-c COMMAND` or a file) command by command; returns the exit status. A
+/// syntax error ends it with status 2 after the commands before it have run, as in dash.
+fn run_script(shell: &mut Shell, text: &str) -> i32 {
+    let mut script = Script::new(text);
+    loop {
+        shell.reap();
+        match script.next_command() {
+            Ok(None) => return shell.status,
+            Ok(Some(program)) => shell.run(&program),
+            Err(e) => {
+                report_syntax_error(shell, &e, script.end_line() - 1);
+                return SYNTAX_ERROR;
+            }
+        }
+        if let Some(status) = shell.exit_requested {
+            return status;
+        }
+    }
+}
+
+/// Runs the EXIT trap and leaves with the shell's exit status.
+fn finish(shell: &mut Shell, status: i32) -> ! {
+    shell.exit_requested = Some(status);
+    shell.exit_trap();
+    let status = shell.exit_requested.unwrap_or(status);
+    if shell.interactive {
+        let _ = cella_process::set_console_raw(false);
+    }
+    let _ = io::stdout().flush();
+    std::process::exit(status);
 }
 
 fn main() {
     // A shell started in a directory (a `.` preopen) keeps absolute paths too.
     cella_userland::enter_working_directory();
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
     let arg0 = args.first().cloned().unwrap_or_else(|| "sh".into());
-    let status = match args.get(1).map(String::as_str) {
+    // A subshell started by another shell: `sh --subshell=STATUS,PID,LINE -c ...`.
+    let subshell = match args.get(1) {
+        Some(option) if option.starts_with(run::SUBSHELL_OPTION) => {
+            let spec = option[run::SUBSHELL_OPTION.len()..].to_string();
+            args.remove(1);
+            Some(spec)
+        }
+        _ => None,
+    };
+    match args.get(1).map(String::as_str) {
         Some("-c") => {
             let Some(command) = args.get(2) else {
-                eprintln!("sh: -c: option requires an argument");
+                eprintln!("sh: -c requires an argument");
                 std::process::exit(SYNTAX_ERROR);
             };
             let name = args.get(3).cloned().unwrap_or(arg0);
             let mut shell = Shell::new(name, args.iter().skip(4).cloned().collect(), false);
-            run(&mut shell, lines(command))
+            if let Some(spec) = &subshell {
+                shell.become_subshell(spec);
+            }
+            let status = run_script(&mut shell, command);
+            finish(&mut shell, status)
         }
         Some(file) => {
             let mut shell = Shell::new(file.into(), args[2..].to_vec(), false);
             match std::fs::read_to_string(file) {
-                Ok(script) => run(&mut shell, lines(&script)),
+                Ok(script) => {
+                    let status = run_script(&mut shell, &script);
+                    finish(&mut shell, status)
+                }
                 Err(e) => {
-                    eprintln!("sh: {file}: {}", describe(&e));
-                    127
+                    eprintln!("sh: 0: cannot open {file}: {}", describe(&e));
+                    std::process::exit(NO_SCRIPT);
                 }
             }
         }
@@ -225,12 +290,7 @@ fn main() {
                 Source::Stdin
             };
             let status = run(&mut shell, source);
-            if interactive {
-                let _ = cella_process::set_console_raw(false);
-            }
-            status
+            finish(&mut shell, status)
         }
-    };
-    let _ = io::stdout().flush();
-    std::process::exit(status);
+    }
 }

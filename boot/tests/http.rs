@@ -8,7 +8,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::Child;
+use std::process::{Child, ChildStdin};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,6 +24,23 @@ const SYN_RETRANSMISSION: Duration = Duration::from_secs(1);
 /// Waits until httpd answers `/hello`.
 fn wait_ready(port: u16, runner: &mut Child) {
     common::http::wait_ready(port, runner, "/hello", b"Hello, world!\n");
+}
+
+/// Boots shell mode on a machine of `memory` with `httpd --quiet &` started in it, serving
+/// `--tcplisten` on a free port: the runner, the shell's stdin and the port.
+fn httpd_in_the_shell(memory: &str, scratch: &Scratch) -> (common::Reaped, ChildStdin, u16) {
+    let port = free_port();
+    let args = vec![
+        "-m".to_string(),
+        memory.to_string(),
+        "--tcplisten".to_string(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let mut runner = start_runner(&args, scratch);
+    let mut stdin = runner.stdin.take().unwrap();
+    stdin.write_all(b"httpd --quiet &\n").unwrap();
+    wait_ready(port, &mut runner);
+    (runner, stdin, port)
 }
 
 /// A site of a few files: an index, a text file and a 2 MiB binary.
@@ -290,17 +307,7 @@ fn httpd_serves_in_the_background_of_the_shell() {
 #[test]
 fn connections_past_a_servers_memory_limit_wait_and_are_served_later() {
     let scratch = Scratch::new("httpd-many");
-    let port = free_port();
-    let args = vec![
-        "-m".to_string(),
-        "64M".to_string(),
-        "--tcplisten".to_string(),
-        format!("127.0.0.1:{port}"),
-    ];
-    let mut runner = start_runner(&args, &scratch);
-    let mut stdin = runner.stdin.take().unwrap();
-    stdin.write_all(b"httpd --quiet &\n").unwrap();
-    wait_ready(port, &mut runner);
+    let (mut runner, mut stdin, port) = httpd_in_the_shell("64M", &scratch);
     let idle: Vec<TcpStream> = (0..320).map(|_| connect(port)).collect();
     thread::sleep(Duration::from_secs(3));
     stdin.write_all(b"ps\n").unwrap();
@@ -345,17 +352,7 @@ const CLOSING: Duration = Duration::from_secs(2);
 #[test]
 fn bursts_of_connections_leave_no_memory_behind() {
     let scratch = Scratch::new("httpd-bursts");
-    let port = free_port();
-    let args = vec![
-        "-m".to_string(),
-        "128M".to_string(),
-        "--tcplisten".to_string(),
-        format!("127.0.0.1:{port}"),
-    ];
-    let mut runner = start_runner(&args, &scratch);
-    let mut stdin = runner.stdin.take().unwrap();
-    stdin.write_all(b"httpd --quiet &\n").unwrap();
-    wait_ready(port, &mut runner);
+    let (mut runner, mut stdin, port) = httpd_in_the_shell("128M", &scratch);
     let before = kernel_memory(&mut stdin, &scratch, "before");
     for _ in 0..BURSTS {
         drop(burst(port, BURST));

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::terminal::Terminal;
 use common::{Run, Scratch, cella_with};
 
 /// Runs `script` through the shell of a freshly booted Cella.
@@ -197,76 +198,9 @@ fn a_background_busy_loop_does_not_delay_the_foreground() {
     assert!(run.elapsed < Duration::from_secs(30), "{:?}", run.elapsed);
 }
 
-/// A shell session on a real terminal: the runner runs under `script`, which gives it a
-/// pseudo-terminal, so it switches that terminal to raw mode and the kernel's line
-/// discipline and the shell's line editor do the work, as for a person at a keyboard.
-struct Terminal {
-    /// `script`: killed when the test ends, which hangs up the runner's terminal (SIGHUP),
-    /// ending the runner and QEMU.
-    child: common::Reaped,
-    input: std::process::ChildStdin,
-    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-}
-
-impl Terminal {
-    fn start() -> Terminal {
-        common::setup();
-        let runner = format!("{} --timeout 120", env!("CARGO_BIN_EXE_cella"));
-        let mut child = common::Reaped::spawn(
-            std::process::Command::new("script")
-                .args(["-q", "-e", "-c", &runner, "/dev/null"])
-                .env("CELLA_ROOT", common::root())
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::inherit()),
-        )
-        .expect("script (util-linux) runs the runner on a pseudo-terminal");
-        let input = child.stdin.take().unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = output.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Terminal {
-            child,
-            input,
-            output,
-        }
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
-    }
-
-    /// Waits until the output holds `needle` `count` times in all.
-    fn wait_for(&self, needle: &str, count: usize) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while self.text().matches(needle).count() < count {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {count}× {needle:?} in:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn type_keys(&mut self, keys: &[u8]) {
-        std::io::Write::write_all(&mut self.input, keys).unwrap();
-        std::io::Write::flush(&mut self.input).unwrap();
-    }
-}
-
 #[test]
 fn interactive_line_editing_history_ctrl_c_and_ctrl_d() {
-    let mut term = Terminal::start();
+    let mut term = Terminal::start(&[]);
     term.wait_for("$ ", 1);
     // Backspace and left-arrow editing: "echo abd" → "echo abc", then "x" inserted before it.
     term.type_keys(b"echo abd\x7fc\x1b[D\x1b[D\x1b[Dx\r");

@@ -482,6 +482,24 @@ pub fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
+/// The entries of directory `path` in name order, each as its name and its path
+/// (`path/name`, without doubling a `/` that `path` ends in), for the tools that walk trees.
+pub fn children(path: &str) -> io::Result<Vec<(String, String)>> {
+    let mut names: Vec<String> = std::fs::read_dir(path)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let separator = if path.ends_with('/') { "" } else { "/" };
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let joined = format!("{path}{separator}{name}");
+            (name, joined)
+        })
+        .collect())
+}
+
 /// Where `mv`/`cp`/`ln` put `source` when the destination operand is `dest`: inside it if it
 /// is an existing directory (following a symlink), else `dest` itself.
 pub fn destination(source: &str, dest: &str) -> PathBuf {

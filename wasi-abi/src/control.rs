@@ -17,8 +17,8 @@ pub use cella_process_abi as abi;
 pub use cella_process_abi::{
     ANY_CHILD, CONSOLE_COOKED, CONSOLE_RAW, Call, FsInfo, Function, Group, MAX_PREOPENS,
     MAX_SIGNAL, MAX_STRINGS_BYTES, MODULE, NAME_BYTES, PreopenEntry, ProcessRecord, ProcessState,
-    SIGCONT, SIGINT, SIGSTOP, SIGTSTP, SpawnRequest, Status, SystemInfo, WAIT_NOHANG,
-    WAIT_OPTIONS, WAIT_UNTRACED, WaitResult, is_stop_signal,
+    SIGCONT, SIGINT, SIGSTOP, SIGTSTP, SpawnRequest, Status, SystemInfo, WAIT_NOHANG, WAIT_OPTIONS,
+    WAIT_UNTRACED, WaitResult, is_stop_signal,
 };
 
 use crate::ctx::WasiCtx;

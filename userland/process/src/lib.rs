@@ -42,8 +42,8 @@ use cella_process_abi::{
 };
 pub use cella_process_abi::{
     FsInfo, MAX_PREOPENS, MAX_SIGNAL, MAX_STRINGS_BYTES, ProcessState, SIGCONT, SIGINT, SIGKILL,
-    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo,
-    is_stop_signal, signal_name, signal_number,
+    SIGNAL_NAMES, SIGSTOP, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU, Status, SystemInfo, is_stop_signal,
+    signal_name, signal_number,
 };
 
 /// A process id. Init is 1.

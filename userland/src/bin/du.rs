@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Output, Tool, args, describe, enter_working_directory, human_size, stat};
+use cella_userland::{
+    Output, Tool, args, children, describe, enter_working_directory, human_size, stat,
+};
 
 const TOOL: Tool = Tool {
     name: "du",
@@ -63,25 +65,13 @@ impl Du {
             }
             return bytes;
         }
-        let mut names: Vec<String> = match fs::read_dir(path) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect(),
-            Err(e) => {
-                TOOL.warn(&format!("cannot read directory '{path}': {}", describe(&e)));
-                self.failed = true;
-                Vec::new()
-            }
-        };
-        names.sort();
+        let children = children(path).unwrap_or_else(|e| {
+            TOOL.warn(&format!("cannot read directory '{path}': {}", describe(&e)));
+            self.failed = true;
+            Vec::new()
+        });
         let mut total = 0;
-        for name in names {
-            let child = if path.ends_with('/') {
-                format!("{path}{name}")
-            } else {
-                format!("{path}/{name}")
-            };
+        for (_, child) in children {
             total += self.walk(&child, false, out);
         }
         if top || !self.summarize {

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::Path;
 
-use cella_userland::{Bracket, Tool, args, describe, enter_working_directory};
+use cella_userland::{Bracket, Tool, args, children, describe, enter_working_directory};
 
 const TOOL: Tool = Tool {
     name: "find",
@@ -224,24 +224,15 @@ impl Walk {
         if kind != 'd' || depth >= self.max_depth {
             return;
         }
-        let mut names: Vec<String> = match fs::read_dir(path) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect(),
+        let children = match children(path) {
+            Ok(children) => children,
             Err(e) => {
                 TOOL.warn(&format!("'{path}': {}", describe(&e)));
                 self.failed = true;
                 return;
             }
         };
-        names.sort();
-        for child in names {
-            let child_path = if path.ends_with('/') {
-                format!("{path}{child}")
-            } else {
-                format!("{path}/{child}")
-            };
+        for (child, child_path) in children {
             self.visit(&child_path, &child, depth + 1, out);
         }
     }

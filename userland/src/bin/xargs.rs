@@ -134,7 +134,8 @@ impl Runner {
                 std::process::exit(STOPPED)
             }
             Status::Exited(_) => self.status = SOME_FAILED,
-            Status::Signaled(signal) => {
+            // `status` waits for the end, so a stop is never reported; it would read as one.
+            Status::Signaled(signal) | Status::Stopped(signal) => {
                 TOOL.warn(&format!("{}: terminated by signal {signal}", argv[0]));
                 std::process::exit(KILLED)
             }

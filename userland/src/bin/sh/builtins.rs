@@ -19,8 +19,8 @@ const USAGE: i32 = 2;
 
 /// The builtins: commands the shell runs itself because they change it or report on it.
 const BUILTINS: &[&str] = &[
-    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "bg", "kill", "true", "false", ":",
-    ".", "source", "break", "continue", "return", "shift", "read", "set", "trap", "test", "[",
+    "cd", "pwd", "exit", "export", "unset", "wait", "jobs", "fg", "bg", "kill", "true", "false",
+    ":", ".", "source", "break", "continue", "return", "shift", "read", "set", "trap", "test", "[",
     "eval",
 ];
 

@@ -5,6 +5,10 @@
 //! `coreutils`, and `[`), packed as one Zstandard frame
 //! ([`cella_proto::ramdisk`]). The kernel unpacks it into its VFS at boot
 //! (`kernel/src/initrd.rs`).
+//!
+//! The programs go in without their custom sections ([`without_custom_sections`]): the
+//! `name` section alone is a tenth of `/bin`, and a trap in a system program then names its
+//! functions by index (`userland/NAME.wasm`, run with `./qemu.sh`, keeps the names).
 
 use std::fs;
 use std::path::PathBuf;
@@ -44,6 +48,7 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
             .filter(|n| !n.is_empty() && !n.contains('/'))
             .ok_or_else(|| format!("{}: not a program file name", path.display()))?;
         let data = fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let data = without_custom_sections(&data).unwrap_or(data);
         let mtime = fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()
@@ -83,6 +88,37 @@ fn archive(programs: &[PathBuf]) -> Result<Vec<u8>, String> {
         writer.append(&link);
     }
     Ok(writer.finish())
+}
+
+/// `module` without its custom sections (section id 0: names, producers, target features),
+/// which change nothing a module does; `None` when it is not a well-formed sequence of
+/// sections after the WebAssembly header, which then goes in as it is.
+fn without_custom_sections(module: &[u8]) -> Option<Vec<u8>> {
+    const HEADER: &[u8] = b"\0asm\x01\0\0\0";
+    let mut kept = module.strip_prefix(HEADER).map(|_| HEADER.to_vec())?;
+    let mut at = HEADER.len();
+    while let Some(&id) = module.get(at) {
+        let (size, size_len) = leb128_u32(&module[at + 1..])?;
+        let end = (at + 1 + size_len).checked_add(usize::try_from(size).ok()?)?;
+        let section = module.get(at..end)?;
+        if id != 0 {
+            kept.extend_from_slice(section);
+        }
+        at = end;
+    }
+    Some(kept)
+}
+
+/// The unsigned LEB128 number (at most 5 bytes) at the start of `bytes`, and its length.
+fn leb128_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value = 0u32;
+    for (i, &byte) in bytes.iter().enumerate().take(5) {
+        value |= u32::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
 }
 
 fn entry(path: Vec<u8>, kind: Kind, mtime: Time, data: &[u8]) -> Entry<'_> {
@@ -181,5 +217,25 @@ mod tests {
                 .contains("two programs")
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn custom_sections_are_left_out_and_anything_else_kept() {
+        let header = b"\0asm\x01\0\0\0";
+        let types = [1, 4, 1, 0x60, 0, 0];
+        // A `name` section with a 130-byte payload: its size takes two LEB128 bytes.
+        let mut name = vec![0, 0x82, 0x01, 4];
+        name.extend_from_slice(b"name");
+        name.resize(3 + 130, 7);
+        let functions = [3, 2, 1, 0];
+        let module = [&header[..], &types, &name, &functions].concat();
+        assert_eq!(
+            without_custom_sections(&module).unwrap(),
+            [&header[..], &types, &functions].concat()
+        );
+        // Not a module, a section cut short, a size past the end: kept as they are.
+        assert_eq!(without_custom_sections(b"\0asm-sh"), None);
+        assert_eq!(without_custom_sections(&module[..module.len() - 1]), None);
+        assert_eq!(without_custom_sections(&[&header[..], &[1, 0x80]].concat()), None);
     }
 }

@@ -637,12 +637,7 @@ impl Shell {
                 let streams = self.streams.clone();
                 match self.simple(simple, streams, false, None, &mut pending, None) {
                     Ran::Status(status) => status,
-                    Ran::Spawned(pid) => {
-                        self.give_console(pid);
-                        let status = self.wait_for(pid);
-                        self.take_console();
-                        self.report(status)
-                    }
+                    Ran::Spawned(pid) => self.wait_in_foreground(pid),
                 }
             }
             Command::Compound { body, redirects } => self.compound(body, redirects),
@@ -776,12 +771,7 @@ impl Shell {
             Compound::Subshell { text, .. } => {
                 let streams = self.streams.clone();
                 match self.spawn_shell(text, &streams, self.job_group(None)) {
-                    Ok(pid) => {
-                        self.give_console(pid);
-                        let status = self.wait_for(pid);
-                        self.take_console();
-                        self.report(status)
-                    }
+                    Ok(pid) => self.wait_in_foreground(pid),
                     Err(e) => {
                         self.error(&format!("sh: {}", describe(&e)));
                         CANNOT_EXECUTE
@@ -1442,6 +1432,20 @@ impl Shell {
                 .into_iter()
                 .find(|candidate| std::fs::metadata(candidate).is_ok_and(|m| m.is_file()))
         })
+    }
+
+    /// Waits for `pid`, a foreground command of its own, with the console given to it:
+    /// `$?` as [`Shell::report`] gives it, or, when Ctrl-Z stopped it, that of the stopped
+    /// job it becomes.
+    fn wait_in_foreground(&mut self, pid: Pid) -> i32 {
+        self.give_console(pid);
+        let status = self.wait_for(pid);
+        self.take_console();
+        let text = self.foreground_text.clone();
+        if let Some(stopped) = self.keep_if_stopped(None, &[pid], &[status], &text) {
+            return stopped;
+        }
+        self.report(status)
     }
 
     /// Waits for each of `pids` in turn.

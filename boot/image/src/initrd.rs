@@ -236,6 +236,9 @@ mod tests {
         // Not a module, a section cut short, a size past the end: kept as they are.
         assert_eq!(without_custom_sections(b"\0asm-sh"), None);
         assert_eq!(without_custom_sections(&module[..module.len() - 1]), None);
-        assert_eq!(without_custom_sections(&[&header[..], &[1, 0x80]].concat()), None);
+        assert_eq!(
+            without_custom_sections(&[&header[..], &[1, 0x80]].concat()),
+            None
+        );
     }
 }

@@ -164,17 +164,18 @@ impl System {
         crate::console::mark_started();
         let mut console_polled = 0;
         loop {
-            // Ctrl-C is looked for every CONSOLE_POLL_NS, not on every pass: a pass can be
-            // as short as one context switch, which the look would make dearer by a third.
+            // Ctrl-C and Ctrl-Z are looked for every CONSOLE_POLL_NS, not on every pass: a
+            // pass can be as short as one context switch, which the look would make dearer
+            // by a third (and the console's input is only polled then, or when idle).
             let now = time::monotonic_ns();
             if now.saturating_sub(console_polled) >= CONSOLE_POLL_NS {
                 console_polled = now;
                 if console::take_interrupt() && self.foreground != 0 {
                     self.signal(-(self.foreground as i64), SIGINT, 0);
                 }
-            }
-            if console::take_suspend() && self.foreground != 0 {
-                self.signal(-(self.foreground as i64), SIGTSTP, 0);
+                if console::take_suspend() && self.foreground != 0 {
+                    self.signal(-(self.foreground as i64), SIGTSTP, 0);
+                }
             }
             net::poll();
             self.retry_blocked();
